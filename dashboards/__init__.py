@@ -1,0 +1,1 @@
+"""steadyback dashboards: a Streamlit app that reads only the published snapshot."""

@@ -1,0 +1,1 @@
+"""Streamlit pages, run by `st.navigation` in `dashboards/streamlit_app.py`."""

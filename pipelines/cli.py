@@ -1,0 +1,153 @@
+"""`steadyback` — generate a demo cohort, run the pipeline, serve the dashboards."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipelines.lib.layout import DATA_DIR_ENV, DataDir, default_data_dir
+
+DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
+DEMO_COHORT = {"participants": 300, "weeks": 12, "seed": 7}
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pipelines.lib.demo_cohort import generate_cohort
+
+    out = Path(args.out)
+    started = time.perf_counter()
+    summary = generate_cohort(out, participants=args.participants, weeks=args.weeks, seed=args.seed)
+    print(f"Demo cohort written to {out.absolute()} in {time.perf_counter() - started:.1f} s")
+    for name, value in summary.items():
+        print(f"  {name}: {value}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.runner import run_pipeline
+
+    report = run_pipeline(args.data_dir, as_of=args.as_of, instance=_instance(args.data_dir))
+    print(report.render())
+    return 0 if report.published else 1
+
+
+def _instance(data_dir: str | os.PathLike):
+    import dagster as dg
+
+    from pipelines.runner import dagster_home
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home(DataDir.at(data_dir)))
+    return dg.DagsterInstance.get()
+
+
+def streamlit_command(data_dir: str | os.PathLike, port: int) -> tuple[list[str], dict[str, str]]:
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+    env = {**os.environ, DATA_DIR_ENV: str(DataDir.at(data_dir).root)}
+    return command, env
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    command, env = streamlit_command(args.data_dir, args.port)
+    print(f"Dashboard: http://localhost:{args.port}")
+    return subprocess.call(command, env=env)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.lib.demo_cohort import generate_cohort
+    from pipelines.runner import dagster_home, run_pipeline
+
+    layout = DataDir.at(args.data_dir)
+    if not layout.landing.is_dir() or not any(layout.landing.iterdir()):
+        print(f"No exports in {layout.landing}: generating the demo cohort {DEMO_COHORT} …")
+        generate_cohort(layout.root, **DEMO_COHORT)
+    print("Running the pipeline …")
+    report = run_pipeline(layout.root, instance=_instance(layout.root))
+    print(report.render())
+    if not report.published and not layout.snapshot.exists():
+        print("Nothing to serve: the run published no snapshot.")
+        return 1
+
+    env = {**os.environ, DATA_DIR_ENV: str(layout.root), "DAGSTER_HOME": str(dagster_home(layout))}
+    dagster = subprocess.Popen(
+        [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions",
+         "-h", args.host, "-p", str(args.dagster_port)],
+        env=env,
+    )
+    command, streamlit_env = streamlit_command(layout.root, args.port)
+    command += ["--server.address", args.host]
+    dashboard = subprocess.Popen(command, env=streamlit_env)
+    print(
+        "\n"
+        f"  Dashboard:  http://localhost:{args.port}\n"
+        f"  Dagster UI: http://localhost:{args.dagster_port}\n"
+        "  Ctrl-C stops both.\n",
+        flush=True,
+    )
+    try:
+        while dagster.poll() is None and dashboard.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in (dashboard, dagster):
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in (dashboard, dagster):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="steadyback", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write a deterministic synthetic cohort into DIR/landing/")
+    generate.add_argument("--participants", type=int, default=DEMO_COHORT["participants"])
+    generate.add_argument("--weeks", type=int, default=DEMO_COHORT["weeks"])
+    generate.add_argument("--seed", type=int, default=DEMO_COHORT["seed"])
+    generate.add_argument("--out", default=str(default_data_dir()))
+    generate.set_defaults(handler=cmd_generate)
+
+    run = commands.add_parser("run", help="ingest DIR/landing/, build, check and publish")
+    run.add_argument("--data-dir", default=str(default_data_dir()))
+    run.add_argument("--as-of", help="pin the 'as of' day (YYYY-MM-DD); default: the latest day with data")
+    run.set_defaults(handler=cmd_run)
+
+    serve = commands.add_parser("serve", help="serve the dashboard on the published snapshot")
+    serve.add_argument("--data-dir", default=str(default_data_dir()))
+    serve.add_argument("--port", type=int, default=8501)
+    serve.set_defaults(handler=cmd_serve)
+
+    demo = commands.add_parser("demo", help="generate (if needed), run, and serve the dashboard and the Dagster UI")
+    demo.add_argument("--data-dir", default=str(default_data_dir()))
+    demo.add_argument("--port", type=int, default=8501)
+    demo.add_argument("--dagster-port", type=int, default=3000)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except FileNotFoundError as err:
+        print(f"steadyback: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Publish: swap in a read-only snapshot once the build is complete and its blocking checks passed."""
+
+from importlib.metadata import version
+
+import dagster as dg
+
+from pipelines.lib.publish import publish
+from pipelines.lib.warehouse import open_warehouse
+
+from .resources import SteadybackResource
+from .warehouse import MODELS
+
+
+@dg.asset(
+    key=["published", "current_snapshot"],
+    deps=[dg.AssetKey(m.asset_key) for m in MODELS if m.schema in ("marts", "models")],
+    group_name="published",
+    kinds={"duckdb"},
+)
+def current_snapshot(context: dg.AssetExecutionContext, steadyback: SteadybackResource):
+    """published/current.duckdb — what dashboards and analysts read; replaced atomically."""
+    layout = steadyback.layout()
+    with open_warehouse(layout, steadyback.pseudonym_key()) as con:
+        snapshot = publish(layout, con, context.run.run_id, version("steadyback"))
+    context.log.info(f"published {snapshot.path} (as of {snapshot.as_of})")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(snapshot.path)),
+            "as_of": snapshot.as_of or "",
+            "tables": dg.MetadataValue.json(snapshot.tables),
+        }
+    )

@@ -1,0 +1,93 @@
+"""The SQL layer: one asset per file in sql/, built in one step (DuckDB allows one writer)."""
+
+import dagster as dg
+
+from pipelines.lib.parsers import ENTITIES
+from pipelines.lib.sql_catalog import SqlModel, load_checks, load_models
+from pipelines.lib.warehouse import (
+    build_model,
+    evaluate_check,
+    load_raw,
+    open_warehouse,
+    record_check_outcomes,
+    set_run_parameters,
+)
+
+from .resources import SteadybackResource
+
+RAW_KEYS = {f"raw.{e.name}": dg.AssetKey(["raw", e.name]) for e in ENTITIES}
+
+
+def _upstream_keys(model: SqlModel) -> list[dg.AssetKey]:
+    keys: set[dg.AssetKey] = set()
+    for table in model.upstream:
+        if table in RAW_KEYS:
+            keys.add(RAW_KEYS[table])
+        elif table.startswith("raw."):
+            keys.update(RAW_KEYS.values())  # raw.files and raw.ingest_issues span every source
+        else:
+            keys.add(dg.AssetKey(table.split(".")))
+    return sorted(keys, key=lambda k: k.to_user_string())
+
+
+MODELS = load_models()
+CHECKS = load_checks()
+
+_specs = [
+    dg.AssetSpec(
+        key=model.asset_key,
+        deps=_upstream_keys(model),
+        group_name=model.schema,
+        description=model.description,
+        kinds={"duckdb", "sql"},
+        metadata={"sql_file": dg.MetadataValue.path(str(model.path.relative_to(model.path.parents[2])))},
+        skippable=True,
+    )
+    for model in MODELS
+]
+_check_specs = [
+    dg.AssetCheckSpec(
+        name=check.name,
+        asset=dg.AssetKey(check.table.split(".")),
+        description=check.description,
+        blocking=check.blocking,
+    )
+    for check in CHECKS
+]
+
+
+@dg.multi_asset(specs=_specs, check_specs=_check_specs, name="warehouse", can_subset=True)
+def warehouse(context: dg.AssetExecutionContext, steadyback: SteadybackResource):
+    """Load raw Parquet into DuckDB and build staging and marts, checking each table as it lands."""
+    layout = steadyback.layout()
+    selected = context.selected_asset_keys
+    selected_checks = context.selected_asset_check_keys
+    outcomes = []
+    with open_warehouse(layout, steadyback.pseudonym_key()) as con:
+        raw_counts = load_raw(con, layout)
+        context.log.info(f"raw tables loaded: {raw_counts}")
+        set_run_parameters(con, steadyback.as_of_date(), context.run.run_id)
+        for model in MODELS:
+            key = dg.AssetKey(model.asset_key)
+            if key not in selected:
+                continue
+            rows = build_model(con, model)
+            context.log.info(f"{model.table}: {rows} rows")
+            yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows})
+            for check in CHECKS:
+                check_key = dg.AssetCheckKey(key, check.name)
+                if check.table != model.table or check_key not in selected_checks:
+                    continue
+                outcome = evaluate_check(con, check)
+                outcomes.append(outcome)
+                yield dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name=check.name,
+                    passed=outcome.passed,
+                    severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
+                    metadata={
+                        "failing_rows": outcome.failing_rows,
+                        "sample": dg.MetadataValue.json(outcome.sample),
+                    },
+                )
+        record_check_outcomes(con, outcomes)

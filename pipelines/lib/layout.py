@@ -1,0 +1,52 @@
+"""Where things live inside a steadyback data directory (see docs/data-model.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_DIR_ENV = "STEADYBACK_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV, "data"))
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | os.PathLike) -> DataDir:
+        return cls(Path(root).absolute())
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.root / "published"
+
+    @property
+    def snapshot(self) -> Path:
+        return self.published_dir / "current.duckdb"
+
+    @property
+    def truth(self) -> Path:
+        return self.root / "truth"
+
+    def raw_entity(self, entity: str) -> Path:
+        return self.raw / entity
+
+    def landing_relative(self, path: Path) -> str:
+        return path.relative_to(self.landing).as_posix()

@@ -1,0 +1,190 @@
+"""Field-level export specs and their validation.
+
+An `Entity` says which landing files hold it and what each column must look
+like. `validate` checks a whole file at once (Polars expressions) and returns
+the rows that keep to the spec plus one `Issue` per broken field, so a bad row
+is quarantined with a reason that names file, line and field while the rest of
+the file still lands.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from functools import cache
+
+import polars as pl
+
+# Column names added to every raw row.
+LINEAGE_COLUMNS = ("source_file", "file_sha256", "row_number", "ingested_at")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str = "text"  # text | int | decimal | bool | date | us_date | us_datetime | timestamp_tz | enum | timezone
+    required: bool = False
+    identifier: bool = False  # personal identifier: pseudonymised before it leaves staging
+    low: float | None = None
+    high: float | None = None
+    values: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == "int" and self.low is not None and self.high is not None:
+            return f"an integer {self.low:g}–{self.high:g}"
+        if self.kind == "int" and self.low is not None:
+            return f"an integer ≥ {self.low:g}"
+        return {
+            "int": "an integer",
+            "decimal": "a number",
+            "bool": "true or false",
+            "date": "a date YYYY-MM-DD",
+            "us_date": "a date M/D/YYYY",
+            "us_datetime": "a time M/D/YYYY h:mm:ss AM/PM",
+            "timestamp_tz": "an ISO 8601 time with a UTC offset (e.g. 2026-03-02T07:15:00-06:00)",
+            "enum": "one of " + ", ".join(self.values),
+            "timezone": "an IANA time zone name (e.g. America/Chicago)",
+            "text": "text",
+        }[self.kind]
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One kind of record in one source, e.g. the app's sessions."""
+
+    name: str  # raw table name, e.g. app_sessions
+    source: str  # landing folder, e.g. app
+    patterns: tuple[str, ...]  # globs relative to landing/
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    # Columns a vendor writes that we knowingly do not use (not reported as unknown).
+    ignored: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.required)
+
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.identifier)
+
+
+@dataclass(frozen=True)
+class Issue:
+    line: int | None
+    field: str | None
+    value: str | None
+    reason: str
+    severity: str = "error"  # error: the row or file did not land; warning: it did
+    action: str = "row quarantined"
+
+
+ISSUE_SCHEMA = {
+    "line": pl.Int64,
+    "field": pl.String,
+    "value": pl.String,
+    "reason": pl.String,
+    "severity": pl.String,
+    "action": pl.String,
+}
+
+
+def issues_frame(issues: list[Issue]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(i.line, i.field, i.value, i.reason, i.severity, i.action) for i in issues],
+        schema=ISSUE_SCHEMA,
+        orient="row",
+    )
+
+
+@cache
+def _timezones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+_INT = r"^[+-]?\d+$"
+_DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
+_US_DATETIME = r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2} [AP]M$"
+_TIMESTAMP_TZ = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+
+
+def _is_valid(value: pl.Expr, f: Field) -> pl.Expr:
+    """True where a present (non-null) value keeps to the field's type."""
+    v = value.str.strip_chars()
+    match f.kind:
+        case "text":
+            return pl.lit(True)
+        case "int":
+            ok = v.str.contains(_INT)
+            number = v.cast(pl.Int64, strict=False)
+            if f.low is not None:
+                ok = ok & (number >= f.low)
+            if f.high is not None:
+                ok = ok & (number <= f.high)
+            return ok.fill_null(False)
+        case "decimal":
+            ok = v.str.contains(_DECIMAL)
+            number = v.cast(pl.Float64, strict=False)
+            if f.low is not None:
+                ok = ok & (number >= f.low)
+            if f.high is not None:
+                ok = ok & (number <= f.high)
+            return ok.fill_null(False)
+        case "bool":
+            return v.str.to_lowercase().is_in(["true", "false"])
+        case "date":
+            return v.str.contains(_ISO_DATE) & v.str.to_date("%Y-%m-%d", strict=False).is_not_null()
+        case "us_date":
+            return v.str.contains(_US_DATE) & v.str.to_date("%m/%d/%Y", strict=False).is_not_null()
+        case "us_datetime":
+            parsed = v.str.to_datetime("%m/%d/%Y %I:%M:%S %p", strict=False)
+            return v.str.contains(_US_DATETIME) & parsed.is_not_null()
+        case "timestamp_tz":
+            parsed = v.str.replace(" ", "T").str.to_datetime(
+                "%Y-%m-%dT%H:%M:%S%.f%#z", time_zone="UTC", strict=False
+            )
+            return v.str.contains(_TIMESTAMP_TZ) & parsed.is_not_null()
+        case "enum":
+            return v.is_in(list(f.values))
+        case "timezone":
+            return v.is_in(list(_timezones()))
+    raise ValueError(f"unknown field kind {f.kind!r}")
+
+
+def validate(
+    frame: pl.DataFrame, entity: Entity
+) -> tuple[pl.DataFrame, list[Issue]]:
+    """Split parsed text rows into those that keep to the spec and per-field issues.
+
+    `frame` has one text column per header column plus `row_number` (the line in
+    the file). Any broken field quarantines its whole row: a value out of range
+    often means a shifted column, and half a record is worse than none.
+    """
+    issues: list[Issue] = []
+    bad_rows: set[int] = set()
+    for f in entity.fields:
+        if f.name not in frame.columns:
+            continue
+        value = pl.col(f.name)
+        blank = value.is_null() | (value.str.strip_chars() == "")
+        broken = pl.when(blank).then(pl.lit(f.required)).otherwise(~_is_valid(value, f))
+        hits = frame.filter(broken).select("row_number", f.name)
+        for line, raw in hits.iter_rows():
+            missing = raw is None or not raw.strip()
+            reason = (
+                f"{f.name} is required but empty"
+                if missing
+                else f"{f.name} must be {f.describe()}, got {raw!r}"
+            )
+            issues.append(Issue(line=line, field=f.name, value=raw, reason=reason))
+            bad_rows.add(line)
+    good = frame.filter(~pl.col("row_number").is_in(sorted(bad_rows)))
+    issues.sort(key=lambda i: (i.line or 0, i.field or ""))
+    return good, issues

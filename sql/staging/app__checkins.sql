@@ -1,0 +1,32 @@
+-- Daily check-ins, one row per participant and local day (the latest export wins).
+-- @unique: pid, day
+-- @not_null: pid, day, pain
+-- @range: pain = 0..10
+with source as (
+    select * from raw.app_checkins
+),
+
+latest as (
+    select *
+    from source
+    qualify row_number() over (
+        partition by trim(participant_id), trim(date)
+        order by exported_at desc, source_file desc, row_number desc
+    ) = 1
+),
+
+final as (
+    select
+        pseudonymize(trim(participant_id)) as pid,
+        cast(trim(date) as date) as day,
+        cast(trim(pain) as integer) as pain,
+        cast(trim(sleep_quality) as integer) as sleep_quality,
+        cast(trim(stress) as integer) as stress,
+        cast(trim(movement_confidence) as integer) as movement_confidence,
+        cast(replace(trim(submitted_at), ' ', 'T') as timestamptz) as submitted_at,
+        source_file,
+        row_number as source_line
+    from latest
+)
+
+select * from final

@@ -1,0 +1,45 @@
+-- App practice sessions, one row per session_id (the latest export wins), on the participant's local day.
+-- @unique: session_key
+-- @not_null: session_key, pid, started_at, kind, duration_s
+-- @accepted_values: kind = stretch, stability, breathing, walk, other
+with source as (
+    select * from raw.app_sessions
+),
+
+latest as (
+    select *
+    from source
+    qualify row_number() over (
+        partition by trim(session_id)
+        order by exported_at desc, source_file desc, row_number desc
+    ) = 1
+),
+
+typed as (
+    select
+        'app:' || pseudonymize(trim(session_id)) as session_key,
+        pseudonymize(trim(participant_id)) as pid,
+        cast(replace(trim(started_at), ' ', 'T') as timestamptz) as started_at,
+        cast(trim(duration_s) as integer) as duration_s,
+        trim(kind) as kind,
+        nullif(trim(target), '') as target,
+        cast(trim(discomfort) as integer) as discomfort,
+        lower(trim(guided_breathing)) = 'true' as guided_breathing,
+        -- an absent flag means the session was completed (spec default)
+        coalesce(lower(trim(completed)) = 'true', true) as completed,
+        nullif(trim(app_version), '') as app_version,
+        source_file,
+        row_number as source_line
+    from latest
+),
+
+final as (
+    select
+        typed.*,
+        roster.pid is not null as linked,
+        cast(timezone(roster.timezone, typed.started_at) as date) as day
+    from typed
+    left join staging.roster__participants as roster using (pid)
+)
+
+select * from final
