@@ -118,7 +118,10 @@ def run_pipeline(
 def _root_cause(error) -> str:
     while error.cause is not None:
         error = error.cause
-    return error.message.strip().splitlines()[0]
+    message = error.message.strip()
+    if error.cls_name and ": " in message:
+        message = message.split(": ", 1)[1]  # drop the module-qualified class name
+    return f"{error.cls_name}: " + " ".join(message.split())
 
 
 def _fill_from_warehouse(report: RunReport, layout: DataDir) -> None:

@@ -153,22 +153,37 @@ def test_cohort_filter_narrows_the_headline(published_data_dir, monkeypatch):
     assert metrics(at)["Participants"] == people_count_text(participants)
 
 
-def test_small_cohort_is_suppressed(published_data_dir, monkeypatch):
-    at = run_app(published_data_dir, monkeypatch)
-    small = query(
-        published_data_dir,
-        "select cohort, count(*) from marts.participants group by cohort "
-        "having count(*) < ? order by cohort limit 1",
-        [MIN_CELL_SIZE],
-    )
-    if not small:
-        pytest.skip(f"every cohort in this snapshot has at least {MIN_CELL_SIZE} people")
-    cohort, _ = small[0]
+def test_small_cohort_is_suppressed(published_data_dir, tmp_path, monkeypatch):
+    """Shrink the smallest cohort to 3 people in a copy of the snapshot, then select it."""
+    snapshot = snapshot_file(tmp_path)
+    snapshot.parent.mkdir(parents=True)
+    shutil.copy(snapshot_file(published_data_dir), snapshot)
+    connection = duckdb.connect(str(snapshot))
+    try:
+        (cohort,) = connection.execute(
+            "select cohort from marts.participants group by cohort order by count(*), cohort"
+        ).fetchone()
+        connection.execute(
+            "create temp table leaving as select pid from marts.participants "
+            "where cohort = ? order by pid offset 3",
+            [cohort],
+        )
+        connection.execute(
+            """
+            delete from marts.participant_day where pid in (select pid from leaving);
+            delete from marts.participant_week where pid in (select pid from leaving);
+            delete from marts.participants where pid in (select pid from leaving);
+            """
+        )
+    finally:
+        connection.close()
+    at = run_app(tmp_path, monkeypatch)
 
     at.multiselect[0].select(cohort).run()
 
     assert not at.exception
     assert metrics(at)["Participants"] == f"< {MIN_CELL_SIZE}"
+    assert metrics(at)["Adherent weeks"] == "suppressed"
     assert not at.get("plotly_chart"), "a chart of fewer than 5 people must not be drawn"
     assert any(f"fewer than {MIN_CELL_SIZE}" in info.value for info in at.info)
 

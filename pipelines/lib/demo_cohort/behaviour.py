@@ -5,6 +5,7 @@ Generated before any outcome, so the planted pain effects can be computed from i
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -110,7 +111,7 @@ def _stretch(p: Person, rng: np.random.Generator, start: datetime, version: str)
     if p.archetype == "too_hard":
         discomfort = int(rng.integers(6, 10)) if rng.random() < 0.85 else int(rng.integers(3, 6))
     else:
-        discomfort = int(np.clip(np.floor(rng.normal(t.discomfort_mean, 1.1) + 0.5), 0, 10))
+        discomfort = min(10, max(0, math.floor(rng.normal(t.discomfort_mean, 1.1) + 0.5)))
     return Session(
         p.participant_id, start, duration, "stretch", target, discomfort,
         bool(rng.random() < t.breathing_p), completed, version, t.device_model,

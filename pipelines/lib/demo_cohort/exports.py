@@ -206,7 +206,7 @@ def write_sessions(
     keyed: list[tuple[datetime, str, list[str], Planted | None]] = []
     for s, b in zip(in_csv, blank):
         out = first_version.get(s.session_id, s)
-        keyed.append((s.start, s.session_id, csv_row(out, b and out.completed and out is s), None))
+        keyed.append((s.start, s.session_id, csv_row(s, b and out.completed and out is s), None))
 
     csv_name = f"app/sessions_{cal.sessions_csv_date.isoformat()}.csv"
     stretches = [s for s in csv_only if s.kind == "stretch"]

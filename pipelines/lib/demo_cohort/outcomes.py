@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -92,7 +93,8 @@ class Outcomes:
 
 
 def _clip_int(x: float, lo: int = 0, hi: int = 10) -> int:
-    return int(np.clip(np.floor(x + 0.5), lo, hi))
+    """Round half up, then clip: ``clip(floor(x + 0.5), lo, hi)``."""
+    return min(hi, max(lo, math.floor(x + 0.5)))
 
 
 def compute(p: Person, b: Behaviour, rec: Recording | None, cal: Calendar) -> Outcomes:
@@ -182,7 +184,7 @@ def compute(p: Person, b: Behaviour, rec: Recording | None, cal: Calendar) -> Ou
         conf = _clip_int(
             t.confidence_base + 0.3 * w * mean_adh + 0.3 * (5 - pain) + z[d, 2]
         )
-        sec = int(np.clip(t.checkin_hour * 3600 + 2700 * z[d, 3], lo, hi))
+        sec = int(min(hi, max(lo, t.checkin_hour * 3600 + 2700 * z[d, 3])))
         checkins.append(CheckIn(
             p.participant_id, day, pain,
             None if u[d, 0] < 0.03 else sq,
@@ -209,12 +211,12 @@ def compute(p: Person, b: Behaviour, rec: Recording | None, cal: Calendar) -> Ou
             pain_ref = t.base_pain + between
         odi_pct = float(np.clip(6 + 4.2 * pain_ref + 6 * item_z[0], 0, 90))
         odi: list[int | None] = [
-            int(np.clip(np.floor(odi_pct / 20 + 0.7 * item_z[1 + j] + 0.5), 0, 5)) for j in range(10)
+            _clip_int(odi_pct / 20 + 0.7 * item_z[1 + j], 0, 5) for j in range(10)
         ]
         tsk_drop = (k / 4) * (2.0 if mean_adh >= CONSISTENCY_CENTRE else 0.5)
         tsk_total = t.tsk_base - tsk_drop + 1.5 * item_z[11]
         tsk: list[int | None] = [
-            int(np.clip(np.floor(tsk_total / 11 + 0.55 * rng.normal() + 0.5), 1, 4)) for _ in range(11)
+            _clip_int(tsk_total / 11 + 0.55 * z, 1, 4) for z in rng.normal(0.0, 1.0, size=11)
         ]
         psqi = _clip_int(4 + 1.8 * (7 - t.sleep_mean_h) + 1.5 * item_z[12], 0, 21)
         odi_complete = tsk_complete = 2

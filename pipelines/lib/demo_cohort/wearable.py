@@ -62,10 +62,11 @@ def coverage(p: Person, cal: Calendar) -> tuple[date, date]:
 
 
 def _split_km(total: float, very: int, fairly: int, light: int) -> tuple[float, float, float]:
-    w = np.array([very * 0.13, fairly * 0.09, light * 0.02])
-    if w.sum() <= 0:
+    wv, wm, wl = very * 0.13, fairly * 0.09, light * 0.02
+    w = wv + wm + wl
+    if w <= 0:
         return 0.0, 0.0, round(total, 2)
-    v, m = (round(total * x / w.sum(), 2) for x in w[:2])
+    v, m = round(total * wv / w, 2), round(total * wm / w, 2)
     return v, m, max(0.0, round(total - v - m, 2))
 
 
@@ -93,6 +94,10 @@ def _record(
     sleep_kept = rng.random(n) < 0.93
     naps = rng.random(n) < 0.07
     noise = rng.normal(0.0, 1.0, size=(n, 4))
+    st = np.asarray(steps[:n], dtype=float)
+    very_a = np.clip(np.rint(np.maximum(0.0, (st - 5500) / 300) + 6 * noise[:, 0]), 0, 200)
+    fairly_a = np.clip(np.rint(st / 1000 + 3 + 4 * noise[:, 1]), 0, 120)
+    light_a = np.clip(np.rint(120 + st / 45 + 35 * noise[:, 2]), 20, 520)
     activity: list[ActivityDay] = []
     sleep: list[SleepDay] = []
     for k in range(n):
@@ -111,17 +116,15 @@ def _record(
         if not worn[k]:
             activity.append(ActivityDay(day, False, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0, 1440, bmr))
             continue
-        st = int(steps[k])
-        very = int(np.clip(round(max(0.0, (st - 5500) / 300) + 6 * noise[k, 0]), 0, 200))
-        fairly = int(np.clip(round(st / 1000 + 3 + 4 * noise[k, 1]), 0, 120))
-        light = int(np.clip(round(120 + st / 45 + 35 * noise[k, 2]), 20, 520))
+        s_k = int(steps[k])
+        very, fairly, light = int(very_a[k]), int(fairly_a[k]), int(light_a[k])
         sedentary = max(0, 1440 - very - fairly - light - asleep)
-        total = round(st * stride_km, 2)
+        total = round(s_k * stride_km, 2)
         v_km, m_km, l_km = _split_km(total, very, fairly, light)
         sed_km = 0.01 if noise[k, 3] > 2.0 else 0.0
-        calories = int(round(bmr + st * 0.04 + very * 7 + fairly * 4 + light * 1.5))
+        calories = int(round(bmr + s_k * 0.04 + very * 7 + fairly * 4 + light * 1.5))
         activity.append(
-            ActivityDay(day, True, st, total, v_km, m_km, l_km, sed_km, very, fairly, light,
+            ActivityDay(day, True, s_k, total, v_km, m_km, l_km, sed_km, very, fairly, light,
                         sedentary, calories)
         )
     return Recording(fitbit_id, pid, first, last, activity, sleep)

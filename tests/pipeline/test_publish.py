@@ -1,0 +1,106 @@
+"""Publishing: atomic, never blocked by readers, refused when a blocking check fails or identifiers leak."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from pipelines.lib.layout import DataDir
+from pipelines.lib.publish import PublishRefused, publish
+from pipelines.lib.warehouse import CheckOutcome
+from pipelines.runner import run_pipeline
+
+ROSTER = (
+    "participant_id,cohort,coach_id,enrolled_on,program_weeks,timezone\n"
+    "P-1,A,C-1,2026-03-02,2,America/Chicago\n"
+    "P-2,A,C-1,2026-03-02,2,Europe/London\n"
+)
+SESSIONS = (
+    "session_id,participant_id,started_at,duration_s,kind,discomfort,guided_breathing,completed\n"
+    "s1,P-1,2026-03-02T22:30:00-06:00,600,stretch,2,true,true\n"
+    "s2,P-2,2026-03-05T07:00:00+00:00,600,stretch,5,false,true\n"
+)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "roster").mkdir(parents=True)
+    (landing / "app").mkdir()
+    (landing / "roster" / "roster.csv").write_text(ROSTER)
+    (landing / "app" / "sessions_1.csv").write_text(SESSIONS)
+    return tmp_path
+
+
+def snapshot_run_id(data_dir) -> str:
+    with duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True) as con:
+        return con.execute("select run_id from meta.snapshot").fetchone()[0]
+
+
+def test_a_reader_holding_the_snapshot_open_never_blocks_the_next_run(data_dir):
+    first = run_pipeline(data_dir, log_level="WARNING")
+    assert first.published
+    reader = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys
+            con = duckdb.connect({str(data_dir / 'published' / 'current.duckdb')!r}, read_only=True)
+            print(con.execute("select run_id from meta.snapshot").fetchone()[0], flush=True)
+            sys.stdin.readline()  # hold the file open until told to look again
+            print(con.execute("select run_id from meta.snapshot").fetchone()[0], flush=True)
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == first.run_id
+        second = run_pipeline(data_dir, log_level="WARNING")
+        assert second.published, second.render()
+        assert snapshot_run_id(data_dir) == second.run_id
+        out, _ = reader.communicate("\n", timeout=30)
+        assert out.strip() == first.run_id, "an open reader keeps its consistent old snapshot"
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+    assert not list((data_dir / "published").glob(".*.tmp")), "no half-built file is left behind"
+
+
+def test_a_failing_blocking_check_keeps_the_old_snapshot(data_dir, monkeypatch):
+    assert run_pipeline(data_dir, log_level="WARNING").published
+    before = snapshot_run_id(data_dir)
+
+    import pipelines.defs.warehouse as warehouse_defs
+
+    real = warehouse_defs.evaluate_check
+
+    def failing(con, check, sample_size=5):
+        outcome = real(con, check, sample_size)
+        if check.table == "marts.participant_day" and check.name == "unique_pid_day":
+            return CheckOutcome(check, 3, [{"pid": "p_x", "copies": "2"}])
+        return outcome
+
+    monkeypatch.setattr(warehouse_defs, "evaluate_check", failing)
+    report = run_pipeline(data_dir, log_level="CRITICAL")
+    assert not report.published and not report.success
+    assert "unique_pid_day" in report.failure
+    assert snapshot_run_id(data_dir) == before
+    assert "NOT PUBLISHED" in report.render()
+
+
+def test_publish_refuses_a_build_that_would_leak_a_raw_identifier(data_dir):
+    assert run_pipeline(data_dir, log_level="WARNING").published
+    layout = DataDir.at(data_dir)
+    with duckdb.connect(str(layout.warehouse)) as con:
+        con.execute("create or replace table marts.leaky as select 'P-1' as note")
+        with pytest.raises(PublishRefused, match=r"marts\.leaky\.note holds 1 raw identifiers"):
+            publish(layout, con, "run-x", "test")
+
+
+def test_sessions_land_on_the_local_day(data_dir):
+    run_pipeline(data_dir, log_level="WARNING")
+    with duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True) as con:
+        days = con.execute("select day::varchar, started_at::varchar from marts.sessions order by started_at").fetchall()
+    assert days[0][0] == "2026-03-02", "22:30 in Chicago is 04:30 UTC the next day, but counts on the 2nd"
+    assert days[0][1].startswith("2026-03-03 04:30:00")
