@@ -6,21 +6,12 @@ Run with `steadyback serve --data-dir DIR` or
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
-from pathlib import Path
 
+import duckdb
 import streamlit as st
 
-# `streamlit run` puts only this file's folder on sys.path; the pages import
-# `dashboards.*`, so make the project root importable even without an install.
-_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
-if _PROJECT_ROOT not in sys.path:
-    sys.path.insert(0, _PROJECT_ROOT)
-
-import duckdb  # noqa: E402
-
-from dashboards import queries  # noqa: E402
+from dashboards import queries
 
 
 def _when(value: object) -> str:

@@ -24,6 +24,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     summary = generate_cohort(out, participants=args.participants, weeks=args.weeks, seed=args.seed)
     print(f"Demo cohort written to {out.absolute()} in {time.perf_counter() - started:.1f} s")
     for name, value in summary.items():
+        if name in ("files", "rows"):
+            continue
         print(f"  {name}: {value}")
     return 0
 
@@ -47,10 +49,17 @@ def _instance(data_dir: str | os.PathLike):
 
 def streamlit_command(data_dir: str | os.PathLike, port: int) -> tuple[list[str], dict[str, str]]:
     command = [
-        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(DASHBOARD_APP),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     env = {**os.environ, DATA_DIR_ENV: str(DataDir.at(data_dir).root)}
     return command, env
@@ -78,14 +87,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
 
     env = {**os.environ, DATA_DIR_ENV: str(layout.root), "DAGSTER_HOME": str(dagster_home(layout))}
-    dagster = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions",
-         "-h", args.host, "-p", str(args.dagster_port)],
-        env=env,
-    )
     command, streamlit_env = streamlit_command(layout.root, args.port)
-    command += ["--server.address", args.host]
-    dashboard = subprocess.Popen(command, env=streamlit_env)
+    # Each service gets its own process group so that stopping the demo stops all
+    # of their children too (the Dagster webserver, daemon and code servers).
+    services = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-m",
+                "pipelines.definitions",
+                "-h",
+                args.host,
+                "-p",
+                str(args.dagster_port),
+            ],
+            env=env,
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            command + ["--server.address", args.host], env=streamlit_env, start_new_session=True
+        ),
+    ]
     print(
         "\n"
         f"  Dashboard:  http://localhost:{args.port}\n"
@@ -93,28 +118,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "  Ctrl-C stops both.\n",
         flush=True,
     )
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while dagster.poll() is None and dashboard.poll() is None:
+        while all(service.poll() is None for service in services):
             time.sleep(1)
     except KeyboardInterrupt:
-        pass
+        print("Stopping the dashboard and the Dagster UI …", flush=True)
     finally:
-        for process in (dashboard, dagster):
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in (dashboard, dagster):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop(services)
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(services: list[subprocess.Popen], grace_s: float = 20) -> None:
+    for service in services:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for service in services:
+        try:
+            service.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(service.pid, signal.SIGKILL)  # whatever of the group is still there
+        except ProcessLookupError:
+            pass
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="steadyback", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    generate = commands.add_parser("generate", help="write a deterministic synthetic cohort into DIR/landing/")
+    generate = commands.add_parser(
+        "generate", help="write a deterministic synthetic cohort into DIR/landing/"
+    )
     generate.add_argument("--participants", type=int, default=DEMO_COHORT["participants"])
     generate.add_argument("--weeks", type=int, default=DEMO_COHORT["weeks"])
     generate.add_argument("--seed", type=int, default=DEMO_COHORT["seed"])
@@ -123,7 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="ingest DIR/landing/, build, check and publish")
     run.add_argument("--data-dir", default=str(default_data_dir()))
-    run.add_argument("--as-of", help="pin the 'as of' day (YYYY-MM-DD); default: the latest day with data")
+    run.add_argument(
+        "--as-of", help="pin the 'as of' day (YYYY-MM-DD); default: the latest day with data"
+    )
     run.set_defaults(handler=cmd_run)
 
     serve = commands.add_parser("serve", help="serve the dashboard on the published snapshot")
@@ -131,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8501)
     serve.set_defaults(handler=cmd_serve)
 
-    demo = commands.add_parser("demo", help="generate (if needed), run, and serve the dashboard and the Dagster UI")
+    demo = commands.add_parser(
+        "demo", help="generate (if needed), run, and serve the dashboard and the Dagster UI"
+    )
     demo.add_argument("--data-dir", default=str(default_data_dir()))
     demo.add_argument("--port", type=int, default=8501)
     demo.add_argument("--dagster-port", type=int, default=3000)

@@ -12,7 +12,9 @@ from pipelines.defs.warehouse import warehouse
 from pipelines.lib.layout import default_data_dir
 
 
-def build_definitions(data_dir: str | os.PathLike | None = None, as_of: str | None = None) -> dg.Definitions:
+def build_definitions(
+    data_dir: str | os.PathLike | None = None, as_of: str | None = None
+) -> dg.Definitions:
     root = os.fspath(data_dir) if data_dir is not None else str(default_data_dir().absolute())
     return dg.Definitions(
         assets=[*raw_assets, warehouse, current_snapshot],

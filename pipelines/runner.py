@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.definitions import build_definitions
+from pipelines.lib.landing import LANDING_FINGERPRINT_TAG, landing_fingerprint
 from pipelines.lib.layout import DataDir
 
 SNAPSHOT_ASSET = dg.AssetKey(["published", "current_snapshot"])
@@ -42,7 +43,9 @@ class RunReport:
     success: bool
     published: bool
     failure: str | None = None
-    files: list[tuple] = field(default_factory=list)  # (entity, file, rows_read, quarantined, status)
+    files: list[tuple] = field(
+        default_factory=list
+    )  # (entity, file, rows_read, quarantined, status)
     table_rows: dict[str, int] = field(default_factory=dict)
     issues: list[tuple] = field(default_factory=list)  # (severity, action, count)
     checks: list[tuple] = field(default_factory=list)  # (asset, check, passed, blocking, failing)
@@ -51,7 +54,7 @@ class RunReport:
     def render(self) -> str:
         lines = [f"steadyback run {self.run_id[:8]} — as of {self.as_of or 'n/a'}", ""]
         lines.append(f"Files read: {len(self.files)}")
-        for entity, file, rows, quarantined, status in self.files:
+        for _entity, file, rows, quarantined, status in self.files:
             note = "" if status == "loaded" else "  FILE QUARANTINED"
             lines.append(f"  {file:<58} {rows:>8} rows  {quarantined:>4} quarantined{note}")
         lines.append("")
@@ -70,7 +73,8 @@ class RunReport:
         lines.append(
             f"Checks: {len(self.checks) - len(failed)} of {len(self.checks)} passed"
             + "".join(
-                f"\n  {'BLOCKING' if c[3] else 'warning '} {c[0]}: {c[1]} ({c[4]} rows)" for c in failed
+                f"\n  {'BLOCKING' if c[3] else 'warning '} {c[0]}: {c[1]} ({c[4]} rows)"
+                for c in failed
             )
         )
         lines.append("")
@@ -97,8 +101,10 @@ def run_pipeline(
         )
     job = build_definitions(layout.root, as_of=as_of).resolve_job_def("refresh")
     instance = instance or dg.DagsterInstance.ephemeral()
+    fingerprint, _ = landing_fingerprint(layout.landing)
     result = job.execute_in_process(
         instance=instance,
+        tags={LANDING_FINGERPRINT_TAG: fingerprint},
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
@@ -108,9 +114,13 @@ def run_pipeline(
     failure = None
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
-        failure = "; ".join(f"{e.step_key}: {_root_cause(e.step_failure_data.error)}" for e in failures)
+        failure = "; ".join(
+            f"{e.step_key}: {_root_cause(e.step_failure_data.error)}" for e in failures
+        )
         failure = failure or "the run failed"
-    report = RunReport(run_id=result.run_id, success=result.success, published=published, failure=failure)
+    report = RunReport(
+        run_id=result.run_id, success=result.success, published=published, failure=failure
+    )
     _fill_from_warehouse(report, layout)
     return report
 
@@ -128,11 +138,14 @@ def _fill_from_warehouse(report: RunReport, layout: DataDir) -> None:
     if not layout.warehouse.exists():
         return
     with duckdb.connect(str(layout.warehouse), read_only=True) as con:
+
         def table_exists(schema: str, name: str) -> bool:
-            return bool(con.execute(
-                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                [schema, name],
-            ).fetchone()[0])
+            return bool(
+                con.execute(
+                    "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                    [schema, name],
+                ).fetchone()[0]
+            )
 
         if table_exists("raw", "files"):
             report.files = con.execute(

@@ -17,7 +17,9 @@ os.environ.setdefault("STEADYBACK_PSEUDONYM_KEY", "test-key-for-steadyback")
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     if not SHARED_REAL.is_dir():
-        pytest.skip(f"real vendor samples not found at {SHARED_REAL} (clone ../shared beside the project)")
+        pytest.skip(
+            f"real vendor samples not found at {SHARED_REAL} (clone ../shared beside the project)"
+        )
     return SHARED_REAL
 
 

@@ -5,7 +5,8 @@ import os
 
 import dagster as dg
 
-from pipelines.lib.landing import landing_fingerprint
+from pipelines.lib.landing import LANDING_FINGERPRINT_TAG, landing_fingerprint
+from pipelines.lib.publish import published_landing_fingerprint
 
 from .resources import SteadybackResource
 
@@ -37,8 +38,13 @@ nightly_refresh = dg.ScheduleDefinition(
 )
 def landing_sensor(context: dg.SensorEvaluationContext, steadyback: SteadybackResource):
     """Start one run when files in landing/ are added, changed or removed, once copying has settled."""
-    fingerprint, files = landing_fingerprint(steadyback.layout().landing)
+    layout = steadyback.layout()
+    fingerprint, files = landing_fingerprint(layout.landing)
     state = json.loads(context.cursor) if context.cursor else {}
+    if not state and fingerprint == published_landing_fingerprint(layout.snapshot):
+        # a fresh sensor (new instance, or just switched on) beside an up-to-date snapshot
+        context.update_cursor(json.dumps({"seen": fingerprint, "submitted": fingerprint}))
+        return dg.SkipReason(f"landing/ ({files} files) is already published")
     if fingerprint == state.get("submitted"):
         return dg.SkipReason(f"no change in landing/ ({files} files) since the last run")
     if fingerprint != state.get("seen"):
@@ -46,4 +52,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, steadyback: SteadybackRe
         context.update_cursor(json.dumps({**state, "seen": fingerprint}))
         return dg.SkipReason(f"landing/ changed ({files} files); starting a run once it is stable")
     context.update_cursor(json.dumps({"seen": fingerprint, "submitted": fingerprint}))
-    return dg.RunRequest(run_key=f"landing-{fingerprint[:16]}", tags={"steadyback/landing_files": str(files)})
+    return dg.RunRequest(
+        run_key=f"landing-{fingerprint[:16]}",
+        tags={LANDING_FINGERPRINT_TAG: fingerprint, "steadyback/landing_files": str(files)},
+    )

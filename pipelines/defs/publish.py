@@ -4,6 +4,7 @@ from importlib.metadata import version
 
 import dagster as dg
 
+from pipelines.lib.landing import LANDING_FINGERPRINT_TAG
 from pipelines.lib.publish import publish
 from pipelines.lib.warehouse import open_warehouse
 
@@ -21,7 +22,13 @@ def current_snapshot(context: dg.AssetExecutionContext, steadyback: SteadybackRe
     """published/current.duckdb — what dashboards and analysts read; replaced atomically."""
     layout = steadyback.layout()
     with open_warehouse(layout, steadyback.pseudonym_key()) as con:
-        snapshot = publish(layout, con, context.run.run_id, version("steadyback"))
+        snapshot = publish(
+            layout,
+            con,
+            context.run.run_id,
+            version("steadyback"),
+            landing_fingerprint=context.run.tags.get(LANDING_FINGERPRINT_TAG),
+        )
     context.log.info(f"published {snapshot.path} (as of {snapshot.as_of})")
     return dg.MaterializeResult(
         metadata={

@@ -40,7 +40,9 @@ _specs = [
         group_name=model.schema,
         description=model.description,
         kinds={"duckdb", "sql"},
-        metadata={"sql_file": dg.MetadataValue.path(str(model.path.relative_to(model.path.parents[2])))},
+        metadata={
+            "sql_file": dg.MetadataValue.path(str(model.path.relative_to(model.path.parents[2])))
+        },
         skippable=True,
     )
     for model in MODELS
@@ -84,7 +86,9 @@ def warehouse(context: dg.AssetExecutionContext, steadyback: SteadybackResource)
                     asset_key=key,
                     check_name=check.name,
                     passed=outcome.passed,
-                    severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
+                    severity=dg.AssetCheckSeverity.ERROR
+                    if check.blocking
+                    else dg.AssetCheckSeverity.WARN,
                     metadata={
                         "failing_rows": outcome.failing_rows,
                         "sample": dg.MetadataValue.json(outcome.sample),

@@ -6,6 +6,10 @@ import hashlib
 import os
 from pathlib import Path
 
+# The run tag that says which landing state a run started from; publish keeps it in
+# meta.snapshot so a fresh sensor knows that state is already published.
+LANDING_FINGERPRINT_TAG = "steadyback/landing_fingerprint"
+
 
 def landing_fingerprint(landing: Path) -> tuple[str, int]:
     """(digest of every file's path, size and mtime, number of files); cheap: no file is read."""

@@ -73,7 +73,9 @@ def raw_identifier_leaks(con: duckdb.DuckDBPyConnection) -> list[str]:
         ) where v is not null and trim(v) <> ''
         """
     ).fetchall()
-    con.execute("create or replace temp table raw_identifiers as select * from (values (null::varchar)) t(v) where false")
+    con.execute(
+        "create or replace temp table raw_identifiers as select * from (values (null::varchar)) t(v) where false"
+    )
     con.executemany("insert into raw_identifiers values (?)", identifiers)
     for schema, table in _published_tables(con):
         columns = con.execute(
@@ -95,7 +97,7 @@ def raw_identifier_leaks(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def write_snapshot_meta(
-    con: duckdb.DuckDBPyConnection, run_id: str, code_version: str
+    con: duckdb.DuckDBPyConnection, run_id: str, code_version: str, landing_fingerprint: str | None
 ) -> None:
     con.execute(
         """
@@ -103,9 +105,10 @@ def write_snapshot_meta(
         select ?::varchar as run_id, ?::timestamptz as published_at,
                (select as_of from staging.data_horizon) as as_of,
                (select count(*) from raw.files) as landing_files,
+               ?::varchar as landing_fingerprint,
                ?::varchar as code_version
         """,
-        [run_id, datetime.now(UTC), code_version],
+        [run_id, datetime.now(UTC), landing_fingerprint, code_version],
     )
     con.execute(
         """
@@ -125,7 +128,11 @@ def write_snapshot_meta(
 
 
 def publish(
-    data_dir: DataDir, con: duckdb.DuckDBPyConnection, run_id: str, code_version: str
+    data_dir: DataDir,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    code_version: str,
+    landing_fingerprint: str | None = None,
 ) -> PublishedSnapshot:
     """Copy the published schemas of the open warehouse into a new snapshot and swap it in."""
     failures = blocking_failures(con)
@@ -134,7 +141,7 @@ def publish(
     leaks = raw_identifier_leaks(con)
     if leaks:
         raise PublishRefused("raw identifiers would be published: " + "; ".join(leaks))
-    write_snapshot_meta(con, run_id, code_version)
+    write_snapshot_meta(con, run_id, code_version, landing_fingerprint)
 
     data_dir.published_dir.mkdir(parents=True, exist_ok=True)
     tmp = data_dir.published_dir / f".{run_id}.duckdb.tmp"
@@ -146,8 +153,7 @@ def publish(
             con.execute(f"create schema if not exists snapshot.{schema}")
         for schema, table in _published_tables(con):
             con.execute(
-                f'create table snapshot."{schema}"."{table}" as '
-                f'select * from "{schema}"."{table}"'
+                f'create table snapshot."{schema}"."{table}" as select * from "{schema}"."{table}"'
             )
             tables[f"{schema}.{table}"] = con.execute(
                 f'select count(*) from snapshot."{schema}"."{table}"'
@@ -159,6 +165,17 @@ def publish(
     _fsync(data_dir.published_dir)
     as_of = con.execute("select as_of::varchar from meta.snapshot").fetchone()[0]
     return PublishedSnapshot(data_dir.snapshot, run_id, as_of, tables)
+
+
+def published_landing_fingerprint(snapshot: Path) -> str | None:
+    """The landing state the current snapshot was built from, if it recorded one."""
+    if not snapshot.exists():
+        return None
+    try:
+        with duckdb.connect(str(snapshot), read_only=True) as con:
+            return con.execute("select landing_fingerprint from meta.snapshot").fetchone()[0]
+    except duckdb.Error:
+        return None
 
 
 def _fsync(path: Path) -> None:

@@ -99,9 +99,7 @@ def partition_dir(data_dir: DataDir, entity: Entity, sha256: str) -> Path:
     return data_dir.raw_entity(entity.name) / f"file_sha256={sha256}"
 
 
-def parse_file(
-    path: Path, entity: Entity
-) -> tuple[pl.DataFrame | None, list[Issue], int]:
+def parse_file(path: Path, entity: Entity) -> tuple[pl.DataFrame | None, list[Issue], int]:
     """Parse and validate one file: (rows that land or None, issues, rows read)."""
     try:
         frame, header, issues = read_export(path)
@@ -116,19 +114,33 @@ def parse_file(
             f"required column(s) {', '.join(missing)} missing from the header; "
             f"found: {', '.join(header)}"
         )
-        return None, [Issue(1, ", ".join(missing), None, reason, action="file quarantined")], rows_read
+        return (
+            None,
+            [Issue(1, ", ".join(missing), None, reason, action="file quarantined")],
+            rows_read,
+        )
     for name in header:
         if name not in known:
             issues.append(
-                Issue(1 if is_csv else None, name, None, f"unknown column {name!r} ignored",
-                      severity="warning", action="column ignored")
+                Issue(
+                    1 if is_csv else None,
+                    name,
+                    None,
+                    f"unknown column {name!r} ignored",
+                    severity="warning",
+                    action="column ignored",
+                )
             )
     frame = frame.with_columns(
-        pl.lit(None, dtype=pl.String).alias(name) for name in entity.column_names if name not in frame.columns
+        pl.lit(None, dtype=pl.String).alias(name)
+        for name in entity.column_names
+        if name not in frame.columns
     )
     frame = frame.select(*entity.column_names, "row_number")
     good, field_issues = validate(frame, entity)
-    issues = sorted(issues + field_issues, key=lambda i: (i.line is not None, i.line or 0, i.field or ""))
+    issues = sorted(
+        issues + field_issues, key=lambda i: (i.line is not None, i.line or 0, i.field or "")
+    )
     return good, issues, rows_read
 
 
@@ -182,7 +194,9 @@ def ingest_entity(
                 )
             _write_partition(target, rows, issues)
         rows_read, quarantined, status, error = _read_partition(target)
-        result = ParsedFile(landing, rows_read, rows_read - quarantined, quarantined, status, error, parsed_now)
+        result = ParsedFile(
+            landing, rows_read, rows_read - quarantined, quarantined, status, error, parsed_now
+        )
         log(
             f"{landing.relative}: {result.rows_landed} rows landed, "
             f"{result.rows_quarantined} quarantined"
@@ -198,9 +212,17 @@ def write_manifest(data_dir: DataDir, entity: Entity, results: list[ParsedFile])
     manifest = pl.DataFrame(
         [
             (
-                entity.name, entity.source, r.landing.relative, r.landing.sha256,
-                r.landing.size_bytes, r.landing.modified_at, r.rows_read, r.rows_landed,
-                r.rows_quarantined, r.status, r.error,
+                entity.name,
+                entity.source,
+                r.landing.relative,
+                r.landing.sha256,
+                r.landing.size_bytes,
+                r.landing.modified_at,
+                r.rows_read,
+                r.rows_landed,
+                r.rows_quarantined,
+                r.status,
+                r.error,
             )
             for r in results
         ],

@@ -75,34 +75,50 @@ def _column_checks(model: SqlModel) -> list[Check]:
         if tag == "unique":
             cols = _idents(body)
             key = ", ".join(cols)
-            checks.append(Check(
-                table, "unique_" + "_".join(cols), f"one row per {key}",
-                f"select {key}, count(*) as copies from {table} group by all having count(*) > 1",
-            ))
+            checks.append(
+                Check(
+                    table,
+                    "unique_" + "_".join(cols),
+                    f"one row per {key}",
+                    f"select {key}, count(*) as copies from {table} group by all having count(*) > 1",
+                )
+            )
         elif tag == "not_null":
             for col in _idents(body):
-                checks.append(Check(
-                    table, f"not_null_{col}", f"{col} is never null",
-                    f"select * from {table} where {col} is null",
-                ))
+                checks.append(
+                    Check(
+                        table,
+                        f"not_null_{col}",
+                        f"{col} is never null",
+                        f"select * from {table} where {col} is null",
+                    )
+                )
         elif tag == "accepted_values":
             col, _, values = body.partition("=")
             (col,) = _idents(col)
             allowed = [v.strip() for v in values.split(",") if v.strip()]
             quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in allowed)
-            checks.append(Check(
-                table, f"accepted_values_{col}", f"{col} is one of {', '.join(allowed)}",
-                f"select * from {table} where {col} not in ({quoted})",
-            ))
+            checks.append(
+                Check(
+                    table,
+                    f"accepted_values_{col}",
+                    f"{col} is one of {', '.join(allowed)}",
+                    f"select * from {table} where {col} not in ({quoted})",
+                )
+            )
         elif tag == "range":
             col, _, bounds = body.partition("=")
             (col,) = _idents(col)
             low, _, high = bounds.strip().partition("..")
             float(low), float(high)  # annotations are code: fail loudly on a typo
-            checks.append(Check(
-                table, f"range_{col}", f"{col} lies within {low}–{high}",
-                f"select * from {table} where {col} < {float(low)!r} or {col} > {float(high)!r}",
-            ))
+            checks.append(
+                Check(
+                    table,
+                    f"range_{col}",
+                    f"{col} lies within {low}–{high}",
+                    f"select * from {table} where {col} < {float(low)!r} or {col} > {float(high)!r}",
+                )
+            )
     return checks
 
 
@@ -113,13 +129,15 @@ def _custom_checks(sql_dir: Path) -> list[Check]:
         tags = dict(_ANNOTATION.findall(sql))
         if "table" not in tags:
             raise ValueError(f"{path}: a custom check needs a '-- @table: schema.name' line")
-        checks.append(Check(
-            table=tags["table"],
-            name=path.stem.split("__", 1)[-1],
-            description=_description(sql),
-            sql=sql,
-            blocking=tags.get("severity", "error") != "warn",
-        ))
+        checks.append(
+            Check(
+                table=tags["table"],
+                name=path.stem.split("__", 1)[-1],
+                description=_description(sql),
+                sql=sql,
+                blocking=tags.get("severity", "error") != "warn",
+            )
+        )
     return checks
 
 

@@ -54,7 +54,9 @@ def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int
         str(path) for e in ENTITIES if (path := data_dir.raw_entity(e.name) / MANIFEST).exists()
     ]
     if manifests:
-        con.execute("create or replace table raw.files as select * from read_parquet(?)", [manifests])
+        con.execute(
+            "create or replace table raw.files as select * from read_parquet(?)", [manifests]
+        )
     else:
         con.execute(
             "create or replace table raw.files (entity varchar, source varchar, file varchar, "
@@ -91,9 +93,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int
             f"select count(*) from raw.{entity.name}"
         ).fetchone()[0]
 
-    con.execute(
-        "create or replace table raw.identifier_fields (entity varchar, field varchar)"
-    )
+    con.execute("create or replace table raw.identifier_fields (entity varchar, field varchar)")
     if identifier_fields:
         con.executemany("insert into raw.identifier_fields values (?, ?)", identifier_fields)
     if issue_files:
@@ -121,9 +121,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int
     return counts
 
 
-def set_run_parameters(
-    con: duckdb.DuckDBPyConnection, as_of: date | None, run_id: str
-) -> None:
+def set_run_parameters(con: duckdb.DuckDBPyConnection, as_of: date | None, run_id: str) -> None:
     con.execute(
         "create or replace table meta.run_parameters as select ?::date as as_of_override, "
         "?::varchar as run_id",
@@ -149,7 +147,9 @@ class CheckOutcome:
         return self.failing_rows == 0
 
 
-def evaluate_check(con: duckdb.DuckDBPyConnection, check: Check, sample_size: int = 5) -> CheckOutcome:
+def evaluate_check(
+    con: duckdb.DuckDBPyConnection, check: Check, sample_size: int = 5
+) -> CheckOutcome:
     body = check.sql.strip().rstrip(";")
     failing = con.execute(f"select count(*) from ({body})").fetchone()[0]
     sample: list[dict] = []
@@ -168,8 +168,14 @@ def record_check_outcomes(con: duckdb.DuckDBPyConnection, outcomes: list[CheckOu
     con.executemany(
         "insert into meta.check_results values (?, ?, ?, ?, ?, ?)",
         [
-            (o.check.table, o.check.name, o.passed, o.check.blocking, o.failing_rows,
-             o.check.description)
+            (
+                o.check.table,
+                o.check.name,
+                o.passed,
+                o.check.blocking,
+                o.failing_rows,
+                o.check.description,
+            )
             for o in outcomes
         ],
     )

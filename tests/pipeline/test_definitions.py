@@ -18,7 +18,11 @@ def test_definitions_load_like_dagster_dev_loads_them():
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    sql_files = {f"{p.parent.name}/{p.stem}" for d in ("staging", "marts") for p in (SQL_DIR / d).glob("*.sql")}
+    sql_files = {
+        f"{p.parent.name}/{p.stem}"
+        for d in ("staging", "marts")
+        for p in (SQL_DIR / d).glob("*.sql")
+    }
     assert sql_files <= keys
     assert "published/current_snapshot" in keys
     assert {"raw/roster", "raw/app_sessions", "raw/fitabase_daily_activity"} <= keys
@@ -26,7 +30,9 @@ def test_definitions_load_like_dagster_dev_loads_them():
 
 def test_lineage_runs_from_raw_through_staging_to_publish():
     graph = defs.resolve_asset_graph()
-    parents = lambda key: {p.to_user_string() for p in graph.get(dg.AssetKey(key.split("/"))).parent_keys}  # noqa: E731
+
+    def parents(key: str) -> set[str]:
+        return {p.to_user_string() for p in graph.get(dg.AssetKey(key.split("/"))).parent_keys}
     assert "raw/app_sessions" in parents("staging/app__sessions")
     assert "staging/app__sessions" in parents("marts/sessions")
     assert "marts/participant_day" in parents("published/current_snapshot")
@@ -94,3 +100,22 @@ def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("STEADYBACK_DATA_DIR", str(tmp_path))
     resource = build_definitions().resources["steadyback"]
     assert resource.data_dir == str(tmp_path)
+
+
+def test_a_fresh_sensor_does_not_rerun_what_the_cli_already_published(tmp_path):
+    from pipelines.runner import run_pipeline
+
+    (tmp_path / "landing" / "roster").mkdir(parents=True)
+    (tmp_path / "landing" / "roster" / "roster.csv").write_text(
+        "participant_id,cohort,coach_id,enrolled_on,timezone\nP-1,A,C-1,2026-03-02,America/Chicago\n"
+    )
+    assert run_pipeline(tmp_path, log_level="WARNING").published
+    result, cursor = _tick(tmp_path, None)
+    assert isinstance(result, dg.SkipReason) and "already published" in result.skip_message
+    (tmp_path / "landing" / "roster" / "roster_2.csv").write_text(
+        "participant_id,cohort,coach_id,enrolled_on,timezone\nP-2,A,C-1,2026-03-02,America/Chicago\n"
+    )
+    result, cursor = _tick(tmp_path, cursor)
+    assert isinstance(result, dg.SkipReason) and "once it is stable" in result.skip_message
+    result, cursor = _tick(tmp_path, cursor)
+    assert isinstance(result, dg.RunRequest)

@@ -38,14 +38,23 @@ def pid():
 
 def test_one_participant_day_row_per_program_day(small_cohort, snapshot, pid):
     people = truth(small_cohort, "participants.csv")
-    counts = dict(snapshot.execute("select pid, count(*) from marts.participant_day group by pid").fetchall())
+    counts = dict(
+        snapshot.execute("select pid, count(*) from marts.participant_day group by pid").fetchall()
+    )
     assert counts == {pid(p["participant_id"]): int(p["program_weeks"]) * 7 for p in people}
 
 
 def test_sessions_after_dedupe_and_corrections_equal_the_truth(small_cohort, snapshot, pid):
     expected = {
-        (pid(s["participant_id"]), s["started_at_utc"], s["local_day"], s["kind"], int(s["duration_s"]),
-         int(s["discomfort"]) if s["discomfort"] else None, s["completed"] == "true")
+        (
+            pid(s["participant_id"]),
+            s["started_at_utc"],
+            s["local_day"],
+            s["kind"],
+            int(s["duration_s"]),
+            int(s["discomfort"]) if s["discomfort"] else None,
+            s["completed"] == "true",
+        )
         for s in truth(small_cohort, "sessions.csv")
     }
     rows = snapshot.execute(
@@ -87,7 +96,9 @@ def test_day_states_and_wearable_days_match_the_truth(small_cohort, snapshot, pi
             assert state == "unknown" and sessions is None
         if t["worn"] == "false":
             non_wear += 1
-            assert steps is None and wear_state == "not_worn", "an unworn day is unknown, never 0 steps"
+            assert steps is None and wear_state == "not_worn", (
+                "an unworn day is unknown, never 0 steps"
+            )
         elif t["worn"] == "true":
             assert steps == int(t["steps_recorded"]) and wear_state == "worn"
         else:
@@ -115,10 +126,14 @@ def test_weekly_adherence_matches_the_truth(small_cohort, snapshot, pid):
 
 
 def test_every_planted_bad_row_is_reported_by_file_line_and_field(small_cohort, snapshot):
-    issues = set(snapshot.execute(
-        "select file, line, field from marts.ingest_issues where severity = 'error'"
-    ).fetchall())
-    planted = {(q["file"], int(q["line"]), q["field"]) for q in truth(small_cohort, "quarantine.csv")}
+    issues = set(
+        snapshot.execute(
+            "select file, line, field from marts.ingest_issues where severity = 'error'"
+        ).fetchall()
+    )
+    planted = {
+        (q["file"], int(q["line"]), q["field"]) for q in truth(small_cohort, "quarantine.csv")
+    }
     assert planted and planted <= issues
     ignored = snapshot.execute(
         "select field from marts.ingest_issues where action = 'column ignored'"
@@ -140,7 +155,9 @@ def test_no_raw_identifier_anywhere_in_the_snapshot(small_cohort, snapshot):
                 if isinstance(value, str):
                     seen_text += 1
                     assert value not in raw_ids, f"{schema}.{table} holds {value}"
-                    assert "P-0" not in value, f"{schema}.{table} holds a participant id inside {value!r}"
+                    assert "P-0" not in value, (
+                        f"{schema}.{table} holds a participant id inside {value!r}"
+                    )
     assert seen_text > 10_000
 
 
@@ -149,7 +166,9 @@ def test_as_of_and_statuses(small_cohort, snapshot):
         __import__("json").loads((small_cohort / "truth" / "effects.json").read_text())["as_of"]
     )
     assert snapshot.execute("select as_of from meta.snapshot").fetchone()[0] == effects_as_of
-    statuses = dict(snapshot.execute("select status, count(*) from marts.participants group by 1").fetchall())
+    statuses = dict(
+        snapshot.execute("select status, count(*) from marts.participants group by 1").fetchall()
+    )
     withdrawn = sum(1 for p in truth(small_cohort, "participants.csv") if p["withdrawn_on"])
     assert statuses.get("withdrawn", 0) == withdrawn
     assert statuses.get("completed", 0) > 0 and statuses.get("active", 0) > 0
@@ -166,16 +185,23 @@ def test_rerunning_on_the_same_exports_changes_nothing(small_cohort, tmp_path):
             ).fetchall()
             return {n: con.execute(f"select * from {n}").fetchall() for (n,) in names}
 
-    raw_before = sorted(p.relative_to(small_cohort) for p in (small_cohort / "raw").rglob("*.parquet"))
+    raw_before = sorted(
+        p.relative_to(small_cohort) for p in (small_cohort / "raw").rglob("*.parquet")
+    )
     mtimes_before = {p: (small_cohort / p).stat().st_mtime_ns for p in raw_before}
     before = tables(published)
     report = run_pipeline(small_cohort, log_level="WARNING")
     assert report.published
     assert tables(published) == before
-    raw_after = sorted(p.relative_to(small_cohort) for p in (small_cohort / "raw").rglob("*.parquet"))
+    raw_after = sorted(
+        p.relative_to(small_cohort) for p in (small_cohort / "raw").rglob("*.parquet")
+    )
     assert raw_after == raw_before
-    assert all((small_cohort / p).stat().st_mtime_ns == m for p, m in mtimes_before.items()
-               if p.name != "_files.parquet"), "raw partitions are not rewritten"
+    assert all(
+        (small_cohort / p).stat().st_mtime_ns == m
+        for p, m in mtimes_before.items()
+        if p.name != "_files.parquet"
+    ), "raw partitions are not rewritten"
 
 
 @pytest.fixture(scope="module")
@@ -203,5 +229,7 @@ def test_demo_cohort_has_every_program_day_and_every_stretch_session(demo_cohort
             "select count(*) from marts.participant_day where wear_state = 'not_worn'"
         ).fetchone()[0]
     sessions = truth(demo_cohort, "sessions.csv")
-    assert stretch == sum(1 for s in sessions if s["kind"] == "stretch" and s["completed"] == "true")
+    assert stretch == sum(
+        1 for s in sessions if s["kind"] == "stretch" and s["completed"] == "true"
+    )
     assert unworn > 0 and unworn_with_steps == 0

@@ -45,14 +45,20 @@ def test_a_reader_holding_the_snapshot_open_never_blocks_the_next_run(data_dir):
     first = run_pipeline(data_dir, log_level="WARNING")
     assert first.published
     reader = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys
-            con = duckdb.connect({str(data_dir / 'published' / 'current.duckdb')!r}, read_only=True)
+            con = duckdb.connect({str(data_dir / "published" / "current.duckdb")!r}, read_only=True)
             print(con.execute("select run_id from meta.snapshot").fetchone()[0], flush=True)
             sys.stdin.readline()  # hold the file open until told to look again
             print(con.execute("select run_id from meta.snapshot").fetchone()[0], flush=True)
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert reader.stdout.readline().strip() == first.run_id
@@ -101,6 +107,10 @@ def test_publish_refuses_a_build_that_would_leak_a_raw_identifier(data_dir):
 def test_sessions_land_on_the_local_day(data_dir):
     run_pipeline(data_dir, log_level="WARNING")
     with duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True) as con:
-        days = con.execute("select day::varchar, started_at::varchar from marts.sessions order by started_at").fetchall()
-    assert days[0][0] == "2026-03-02", "22:30 in Chicago is 04:30 UTC the next day, but counts on the 2nd"
+        days = con.execute(
+            "select day::varchar, started_at::varchar from marts.sessions order by started_at"
+        ).fetchall()
+    assert days[0][0] == "2026-03-02", (
+        "22:30 in Chicago is 04:30 UTC the next day, but counts on the 2nd"
+    )
     assert days[0][1].startswith("2026-03-03 04:30:00")

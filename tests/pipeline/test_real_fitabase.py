@@ -50,7 +50,8 @@ def _days(data_dir, participant_id):
     with duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True) as con:
         rows = con.execute(
             "select day, steps, wear_state, sleep_minutes, sleep_efficiency from marts.participant_day "
-            "where pid = ? order by day", [pid]
+            "where pid = ? order by day",
+            [pid],
         ).fetchall()
     return {r[0]: r[1:] for r in rows}
 
@@ -67,7 +68,10 @@ def test_steps_match_the_export_and_non_wear_days_are_unknown(fitabase_run):
         if day not in days:
             continue
         steps, wear_state, *_ = days[day]
-        active = sum(int(row[c]) for c in ("VeryActiveMinutes", "FairlyActiveMinutes", "LightlyActiveMinutes"))
+        active = sum(
+            int(row[c])
+            for c in ("VeryActiveMinutes", "FairlyActiveMinutes", "LightlyActiveMinutes")
+        )
         if int(row["TotalSteps"]) == 0 and active == 0:
             non_wear += 1
             assert (steps, wear_state) == (None, "not_worn"), day
@@ -83,12 +87,14 @@ def test_minutes_asleep_match_the_export_and_duplicates_count_once(fitabase_run)
     with (export / "sleepDay_merged.csv").open(newline="") as handle:
         for row in csv.DictReader(handle):
             if row["Id"] == DUPLICATE_SLEEP_PERSON:
-                nights[_us_date(row["SleepDay"])].add((int(row["TotalMinutesAsleep"]), int(row["TotalTimeInBed"])))
+                nights[_us_date(row["SleepDay"])].add(
+                    (int(row["TotalMinutesAsleep"]), int(row["TotalTimeInBed"]))
+                )
     assert len(nights[date(2016, 5, 5)]) == 1
     checked = 0
     for day, values in nights.items():
         if day in days:
-            (asleep, in_bed), = values
+            ((asleep, in_bed),) = values
             assert days[day][2] == asleep
             assert days[day][3] == pytest.approx(asleep / in_bed, abs=1e-3)
             checked += 1
@@ -101,6 +107,13 @@ def test_unlinked_fitabase_ids_are_reported_not_loaded(fitabase_run):
         unlinked = con.execute(
             "select count(*) from marts.ingest_issues where action = 'row not linked' and field = 'Id'"
         ).fetchone()[0]
-        values = [v for (v,) in con.execute("select value from marts.ingest_issues where field = 'Id'").fetchall()]
+        values = [
+            v
+            for (v,) in con.execute(
+                "select value from marts.ingest_issues where field = 'Id'"
+            ).fetchall()
+        ]
     assert unlinked == 33 - 2
-    assert all(v.startswith("p_") for v in values), "Fitabase Ids are identifiers: shown as pseudonyms"
+    assert all(v.startswith("p_") for v in values), (
+        "Fitabase Ids are identifiers: shown as pseudonyms"
+    )

@@ -10,7 +10,7 @@ import csv
 import json
 import re
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,15 +26,36 @@ KINDS = {"stretch", "stability", "breathing", "walk", "other"}
 OFFSET_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 UTC_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ROSTER_COLUMNS = {
-    "participant_id", "cohort", "site", "coach_id", "enrolled_on", "program_weeks",
-    "prescribed_sessions_per_week", "timezone", "withdrawn_on", "fitbit_id",
+    "participant_id",
+    "cohort",
+    "site",
+    "coach_id",
+    "enrolled_on",
+    "program_weeks",
+    "prescribed_sessions_per_week",
+    "timezone",
+    "withdrawn_on",
+    "fitbit_id",
 }
 SESSION_FIELDS = [
-    "session_id", "participant_id", "started_at", "duration_s", "kind", "target", "discomfort",
-    "guided_breathing", "completed", "app_version",
+    "session_id",
+    "participant_id",
+    "started_at",
+    "duration_s",
+    "kind",
+    "target",
+    "discomfort",
+    "guided_breathing",
+    "completed",
+    "app_version",
 ]
 CHECKIN_COLUMNS = [
-    "participant_id", "date", "pain", "sleep_quality", "stress", "movement_confidence",
+    "participant_id",
+    "date",
+    "pain",
+    "sleep_quality",
+    "stress",
+    "movement_confidence",
     "submitted_at",
 ]
 FITABASE_ACTIVITY_HEADER = (
@@ -224,8 +245,11 @@ def test_summary_and_file_names(cohort):
         f"landing/app/sessions_{e}.jsonl",
         f"landing/app/checkins_{e}.csv",
         f"landing/prom/redcap_export_{e}.csv",
-        "truth/participants.csv", "truth/sessions.csv", "truth/days.csv",
-        "truth/quarantine.csv", "truth/effects.json",
+        "truth/participants.csv",
+        "truth/sessions.csv",
+        "truth/days.csv",
+        "truth/quarantine.csv",
+        "truth/effects.json",
     }
     assert expected <= set(s["files"])
     assert any(re.fullmatch(r"landing/app/sessions_\d{4}-\d\d-\d\d\.csv", f) for f in s["files"])
@@ -236,7 +260,7 @@ def test_summary_and_file_names(cohort):
 def test_every_landing_file_is_stamped_with_its_export_date(landing):
     for path in landing.rglob("*"):
         if path.is_file():
-            stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+            stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             assert stamp.time().hour == 6 and stamp.minute == 0, path
             m = re.search(r"(\d{4}-\d\d-\d\d)\.\w+$", path.name)
             expected = date.fromisoformat(m.group(1)) if m else EXPORT_DATE
@@ -284,7 +308,7 @@ def test_roster_exports(landing, participants):
         for col in ("coach_id", "withdrawn_on", "fitbit_id", "timezone", "cohort", "site"):
             assert r[col] == t[col], col
     coach_changes = [
-        a["participant_id"] for a, b in zip(r1, r2) if a["coach_id"] != b["coach_id"]
+        a["participant_id"] for a, b in zip(r1, r2, strict=True) if a["coach_id"] != b["coach_id"]
     ]
     assert len(coach_changes) == 1
     withdrawn = [r for r in r2 if r["withdrawn_on"]]
@@ -316,12 +340,14 @@ def test_session_exports_follow_the_spec_except_planted_rows(landing, quarantine
             assert r["kind"] in {"stretch", "yoga"} or (name, line) in quarantined
         if name.endswith(".jsonl"):
             assert set(r) <= set(SESSION_FIELDS)
-    planted = {
-        (f, line, q["field"]) for (f, line), q in quarantined.items() if "sessions" in f
-    }
+    planted = {(f, line, q["field"]) for (f, line), q in quarantined.items() if "sessions" in f}
     assert found == planted
     assert {q["field"] for q in quarantined.values()} >= {
-        "discomfort", "kind", "started_at", "participant_id", "pain"
+        "discomfort",
+        "kind",
+        "started_at",
+        "participant_id",
+        "pain",
     }
 
 
@@ -348,7 +374,7 @@ def test_truth_sessions_equal_landing_after_dedupe_and_corrections(landing, trut
         local = start.astimezone(ZoneInfo(roster[r["participant_id"]]["timezone"]))
         return {
             "participant_id": r["participant_id"],
-            "started_at_utc": start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "started_at_utc": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "local_day": local.date().isoformat(),
             "local_time": local.strftime("%H:%M"),
             "kind": r["kind"],
@@ -387,6 +413,14 @@ def test_truth_sessions_equal_landing_after_dedupe_and_corrections(landing, trut
     assert {c["field"] for c in corrections} <= {"duration_s", "discomfort", "completed"}
     assert all(c["first_value"] != c["final_value"] for c in corrections)
     assert len(corrections) <= max(3, 0.1 * len(both))
+    versions = defaultdict(dict)
+    for name, _, r in session_rows(landing):
+        versions[r["session_id"]][name.rsplit(".", 1)[1]] = r
+    for c in corrections:
+        v = versions[c["session_id"]]
+        first, final = v["csv"][c["field"]], v["jsonl"][c["field"]]
+        assert first == c["first_value"]
+        assert (str(final).lower() if isinstance(final, bool) else str(final)) == c["final_value"]
     kinds = Counter(t["kind"] for t in rows)
     assert set(kinds) == KINDS
     stretch = [t for t in rows if t["kind"] == "stretch"]
@@ -412,10 +446,13 @@ def test_a_dst_change_lies_inside_a_program(participants):
         return datetime(d.year, d.month, d.day, 12, tzinfo=ZoneInfo(tz)).utcoffset()
 
     changed = [
-        p for p in participants.values()
+        p
+        for p in participants.values()
         if offset(p["timezone"], date.fromisoformat(p["enrolled_on"]))
-        != offset(p["timezone"], min(AS_OF, date.fromisoformat(p["enrolled_on"])
-                                     + timedelta(days=WEEKS * 7 - 1)))
+        != offset(
+            p["timezone"],
+            min(AS_OF, date.fromisoformat(p["enrolled_on"]) + timedelta(days=WEEKS * 7 - 1)),
+        )
     ]
     assert any(p["timezone"] == "America/Chicago" for p in changed)
 
@@ -428,9 +465,7 @@ def test_no_data_after_the_export_date_or_withdrawal(landing, truth, participant
         assert date.fromisoformat(p["enrolled_on"]) <= day <= AS_OF
         if p["withdrawn_on"]:
             assert day < date.fromisoformat(p["withdrawn_on"])
-    export_instant = datetime.combine(EXPORT_DATE, datetime.min.time(), timezone.utc) + timedelta(
-        hours=6
-    )
+    export_instant = datetime.combine(EXPORT_DATE, datetime.min.time(), UTC) + timedelta(hours=6)
     assert max(parse_ts(r["started_at_utc"]) for r in rows) < export_instant
     for c in read_csv(landing / f"app/checkins_{EXPORT_DATE.isoformat()}.csv")[1]:
         p = participants[c["participant_id"]]
@@ -474,19 +509,25 @@ def test_checkins_follow_the_spec_except_planted_rows(landing, quarantined, part
 def test_redcap_export(landing, truth, participants):
     header, rows = read_csv(landing / f"prom/redcap_export_{EXPORT_DATE.isoformat()}.csv")
     assert header[:5] == [
-        "record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
+        "record_id",
+        "redcap_event_name",
+        "redcap_repeat_instrument",
+        "redcap_repeat_instance",
         "prom_date",
     ]
     odi_cols = [f"odi_{k}" for k in range(1, 11)]
     tsk_cols = [f"tsk_{k}" for k in range(1, 12)]
     assert set(header) == set(header[:5]) | set(odi_cols) | set(tsk_cols) | {
-        "oswestry_complete", "tsk_complete", "psqi_total"
+        "oswestry_complete",
+        "tsk_complete",
+        "psqi_total",
     }
     events = Counter(r["redcap_event_name"] for r in rows)
     assert set(events) == {"baseline_arm_1", "week_4_arm_1"}  # weeks 8/12 beyond a 4-week program
     assert events["baseline_arm_1"] == N
-    truth_rows = {(t["participant_id"], t["redcap_event_name"]): t
-                  for t in read_csv(truth / "proms.csv")[1]}
+    truth_rows = {
+        (t["participant_id"], t["redcap_event_name"]): t for t in read_csv(truth / "proms.csv")[1]
+    }
     assert len(truth_rows) == len(rows)
     for r in rows:
         assert r["record_id"] in participants
@@ -517,13 +558,17 @@ def test_redcap_has_missing_items_and_incomplete_instruments(tmp_path):
     generate_cohort(tmp_path, participants=150, weeks=12, seed=3)
     rows = read_csv(next((tmp_path / "landing/prom").glob("*.csv")))[1]
     odi_cols = [f"odi_{k}" for k in range(1, 11)]
-    missing = Counter(sum(r[c] == "" for c in odi_cols) for r in rows
-                      if r["oswestry_complete"] == "2")
+    missing = Counter(
+        sum(r[c] == "" for c in odi_cols) for r in rows if r["oswestry_complete"] == "2"
+    )
     assert missing[1] > 0 and missing[2] > 0
     assert any(r["oswestry_complete"] in {"0", "1"} for r in rows)
     assert any(r["tsk_complete"] in {"0", "1"} for r in rows)
     assert {r["redcap_event_name"] for r in rows} == {
-        "baseline_arm_1", "week_4_arm_1", "week_8_arm_1", "week_12_arm_1"
+        "baseline_arm_1",
+        "week_4_arm_1",
+        "week_8_arm_1",
+        "week_12_arm_1",
     }
 
 
@@ -561,9 +606,16 @@ def test_non_wear_days_and_sleep_duplicates(landing, truth):
     nonwear = [r for r in rows if r["TotalSteps"] == "0"]
     assert 0.02 * len(rows) < len(nonwear) < 0.25 * len(rows)
     zero_cols = [
-        "TotalDistance", "TrackerDistance", "LoggedActivitiesDistance", "VeryActiveDistance",
-        "ModeratelyActiveDistance", "LightActiveDistance", "SedentaryActiveDistance",
-        "VeryActiveMinutes", "FairlyActiveMinutes", "LightlyActiveMinutes",
+        "TotalDistance",
+        "TrackerDistance",
+        "LoggedActivitiesDistance",
+        "VeryActiveDistance",
+        "ModeratelyActiveDistance",
+        "LightActiveDistance",
+        "SedentaryActiveDistance",
+        "VeryActiveMinutes",
+        "FairlyActiveMinutes",
+        "LightlyActiveMinutes",
     ]
     for r in nonwear:
         assert all(float(r[c]) == 0 for c in zero_cols)
@@ -614,11 +666,14 @@ def test_days_truth(landing, truth, participants):
         if r["Id"] in fid_to_pid:
             d = datetime.strptime(r["SleepDay"], "%m/%d/%Y %I:%M:%S %p").date().isoformat()
             sleep[(fid_to_pid[r["Id"]], d)] = r["TotalMinutesAsleep"]
-    pain = {(c["participant_id"], c["date"]): c["pain"]
-            for c in read_csv(landing / f"app/checkins_{EXPORT_DATE.isoformat()}.csv")[1]
-            if c["pain"].isdigit()}
+    pain = {
+        (c["participant_id"], c["date"]): c["pain"]
+        for c in read_csv(landing / f"app/checkins_{EXPORT_DATE.isoformat()}.csv")[1]
+        if c["pain"].isdigit()
+    }
     done = Counter(
-        (s["participant_id"], s["local_day"]) for s in read_csv(truth / "sessions.csv")[1]
+        (s["participant_id"], s["local_day"])
+        for s in read_csv(truth / "sessions.csv")[1]
         if s["kind"] == "stretch" and s["completed"] == "true"
     )
     for r in days:
@@ -628,8 +683,9 @@ def test_days_truth(landing, truth, participants):
         start = date.fromisoformat(p["enrolled_on"])
         assert int(r["program_day"]) == (day - start).days + 1
         assert int(r["program_week"]) == (int(r["program_day"]) - 1) // 7 + 1
-        elapsed = day <= AS_OF and (not p["withdrawn_on"]
-                                    or day <= date.fromisoformat(p["withdrawn_on"]))
+        elapsed = day <= AS_OF and (
+            not p["withdrawn_on"] or day <= date.fromisoformat(p["withdrawn_on"])
+        )
         assert r["elapsed"] == ("true" if elapsed else "false")
         if elapsed:
             assert int(r["completed_stretch_sessions"]) == done[key]
@@ -651,8 +707,12 @@ def test_effects_json(truth):
     assert e["seed"] == SEED and e["as_of"] == AS_OF.isoformat()
     assert e["export_date"] == EXPORT_DATE.isoformat()
     expected = {
-        "sleep_prev_night_h": -0.40, "consistency_10pct": -0.15, "steps_1000": -0.10,
-        "consistency_10pct_between": -0.30, "steps_1000_between": -0.20, "week": -0.10,
+        "sleep_prev_night_h": -0.40,
+        "consistency_10pct": -0.15,
+        "steps_1000": -0.10,
+        "consistency_10pct_between": -0.30,
+        "steps_1000_between": -0.20,
+        "week": -0.10,
     }
     assert {k: v["estimate"] for k, v in e["effects"].items()} == expected
     assert all(v["unit"] for v in e["effects"].values())
@@ -664,7 +724,11 @@ def test_archetypes_behave_as_documented(tmp_path):
     people = {p["participant_id"]: p for p in read_csv(tmp_path / "truth/participants.csv")[1]}
     sessions = read_csv(tmp_path / "truth/sessions.csv")[1]
     assert {p["archetype"] for p in people.values()} == {
-        "steady", "boom_bust", "too_hard", "evening", "fading"
+        "steady",
+        "boom_bust",
+        "too_hard",
+        "evening",
+        "fading",
     }
     by_arch = defaultdict(list)
     for s in sessions:
@@ -674,8 +738,11 @@ def test_archetypes_behave_as_documented(tmp_path):
     assert sum(6 <= d <= 9 for d in too_hard) / len(too_hard) > 0.7
     others = [d for v in by_arch.values() for d in v]
     assert sum(d >= 6 for d in others) / len(others) < 0.15
-    evening = [s["local_time"] for s in sessions
-               if people[s["participant_id"]]["archetype"] == "evening" and s["kind"] == "stretch"]
+    evening = [
+        s["local_time"]
+        for s in sessions
+        if people[s["participant_id"]]["archetype"] == "evening" and s["kind"] == "stretch"
+    ]
     assert sum("21:30" <= t <= "23:30" for t in evening) / len(evening) > 0.9
     # boom_bust: ≥ 3 stretches on a day, then ≥ 5 days without any
     per_day = defaultdict(Counter)
@@ -685,9 +752,14 @@ def test_archetypes_behave_as_documented(tmp_path):
     assert max(n for c in per_day.values() for n in c.values()) >= 3
     # fading: no stretching in the final program weeks although still enrolled
     weeks = read_csv(tmp_path / "truth/weeks.csv")[1]
-    fading_tail = [w for w in weeks if people[w["participant_id"]]["archetype"] == "fading"
-                   and int(w["program_week"]) == 8 and w["completed_stretch_sessions"] != ""
-                   and not people[w["participant_id"]]["withdrawn_on"]]
+    fading_tail = [
+        w
+        for w in weeks
+        if people[w["participant_id"]]["archetype"] == "fading"
+        and int(w["program_week"]) == 8
+        and w["completed_stretch_sessions"] != ""
+        and not people[w["participant_id"]]["withdrawn_on"]
+    ]
     assert fading_tail and all(w["completed_stretch_sessions"] == "0" for w in fading_tail)
 
 

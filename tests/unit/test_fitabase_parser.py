@@ -16,7 +16,9 @@ def test_daily_activity_real_export_lands_whole(fitabase_2016):
     assert issues == []
     assert read == rows.height == len(expected) == 940
     assert sum(int(v) for v in rows["TotalSteps"]) == sum(int(r["TotalSteps"]) for r in expected)
-    assert rows["TotalDistance"][0] == expected[0]["TotalDistance"]  # full float precision kept as text
+    assert (
+        rows["TotalDistance"][0] == expected[0]["TotalDistance"]
+    )  # full float precision kept as text
 
 
 def test_sleep_day_real_export_keeps_its_duplicate_rows_for_staging(fitabase_2016):

@@ -21,8 +21,11 @@ def test_every_model_comes_after_the_tables_it_reads():
 def test_participant_day_lineage_is_read_from_its_sql():
     (day,) = [m for m in load_models() if m.table == "marts.participant_day"]
     assert set(day.upstream) >= {
-        "marts.participants", "marts.sessions", "staging.app__checkins",
-        "staging.fitabase__daily_activity", "staging.fitabase__sleep_day",
+        "marts.participants",
+        "marts.sessions",
+        "staging.app__checkins",
+        "staging.fitabase__daily_activity",
+        "staging.fitabase__sleep_day",
     }
     assert day.description.startswith("One row per participant per program day")
 
@@ -42,14 +45,29 @@ def test_header_annotations_become_checks_that_find_bad_rows(tmp_path):
         "select 1 where (select count(*) from marts.visits) = 0\n"
     )
     checks = {c.name: c for c in load_checks(sql)}
-    assert set(checks) == {"unique_pid_day", "not_null_pid", "accepted_values_state", "range_share", "has_rows"}
+    assert set(checks) == {
+        "unique_pid_day",
+        "not_null_pid",
+        "accepted_values_state",
+        "range_share",
+        "has_rows",
+    }
     assert not checks["has_rows"].blocking and checks["unique_pid_day"].blocking
     con = duckdb.connect()
     con.execute("create schema marts")
     (model,) = load_models(sql)
     con.execute(f"create table marts.visits as {model.sql}")
-    failing = {name: con.execute(f"select count(*) from ({c.sql})").fetchone()[0] for name, c in checks.items()}
-    assert failing == {"unique_pid_day": 1, "not_null_pid": 1, "accepted_values_state": 1, "range_share": 1, "has_rows": 0}
+    failing = {
+        name: con.execute(f"select count(*) from ({c.sql})").fetchone()[0]
+        for name, c in checks.items()
+    }
+    assert failing == {
+        "unique_pid_day": 1,
+        "not_null_pid": 1,
+        "accepted_values_state": 1,
+        "range_share": 1,
+        "has_rows": 0,
+    }
 
 
 def test_a_check_on_a_table_nobody_builds_is_an_error(tmp_path):

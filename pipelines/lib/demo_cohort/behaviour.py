@@ -113,8 +113,16 @@ def _stretch(p: Person, rng: np.random.Generator, start: datetime, version: str)
     else:
         discomfort = min(10, max(0, math.floor(rng.normal(t.discomfort_mean, 1.1) + 0.5)))
     return Session(
-        p.participant_id, start, duration, "stretch", target, discomfort,
-        bool(rng.random() < t.breathing_p), completed, version, t.device_model,
+        p.participant_id,
+        start,
+        duration,
+        "stretch",
+        target,
+        discomfort,
+        bool(rng.random() < t.breathing_p),
+        completed,
+        version,
+        t.device_model,
     )
 
 
@@ -170,42 +178,84 @@ def simulate(p: Person, cal: Calendar) -> Behaviour:
             if stretches and rng.random() < t.stability_p:
                 follow = last_end + int(rng.integers(60, 901))
                 if follow <= DAY_END:
-                    add(Session(
-                        p.participant_id, local_datetime(day, follow, tz),
-                        int(rng.integers(300, 901)), "stability", "core", None,
-                        bool(rng.random() < 0.7 * t.breathing_p), bool(rng.random() < 0.97),
-                        version, t.device_model,
-                    ))
+                    add(
+                        Session(
+                            p.participant_id,
+                            local_datetime(day, follow, tz),
+                            int(rng.integers(300, 901)),
+                            "stability",
+                            "core",
+                            None,
+                            bool(rng.random() < 0.7 * t.breathing_p),
+                            bool(rng.random() < 0.97),
+                            version,
+                            t.device_model,
+                        )
+                    )
         if d >= fade_day:
             continue
         if extra[d, 0] < t.breathing_session_p:
-            add(Session(
-                p.participant_id, local_datetime(day, int(rng.integers(7 * 3600, 22 * 3600)), tz),
-                int(rng.integers(180, 601)), "breathing", None, None, True, True, version,
-                t.device_model,
-            ))
+            add(
+                Session(
+                    p.participant_id,
+                    local_datetime(day, int(rng.integers(7 * 3600, 22 * 3600)), tz),
+                    int(rng.integers(180, 601)),
+                    "breathing",
+                    None,
+                    None,
+                    True,
+                    True,
+                    version,
+                    t.device_model,
+                )
+            )
         if extra[d, 1] < t.walk_p:
             dur = int(rng.integers(900, 3601))
-            add(Session(
-                p.participant_id, local_datetime(day, int(rng.integers(7 * 3600, 20 * 3600)), tz),
-                dur, "walk", None, None, None, True, version, t.device_model,
-            ))
+            add(
+                Session(
+                    p.participant_id,
+                    local_datetime(day, int(rng.integers(7 * 3600, 20 * 3600)), tz),
+                    dur,
+                    "walk",
+                    None,
+                    None,
+                    None,
+                    True,
+                    version,
+                    t.device_model,
+                )
+            )
             k = (day - first_day).days
             steps[k] += dur / 60 * rng.uniform(90, 115)
         if extra[d, 2] < t.other_p:
-            add(Session(
-                p.participant_id, local_datetime(day, int(rng.integers(8 * 3600, 21 * 3600)), tz),
-                int(rng.integers(300, 1801)), "other", "full_body" if rng.random() < 0.5 else None,
-                None, False, True, version, t.device_model,
-            ))
+            add(
+                Session(
+                    p.participant_id,
+                    local_datetime(day, int(rng.integers(8 * 3600, 21 * 3600)), tz),
+                    int(rng.integers(300, 1801)),
+                    "other",
+                    "full_body" if rng.random() < 0.5 else None,
+                    None,
+                    False,
+                    True,
+                    version,
+                    t.device_model,
+                )
+            )
 
     # Some finishers keep stretching after the program ended (program_day is null there).
     if t.continues_after and p.withdrawn_on is None:
         day = p.program_end + timedelta(days=1)
         while day <= cal.as_of:
             if rng.random() < 0.3:
-                add(_stretch(p, rng, local_datetime(day, _first_start(p, rng), tz),
-                             app_version(p, day, cal)))
+                add(
+                    _stretch(
+                        p,
+                        rng,
+                        local_datetime(day, _first_start(p, rng), tz),
+                        app_version(p, day, cal),
+                    )
+                )
             day += timedelta(days=1)
 
     sessions.sort(key=lambda s: s.start)

@@ -32,7 +32,7 @@ def _prepare(out_dir: Path) -> None:
 def generate_cohort(
     out_dir: Path | str, participants: int = 300, weeks: int = 12, seed: int = 7
 ) -> dict:
-    """Write ``out_dir/landing/...`` (program, REDCap and Fitabase exports) and ``out_dir/truth/...``.
+    """Write ``out_dir/landing/...`` (program, REDCap, Fitabase exports) and ``out_dir/truth/...``.
 
     Same arguments → byte-identical files with identical modification times.
     Returns a summary for the CLI to print.
@@ -48,9 +48,10 @@ def generate_cohort(
 
     people = make_people(participants, cal, roster_rng, person_seqs)
     behaviours = [behaviour.simulate(p, cal) for p in people]
-    recordings = [wearable.record(p, b, cal) for p, b in zip(people, behaviours)]
+    recordings = [wearable.record(p, b, cal) for p, b in zip(people, behaviours, strict=True)]
     results = [
-        outcomes.compute(p, b, r, cal) for p, b, r in zip(people, behaviours, recordings)
+        outcomes.compute(p, b, r, cal)
+        for p, b, r in zip(people, behaviours, recordings, strict=True)
     ]
 
     land = exports.Landing(out_dir / "landing")
@@ -67,8 +68,16 @@ def generate_cohort(
     dups = exports.write_fitabase(land, worn, cal, export_rng)
 
     truth_files = truth.write_truth(
-        out_dir / "truth", cal, seed, people, behaviours, results, recordings, land.planted,
-        land.corrections, dups,
+        out_dir / "truth",
+        cal,
+        seed,
+        people,
+        behaviours,
+        results,
+        recordings,
+        land.planted,
+        land.corrections,
+        dups,
     )
 
     # Modification times: every landing file carries its export instant (06:00 UTC on its

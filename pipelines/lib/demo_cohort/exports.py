@@ -27,36 +27,81 @@ from .schedule import (
 from .wearable import Recording
 
 ROSTER_COLUMNS = (
-    "participant_id", "cohort", "site", "coach_id", "enrolled_on", "program_weeks",
-    "prescribed_sessions_per_week", "timezone", "withdrawn_on", "fitbit_id",
+    "participant_id",
+    "cohort",
+    "site",
+    "coach_id",
+    "enrolled_on",
+    "program_weeks",
+    "prescribed_sessions_per_week",
+    "timezone",
+    "withdrawn_on",
+    "fitbit_id",
 )
 # The re-export comes out of the enrolment sheet with its columns in another order.
 ROSTER_COLUMNS_REEXPORT = (
-    "participant_id", "fitbit_id", "cohort", "site", "timezone", "enrolled_on", "program_weeks",
-    "prescribed_sessions_per_week", "coach_id", "withdrawn_on",
+    "participant_id",
+    "fitbit_id",
+    "cohort",
+    "site",
+    "timezone",
+    "enrolled_on",
+    "program_weeks",
+    "prescribed_sessions_per_week",
+    "coach_id",
+    "withdrawn_on",
 )
 SESSION_FIELDS = (
-    "session_id", "participant_id", "started_at", "duration_s", "kind", "target", "discomfort",
-    "guided_breathing", "completed", "app_version",
+    "session_id",
+    "participant_id",
+    "started_at",
+    "duration_s",
+    "kind",
+    "target",
+    "discomfort",
+    "guided_breathing",
+    "completed",
+    "app_version",
 )
 SESSION_CSV_COLUMNS = SESSION_FIELDS + ("device_model",)  # device_model: unknown to the spec
 CHECKIN_COLUMNS = (
-    "participant_id", "date", "pain", "sleep_quality", "stress", "movement_confidence",
+    "participant_id",
+    "date",
+    "pain",
+    "sleep_quality",
+    "stress",
+    "movement_confidence",
     "submitted_at",
 )
 REDCAP_COLUMNS = (
-    ("record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
-     "prom_date")
+    (
+        "record_id",
+        "redcap_event_name",
+        "redcap_repeat_instrument",
+        "redcap_repeat_instance",
+        "prom_date",
+    )
     + tuple(f"odi_{k}" for k in range(1, 11))
     + ("oswestry_complete",)
     + tuple(f"tsk_{k}" for k in range(1, 12))
     + ("tsk_complete", "psqi_total")
 )
 DAILY_ACTIVITY_COLUMNS = (
-    "Id", "ActivityDate", "TotalSteps", "TotalDistance", "TrackerDistance",
-    "LoggedActivitiesDistance", "VeryActiveDistance", "ModeratelyActiveDistance",
-    "LightActiveDistance", "SedentaryActiveDistance", "VeryActiveMinutes", "FairlyActiveMinutes",
-    "LightlyActiveMinutes", "SedentaryMinutes", "Calories",
+    "Id",
+    "ActivityDate",
+    "TotalSteps",
+    "TotalDistance",
+    "TrackerDistance",
+    "LoggedActivitiesDistance",
+    "VeryActiveDistance",
+    "ModeratelyActiveDistance",
+    "LightActiveDistance",
+    "SedentaryActiveDistance",
+    "VeryActiveMinutes",
+    "FairlyActiveMinutes",
+    "LightlyActiveMinutes",
+    "SedentaryMinutes",
+    "Calories",
 )
 SLEEP_DAY_COLUMNS = ("Id", "SleepDay", "TotalSleepRecords", "TotalMinutesAsleep", "TotalTimeInBed")
 
@@ -73,7 +118,7 @@ def fmt(x) -> str:
 
 def fmt_km(x: float) -> str:
     """Fitabase writes single-precision floats with 15 significant digits (6.96999979019165)."""
-    return "%.15g" % float(np.float32(x))
+    return format(float(np.float32(x)), ".15g")
 
 
 @dataclass
@@ -145,7 +190,9 @@ def write_rosters(land: Landing, people: list[Person], cal: Calendar) -> None:
                 "fitbit_id": p.fitbit_id,
             }
             rows.append([fmt(rec[c]) for c in columns])
-        land.write_csv(f"roster/roster_{day.isoformat()}.csv", columns, rows, cal.export_instant(day))
+        land.write_csv(
+            f"roster/roster_{day.isoformat()}.csv", columns, rows, cal.export_instant(day)
+        )
     land.counts["roster_rows"] = len(people)
 
 
@@ -180,15 +227,21 @@ def write_sessions(
         for k in sorted(rng.choice(len(overlap), size=n_corr, replace=False)):
             s = overlap[int(k)]
             orig = copy.copy(s)
-            options = ["duration_s", "completed"] + (["discomfort"] if s.discomfort is not None else [])
+            options = ["duration_s", "completed"] + (
+                ["discomfort"] if s.discomfort is not None else []
+            )
             what = options[int(rng.integers(0, len(options)))]
             if what == "duration_s":
-                orig.duration_s = s.duration_s * 3 + int(rng.integers(30, 300))  # timer left running
+                orig.duration_s = s.duration_s * 3 + int(
+                    rng.integers(30, 300)
+                )  # timer left running
             elif what == "completed":
                 orig.completed = not s.completed
             else:
                 step = int(rng.integers(1, 4))
-                orig.discomfort = s.discomfort + step if s.discomfort + step <= 10 else s.discomfort - step
+                orig.discomfort = (
+                    s.discomfort + step if s.discomfort + step <= 10 else s.discomfort - step
+                )
             first_version[s.session_id] = orig
             land.corrections.append(
                 Correction(s.session_id, what, fmt(getattr(orig, what)), fmt(getattr(s, what)))
@@ -197,16 +250,24 @@ def write_sessions(
     # --- CSV ---
     def csv_row(s: Session, blank_completed: bool) -> list[str]:
         return [
-            s.session_id, s.participant_id, iso_local(s.start), str(s.duration_s), s.kind,
-            fmt(s.target), fmt(s.discomfort), fmt(s.guided_breathing),
-            "" if blank_completed else fmt(s.completed), s.app_version, s.device_model,
+            s.session_id,
+            s.participant_id,
+            iso_local(s.start),
+            str(s.duration_s),
+            s.kind,
+            fmt(s.target),
+            fmt(s.discomfort),
+            fmt(s.guided_breathing),
+            "" if blank_completed else fmt(s.completed),
+            s.app_version,
+            s.device_model,
         ]
 
     blank = rng.random(len(in_csv)) < 0.01  # empty `completed` = the spec's default (true)
     keyed: list[tuple[datetime, str, list[str], Planted | None]] = []
-    for s, b in zip(in_csv, blank):
+    for s, b in zip(in_csv, blank, strict=True):
         out = first_version.get(s.session_id, s)
-        keyed.append((s.start, s.session_id, csv_row(s, b and out.completed and out is s), None))
+        keyed.append((s.start, s.session_id, csv_row(out, b and out.completed and out is s), None))
 
     csv_name = f"app/sessions_{cal.sessions_csv_date.isoformat()}.csv"
     stretches = [s for s in csv_only if s.kind == "stretch"]
@@ -214,21 +275,37 @@ def write_sessions(
     bad.session_id, bad.start = _new_id(rng), bad.start + timedelta(minutes=90)
     row = csv_row(bad, False)
     row[6] = "12"
-    keyed.append((bad.start, bad.session_id, row,
-                  Planted(csv_name, 0, "discomfort", "12", "discomfort 12 outside 0-10")))
+    keyed.append(
+        (
+            bad.start,
+            bad.session_id,
+            row,
+            Planted(csv_name, 0, "discomfort", "12", "discomfort 12 outside 0-10"),
+        )
+    )
     bad = copy.copy(_pick(rng, stretches, in_csv))
     bad.session_id, bad.start = _new_id(rng), bad.start + timedelta(minutes=75)
     row = csv_row(bad, False)
     row[2] = bad.start.replace(tzinfo=None).isoformat(timespec="seconds")
-    keyed.append((bad.start, bad.session_id, row,
-                  Planted(csv_name, 0, "started_at", row[2], "started_at has no UTC offset")))
+    keyed.append(
+        (
+            bad.start,
+            bad.session_id,
+            row,
+            Planted(csv_name, 0, "started_at", row[2], "started_at has no UTC offset"),
+        )
+    )
     keyed.sort(key=lambda r: (r[0], r[1]))
     for line, r in enumerate(keyed, start=2):
         if r[3] is not None:
             r[3].line = line
             land.planted.append(r[3])
-    land.write_csv(csv_name, SESSION_CSV_COLUMNS, [r[2] for r in keyed],
-                   cal.export_instant(cal.sessions_csv_date))
+    land.write_csv(
+        csv_name,
+        SESSION_CSV_COLUMNS,
+        [r[2] for r in keyed],
+        cal.export_instant(cal.sessions_csv_date),
+    )
 
     # --- JSONL ---
     def obj(s: Session) -> dict:
@@ -255,14 +332,31 @@ def write_sessions(
     bad.session_id, bad.start = _new_id(rng), bad.start + timedelta(minutes=50)
     o = obj(bad)
     o["kind"] = "yoga"
-    jkeyed.append((bad.start, bad.session_id, o,
-                   Planted(jsonl_name, 0, "kind", "yoga", "kind 'yoga' is not an allowed kind")))
+    jkeyed.append(
+        (
+            bad.start,
+            bad.session_id,
+            o,
+            Planted(jsonl_name, 0, "kind", "yoga", "kind 'yoga' is not an allowed kind"),
+        )
+    )
     bad = copy.copy(_pick(rng, jsonl_only, in_jsonl or sessions))
     bad.session_id, bad.start = _new_id(rng), bad.start + timedelta(minutes=40)
     bad.participant_id = UNKNOWN_PARTICIPANT
-    jkeyed.append((bad.start, bad.session_id, obj(bad),
-                   Planted(jsonl_name, 0, "participant_id", UNKNOWN_PARTICIPANT,
-                           "participant_id not in the roster")))
+    jkeyed.append(
+        (
+            bad.start,
+            bad.session_id,
+            obj(bad),
+            Planted(
+                jsonl_name,
+                0,
+                "participant_id",
+                UNKNOWN_PARTICIPANT,
+                "participant_id not in the roster",
+            ),
+        )
+    )
     jkeyed.sort(key=lambda r: (r[0], r[1]))
     for line, r in enumerate(jkeyed, start=1):
         if r[3] is not None:
@@ -278,14 +372,29 @@ def write_sessions(
 
 
 def write_checkins(
-    land: Landing, checkins: list[CheckIn], people: list[Person], cal: Calendar,
+    land: Landing,
+    checkins: list[CheckIn],
+    people: list[Person],
+    cal: Calendar,
     rng: np.random.Generator,
 ) -> None:
     name = f"app/checkins_{cal.export_date.isoformat()}.csv"
     keyed = [
-        (c.day, c.submitted_at, c.participant_id,
-         [c.participant_id, c.day.isoformat(), str(c.pain), fmt(c.sleep_quality), fmt(c.stress),
-          fmt(c.movement_confidence), iso_local(c.submitted_at)], None)
+        (
+            c.day,
+            c.submitted_at,
+            c.participant_id,
+            [
+                c.participant_id,
+                c.day.isoformat(),
+                str(c.pain),
+                fmt(c.sleep_quality),
+                fmt(c.stress),
+                fmt(c.movement_confidence),
+                iso_local(c.submitted_at),
+            ],
+            None,
+        )
         for c in checkins
     ]
     # A check-in typed as a word, on a day the person has no other check-in.
@@ -302,15 +411,24 @@ def write_checkins(
             day = free[int(rng.integers(0, len(free)))]
             at = local_datetime(day, 20 * 3600 + int(rng.integers(0, 3600)), p.timezone)
             row = [p.participant_id, day.isoformat(), "eleven", "6", "4", "5", iso_local(at)]
-            keyed.append((day, at, p.participant_id, row,
-                          Planted(name, 0, "pain", "eleven", "pain 'eleven' is not an integer 0-10")))
+            keyed.append(
+                (
+                    day,
+                    at,
+                    p.participant_id,
+                    row,
+                    Planted(name, 0, "pain", "eleven", "pain 'eleven' is not an integer 0-10"),
+                )
+            )
             break
     keyed.sort(key=lambda r: (r[0], r[1], r[2]))
     for line, r in enumerate(keyed, start=2):
         if r[4] is not None:
             r[4].line = line
             land.planted.append(r[4])
-    land.write_csv(name, CHECKIN_COLUMNS, [r[3] for r in keyed], cal.export_instant(cal.export_date))
+    land.write_csv(
+        name, CHECKIN_COLUMNS, [r[3] for r in keyed], cal.export_instant(cal.export_date)
+    )
     land.counts["checkin_rows"] = len(keyed)
 
 
@@ -326,8 +444,12 @@ def write_redcap(land: Landing, proms: list[Prom], cal: Calendar) -> None:
         + [str(pr.tsk_complete), fmt(pr.psqi_total)]
         for pr in proms
     ]
-    land.write_csv(f"prom/redcap_export_{cal.export_date.isoformat()}.csv", REDCAP_COLUMNS, rows,
-                   cal.export_instant(cal.export_date))
+    land.write_csv(
+        f"prom/redcap_export_{cal.export_date.isoformat()}.csv",
+        REDCAP_COLUMNS,
+        rows,
+        cal.export_instant(cal.export_date),
+    )
     land.counts["prom_rows"] = len(rows)
 
 
@@ -343,18 +465,42 @@ def write_fitabase(
     act_rows, sleep_rows = [], []
     for r in recordings:
         for a in r.activity:
-            act_rows.append([
-                r.fitbit_id, fitabase_date(a.day), str(a.steps), fmt_km(a.total_km),
-                fmt_km(a.total_km), "0", fmt_km(a.very_km), fmt_km(a.moderate_km),
-                fmt_km(a.light_km), fmt_km(a.sedentary_km), str(a.very_min), str(a.fairly_min),
-                str(a.light_min), str(a.sedentary_min), str(a.calories),
-            ])
+            act_rows.append(
+                [
+                    r.fitbit_id,
+                    fitabase_date(a.day),
+                    str(a.steps),
+                    fmt_km(a.total_km),
+                    fmt_km(a.total_km),
+                    "0",
+                    fmt_km(a.very_km),
+                    fmt_km(a.moderate_km),
+                    fmt_km(a.light_km),
+                    fmt_km(a.sedentary_km),
+                    str(a.very_min),
+                    str(a.fairly_min),
+                    str(a.light_min),
+                    str(a.sedentary_min),
+                    str(a.calories),
+                ]
+            )
         for s in r.sleep:
-            sleep_rows.append([r.fitbit_id, fitabase_sleep_day(s.day), str(s.records),
-                               str(s.minutes_asleep), str(s.minutes_in_bed)])
+            sleep_rows.append(
+                [
+                    r.fitbit_id,
+                    fitabase_sleep_day(s.day),
+                    str(s.records),
+                    str(s.minutes_asleep),
+                    str(s.minutes_in_bed),
+                ]
+            )
     # Fitabase's sleepDay export repeats a few rows verbatim (the real 2016 export has 3).
     n_dup = min(len(sleep_rows), 3 + len(sleep_rows) // 5000)
-    dup_at = set(int(k) for k in rng.choice(len(sleep_rows), size=n_dup, replace=False)) if n_dup else set()
+    dup_at = (
+        set(int(k) for k in rng.choice(len(sleep_rows), size=n_dup, replace=False))
+        if n_dup
+        else set()
+    )
     with_dups, dups = [], []
     for k, row in enumerate(sleep_rows):
         with_dups.append(row)
@@ -362,10 +508,12 @@ def write_fitabase(
             with_dups.append(list(row))
             dups.append((row[0], row[1]))
     instant = cal.export_instant(cal.export_date)
-    land.write_csv(f"{folder}/dailyActivity_merged.csv", DAILY_ACTIVITY_COLUMNS, act_rows, instant,
-                   crlf=True)
-    land.write_csv(f"{folder}/sleepDay_merged.csv", SLEEP_DAY_COLUMNS, with_dups, instant,
-                   crlf=True)
+    land.write_csv(
+        f"{folder}/dailyActivity_merged.csv", DAILY_ACTIVITY_COLUMNS, act_rows, instant, crlf=True
+    )
+    land.write_csv(
+        f"{folder}/sleepDay_merged.csv", SLEEP_DAY_COLUMNS, with_dups, instant, crlf=True
+    )
     land.counts["fitabase_activity_rows"] = len(act_rows)
     land.counts["fitabase_sleep_rows"] = len(with_dups)
     return dups

@@ -26,7 +26,12 @@ BASE_MEAN, BASE_SD, NOISE_SD = 5.8, 1.0, 0.8
 CONSISTENCY_CENTRE = 0.7
 STEPS_CENTRE = 7000.0
 
-PROM_EVENTS = (("baseline_arm_1", 0), ("week_4_arm_1", 4), ("week_8_arm_1", 8), ("week_12_arm_1", 12))
+PROM_EVENTS = (
+    ("baseline_arm_1", 0),
+    ("week_4_arm_1", 4),
+    ("week_8_arm_1", 8),
+    ("week_12_arm_1", 12),
+)
 
 
 @dataclass
@@ -125,9 +130,7 @@ def compute(p: Person, b: Behaviour, rec: Recording | None, cal: Calendar) -> Ou
         if rec is None:
             vals = [b.true_steps[b.index(days[d])] for d in idx]
         else:
-            vals = [
-                b.true_steps[b.index(days[d])] for d in idx if rec.worn_on(days[d])
-            ]
+            vals = [b.true_steps[b.index(days[d])] for d in idx if rec.worn_on(days[d])]
         steps_w = float(np.mean(vals)) if vals else float("nan")
         weeks.append(Week(w + 1, start, len(idx), n_done, min(1.0, n_done / p.prescribed), steps_w))
     with_data = [wk for wk in weeks if wk.days_elapsed > 0]
@@ -171,7 +174,9 @@ def compute(p: Person, b: Behaviour, rec: Recording | None, cal: Calendar) -> Ou
         present[int(t.checkin_stop_frac * n_prog) :] = False
     u = rng.random((n_prog, 3))
     z = rng.normal(0.0, 1.0, size=(n_prog, 4))
-    lo, hi = (21 * 3600, 23 * 3600 - 1) if p.archetype == "evening" else (6 * 3600 + 1800, 23 * 3600 - 1)
+    lo, hi = (
+        (21 * 3600, 23 * 3600 - 1) if p.archetype == "evening" else (6 * 3600 + 1800, 23 * 3600 - 1)
+    )
     checkins: list[CheckIn] = []
     for d in range(n_prog):
         day = days[d]
@@ -181,17 +186,19 @@ def compute(p: Person, b: Behaviour, rec: Recording | None, cal: Calendar) -> Ou
         w = d // 7
         sq = _clip_int(5 + 1.4 * (sleep_h[d] - 7) + 1.3 * z[d, 0])
         stress = _clip_int(t.stress_base + 1.5 * z[d, 1])
-        conf = _clip_int(
-            t.confidence_base + 0.3 * w * mean_adh + 0.3 * (5 - pain) + z[d, 2]
-        )
+        conf = _clip_int(t.confidence_base + 0.3 * w * mean_adh + 0.3 * (5 - pain) + z[d, 2])
         sec = int(min(hi, max(lo, t.checkin_hour * 3600 + 2700 * z[d, 3])))
-        checkins.append(CheckIn(
-            p.participant_id, day, pain,
-            None if u[d, 0] < 0.03 else sq,
-            None if u[d, 1] < 0.03 else stress,
-            None if u[d, 2] < 0.03 else conf,
-            local_datetime(day, sec, p.timezone),
-        ))
+        checkins.append(
+            CheckIn(
+                p.participant_id,
+                day,
+                pain,
+                None if u[d, 0] < 0.03 else sq,
+                None if u[d, 1] < 0.03 else stress,
+                None if u[d, 2] < 0.03 else conf,
+                local_datetime(day, sec, p.timezone),
+            )
+        )
 
     # --- questionnaires (REDCap) ---------------------------------------------------------------
     proms: list[Prom] = []
@@ -236,13 +243,28 @@ def compute(p: Person, b: Behaviour, rec: Recording | None, cal: Calendar) -> Ou
             tsk[int(rng.integers(0, 11))] = None
         elif r < 0.07:
             tsk_complete = int(rng.integers(0, 2))
-        proms.append(Prom(
-            p.participant_id, event, prom_date, odi, odi_complete, tsk, tsk_complete,
-            None if miss[2] < 0.05 else psqi,
-        ))
+        proms.append(
+            Prom(
+                p.participant_id,
+                event,
+                prom_date,
+                odi,
+                odi_complete,
+                tsk,
+                tsk_complete,
+                None if miss[2] < 0.05 else psqi,
+            )
+        )
 
     return Outcomes(
-        days=days, elapsed=elapsed, completed_stretch=completed, weeks=weeks, mean_adh=mean_adh,
-        mean_steps=mean_steps, mean_sleep_h=mean_sleep_h, latent=latent, checkins=checkins,
+        days=days,
+        elapsed=elapsed,
+        completed_stretch=completed,
+        weeks=weeks,
+        mean_adh=mean_adh,
+        mean_steps=mean_steps,
+        mean_sleep_h=mean_sleep_h,
+        latent=latent,
+        checkins=checkins,
         proms=proms,
     )

@@ -123,7 +123,7 @@ def allocate(n: int, shares: tuple[float, ...], at_least_one: bool = True) -> li
 
 
 def _labels(rng: np.random.Generator, n: int, names, shares) -> list[str]:
-    labels = [name for name, c in zip(names, allocate(n, shares)) for _ in range(c)]
+    labels = [name for name, c in zip(names, allocate(n, shares), strict=True) for _ in range(c)]
     return [labels[k] for k in rng.permutation(n)]
 
 
@@ -139,7 +139,9 @@ def _traits(rng: np.random.Generator, archetype: str, weeks: int, start: date) -
     slot = (
         "late"
         if archetype == "evening"
-        else str(rng.choice(["morning", "lunch", "early_evening", "mixed"], p=[0.4, 0.15, 0.3, 0.15]))
+        else str(
+            rng.choice(["morning", "lunch", "early_evening", "mixed"], p=[0.4, 0.15, 0.3, 0.15])
+        )
     )
     stability_p = u(0.0, 0.12) if rng.random() < 0.4 else u(0.3, 0.85)
     fade_week = None
@@ -259,9 +261,7 @@ def make_people(
 
     # Withdrawals (~5 %): mid-program, known by the final roster export.
     candidates = [
-        p
-        for p in people[1:]
-        if weeks * 7 >= 14 and (cal.as_of - p.enrolled_on).days >= 12
+        p for p in people[1:] if weeks * 7 >= 14 and (cal.as_of - p.enrolled_on).days >= 12
     ]
     n_withdraw = min(len(candidates), round(WITHDRAWAL_SHARE * n))
     for k in sorted(rng.choice(len(candidates), size=n_withdraw, replace=False)):

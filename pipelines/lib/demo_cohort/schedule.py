@@ -6,11 +6,11 @@ Everything is derived from ``weeks`` alone, so the same arguments always give th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
+UTC = UTC
 
 PROGRAM_START = date(2026, 3, 2)  # a Monday, six days before the US DST change
 EXPORT_HOUR_UTC = 6  # every export is written at 06:00 UTC on its export date
@@ -78,7 +78,7 @@ def make_calendar(weeks: int) -> Calendar:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 

@@ -124,8 +124,21 @@ def _record(
         sed_km = 0.01 if noise[k, 3] > 2.0 else 0.0
         calories = int(round(bmr + s_k * 0.04 + very * 7 + fairly * 4 + light * 1.5))
         activity.append(
-            ActivityDay(day, True, s_k, total, v_km, m_km, l_km, sed_km, very, fairly, light,
-                        sedentary, calories)
+            ActivityDay(
+                day,
+                True,
+                s_k,
+                total,
+                v_km,
+                m_km,
+                l_km,
+                sed_km,
+                very,
+                fairly,
+                light,
+                sedentary,
+                calories,
+            )
         )
     return Recording(fitbit_id, pid, first, last, activity, sleep)
 
@@ -137,8 +150,18 @@ def record(p: Person, b: Behaviour, cal: Calendar) -> Recording | None:
     lo, hi = b.index(first), b.index(last) + 1
     t = p.traits
     return _record(
-        p.rng, p.fitbit_id, p.participant_id, first, last, b.true_steps[lo:hi],
-        b.true_sleep_min[lo:hi], t.nonwear_p, t.nonwear_gaps, t.tracks_sleep, t.stride_km, t.bmr,
+        p.rng,
+        p.fitbit_id,
+        p.participant_id,
+        first,
+        last,
+        b.true_steps[lo:hi],
+        b.true_sleep_min[lo:hi],
+        t.nonwear_p,
+        t.nonwear_gaps,
+        t.tracks_sleep,
+        t.stride_km,
+        t.bmr,
     )
 
 

@@ -56,7 +56,10 @@ def _read_csv(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
         for values, cell in zip(columns, row, strict=True):
             values.append(cell if cell != "" else None)
         lines.append(line)
-    data = {name: pl.Series(name, values, dtype=pl.String) for name, values in zip(header, columns, strict=True)}
+    data = {
+        name: pl.Series(name, values, dtype=pl.String)
+        for name, values in zip(header, columns, strict=True)
+    }
     frame = pl.DataFrame(data).with_columns(pl.Series("row_number", lines, dtype=pl.Int64))
     return frame, header, issues
 
@@ -84,7 +87,9 @@ def _read_jsonl(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as err:
-            issues.append(Issue(line, None, None, f"not valid JSON: {err.msg} at column {err.colno}"))
+            issues.append(
+                Issue(line, None, None, f"not valid JSON: {err.msg} at column {err.colno}")
+            )
             continue
         if not isinstance(record, dict):
             issues.append(Issue(line, None, None, "each line must be a JSON object"))

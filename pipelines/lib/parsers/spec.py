@@ -158,9 +158,7 @@ def _is_valid(value: pl.Expr, f: Field) -> pl.Expr:
     raise ValueError(f"unknown field kind {f.kind!r}")
 
 
-def validate(
-    frame: pl.DataFrame, entity: Entity
-) -> tuple[pl.DataFrame, list[Issue]]:
+def validate(frame: pl.DataFrame, entity: Entity) -> tuple[pl.DataFrame, list[Issue]]:
     """Split parsed text rows into those that keep to the spec and per-field issues.
 
     `frame` has one text column per header column plus `row_number` (the line in
