@@ -47,28 +47,26 @@ def _instance(data_dir: str | os.PathLike):
     return dg.DagsterInstance.get()
 
 
-def streamlit_command(data_dir: str | os.PathLike, port: int) -> tuple[list[str], dict[str, str]]:
+def streamlit_command(
+    data_dir: str | os.PathLike, port: int, host: str
+) -> tuple[list[str], dict[str, str]]:
+    # fmt: off
     command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(DASHBOARD_APP),
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+        "--server.port", str(port),
+        "--server.address", host,
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
     ]
+    # fmt: on
     env = {**os.environ, DATA_DIR_ENV: str(DataDir.at(data_dir).root)}
     return command, env
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    command, env = streamlit_command(args.data_dir, args.port)
-    print(f"Dashboard: http://localhost:{args.port}")
-    return subprocess.call(command, env=env)
+    command, env = streamlit_command(args.data_dir, args.port, args.host)
+    print(f"Dashboard: http://{args.host}:{args.port}", flush=True)
+    os.execve(command[0], command, env)  # become the server: signals reach it directly
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -87,7 +85,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
 
     env = {**os.environ, DATA_DIR_ENV: str(layout.root), "DAGSTER_HOME": str(dagster_home(layout))}
-    command, streamlit_env = streamlit_command(layout.root, args.port)
+    command, streamlit_env = streamlit_command(layout.root, args.port, args.host)
     # Each service gets its own process group so that stopping the demo stops all
     # of their children too (the Dagster webserver, daemon and code servers).
     services = [
@@ -107,9 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             env=env,
             start_new_session=True,
         ),
-        subprocess.Popen(
-            command + ["--server.address", args.host], env=streamlit_env, start_new_session=True
-        ),
+        subprocess.Popen(command, env=streamlit_env, start_new_session=True),
     ]
     print(
         "\n"
@@ -172,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the dashboard on the published snapshot")
     serve.add_argument("--data-dir", default=str(default_data_dir()))
     serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all)")
     serve.set_defaults(handler=cmd_serve)
 
     demo = commands.add_parser(

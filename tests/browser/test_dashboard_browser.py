@@ -1,4 +1,4 @@
-"""The dashboard served by `streamlit run` and opened in a real headless Chromium.
+"""The dashboard served by `steadyback serve` and opened in a real headless Chromium.
 
 Why: AppTest runs the scripts but never draws a chart. This starts the real server
 on a free port against a published snapshot, loads /cohort and /person?pid=… in
@@ -60,23 +60,20 @@ def wait_until_healthy(url: str, server: subprocess.Popen, timeout_s: float = 60
 def dashboard_url(published_data_dir: Path, tmp_path_factory) -> Iterator[str]:
     port = free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ, "STEADYBACK_DATA_DIR": str(published_data_dir)}
+    env = dict(os.environ)
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "streamlit",
-                "run",
-                "dashboards/streamlit_app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
+                "pipelines.cli",
+                "serve",
+                "--data-dir",
+                str(published_data_dir),
+                "--port",
                 str(port),
-                "--server.address",
+                "--host",
                 "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
             ],
             cwd=PROJECT_ROOT,
             env=env,

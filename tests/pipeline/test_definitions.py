@@ -33,6 +33,7 @@ def test_lineage_runs_from_raw_through_staging_to_publish():
 
     def parents(key: str) -> set[str]:
         return {p.to_user_string() for p in graph.get(dg.AssetKey(key.split("/"))).parent_keys}
+
     assert "raw/app_sessions" in parents("staging/app__sessions")
     assert "staging/app__sessions" in parents("marts/sessions")
     assert "marts/participant_day" in parents("published/current_snapshot")
