@@ -13,7 +13,6 @@ than `MIN_CELL_SIZE` people suppressed in this layer, not merely hidden by a pag
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,9 +21,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-DATA_DIR_ENV = "STEADYBACK_DATA_DIR"
-DEFAULT_DATA_DIR = "data"
-SNAPSHOT_RELATIVE_PATH = Path("published") / "current.duckdb"
+from pipelines.lib.layout import DataDir, default_data_dir
 
 MIN_CELL_SIZE = 5
 """Aggregates describing fewer people than this are suppressed."""
@@ -47,11 +44,11 @@ class SnapshotIdentity(NamedTuple):
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR))
+    return default_data_dir()
 
 
 def snapshot_path() -> Path:
-    return data_dir() / SNAPSHOT_RELATIVE_PATH
+    return DataDir.at(data_dir()).snapshot
 
 
 def snapshot_identity() -> SnapshotIdentity | None:
