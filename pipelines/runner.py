@@ -50,6 +50,7 @@ class RunReport:
     issues: list[tuple] = field(default_factory=list)  # (severity, action, count)
     checks: list[tuple] = field(default_factory=list)  # (asset, check, passed, blocking, failing)
     as_of: str | None = None
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     def render(self) -> str:
         lines = [f"steadyback run {self.run_id[:8]} — as of {self.as_of or 'n/a'}", ""]
@@ -78,6 +79,9 @@ class RunReport:
             )
         )
         lines.append("")
+        if self.step_seconds:
+            steps = ", ".join(f"{k} {v:.1f} s" for k, v in self.step_seconds.items())
+            lines.append(f"Steps: {steps}")
         if self.published:
             lines.append("Published: published/current.duckdb")
         else:
@@ -119,7 +123,15 @@ def run_pipeline(
         )
         failure = failure or "the run failed"
     report = RunReport(
-        run_id=result.run_id, success=result.success, published=published, failure=failure
+        run_id=result.run_id,
+        success=result.success,
+        published=published,
+        failure=failure,
+        step_seconds={
+            e.step_key: e.event_specific_data.duration_ms / 1000
+            for e in result.all_events
+            if e.is_step_success
+        },
     )
     _fill_from_warehouse(report, layout)
     return report

@@ -1,21 +1,21 @@
-"""Raw assets: one per landing entity, each parsing its new files into Parquet."""
+"""Raw assets: one per landing source, each parsing its new files into Parquet."""
 
 import dagster as dg
 
-from pipelines.lib.parsers import ENTITIES, Entity
-from pipelines.lib.raw_store import ingest_entity
+from pipelines.lib.parsers import SOURCES, Source
+from pipelines.lib.raw_store import ingest_source
 
 from .resources import SteadybackResource
 
 
-def raw_asset(entity: Entity) -> dg.AssetsDefinition:
-    key = dg.AssetKey(["raw", entity.name])
+def raw_asset(source: Source) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["raw", source.name])
 
     @dg.asset(
         key=key,
         group_name="raw",
         kinds={"python", "parquet"},
-        description=f"{entity.description} — parsed from landing/{', landing/'.join(entity.patterns)}",
+        description=f"{source.description} — parsed from landing/{', landing/'.join(source.patterns)}",
         check_specs=[
             dg.AssetCheckSpec(
                 "files_readable", asset=key, description="every landing file could be read"
@@ -23,8 +23,8 @@ def raw_asset(entity: Entity) -> dg.AssetsDefinition:
         ],
     )
     def _raw(context: dg.AssetExecutionContext, steadyback: SteadybackResource):
-        results = ingest_entity(steadyback.layout(), entity, log=context.log.info)
-        unreadable = [f"{r.landing.relative}: {r.error}" for r in results if r.status != "loaded"]
+        results = ingest_source(steadyback.layout(), source, log=context.log.info)
+        unreadable = [f"{r.found.relative}: {r.error}" for r in results if r.status != "loaded"]
         return dg.MaterializeResult(
             metadata={
                 "files": len(results),
@@ -42,8 +42,8 @@ def raw_asset(entity: Entity) -> dg.AssetsDefinition:
             ],
         )
 
-    _raw.__name__ = f"raw_{entity.name}"
+    _raw.__name__ = f"raw_{source.name}"
     return _raw
 
 
-raw_assets = [raw_asset(entity) for entity in ENTITIES]
+raw_assets = [raw_asset(source) for source in SOURCES]

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.lib.parsers import ENTITIES
+from pipelines.lib.parsers import SOURCES
 from pipelines.lib.sql_catalog import SqlModel, load_checks, load_models
 from pipelines.lib.warehouse import (
     build_model,
@@ -15,16 +15,21 @@ from pipelines.lib.warehouse import (
 
 from .resources import SteadybackResource
 
-RAW_KEYS = {f"raw.{e.name}": dg.AssetKey(["raw", e.name]) for e in ENTITIES}
+# raw table → the raw assets (sources) that write it
+RAW_KEYS: dict[str, set[dg.AssetKey]] = {}
+for _source in SOURCES:
+    for _table in _source.outputs:
+        RAW_KEYS.setdefault(f"raw.{_table}", set()).add(dg.AssetKey(["raw", _source.name]))
+ALL_RAW_KEYS = {key for keys in RAW_KEYS.values() for key in keys}
 
 
 def _upstream_keys(model: SqlModel) -> list[dg.AssetKey]:
     keys: set[dg.AssetKey] = set()
     for table in model.upstream:
         if table in RAW_KEYS:
-            keys.add(RAW_KEYS[table])
+            keys.update(RAW_KEYS[table])
         elif table.startswith("raw."):
-            keys.update(RAW_KEYS.values())  # raw.files and raw.ingest_issues span every source
+            keys.update(ALL_RAW_KEYS)  # raw.files and raw.ingest_issues span every source
         else:
             keys.add(dg.AssetKey(table.split(".")))
     return sorted(keys, key=lambda k: k.to_user_string())

@@ -1,22 +1,27 @@
 """The raw layer: each landing file parsed once into Parquet, keyed by its content hash.
 
 ```
-raw/<entity>/file_sha256=<sha>/part.parquet    rows that keep to the spec (text + lineage)
-raw/<entity>/file_sha256=<sha>/issues.parquet  what broke the spec, by line and field
-raw/<entity>/_files.parquet                    the entity's landing files as last seen
+raw/<source>/file_sha256=<sha>/<table>.parquet   rows the parser made of the file (+ lineage)
+raw/<source>/file_sha256=<sha>/issues.parquet    what broke the spec, by line/record and field
+raw/<source>/file_sha256=<sha>/summary.json      rows read, landed and quarantined; file status
+raw/<source>/_files.parquet                      the source's landing files as last seen
 ```
 A partition is written to a temporary folder and renamed into place, so it is
 either complete or absent. A file whose hash was parsed before is not parsed
-again: re-running on the same exports rewrites nothing.
+again: re-running on the same exports rewrites nothing. New files of a source
+are parsed in parallel worker processes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,14 +29,17 @@ from pathlib import Path
 import polars as pl
 
 from .layout import DataDir
-from .parsers.reader import UnreadableFile, read_export
-from .parsers.spec import Entity, Issue, issues_frame, validate
+from .parsers.source import LandingFile, Parsed, Source
+from .parsers.spec import Issue, issues_frame
 
 MANIFEST = "_files.parquet"
+# Starting worker processes costs about a second; below this, parse in-process.
+PARALLEL_BYTES = 64 * 1024 * 1024
 MANIFEST_SCHEMA = {
-    "entity": pl.String,
-    "source": pl.String,
+    "entity": pl.String,  # the source's name, e.g. app_sessions, apple_health
+    "source": pl.String,  # its landing folder, e.g. app, apple_health
     "file": pl.String,
+    "participant_id": pl.String,  # per-person folders only; never published raw
     "file_sha256": pl.String,
     "size_bytes": pl.Int64,
     "modified_at": pl.Datetime("us", "UTC"),
@@ -44,19 +52,22 @@ MANIFEST_SCHEMA = {
 
 
 @dataclass(frozen=True)
-class LandingFile:
-    path: Path
-    relative: str
+class FoundFile:
+    landing: LandingFile
     sha256: str
     size_bytes: int
     modified_at: datetime
+
+    @property
+    def relative(self) -> str:
+        return self.landing.relative
 
 
 @dataclass(frozen=True)
 class ParsedFile:
     """What happened to one landing file in this run."""
 
-    landing: LandingFile
+    found: FoundFile
     rows_read: int
     rows_landed: int
     rows_quarantined: int
@@ -73,20 +84,23 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def landing_files(data_dir: DataDir, entity: Entity) -> list[LandingFile]:
-    """The entity's files in landing/, oldest export first (mtime, then path)."""
+def landing_files(data_dir: DataDir, source: Source) -> list[FoundFile]:
+    """The source's files in landing/, oldest export first (mtime, then path)."""
     found: dict[Path, None] = {}
-    for pattern in entity.patterns:
+    for pattern in source.patterns:
         for path in sorted(data_dir.landing.glob(pattern)):
-            if path.is_file() and not path.name.startswith("."):
+            hidden = any(p.startswith(".") for p in path.relative_to(data_dir.landing).parts)
+            if path.is_file() and not hidden:  # partial copies hide until complete
                 found[path] = None
     files = []
     for path in found:
         stat = path.stat()
+        relative = data_dir.landing_relative(path)
+        parts = relative.split("/")
+        person = parts[1] if source.per_person and len(parts) > 2 else None
         files.append(
-            LandingFile(
-                path=path,
-                relative=data_dir.landing_relative(path),
+            FoundFile(
+                landing=LandingFile(path, relative, person),
                 sha256=file_sha256(path),
                 size_bytes=stat.st_size,
                 modified_at=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC),
@@ -95,62 +109,52 @@ def landing_files(data_dir: DataDir, entity: Entity) -> list[LandingFile]:
     return sorted(files, key=lambda f: (f.modified_at, f.relative))
 
 
-def partition_dir(data_dir: DataDir, entity: Entity, sha256: str) -> Path:
-    return data_dir.raw_entity(entity.name) / f"file_sha256={sha256}"
+def partition_dir(data_dir: DataDir, source: Source, sha256: str) -> Path:
+    return data_dir.raw_entity(source.name) / f"file_sha256={sha256}"
 
 
-def parse_file(path: Path, entity: Entity) -> tuple[pl.DataFrame | None, list[Issue], int]:
-    """Parse and validate one file: (rows that land or None, issues, rows read)."""
+def _parse(source_name: str, landing: LandingFile) -> Parsed:
+    """Run a source's parser; anything it did not foresee quarantines the file, not the batch."""
+    from .parsers import SOURCES_BY_NAME
+
+    source = SOURCES_BY_NAME[source_name]
     try:
-        frame, header, issues = read_export(path)
-    except UnreadableFile as err:
-        return None, [Issue(None, None, None, str(err), action="file quarantined")], 0
-    rows_read = frame.height + sum(1 for i in issues if i.line is not None)
-    known = set(entity.column_names) | set(entity.ignored)
-    is_csv = path.suffix.lower() != ".jsonl"
-    missing = [f for f in entity.required if f not in header]
-    if is_csv and missing:
-        reason = (
-            f"required column(s) {', '.join(missing)} missing from the header; "
-            f"found: {', '.join(header)}"
-        )
-        return (
-            None,
-            [Issue(1, ", ".join(missing), None, reason, action="file quarantined")],
-            rows_read,
-        )
-    for name in header:
-        if name not in known:
-            issues.append(
-                Issue(
-                    1 if is_csv else None,
-                    name,
-                    None,
-                    f"unknown column {name!r} ignored",
-                    severity="warning",
-                    action="column ignored",
-                )
-            )
-    frame = frame.with_columns(
-        pl.lit(None, dtype=pl.String).alias(name)
-        for name in entity.column_names
-        if name not in frame.columns
-    )
-    frame = frame.select(*entity.column_names, "row_number")
-    good, field_issues = validate(frame, entity)
-    issues = sorted(
-        issues + field_issues, key=lambda i: (i.line is not None, i.line or 0, i.field or "")
-    )
-    return good, issues, rows_read
+        return source.parse(landing)
+    except Exception as err:  # noqa: BLE001 — a parser bug or an unforeseen format: keep going
+        reason = f"could not be parsed ({type(err).__name__}: {err})"
+        return Parsed({}, [Issue(None, None, None, reason, action="file quarantined")], 0)
 
 
-def _write_partition(target: Path, rows: pl.DataFrame | None, issues: list[Issue]) -> None:
+def _write_partition(target: Path, found: FoundFile, parsed: Parsed) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+    ingested_at = datetime.now(UTC)
     try:
-        if rows is not None:
-            rows.write_parquet(staging / "part.parquet")
-        issues_frame(issues).write_parquet(staging / "issues.parquet")
+        landed = 0
+        for table, rows in parsed.tables.items():
+            if "row_number" not in rows.columns:
+                rows = rows.with_row_index("row_number", offset=1).with_columns(
+                    pl.col("row_number").cast(pl.Int64)
+                )
+            rows.with_columns(
+                pl.lit(found.relative).alias("source_file"),
+                pl.lit(found.sha256).alias("file_sha256"),
+                pl.lit(ingested_at).alias("ingested_at"),
+            ).write_parquet(staging / f"{table}.parquet")
+            landed += rows.height
+        issues_frame(parsed.issues).write_parquet(staging / "issues.parquet")
+        file_issue = next((i for i in parsed.issues if i.action == "file quarantined"), None)
+        quarantined = len(
+            {i.line for i in parsed.issues if i.action == "row quarantined" and i.line is not None}
+        )
+        summary = {
+            "rows_read": max(parsed.rows_read, landed + quarantined) if not file_issue else parsed.rows_read,
+            "rows_landed": landed,
+            "rows_quarantined": quarantined,
+            "status": "quarantined" if file_issue else "loaded",
+            "error": file_issue.reason if file_issue else None,
+        }
+        (staging / "summary.json").write_text(json.dumps(summary))
         os.replace(staging, target)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
@@ -158,66 +162,55 @@ def _write_partition(target: Path, rows: pl.DataFrame | None, issues: list[Issue
             raise
 
 
-def _read_partition(target: Path) -> tuple[int, int, str, str | None]:
-    issues = pl.read_parquet(target / "issues.parquet")
-    landed = (
-        pl.scan_parquet(target / "part.parquet").select(pl.len()).collect().item()
-        if (target / "part.parquet").exists()
-        else 0
-    )
-    quarantined_lines = issues.filter(
-        (pl.col("action") == "row quarantined") & pl.col("line").is_not_null()
-    )["line"].n_unique()
-    file_issue = issues.filter(pl.col("action") == "file quarantined")
-    if file_issue.height:
-        return 0, 0, "quarantined", file_issue["reason"][0]
-    return landed + quarantined_lines, quarantined_lines, "loaded", None
-
-
-def ingest_entity(
+def ingest_source(
     data_dir: DataDir,
-    entity: Entity,
+    source: Source,
     log: Callable[[str], None] = lambda _: None,
+    max_workers: int | None = None,
 ) -> list[ParsedFile]:
-    """Parse every new landing file of the entity and rewrite its manifest."""
-    results: list[ParsedFile] = []
-    for landing in landing_files(data_dir, entity):
-        target = partition_dir(data_dir, entity, landing.sha256)
-        parsed_now = not target.exists()
-        if parsed_now:
-            rows, issues, _ = parse_file(landing.path, entity)
-            if rows is not None:
-                rows = rows.with_columns(
-                    pl.lit(landing.relative).alias("source_file"),
-                    pl.lit(landing.sha256).alias("file_sha256"),
-                    pl.lit(datetime.now(UTC)).alias("ingested_at"),
-                )
-            _write_partition(target, rows, issues)
-        rows_read, quarantined, status, error = _read_partition(target)
-        result = ParsedFile(
-            landing, rows_read, rows_read - quarantined, quarantined, status, error, parsed_now
-        )
+    """Parse every new landing file of the source (in parallel) and rewrite its manifest."""
+    files = landing_files(data_dir, source)
+    new = {f.sha256: f for f in files if not partition_dir(data_dir, source, f.sha256).exists()}
+    if new:
+        log(f"{source.name}: parsing {len(new)} new file(s) of {len(files)}")
+    workers = min(len(new), max_workers or os.cpu_count() or 1)
+    worth_a_pool = len(new) >= 4 or sum(f.size_bytes for f in new.values()) >= PARALLEL_BYTES
+    if workers > 1 and worth_a_pool:
+        # spawn, not fork: the parent (Dagster, DuckDB) runs threads that a fork would copy mid-lock
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            futures = {sha: pool.submit(_parse, source.name, f.landing) for sha, f in new.items()}
+            for sha, future in futures.items():
+                _write_partition(partition_dir(data_dir, source, sha), new[sha], future.result())
+                log(f"  parsed {new[sha].relative}")
+    else:
+        for sha, found in new.items():
+            _write_partition(partition_dir(data_dir, source, sha), found, _parse(source.name, found.landing))
+    results = []
+    for found in files:
+        summary = json.loads((partition_dir(data_dir, source, found.sha256) / "summary.json").read_text())
+        result = ParsedFile(found, parsed_now=found.sha256 in new, **summary)
         log(
-            f"{landing.relative}: {result.rows_landed} rows landed, "
+            f"{found.relative}: {result.rows_landed} rows landed, "
             f"{result.rows_quarantined} quarantined"
-            + (f" — FILE QUARANTINED: {error}" if error else "")
-            + ("" if parsed_now else " (unchanged since an earlier run)")
+            + (f" — FILE QUARANTINED: {result.error}" if result.error else "")
+            + ("" if result.parsed_now else " (unchanged since an earlier run)")
         )
         results.append(result)
-    write_manifest(data_dir, entity, results)
+    write_manifest(data_dir, source, results)
     return results
 
 
-def write_manifest(data_dir: DataDir, entity: Entity, results: list[ParsedFile]) -> None:
+def write_manifest(data_dir: DataDir, source: Source, results: list[ParsedFile]) -> None:
     manifest = pl.DataFrame(
         [
             (
-                entity.name,
-                entity.source,
-                r.landing.relative,
-                r.landing.sha256,
-                r.landing.size_bytes,
-                r.landing.modified_at,
+                source.name,
+                source.folder,
+                r.found.relative,
+                r.found.landing.participant_id,
+                r.found.sha256,
+                r.found.size_bytes,
+                r.found.modified_at,
                 r.rows_read,
                 r.rows_landed,
                 r.rows_quarantined,
@@ -229,22 +222,22 @@ def write_manifest(data_dir: DataDir, entity: Entity, results: list[ParsedFile])
         schema=MANIFEST_SCHEMA,
         orient="row",
     )
-    folder = data_dir.raw_entity(entity.name)
+    folder = data_dir.raw_entity(source.name)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{MANIFEST}.tmp"
     manifest.write_parquet(tmp)
     os.replace(tmp, folder / MANIFEST)
 
 
-def read_manifest(data_dir: DataDir, entity: Entity) -> pl.DataFrame:
-    path = data_dir.raw_entity(entity.name) / MANIFEST
+def read_manifest(data_dir: DataDir, source: Source) -> pl.DataFrame:
+    path = data_dir.raw_entity(source.name) / MANIFEST
     if not path.exists():
         return pl.DataFrame(schema=MANIFEST_SCHEMA)
     return pl.read_parquet(path)
 
 
-def current_partitions(data_dir: DataDir, entity: Entity) -> Iterator[tuple[str, Path]]:
+def current_partitions(data_dir: DataDir, source: Source) -> Iterator[tuple[str, Path]]:
     """(sha, partition folder) for each distinct file content now in landing/."""
-    manifest = read_manifest(data_dir, entity)
+    manifest = read_manifest(data_dir, source)
     for sha in manifest["file_sha256"].unique(maintain_order=True):
-        yield sha, partition_dir(data_dir, entity, sha)
+        yield sha, partition_dir(data_dir, source, sha)

@@ -10,14 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from .layout import DataDir
-from .parsers import ENTITIES
-from .parsers.spec import LINEAGE_COLUMNS, Entity
+from .parsers import SOURCES
 from .pseudonym import pseudonymize
-from .raw_store import MANIFEST, current_partitions
+from .raw_store import MANIFEST, MANIFEST_SCHEMA, current_partitions
 from .sql_catalog import Check, SqlModel
 
 
@@ -40,83 +41,103 @@ def open_warehouse(data_dir: DataDir, key: bytes) -> Iterator[duckdb.DuckDBPyCon
         con.close()
 
 
-def _empty_raw_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
-    columns = ", ".join(f'"{name}" varchar' for name in entity.column_names)
+_DUCKDB_TYPES = {
+    pl.String: "varchar",
+    pl.Int64: "bigint",
+    pl.Int32: "integer",
+    pl.Int16: "smallint",
+    pl.Float64: "double",
+    pl.Boolean: "boolean",
+    pl.Date: "date",
+    pl.Datetime("us", "UTC"): "timestamptz",
+    pl.Datetime("us"): "timestamp",
+}
+_LINEAGE = {"source_file": "varchar", "file_sha256": "varchar", "ingested_at": "timestamptz"}
+
+
+def _raw_table_schemas() -> dict[str, dict[str, pl.DataType]]:
+    schemas: dict[str, dict[str, pl.DataType]] = {}
+    for source in SOURCES:
+        for table, schema in source.outputs.items():
+            if schemas.setdefault(table, dict(schema)) != dict(schema):
+                raise ValueError(f"sources disagree on the schema of raw.{table}")
+    return schemas
+
+
+def _create_raw_table(
+    con: duckdb.DuckDBPyConnection, table: str, schema: dict[str, pl.DataType], parts: list[str]
+) -> None:
+    columns = {name: _DUCKDB_TYPES[dtype] for name, dtype in schema.items()}
+    columns.setdefault("row_number", "bigint")
+    columns |= _LINEAGE
+    if not parts:
+        ddl = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns.items())
+        con.execute(f"create or replace table raw.{table} ({ddl}, exported_at timestamptz)")
+        return
+    select = ", ".join(f'cast(r."{name}" as {sql_type}) as "{name}"' for name, sql_type in columns.items())
+    # One content may sit at several paths: its latest export time orders it.
     con.execute(
-        f"create or replace table raw.{entity.name} ({columns}, source_file varchar, "
-        "file_sha256 varchar, row_number bigint, ingested_at timestamptz, exported_at timestamptz)"
+        f"""
+        create or replace table raw.{table} as
+        with exports as (
+            select file_sha256, max(modified_at) as exported_at from raw.files group by file_sha256
+        )
+        select {select}, e.exported_at
+        from read_parquet(?, union_by_name = true) as r
+        join exports as e using (file_sha256)
+        """,
+        [parts],
     )
 
 
 def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int]:
-    """(Re)create raw.<entity>, raw.files and raw.ingest_issues from the raw layer."""
+    """(Re)create raw.<table>, raw.files and raw.ingest_issues from the raw layer."""
     manifests = [
-        str(path) for e in ENTITIES if (path := data_dir.raw_entity(e.name) / MANIFEST).exists()
+        str(path) for s in SOURCES if (path := data_dir.raw_entity(s.name) / MANIFEST).exists()
     ]
     if manifests:
-        con.execute(
-            "create or replace table raw.files as select * from read_parquet(?)", [manifests]
-        )
+        con.execute("create or replace table raw.files as select * from read_parquet(?)", [manifests])
     else:
-        con.execute(
-            "create or replace table raw.files (entity varchar, source varchar, file varchar, "
-            "file_sha256 varchar, size_bytes bigint, modified_at timestamptz, rows_read bigint, "
-            "rows_landed bigint, rows_quarantined bigint, status varchar, error varchar)"
-        )
+        columns = ", ".join(f'"{n}" {_DUCKDB_TYPES[t]}' for n, t in MANIFEST_SCHEMA.items())
+        con.execute(f"create or replace table raw.files ({columns})")
+
+    parts: dict[str, list[str]] = {}
+    issue_files: list[tuple[str, str]] = []
+    identifier_fields: set[tuple[str, str]] = set()
+    for source in SOURCES:
+        identifier_fields |= {(source.name, f) for f in source.identifiers}
+        for _, partition in current_partitions(data_dir, source):
+            issue_files.append((source.name, str(partition / "issues.parquet")))
+            for table in source.outputs:
+                if (partition / f"{table}.parquet").exists():
+                    parts.setdefault(table, []).append(str(partition / f"{table}.parquet"))
     counts: dict[str, int] = {}
-    issue_files: list[str] = []
-    identifier_fields: list[tuple[str, str]] = []
-    for entity in ENTITIES:
-        identifier_fields += [(entity.name, f) for f in entity.identifiers]
-        partitions = list(current_partitions(data_dir, entity))
-        issue_files += [str(p / "issues.parquet") for _, p in partitions]
-        parts = [str(p / "part.parquet") for _, p in partitions if (p / "part.parquet").exists()]
-        if not parts:
-            _empty_raw_table(con, entity)
-        else:
-            columns = ", ".join(f'r."{c}"' for c in (*entity.column_names, *LINEAGE_COLUMNS))
-            # One content may sit at several paths: its latest export time orders it.
-            con.execute(
-                f"""
-                create or replace table raw.{entity.name} as
-                with exports as (
-                    select file_sha256, max(modified_at) as exported_at
-                    from raw.files where entity = ? group by file_sha256
-                )
-                select {columns}, e.exported_at
-                from read_parquet(?, union_by_name = true) r
-                join exports e using (file_sha256)
-                """,
-                [entity.name, parts],
-            )
-        counts[f"raw.{entity.name}"] = con.execute(
-            f"select count(*) from raw.{entity.name}"
-        ).fetchone()[0]
+    for table, schema in _raw_table_schemas().items():
+        _create_raw_table(con, table, schema, parts.get(table, []))
+        counts[f"raw.{table}"] = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
 
     con.execute("create or replace table raw.identifier_fields (entity varchar, field varchar)")
     if identifier_fields:
-        con.executemany("insert into raw.identifier_fields values (?, ?)", identifier_fields)
-    if issue_files:
+        con.executemany("insert into raw.identifier_fields values (?, ?)", sorted(identifier_fields))
+    con.execute(
+        "create or replace table raw.ingest_issues (entity varchar, source varchar, "
+        "file varchar, file_sha256 varchar, line bigint, field varchar, value varchar, "
+        "reason varchar, severity varchar, action varchar)"
+    )
+    for entity, path in issue_files:
+        sha = Path(path).parent.name.removeprefix("file_sha256=")
         con.execute(
             """
-            create or replace table raw.ingest_issues as
-            with issues as (
-                select *, regexp_extract(filename, 'file_sha256=([0-9a-f]+)', 1) as file_sha256
-                from read_parquet(?, filename = true)
-            )
-            select f.entity, f.source, f.file, i.file_sha256, i.line, i.field, i.value,
+            insert into raw.ingest_issues
+            select f.entity, f.source, f.file, f.file_sha256, i.line, i.field, i.value,
                    i.reason, i.severity, i.action
-            from issues i
-            join raw.files f using (file_sha256)
-            where f.entity = regexp_extract(i.filename, '/raw/([^/]+)/file_sha256=', 1)
+            from read_parquet(?) as i
+            cross join (
+                select * from raw.files where entity = ? and file_sha256 = ?
+                order by modified_at desc limit 1
+            ) as f
             """,
-            [issue_files],
-        )
-    else:
-        con.execute(
-            "create or replace table raw.ingest_issues (entity varchar, source varchar, "
-            "file varchar, file_sha256 varchar, line bigint, field varchar, value varchar, "
-            "reason varchar, severity varchar, action varchar)"
+            [path, entity, sha],
         )
     return counts
 

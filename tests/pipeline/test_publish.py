@@ -114,3 +114,24 @@ def test_sessions_land_on_the_local_day(data_dir):
         "22:30 in Chicago is 04:30 UTC the next day, but counts on the 2nd"
     )
     assert days[0][1].startswith("2026-03-03 04:30:00")
+
+
+def test_many_new_files_are_parsed_in_worker_processes_with_the_same_result(tmp_path):
+    from pipelines.lib.parsers import SOURCES_BY_NAME
+    from pipelines.lib.raw_store import ingest_source
+
+    roster = SOURCES_BY_NAME["roster"]
+    for parallel in (False, True):
+        data_dir = DataDir.at(tmp_path / str(parallel))
+        (data_dir.landing / "roster").mkdir(parents=True)
+        for n in range(5):
+            (data_dir.landing / "roster" / f"roster_{n}.csv").write_text(
+                "participant_id,cohort,coach_id,enrolled_on,timezone\n"
+                f"P-{n},A,C-1,2026-03-0{n + 1},America/Chicago\nP-x{n},A,C-1,bad,America/Chicago\n"
+            )
+        results = ingest_source(data_dir, roster, max_workers=2 if parallel else 1)
+        summary = [(r.found.relative, r.rows_read, r.rows_landed, r.rows_quarantined) for r in results]
+        if parallel:
+            assert summary == serial
+        serial = summary
+    assert serial[0][1:] == (2, 1, 1)

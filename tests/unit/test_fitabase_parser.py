@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 from pipelines.lib.parsers import ENTITIES_BY_NAME
-from pipelines.lib.raw_store import parse_file
+from pipelines.lib.parsers.tabular import parse_spec_file as parse_file
 
 
 def test_daily_activity_real_export_lands_whole(fitabase_2016):

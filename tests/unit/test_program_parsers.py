@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.lib.parsers import ENTITIES_BY_NAME
-from pipelines.lib.raw_store import parse_file
+from pipelines.lib.parsers.tabular import parse_spec_file as parse_file
 
 SESSIONS = ENTITIES_BY_NAME["app_sessions"]
 ROSTER = ENTITIES_BY_NAME["roster"]

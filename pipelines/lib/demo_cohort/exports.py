@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..parsers.fitabase import DAILY_ACTIVITY, SLEEP_DAY
+from ..parsers.program import APP_CHECKINS, APP_SESSIONS, PROM, ROSTER
 from .behaviour import Session
 from .outcomes import CheckIn, Prom
 from .people import Person
@@ -26,18 +28,7 @@ from .schedule import (
 )
 from .wearable import Recording
 
-ROSTER_COLUMNS = (
-    "participant_id",
-    "cohort",
-    "site",
-    "coach_id",
-    "enrolled_on",
-    "program_weeks",
-    "prescribed_sessions_per_week",
-    "timezone",
-    "withdrawn_on",
-    "fitbit_id",
-)
+ROSTER_COLUMNS = ROSTER.column_names
 # The re-export comes out of the enrolment sheet with its columns in another order.
 ROSTER_COLUMNS_REEXPORT = (
     "participant_id",
@@ -51,59 +42,13 @@ ROSTER_COLUMNS_REEXPORT = (
     "coach_id",
     "withdrawn_on",
 )
-SESSION_FIELDS = (
-    "session_id",
-    "participant_id",
-    "started_at",
-    "duration_s",
-    "kind",
-    "target",
-    "discomfort",
-    "guided_breathing",
-    "completed",
-    "app_version",
-)
+SESSION_FIELDS = APP_SESSIONS.column_names
 SESSION_CSV_COLUMNS = SESSION_FIELDS + ("device_model",)  # device_model: unknown to the spec
-CHECKIN_COLUMNS = (
-    "participant_id",
-    "date",
-    "pain",
-    "sleep_quality",
-    "stress",
-    "movement_confidence",
-    "submitted_at",
-)
-REDCAP_COLUMNS = (
-    (
-        "record_id",
-        "redcap_event_name",
-        "redcap_repeat_instrument",
-        "redcap_repeat_instance",
-        "prom_date",
-    )
-    + tuple(f"odi_{k}" for k in range(1, 11))
-    + ("oswestry_complete",)
-    + tuple(f"tsk_{k}" for k in range(1, 12))
-    + ("tsk_complete", "psqi_total")
-)
-DAILY_ACTIVITY_COLUMNS = (
-    "Id",
-    "ActivityDate",
-    "TotalSteps",
-    "TotalDistance",
-    "TrackerDistance",
-    "LoggedActivitiesDistance",
-    "VeryActiveDistance",
-    "ModeratelyActiveDistance",
-    "LightActiveDistance",
-    "SedentaryActiveDistance",
-    "VeryActiveMinutes",
-    "FairlyActiveMinutes",
-    "LightlyActiveMinutes",
-    "SedentaryMinutes",
-    "Calories",
-)
-SLEEP_DAY_COLUMNS = ("Id", "SleepDay", "TotalSleepRecords", "TotalMinutesAsleep", "TotalTimeInBed")
+CHECKIN_COLUMNS = APP_CHECKINS.column_names
+# REDCap puts its repeat-instrument columns right after the event name.
+REDCAP_COLUMNS = PROM.column_names[:2] + PROM.ignored[:2] + PROM.column_names[2:]
+DAILY_ACTIVITY_COLUMNS = DAILY_ACTIVITY.column_names
+SLEEP_DAY_COLUMNS = SLEEP_DAY.column_names
 
 UNKNOWN_PARTICIPANT = "P-99999"
 

@@ -1,10 +1,26 @@
-"""Parsers for every landing source; `ENTITIES` lists what the pipeline ingests."""
+"""Every landing source the pipeline ingests: `SOURCES`."""
 
 from .fitabase import DAILY_ACTIVITY, SLEEP_DAY
 from .program import APP_CHECKINS, APP_SESSIONS, PROM, ROSTER
+from .source import LandingFile, Parsed, Source, spec_source
 from .spec import Entity, Field, Issue
 
-ENTITIES: tuple[Entity, ...] = (ROSTER, APP_SESSIONS, APP_CHECKINS, PROM, DAILY_ACTIVITY, SLEEP_DAY)
+PROGRAM_ENTITIES: tuple[Entity, ...] = (ROSTER, APP_SESSIONS, APP_CHECKINS, PROM)
+ENTITIES: tuple[Entity, ...] = (*PROGRAM_ENTITIES, DAILY_ACTIVITY, SLEEP_DAY)
 ENTITIES_BY_NAME = {e.name: e for e in ENTITIES}
 
-__all__ = ["ENTITIES", "ENTITIES_BY_NAME", "Entity", "Field", "Issue"]
+SOURCES: tuple[Source, ...] = tuple(spec_source(e) for e in ENTITIES)
+SOURCES_BY_NAME = {s.name: s for s in SOURCES}
+
+__all__ = [
+    "ENTITIES",
+    "ENTITIES_BY_NAME",
+    "SOURCES",
+    "SOURCES_BY_NAME",
+    "Entity",
+    "Field",
+    "Issue",
+    "LandingFile",
+    "Parsed",
+    "Source",
+]
