@@ -13,6 +13,7 @@ class SteadybackResource(dg.ConfigurableResource):
 
     data_dir: str
     as_of: str | None = None  # pin the run's "as of" day (YYYY-MM-DD); default: from the data
+    min_wear_minutes: int = 600  # a valid wearable day has at least this much wear (10 h)
 
     def layout(self) -> DataDir:
         return DataDir.at(self.data_dir)

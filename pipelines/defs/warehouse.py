@@ -73,7 +73,9 @@ def warehouse(context: dg.AssetExecutionContext, steadyback: SteadybackResource)
     with open_warehouse(layout, steadyback.pseudonym_key()) as con:
         raw_counts = load_raw(con, layout)
         context.log.info(f"raw tables loaded: {raw_counts}")
-        set_run_parameters(con, steadyback.as_of_date(), context.run.run_id)
+        set_run_parameters(
+            con, steadyback.as_of_date(), context.run.run_id, steadyback.min_wear_minutes
+        )
         for model in MODELS:
             key = dg.AssetKey(model.asset_key)
             if key not in selected:

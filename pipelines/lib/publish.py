@@ -87,9 +87,12 @@ def raw_identifier_leaks(con: duckdb.DuckDBPyConnection) -> list[str]:
             if column.lower() in RAW_IDENTIFIER_COLUMNS:
                 leaks.append(f"{schema}.{table}.{column} is named like a raw identifier")
             elif data_type == "VARCHAR":
+                # free text (paths, reasons) may embed an id; exact matches suffice elsewhere
+                embedded = schema == "meta" or table == "ingest_issues"
+                match = "contains(t.\"{c}\", r.v)" if embedded else "t.\"{c}\" = r.v"
                 hits = con.execute(
                     f'select count(*) from "{schema}"."{table}" t '
-                    f'semi join raw_identifiers r on t."{column}" = r.v'
+                    f"semi join raw_identifiers r on {match.format(c=column)}"
                 ).fetchone()[0]
                 if hits:
                     leaks.append(f"{schema}.{table}.{column} holds {hits} raw identifiers")
@@ -113,9 +116,9 @@ def write_snapshot_meta(
     con.execute(
         """
         create or replace table meta.source_files as
-        select source, entity, file, file_sha256, rows_read, rows_landed, rows_quarantined,
-               status, error, modified_at
-        from raw.files order by source, entity, file
+        select source, entity, display_file as file, file_sha256, rows_read, rows_landed,
+               rows_quarantined, status, error, modified_at
+        from staging.landing_files order by source, entity, display_file
         """
     )
     rows = [

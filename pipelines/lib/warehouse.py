@@ -17,9 +17,23 @@ import polars as pl
 
 from .layout import DataDir
 from .parsers import SOURCES
+from .parsers.wearable_tables import WEARABLE_TABLES
 from .pseudonym import pseudonymize
 from .raw_store import MANIFEST, MANIFEST_SCHEMA, current_partitions
 from .sql_catalog import Check, SqlModel
+
+
+def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Register `pseudonymize()` and create the schemas the SQL models write to."""
+    con.create_function(
+        "pseudonymize",
+        lambda identifier: pseudonymize(identifier, key),
+        [duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR"),
+        side_effects=False,
+    )
+    for schema in ("raw", "meta", "staging", "marts", "models"):
+        con.execute(f"create schema if not exists {schema}")
 
 
 @contextmanager
@@ -27,15 +41,7 @@ def open_warehouse(data_dir: DataDir, key: bytes) -> Iterator[duckdb.DuckDBPyCon
     data_dir.root.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(data_dir.warehouse))
     try:
-        con.create_function(
-            "pseudonymize",
-            lambda identifier: pseudonymize(identifier, key),
-            [duckdb.sqltype("VARCHAR")],
-            duckdb.sqltype("VARCHAR"),
-            side_effects=False,
-        )
-        for schema in ("raw", "meta", "staging", "marts", "models"):
-            con.execute(f"create schema if not exists {schema}")
+        prepare(con, key)
         yield con
     finally:
         con.close()
@@ -56,7 +62,8 @@ _LINEAGE = {"source_file": "varchar", "file_sha256": "varchar", "ingested_at": "
 
 
 def _raw_table_schemas() -> dict[str, dict[str, pl.DataType]]:
-    schemas: dict[str, dict[str, pl.DataType]] = {}
+    # the canonical wearable tables exist even before any wearable export arrives
+    schemas: dict[str, dict[str, pl.DataType]] = {t: dict(s) for t, s in WEARABLE_TABLES.items()}
     for source in SOURCES:
         for table, schema in source.outputs.items():
             if schemas.setdefault(table, dict(schema)) != dict(schema):
@@ -116,6 +123,8 @@ def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int
         _create_raw_table(con, table, schema, parts.get(table, []))
         counts[f"raw.{table}"] = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
 
+    con.execute("create or replace table raw.sources (entity varchar, cumulative boolean)")
+    con.executemany("insert into raw.sources values (?, ?)", [(s.name, s.cumulative) for s in SOURCES])
     con.execute("create or replace table raw.identifier_fields (entity varchar, field varchar)")
     if identifier_fields:
         con.executemany("insert into raw.identifier_fields values (?, ?)", sorted(identifier_fields))
@@ -142,11 +151,16 @@ def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int
     return counts
 
 
-def set_run_parameters(con: duckdb.DuckDBPyConnection, as_of: date | None, run_id: str) -> None:
+def set_run_parameters(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | None,
+    run_id: str,
+    min_wear_minutes: int = 600,
+) -> None:
     con.execute(
         "create or replace table meta.run_parameters as select ?::date as as_of_override, "
-        "?::varchar as run_id",
-        [as_of, run_id],
+        "?::varchar as run_id, ?::integer as min_wear_minutes",
+        [as_of, run_id, min_wear_minutes],
     )
 
 

@@ -2,11 +2,15 @@
 -- Identifier values are shown as their pseudonym.
 -- @not_null: source, file, reason, severity, action
 -- @accepted_values: severity = error, warning
-with parse_issues as (
+with files as (
+    select entity, file, display_file from staging.landing_files
+),
+
+parse_issues as (
     select
         i.source,
         i.entity,
-        i.file,
+        files.display_file as file,
         i.line,
         i.field,
         case when idf.field is not null then pseudonymize(i.value) else i.value end as value,
@@ -14,6 +18,7 @@ with parse_issues as (
         i.severity,
         i.action
     from raw.ingest_issues as i
+    join files on files.entity = i.entity and files.file = i.file
     left join raw.identifier_fields as idf
         on idf.entity = i.entity and idf.field = i.field
 ),
@@ -47,17 +52,43 @@ unlinked_questionnaires as (
     anti join staging.roster__participants using (pid)
 ),
 
-unlinked_fitbits as (
+wearable_rows as (
+    select participant_id, fitbit_id, file_sha256, count(*) as row_count
+    from (
+        select participant_id, fitbit_id, file_sha256 from raw.wearable_intervals
+        union all select participant_id, fitbit_id, file_sha256 from raw.wearable_sleep
+        union all select participant_id, fitbit_id, file_sha256 from raw.wearable_vitals
+        union all select participant_id, fitbit_id, file_sha256 from raw.wearable_workouts
+    )
+    group by all
+),
+
+unlinked_wearable_files as (
+    select files.source, files.entity, files.display_file, w.participant_id, w.fitbit_id,
+        sum(w.row_count) as row_count
+    from wearable_rows as w
+    join (select distinct file_sha256, entity, source, display_file from staging.landing_files) as files
+        using (file_sha256)
+    anti join staging.wearable__person_links as links
+        on links.participant_id is not distinct from w.participant_id
+        and links.fitbit_id is not distinct from w.fitbit_id
+    group by all
+),
+
+unlinked_wearables as (
     select
-        'fitabase', 'fitabase_daily_activity', a.source_file, null::bigint, 'Id',
-        a.fitbit_key,
-        'Fitabase Id matches no roster fitbit_id; its ' || count(*)
-            || ' days are ignored (a test device, or the roster lacks the id)',
+        source, entity, display_file, null::bigint,
+        case when participant_id is null then 'Id' else 'participant_id' end,
+        pseudonymize(coalesce(participant_id, fitbit_id)),
+        case
+            when participant_id is null
+                then 'Fitabase Id matches no roster fitbit_id; its ' || row_count
+                    || ' rows are ignored (a test device, or the roster lacks the id)'
+            else 'the folder name is not a roster participant_id; its ' || row_count
+                || ' rows are ignored (rename the folder to the participant_id)'
+        end,
         'warning', 'row not linked'
-    from staging.fitabase__daily_activity as a
-    left join staging.roster__participants as r on r.fitbit_key = a.fitbit_key
-    where r.pid is null
-    group by a.source_file, a.fitbit_key
+    from unlinked_wearable_files
 ),
 
 final as (
@@ -65,7 +96,7 @@ final as (
     union all select * from unlinked_sessions
     union all select * from unlinked_checkins
     union all select * from unlinked_questionnaires
-    union all select * from unlinked_fitbits
+    union all select * from unlinked_wearables
 )
 
 select * from final

@@ -4,10 +4,9 @@
 -- @accepted_values: day_state = done, missed, unknown
 -- @range: breathing_share = 0..1
 -- @range: sleep_efficiency = 0..1.5
+-- @accepted_values: wear_state = worn, partial, not_worn, no_data
 with participants as (
-    select p.*, roster.fitbit_key
-    from marts.participants as p
-    join staging.roster__participants as roster using (pid)
+    select * from marts.participants
 ),
 
 horizon as (
@@ -17,7 +16,6 @@ horizon as (
 program_days as (
     select
         p.pid,
-        p.fitbit_key,
         p.enrolled_on + cast(i as integer) as day,
         cast(i as integer) + 1 as program_day,
         cast(i as integer) // 7 + 1 as program_week,
@@ -65,17 +63,16 @@ final as (
             when s.first_stretch_at is not null
                 then coalesce(st.last_stability_at >= s.first_stretch_at, false)
         end as stability_followup,
-        case when act.worn then act.total_steps end as steps,
-        case when act.worn then act.active_minutes end as active_minutes,
-        -- daily files show whether the tracker was worn, not for how long
-        case when act.worn = false then 0 end as wear_minutes,
-        case
-            when act.worn then 'worn'
-            when act.worn = false then 'not_worn'
-            else 'no_data'
-        end as wear_state,
-        sleep.minutes_asleep as sleep_minutes,
-        round(sleep.minutes_asleep / nullif(sleep.minutes_in_bed, 0), 3) as sleep_efficiency,
+        wear.steps,
+        wear.active_minutes,
+        wear.wear_minutes,
+        coalesce(wear.wear_state, 'no_data') as wear_state,
+        wear.steps_source,
+        night.sleep_minutes,
+        night.sleep_efficiency,
+        night.sleep_source,
+        resting.value as resting_hr,
+        hrv.value as hrv_ms,
         c.pain,
         c.sleep_quality,
         c.stress,
@@ -88,10 +85,12 @@ final as (
     from program_days as d
     left join stretching as s using (pid, day)
     left join stability as st using (pid, day)
-    left join staging.fitabase__daily_activity as act
-        on act.fitbit_key = d.fitbit_key and act.day = d.day
-    left join staging.fitabase__sleep_day as sleep
-        on sleep.fitbit_key = d.fitbit_key and sleep.day = d.day
+    left join staging.wearable__days as wear using (pid, day)
+    left join staging.wearable__nights as night using (pid, day)
+    left join staging.wearable__vitals as resting
+        on resting.pid = d.pid and resting.day = d.day and resting.metric = 'resting_hr'
+    left join staging.wearable__vitals as hrv
+        on hrv.pid = d.pid and hrv.day = d.day and hrv.metric = 'hrv_ms'
     left join staging.app__checkins as c
         on c.pid = d.pid and c.day = d.day
 )

@@ -5,9 +5,7 @@ with data_days as (
     union all
     select max(day) from staging.app__checkins
     union all
-    select max(a.day)
-    from staging.fitabase__daily_activity as a
-    semi join staging.roster__participants as r on r.fitbit_key = a.fitbit_key
+    select max(day) from staging.wearable__source_days
 ),
 
 exports as (

@@ -1,6 +1,10 @@
 """Every landing source the pipeline ingests: `SOURCES`."""
 
 from .fitabase import DAILY_ACTIVITY, SLEEP_DAY
+from .fitbit_archive import SOURCE as FITBIT_ARCHIVE
+from .garmin import GARMIN
+from .oura import SOURCE as OURA
+from .omh import SOURCE as OMH
 from .program import APP_CHECKINS, APP_SESSIONS, PROM, ROSTER
 from .source import LandingFile, Parsed, Source, spec_source
 from .spec import Entity, Field, Issue
@@ -9,7 +13,13 @@ PROGRAM_ENTITIES: tuple[Entity, ...] = (ROSTER, APP_SESSIONS, APP_CHECKINS, PROM
 ENTITIES: tuple[Entity, ...] = (*PROGRAM_ENTITIES, DAILY_ACTIVITY, SLEEP_DAY)
 ENTITIES_BY_NAME = {e.name: e for e in ENTITIES}
 
-SOURCES: tuple[Source, ...] = tuple(spec_source(e) for e in ENTITIES)
+SOURCES: tuple[Source, ...] = (
+    *(spec_source(e) for e in ENTITIES),
+    FITBIT_ARCHIVE,
+    GARMIN,
+    OURA,
+    OMH,
+)
 SOURCES_BY_NAME = {s.name: s for s in SOURCES}
 
 __all__ = [

@@ -49,6 +49,10 @@ class Source:
     per_person: bool = False
     # identifier columns of each output table (pseudonymised when quoted in issues)
     identifiers: tuple[str, ...] = ()
+    # True: each file is an export that repeats earlier data, so for every day the newest
+    # export covering it wins (Apple Health, Oura, Fitabase). False: each file is its own
+    # recording (Garmin FIT, Open mHealth data points); all are kept, exact duplicates once.
+    cumulative: bool = True
 
 
 def spec_source(entity: Entity) -> Source:

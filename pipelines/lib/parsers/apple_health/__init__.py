@@ -1,0 +1,180 @@
+"""Apple Health "Export All Health Data" (export.zip or its export.xml) → the canonical wearable tables.
+
+landing/apple_health/<participant_id>/export.zip (or export.xml, also inside an
+unzipped apple_health_export/ folder). One file is one cumulative export: every
+record the phone holds up to the export date. A newer export of the same person
+repeats the older one; staging keeps, per person, source and local day, the
+newest export that covers the day. Every row here therefore has an exact
+instant (`start_utc`), and sleep a `local_day` where the record's zone is known.
+
+What is read, and into which table (docs/sources/apple_health.md has the detail):
+- StepCount → wearable_intervals `steps` per UTC quarter hour, sources merged
+  without double counting (steps.py);
+- Watch HeartRate and Watch steps → `worn_min` per quarter hour (wear.py);
+- ActivitySummary → `active_min` per day (Apple exercise minutes, the Watch's own day);
+- SleepAnalysis → wearable_sleep episodes (sleep.py);
+- RestingHeartRate, HeartRateVariabilitySDNN → wearable_vitals;
+- Workout, MindfulSession → wearable_workouts (workouts.py).
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+
+import polars as pl
+from lxml import etree
+
+from ..source import LandingFile, Parsed, Source
+from ..spec import Issue
+from ..wearable_tables import WEARABLE_TABLES, conform
+from .clock import zone_offset_min
+from .records import VITAL_METRICS, ExportCollector
+from .sleep import sleep_episodes
+from .steps import quarter_hour_steps
+from .stream import ExportRefused, open_export, top_level_elements
+from .timeline import epoch_to_utc
+from .wear import quarter_hour_wear
+from .workouts import workout_rows
+
+NAME = "apple_health"
+TABLES = ("wearable_intervals", "wearable_sleep", "wearable_vitals", "wearable_workouts")
+
+
+def _file_issue(reason: str, line: int | None = None) -> Issue:
+    return Issue(line, None, None, reason, action="file quarantined")
+
+
+def _quarantined(reason: str, line: int | None = None, rows_read: int = 0) -> Parsed:
+    return Parsed({}, [_file_issue(reason, line)], rows_read)
+
+
+def read_export(landing: LandingFile) -> ExportCollector:
+    """Stream the export once into an ExportCollector; ExportRefused if it cannot be read."""
+    collector = ExportCollector()
+    try:
+        with open_export(landing.path) as xml:
+            for element in top_level_elements(xml):
+                collector.take(element)
+            if xml.control_characters:
+                collector.log.add(
+                    Issue(
+                        None,
+                        None,
+                        str(xml.control_characters),
+                        f"{xml.control_characters} control character(s) that XML forbids (an iOS 16 "
+                        "export bug) were read as spaces",
+                        severity="warning",
+                        action="column ignored",
+                    )
+                )
+    except etree.XMLSyntaxError as err:
+        # with resolve_entities=False lxml's own message can be empty; libxml2's log has the cause
+        last = err.error_log.last_error if err.error_log else None
+        line, message = (last.line, last.message.strip()) if last else (err.lineno, err.msg)
+        raise ExportRefused(
+            f"export.xml is not well-formed XML at line {line} ({message}); the file is "
+            "probably truncated or not an Apple Health export — re-export it from the Health app"
+        ) from err
+    except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+        raise ExportRefused(f"the zip is corrupt ({err}); re-send the export.zip") from err
+    return collector
+
+
+def _who(frame: pl.DataFrame, participant_id: str) -> pl.DataFrame:
+    return frame.with_columns(participant_id=pl.lit(participant_id), source=pl.lit(NAME))
+
+
+def _intervals(collector: ExportCollector) -> pl.DataFrame:
+    parts = [
+        quarter_hour_steps(collector.steps, collector.sources.sources),
+        quarter_hour_wear(collector.wear),
+    ]
+    if collector.exercise_days:
+        days, minutes = zip(*collector.exercise_days, strict=True)
+        parts.append(
+            pl.DataFrame({"local_day": list(days), "value": list(minutes)})
+            .unique("local_day", keep="last", maintain_order=True)
+            .with_columns(
+                start_local=pl.col("local_day").cast(pl.Datetime("us")),
+                duration_s=pl.lit(86400, pl.Int32),
+                metric=pl.lit("active_min"),
+                device=pl.lit("Apple Watch"),
+            )
+        )
+    parts = [conform("wearable_intervals", p) for p in parts if not p.is_empty()]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=WEARABLE_TABLES["wearable_intervals"])
+
+
+def _vitals(collector: ExportCollector) -> pl.DataFrame:
+    sources = collector.sources
+    if not collector.vital_time:
+        return pl.DataFrame()
+    return (
+        pl.DataFrame(
+            {
+                "metric": [VITAL_METRICS[m] for m in collector.vital_metric],
+                "start": pl.Series(collector.vital_time, dtype=pl.Int64),
+                "value": pl.Series(collector.vital_value, dtype=pl.Float64),
+                "device": [sources[s].label for s in collector.vital_source],
+                "utc_offset_min": [
+                    zone_offset_min(zone, t)
+                    for zone, t in zip(collector.vital_zone, collector.vital_time, strict=True)
+                ],
+            },
+            schema_overrides={"utc_offset_min": pl.Int32},
+        )
+        .unique(maintain_order=True)
+        .sort("start", "metric")
+        .with_columns(start_utc=epoch_to_utc("start"))
+        .drop("start")
+    )
+
+
+def parse(landing: LandingFile) -> Parsed:
+    if landing.participant_id is None:
+        return _quarantined(
+            "an Apple Health export must sit in the person's folder: move it to "
+            "landing/apple_health/<participant_id>/"
+        )
+    try:
+        collector = read_export(landing)
+    except ExportRefused as refused:
+        return _quarantined(str(refused))
+    sources = collector.sources.sources
+    export_offset = collector.export_offset_min or 0
+    frames = {
+        "wearable_intervals": _intervals(collector),
+        "wearable_sleep": sleep_episodes(collector.sleep, sources, export_offset),
+        "wearable_vitals": _vitals(collector),
+        "wearable_workouts": workout_rows(collector.workouts, sources),
+    }
+    tables = {
+        table: conform(table, _who(frame, landing.participant_id))
+        if not frame.is_empty()
+        else pl.DataFrame(schema=WEARABLE_TABLES[table])
+        for table, frame in frames.items()
+    }
+    issues = collector.log.issues + collector.log.summary()
+    return Parsed(tables, issues, collector.records_read)
+
+
+SOURCE = Source(
+    name=NAME,
+    folder=NAME,
+    patterns=(
+        "apple_health/*/**/export.zip",
+        "apple_health/*/**/export.xml",
+        # directly under apple_health/: found only to be quarantined with a hint to move them
+        "apple_health/export.zip",
+        "apple_health/export.xml",
+    ),
+    outputs={table: WEARABLE_TABLES[table] for table in TABLES},
+    parse=parse,
+    description="Apple Health exports: steps, Watch wear, exercise minutes, sleep, resting HR, HRV, workouts",
+    per_person=True,
+    identifiers=("participant_id",),
+)
+SOURCES = (SOURCE,)
+
+__all__ = ["NAME", "SOURCE", "SOURCES", "parse", "read_export"]

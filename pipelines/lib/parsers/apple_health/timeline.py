@@ -1,0 +1,79 @@
+"""Spreading timed samples over UTC minutes, one window of time at a time.
+
+Step and wear samples are merged minute by minute. Exploding a multi-year export
+into minutes at once would cost memory in proportion to the file; a window at a
+time keeps the peak to one window's minutes, whatever the export's size.
+Quarter hours are aligned in UTC: every real UTC offset is a multiple of
+15 minutes, so a UTC quarter hour is also a quarter hour on the local clock.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+
+import polars as pl
+
+MINUTE = 60
+QUARTER = 900
+WINDOW_S = 28 * 86400
+# Longest sample spread over minutes; a longer one is quarantined when it is read.
+MAX_SPAN_S = 7 * 86400
+
+
+def sample_frame(start: array, end: array, **columns: array) -> pl.DataFrame:
+    """Bulk columns collected while streaming → a frame sorted by start (seconds since the epoch)."""
+    frame = pl.DataFrame(
+        {"start": pl.Series(start, dtype=pl.Int64), "end": pl.Series(end, dtype=pl.Int64)}
+        | {name: pl.Series(values) for name, values in columns.items()}
+    )
+    return frame.sort("start")
+
+
+def minute_windows(samples: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """Per window: one row per (sample, UTC minute it overlaps) with `minute` and `overlap_s`.
+
+    `samples` is sorted by `start`. A zero-length sample (start == end) sits
+    whole in its minute with overlap_s = 1 and length_s = 1.
+    """
+    if samples.is_empty():
+        return
+    starts = samples["start"]
+    first = int(starts[0]) // WINDOW_S * WINDOW_S
+    last = int(samples["end"].max())
+    for window in range(first, last + 1, WINDOW_S):
+        lo = int(starts.search_sorted(window - MAX_SPAN_S, side="left"))
+        hi = int(starts.search_sorted(window + WINDOW_S, side="left"))
+        chunk = samples.slice(lo, hi - lo).filter(pl.max_horizontal("start", "end") >= window)
+        if chunk.is_empty():
+            continue
+        first_minute = window // MINUTE
+        end_minute = (window + WINDOW_S) // MINUTE  # exclusive
+        spread = (
+            chunk.with_columns(
+                length_s=pl.max_horizontal(pl.col("end") - pl.col("start"), pl.lit(1)),
+                m0=pl.max_horizontal(pl.col("start") // MINUTE, pl.lit(first_minute)),
+                m1=pl.min_horizontal(
+                    pl.max_horizontal(pl.col("start"), pl.col("end") - 1) // MINUTE + 1,
+                    pl.lit(end_minute),
+                ),
+            )
+            .filter(pl.col("m1") > pl.col("m0"))
+            .with_columns(minute=pl.int_ranges("m0", "m1"))
+            .explode("minute")
+            .with_columns(
+                overlap_s=pl.when(pl.col("end") > pl.col("start"))
+                .then(
+                    pl.min_horizontal(pl.col("end"), (pl.col("minute") + 1) * MINUTE)
+                    - pl.max_horizontal(pl.col("start"), pl.col("minute") * MINUTE)
+                )
+                .otherwise(1)
+            )
+            .drop("m0", "m1")
+        )
+        if not spread.is_empty():
+            yield spread
+
+
+def epoch_to_utc(column: str) -> pl.Expr:
+    return pl.from_epoch(pl.col(column), time_unit="s").dt.replace_time_zone("UTC")

@@ -1,0 +1,96 @@
+"""From checked Fitabase text to canonical rows: typed values and the columns every row shares.
+
+Fitabase writes the participant's local wall clock with no zone or offset, so
+every time lands in `start_local`/`end_local` and never in `start_utc`. The
+person is the Fitbit `Id`, kept as `fitbit_id` (roster.fitbit_id links it).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..source import Parsed
+from ..spec import Issue
+from ..wearable_tables import LOCAL, conform, empty
+
+SOURCE = "fitabase"
+DEVICE = "Fitbit"  # Fitabase does not name the tracker model
+INTERVALS = "wearable_intervals"
+SLEEP = "wearable_sleep"
+
+DAY_S = 86400
+HOUR_S = 3600
+QUARTER_S = 900
+MINUTE_S = 60
+
+_US_DATE = "%m/%d/%Y"
+_US_TIME = "%m/%d/%Y %I:%M:%S %p"
+
+
+def text(name: str) -> pl.Expr:
+    return pl.col(name).str.strip_chars()
+
+
+def integer(name: str) -> pl.Expr:
+    return text(name).cast(pl.Int64)
+
+
+def us_date(name: str) -> pl.Expr:
+    """`4/12/2016` → date."""
+    return text(name).str.to_date(_US_DATE)
+
+
+def us_time(name: str) -> pl.Expr:
+    """`4/12/2016 2:47:30 AM` → local wall-clock datetime."""
+    return text(name).str.to_datetime(_US_TIME, time_unit="us")
+
+
+def intervals(
+    frame: pl.DataFrame, metric: str, duration_s: int, value: pl.Expr, vendor_day: bool = False
+) -> pl.DataFrame:
+    """wearable_intervals rows from a frame with `fitbit_id` and `start` (local datetime).
+
+    `vendor_day`: the row is a vendor daily total, so the vendor itself put it
+    on the local day that starts at `start`.
+    """
+    start = pl.col("start").cast(LOCAL)
+    return conform(
+        INTERVALS,
+        frame.select(
+            pl.col("fitbit_id"),
+            pl.lit(SOURCE).alias("source"),
+            pl.lit(DEVICE).alias("device"),
+            start.alias("start_local"),
+            (start.dt.date() if vendor_day else pl.lit(None, pl.Date)).alias("local_day"),
+            pl.lit(duration_s).alias("duration_s"),
+            pl.lit(metric).alias("metric"),
+            value.cast(pl.Float64).alias("value"),
+        ),
+    )
+
+
+def wear_quarters(minutes: pl.DataFrame) -> pl.DataFrame:
+    """worn_min per quarter hour from (`fitbit_id`, `minute`) wear evidence: distinct minutes in it.
+
+    Quarters without evidence get no row: an absent sample is not proof of non-wear.
+    """
+    quarters = (
+        minutes.select("fitbit_id", pl.col("minute").dt.truncate("1m"))
+        .unique()
+        .group_by("fitbit_id", pl.col("minute").dt.truncate("15m").alias("start"))
+        .agg(pl.len().alias("minutes"))
+    )
+    return intervals(quarters, "worn_min", QUARTER_S, pl.col("minutes"))
+
+
+def landed(table: str, frames: list[pl.DataFrame], issues: list[Issue], rows_read: int) -> Parsed:
+    """A Parsed with the frames of one canonical table, in a stable order."""
+    rows = pl.concat(frames) if frames else empty(table)
+    order = [
+        c
+        for c in ("fitbit_id", "start_local", "local_day", "duration_s", "metric")
+        if c in rows.columns
+    ]
+    return Parsed(
+        {table: rows.sort(order, nulls_last=True, maintain_order=True)}, issues, rows_read
+    )

@@ -1,0 +1,76 @@
+-- Wearable interval measurements (steps, active minutes, wear minutes) on each participant's local day,
+-- after the export and granularity rules of docs/sources.md.
+-- @not_null: pid, day, source, metric, value
+-- @accepted_values: metric = steps, active_min, worn_min
+with source as (
+    select intervals.*, files.entity, files.file_kind, sources.cumulative
+    from raw.wearable_intervals as intervals
+    join (select distinct file_sha256, entity, file_kind from staging.landing_files) as files using (file_sha256)
+    join raw.sources as sources using (entity)
+),
+
+linked as (
+    select
+        source.*,
+        links.pid,
+        coalesce(source.local_day, coalesce(source.start_local, timezone(links.timezone, source.start_utc))::date)
+            as day
+    from source
+    join staging.wearable__person_links as links
+        on links.participant_id is not distinct from source.participant_id
+        and links.fitbit_id is not distinct from source.fitbit_id
+),
+
+-- cumulative exports: for each day, the newest export of that kind that covers it replaces older
+-- ones; separate recordings (FIT files, data points) all count, an exact duplicate once
+latest_export as (
+    select *
+    from linked
+    qualify
+        case
+            when cumulative then dense_rank() over (
+                partition by pid, entity, file_kind, metric, day order by exported_at desc, source_file desc
+            ) = 1
+            else row_number() over (
+                partition by pid, entity, device, metric, start_utc, start_local, duration_s, value
+                order by exported_at desc, source_file
+            ) = 1
+        end
+),
+
+-- one vendor may send the same day at several granularities (Fitabase daily, hourly, minute files):
+-- counts come from the coarsest (the vendor's own total), wear evidence from the finest
+per_entity as (
+    select pid, source, metric, day, entity, max(duration_s) as coarsest, min(duration_s) as finest
+    from latest_export
+    group by all
+),
+
+chosen_entity as (
+    select *
+    from per_entity
+    qualify row_number() over (
+        partition by pid, source, metric, day
+        order by
+            case when metric = 'worn_min' then finest else -coarsest end,
+            entity
+    ) = 1
+),
+
+final as (
+    select
+        e.pid,
+        e.day,
+        e.source,
+        e.device,
+        e.metric,
+        coalesce(e.start_utc::varchar, e.start_local::varchar, e.day::varchar) as start_key,
+        e.duration_s,
+        e.value,
+        e.entity,
+        e.source_file
+    from latest_export as e
+    semi join chosen_entity as c using (pid, source, metric, day, entity)
+)
+
+select * from final
