@@ -24,8 +24,9 @@ def test_participant_day_lineage_is_read_from_its_sql():
         "marts.participants",
         "marts.sessions",
         "staging.app__checkins",
-        "staging.fitabase__daily_activity",
-        "staging.fitabase__sleep_day",
+        "staging.wearable__days",
+        "staging.wearable__nights",
+        "staging.wearable__vitals",
     }
     assert day.description.startswith("One row per participant per program day")
 
