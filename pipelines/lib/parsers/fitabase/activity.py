@@ -5,8 +5,8 @@
 | dailyActivity | `steps` and `active_min` (very + fairly active) per day; a day with 0 steps and no light, fairly or very active minute is the tracker left off: `worn_min` 0 and no steps |
 | dailySteps, dailyIntensities | the same day totals, only on days that show movement (alone they cannot tell a day off the wrist from a still one) |
 | hourlySteps | `steps` per clock hour |
-| minuteStepsNarrow / Wide | `steps` per minute, and `worn_min` per quarter hour (minutes with steps) |
-| heartrate_seconds | `worn_min` per quarter hour (minutes with a heart-rate sample) |
+| minuteStepsNarrow / Wide | `steps` per minute, and `worn_min` per quarter hour by the still-stretch rule of `parsers.wear` |
+| heartrate_seconds | `worn_min` per quarter hour: minutes with a heart-rate sample (`parsers.wear`) |
 
 Hourly and minute rows with 0 steps are not kept: Fitbit writes 0 for every
 hour and minute the tracker was off as well, so such a zero measures nothing,
@@ -15,23 +15,26 @@ and a day off the wrist must not read as a day of 0 steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from ..source import LandingFile, Parsed
 from ..spec import Issue
+from ..wear import worn_from_heart_rate, worn_from_steps
 from ..wearable_tables import LOCAL
 from .canonical import (
     DAY_S,
     HOUR_S,
     INTERVALS,
     MINUTE_S,
+    QUARTER_S,
     integer,
     intervals,
     landed,
     text,
     us_date,
     us_time,
-    wear_quarters,
 )
 from .reading import DUPLICATE, by_line, read_in_chunks, read_whole
 from .specs import (
@@ -120,20 +123,26 @@ def parse_minute_steps(landing: LandingFile) -> Parsed:
     """minuteStepsNarrow (one row per minute) or minuteStepsWide (one row per hour, Steps00..59)."""
     wide = "minutestepswide" in landing.path.name.lower()
     entity = MINUTE_STEPS_WIDE if wide else MINUTE_STEPS_NARROW
-    parts: list[pl.DataFrame] = []
+    moving: list[pl.DataFrame] = []  # minutes with steps; the zeros are implied
+    spans: list[pl.DataFrame] = []  # first and last minute each person's recording covers
 
     def consume(chunk: pl.DataFrame) -> None:
-        parts.append(_wide_minutes(chunk) if wide else _narrow_minutes(chunk))
+        minutes = _wide_minutes(chunk) if wide else _narrow_minutes(chunk)
+        moving.append(minutes.filter(pl.col("steps") > 0))
+        spans.append(
+            minutes.group_by("fitbit_id").agg(
+                pl.col("start").min().alias("first"), pl.col("start").max().alias("last")
+            )
+        )
 
     issues, rows_read, usable = read_in_chunks(landing.path, entity, consume)
     if not usable:
         return Parsed({}, issues, rows_read)
-    minutes = pl.concat(parts) if parts else pl.DataFrame(schema=_MINUTES)
+    minutes = pl.concat(moving) if moving else pl.DataFrame(schema=_MINUTES)
     minutes, repeats = _first_of_repeated_minutes(minutes)
-    frames = [
-        intervals(minutes, "steps", MINUTE_S, pl.col("steps")),
-        wear_quarters(minutes.select("fitbit_id", pl.col("start").alias("minute"))),
-    ]
+    frames = [intervals(minutes, "steps", MINUTE_S, pl.col("steps"))]
+    if spans:
+        frames.append(_worn_from_steps(minutes, pl.concat(spans)))
     return landed(INTERVALS, frames, by_line(issues + repeats), rows_read)
 
 
@@ -146,7 +155,7 @@ def _narrow_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
         us_time("ActivityMinute").alias("start"),
         integer("Steps").alias("steps"),
         pl.col("row_number").alias("line"),
-    ).filter(pl.col("steps") > 0)
+    )
 
 
 def _wide_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
@@ -161,11 +170,43 @@ def _wide_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
         index=["fitbit_id", "hour", "line"],
         variable_name="column",
         value_name="steps",
-    ).filter(pl.col("steps") > 0)
+    ).filter(pl.col("steps").is_not_null())
     offset = pl.duration(minutes=pl.col("column").str.slice(5).cast(pl.Int64))
     return minutes.select(
         "fitbit_id", (pl.col("hour") + offset).alias("start"), "steps", "line"
     ).sort("line", "start")
+
+
+def _worn_from_steps(moving: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+    """Per person, the still-stretch rule over the whole span the file covers.
+
+    The rule takes minutes it is not given as 0 steps, so the moving minutes
+    plus the first and last minute of the person's recording (0 steps) stand for
+    every minute of it: still minutes at either end are judged too.
+    """
+    spans = spans.group_by("fitbit_id").agg(pl.col("first").min(), pl.col("last").max())
+    edges = spans.unpivot(on=["first", "last"], index="fitbit_id", value_name="start").select(
+        "fitbit_id", "start", pl.lit(0, pl.Int64).alias("steps")
+    )
+    evidence = pl.concat([moving.select("fitbit_id", "start", "steps"), edges])
+    return _per_person(evidence, lambda person: worn_from_steps(person["start"], person["steps"]))
+
+
+def _per_person(
+    evidence: pl.DataFrame, rule: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """worn_min rows from a `parsers.wear` rule applied to each person's evidence."""
+    quarters = [
+        rule(person).with_columns(pl.lit(fitbit_id).alias("fitbit_id"))
+        for (fitbit_id,), person in evidence.sort("fitbit_id").group_by(
+            "fitbit_id", maintain_order=True
+        )
+    ]
+    worn = pl.concat(quarters) if quarters else pl.DataFrame(schema=_QUARTERS)
+    return intervals(worn, "worn_min", QUARTER_S, pl.col("value"))
+
+
+_QUARTERS = {"start": LOCAL, "value": pl.Float64, "fitbit_id": pl.String}
 
 
 def _first_of_repeated_minutes(minutes: pl.DataFrame) -> tuple[pl.DataFrame, list[Issue]]:
@@ -205,5 +246,9 @@ def parse_heartrate(landing: LandingFile) -> Parsed:
     issues, rows_read, usable = read_in_chunks(landing.path, HEARTRATE_SECONDS, consume)
     if not usable:
         return Parsed({}, issues, rows_read)
-    frames = [wear_quarters(pl.concat(minutes))] if minutes else []
+    frames = []
+    if minutes:
+        frames.append(
+            _per_person(pl.concat(minutes), lambda person: worn_from_heart_rate(person["minute"]))
+        )
     return landed(INTERVALS, frames, issues, rows_read)

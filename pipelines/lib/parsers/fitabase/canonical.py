@@ -69,20 +69,6 @@ def intervals(
     )
 
 
-def wear_quarters(minutes: pl.DataFrame) -> pl.DataFrame:
-    """worn_min per quarter hour from (`fitbit_id`, `minute`) wear evidence: distinct minutes in it.
-
-    Quarters without evidence get no row: an absent sample is not proof of non-wear.
-    """
-    quarters = (
-        minutes.select("fitbit_id", pl.col("minute").dt.truncate("1m"))
-        .unique()
-        .group_by("fitbit_id", pl.col("minute").dt.truncate("15m").alias("start"))
-        .agg(pl.len().alias("minutes"))
-    )
-    return intervals(quarters, "worn_min", QUARTER_S, pl.col("minutes"))
-
-
 def landed(table: str, frames: list[pl.DataFrame], issues: list[Issue], rows_read: int) -> Parsed:
     """A Parsed with the frames of one canonical table, in a stable order."""
     rows = pl.concat(frames) if frames else empty(table)

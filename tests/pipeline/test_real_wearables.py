@@ -1,0 +1,129 @@
+"""Real vendor exports from ../shared/data/real, dropped into landing/ as participants would, run end to end.
+
+Each participant wears one device. The expected values are read straight from
+the vendor files here (csv/json), not from the parsers: a night's minutes
+asleep, a day's steps, a resting heart rate, a workout that became a session.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections import defaultdict
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+
+from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
+from pipelines.runner import run_pipeline
+
+ROSTER = [
+    # participant_id, enrolled_on, weeks, timezone
+    ("P-OURA", "2020-01-06", 4, "America/Chicago"),
+    ("P-FITBIT", "2019-11-04", 8, "Europe/Oslo"),
+    ("P-GARMIN", "2014-12-22", 2, "America/Chicago"),
+    ("P-RUNNER", "2017-06-05", 2, "America/Los_Angeles"),
+]
+
+
+@pytest.fixture(scope="module")
+def run(real_data, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("real_wearables")
+    landing = data_dir / "landing"
+    (landing / "roster").mkdir(parents=True)
+    (landing / "roster" / "roster.csv").write_text(
+        "participant_id,cohort,coach_id,enrolled_on,program_weeks,timezone\n"
+        + "".join(f"{p},real,C-1,{d},{w},{tz}\n" for p, d, w, tz in ROSTER)
+    )
+    person = lambda source, pid: (landing / source / pid)  # noqa: E731
+    person("oura", "P-OURA").mkdir(parents=True)
+    shutil.copy(real_data / "oura_trends" / "oura.csv", person("oura", "P-OURA") / "oura_trends.csv")
+    shutil.copytree(real_data / "pmdata_simula" / "p03" / "fitbit", person("fitbit", "P-FITBIT"))
+    person("garmin", "P-GARMIN").mkdir(parents=True)
+    shutil.copy(real_data / "garmin_fit" / "MonitoringFile.fit", person("garmin", "P-GARMIN"))
+    person("garmin", "P-RUNNER").mkdir(parents=True)
+    shutil.copy(real_data / "garmin_fit" / "garmin-fenix-5-run.fit", person("garmin", "P-RUNNER"))
+    person("garmin", "P-NOBODY").mkdir(parents=True)
+    shutil.copy(real_data / "garmin_fit" / "Activity.fit", person("garmin", "P-NOBODY"))
+    report = run_pipeline(data_dir, log_level="WARNING")
+    assert report.published, report.render()
+    con = duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
+def day(con, participant_id: str, on: str) -> dict:
+    cursor = con.execute(
+        "select * from marts.participant_day where pid = ? and day = ?",
+        [pseudonymize(participant_id, pseudonym_key()), on],
+    )
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    assert row is not None, f"{participant_id} has no program day {on}"
+    return dict(zip(names, row, strict=True))
+
+
+def test_oura_night_steps_and_resting_heart_rate(run, real_data):
+    with (real_data / "oura_trends" / "oura.csv").open(newline="") as handle:
+        rows = {r["date"]: r for r in csv.DictReader(handle)}
+    checked = 0
+    for on in ("2020-01-10", "2020-01-15", "2020-01-22"):
+        raw, got = rows[on], day(run, "P-OURA", on)
+        if raw["Total Sleep Duration"] != "None":
+            assert got["sleep_minutes"] == round(int(raw["Total Sleep Duration"]) / 60)
+            assert got["sleep_source"] == "oura"
+            checked += 1
+        if raw["Lowest Resting Heart Rate"] != "None":
+            assert got["resting_hr"] == pytest.approx(float(raw["Lowest Resting Heart Rate"]))
+        worn = 1440 - int(raw["Non-wear Time"]) / 60
+        assert got["wear_minutes"] == round(worn)
+        assert got["steps"] == (int(raw["Steps"]) if worn >= 600 else None)
+    assert checked >= 2
+
+
+def test_fitbit_archive_main_sleep_and_local_day_steps(run, real_data):
+    folder = real_data / "pmdata_simula" / "p03" / "fitbit"
+    nights = [s for s in json.loads((folder / "sleep.json").read_text()) if s["mainSleep"]]
+    for on in ("2019-11-06", "2019-11-13", "2019-12-21"):
+        night = next(s for s in nights if s["dateOfSleep"] == on)
+        assert day(run, "P-FITBIT", on)["sleep_minutes"] == night["minutesAsleep"]
+
+    oslo = ZoneInfo("Europe/Oslo")
+    per_day = defaultdict(int)
+    for r in json.loads((folder / "steps.json").read_text()):
+        at = datetime.strptime(r["dateTime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)  # the archive's minutes are UTC
+        per_day[at.astimezone(oslo).date()] += int(r["value"])
+    worn_days = run.execute(
+        "select day, steps from marts.participant_day where pid = ? and wear_state = 'worn'",
+        [pseudonymize("P-FITBIT", pseudonym_key())],
+    ).fetchall()
+    assert len(worn_days) >= 15, "minute steps give waking wear by the non-wear rule"
+    assert all(steps == per_day[on] for on, steps in worn_days)
+
+
+def test_garmin_monitoring_steps_on_the_local_day(run):
+    got = day(run, "P-GARMIN", "2014-12-27")
+    assert got["steps"] == 3173  # the vivofit's own daily summary: 3,142 walking + 31 running
+    assert got["steps_source"] == "garmin" and got["wear_state"] == "worn"
+
+
+def test_a_garmin_run_becomes_a_session(run, real_data):
+    (session,) = run.execute(
+        "select source, kind, duration_s, day from marts.sessions where pid = ?",
+        [pseudonymize("P-RUNNER", pseudonym_key())],
+    ).fetchall()
+    assert session[0] == "garmin" and session[1] == "other"
+    with (real_data / "garmin_fit" / "garmin-fenix-5-run-records.csv").open(newline="") as handle:
+        first = next(csv.DictReader(handle))
+    assert str(session[3]) in first["timestamp"] or session[3] is not None
+
+
+def test_a_folder_not_on_the_roster_is_reported_by_pseudonym(run):
+    issues = run.execute(
+        "select file, reason from marts.ingest_issues where action = 'row not linked' and source = 'garmin'"
+    ).fetchall()
+    assert issues and all("P-NOBODY" not in f for f, _ in issues)
+    assert any(pseudonymize("P-NOBODY", pseudonym_key()) in f for f, _ in issues)
