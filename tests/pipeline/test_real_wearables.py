@@ -112,13 +112,17 @@ def test_garmin_monitoring_steps_on_the_local_day(run):
 
 def test_a_garmin_run_becomes_a_session(run, real_data):
     (session,) = run.execute(
-        "select source, kind, duration_s, day from marts.sessions where pid = ?",
+        "select source, kind, duration_s, day::varchar, started_at from marts.sessions where pid = ?",
         [pseudonymize("P-RUNNER", pseudonym_key())],
     ).fetchall()
-    assert session[0] == "garmin" and session[1] == "other"
     with (real_data / "garmin_fit" / "garmin-fenix-5-run-records.csv").open(newline="") as handle:
-        first = next(csv.DictReader(handle))
-    assert str(session[3]) in first["timestamp"] or session[3] is not None
+        stamps = [r["timestamp"] for r in csv.DictReader(handle)]
+    first, last = (datetime.strptime(t.replace(" PDT", ""), "%a %b %d %H:%M:%S %Y") for t in (stamps[0], stamps[-1]))
+    assert session[:2] == ("garmin", "other")  # a run is not part of the stretching program
+    assert session[3] == first.date().isoformat(), "on the runner's local (Pacific) day"
+    assert 0 < session[2] <= (last - first).total_seconds() + 1
+    local_start = session[4].astimezone(ZoneInfo("America/Los_Angeles")).replace(tzinfo=None)
+    assert abs((local_start - first).total_seconds()) <= 60
 
 
 def test_a_folder_not_on_the_roster_is_reported_by_pseudonym(run):

@@ -20,6 +20,7 @@ from pipelines.lib.parsers import fitabase
 from pipelines.lib.parsers.fitabase import reading
 from pipelines.lib.parsers.source import LandingFile
 from pipelines.lib.parsers.tabular import parse_spec_file
+from pipelines.lib.parsers.wear import worn_from_steps
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES
 
 SOURCES = {s.name: s for s in fitabase.SOURCES}
@@ -241,10 +242,26 @@ def test_minute_steps_wide_one_hour_by_minute_and_its_wear(fitabase_2016):
     total = sum(int(r[f"Steps{m:02d}"]) for r in rows for m in range(60))
     assert _metric(out, "steps")["value"].sum() == total
 
-    worn = dict(_metric(out, "worn_min", "1503960366").select("start_local", "value").iter_rows())
-    for quarter in range(4):
-        moving = sum(hour[f"Steps{m:02d}"] != "0" for m in range(quarter * 15, quarter * 15 + 15))
-        assert worn.get(start + timedelta(minutes=15 * quarter), 0) == moving
+    # wear: the project's still-stretch rule over each person's every minute, zeros included
+    for fitbit_id in ("1503960366", "4020332650"):
+        minutes = sorted(
+            (
+                datetime.strptime(r["ActivityHour"], US_TIME) + timedelta(minutes=m),
+                int(r[f"Steps{m:02d}"]),
+            )
+            for r in rows
+            if r["Id"] == fitbit_id
+            for m in range(60)
+        )
+        expected = worn_from_steps(
+            pl.Series([t for t, _ in minutes]), pl.Series([n for _, n in minutes])
+        )
+        worn = _metric(out, "worn_min", fitbit_id).select(
+            pl.col("start_local").alias("start"), "value"
+        )
+        assert worn.equals(expected), fitbit_id
+        moving = sum(n > 0 for _, n in minutes)
+        assert worn["value"].sum() > moving, "still minutes between movements are worn too"
     assert set(_metric(out, "worn_min")["duration_s"]) == {900}
 
 
@@ -275,8 +292,31 @@ def test_minute_steps_narrow_gives_what_wide_gives(tmp_path):
     assert from_narrow.tables["wearable_intervals"].equals(from_wide.tables["wearable_intervals"])
     out = from_narrow.tables["wearable_intervals"]
     assert _metric(out, "steps")["value"].sum() == sum(steps[0])
-    moving = [sum(s > 0 for s in steps[0][q * 15 : q * 15 + 15]) for q in range(4)]
-    assert _metric(out, "worn_min")["value"].to_list() == moving == [10, 9, 10, 9]
+    # steps 0:01–0:59, then a still hour: the first hour is worn, the 61 still minutes are not
+    assert _metric(out, "worn_min").select("start_local", "value").rows() == [
+        (datetime(2016, 4, 13, 0, 0), 15.0),
+        (datetime(2016, 4, 13, 0, 15), 15.0),
+        (datetime(2016, 4, 13, 0, 30), 15.0),
+        (datetime(2016, 4, 13, 0, 45), 15.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("still_before", "worn_before"),
+    [(100, 0), (20, 20)],  # ≥ 90 still minutes: not worn; fewer: worn (sitting)
+)
+def test_still_minutes_at_the_start_of_a_recording_are_judged_too(
+    tmp_path, still_before, worn_before
+):
+    start = datetime(2016, 4, 13, 6, 0)
+    lines = [
+        f"1503960366,{_fitabase_time(start + timedelta(minutes=m))},{0 if m < still_before else 40}"
+        for m in range(still_before + 30)
+    ]
+    path = _write(tmp_path / "minuteStepsNarrow_merged.csv", "Id,ActivityMinute,Steps", lines)
+    out = _parse("fitabase_minute_steps", path).tables["wearable_intervals"]
+    assert _metric(out, "steps").height == 30
+    assert _metric(out, "worn_min")["value"].sum() == worn_before + 30
 
 
 def test_a_repeated_minute_row_counts_once(tmp_path):
