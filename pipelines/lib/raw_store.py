@@ -18,9 +18,12 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
+import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import get_context
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,7 +113,8 @@ def landing_files(data_dir: DataDir, source: Source) -> list[FoundFile]:
 
 
 def partition_dir(data_dir: DataDir, source: Source, sha256: str) -> Path:
-    return data_dir.raw_entity(source.name) / f"file_sha256={sha256}"
+    # a new parser version parses every file again, beside the old partitions
+    return data_dir.raw_entity(source.name) / f"parser={source.version}" / f"file_sha256={sha256}"
 
 
 def _parse(source_name: str, landing: LandingFile) -> Parsed:
@@ -148,7 +152,8 @@ def _write_partition(target: Path, found: FoundFile, parsed: Parsed) -> None:
             {i.line for i in parsed.issues if i.action == "row quarantined" and i.line is not None}
         )
         summary = {
-            "rows_read": max(parsed.rows_read, landed + quarantined) if not file_issue else parsed.rows_read,
+            # a parser that expands records (a wide file, a month of minutes) says what it read
+            "rows_read": parsed.rows_read or landed + quarantined,
             "rows_landed": landed,
             "rows_quarantined": quarantined,
             "status": "quarantined" if file_issue else "loaded",
@@ -160,6 +165,21 @@ def _write_partition(target: Path, found: FoundFile, parsed: Parsed) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         if not target.exists():
             raise
+
+
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """Spawned workers re-run the parent's __main__ script; hide it while they start.
+
+    Workers only need this package. When the parent is a script with side effects
+    (a Streamlit page, a notebook kernel), re-running it in every worker would be wrong.
+    """
+    original = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = original
 
 
 def ingest_source(
@@ -177,17 +197,24 @@ def ingest_source(
     worth_a_pool = len(new) >= 4 or sum(f.size_bytes for f in new.values()) >= PARALLEL_BYTES
     if workers > 1 and worth_a_pool:
         # spawn, not fork: the parent (Dagster, DuckDB) runs threads that a fork would copy mid-lock
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with (
+            _plain_main(),
+            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
+        ):
             futures = {sha: pool.submit(_parse, source.name, f.landing) for sha, f in new.items()}
             for sha, future in futures.items():
                 _write_partition(partition_dir(data_dir, source, sha), new[sha], future.result())
                 log(f"  parsed {new[sha].relative}")
     else:
         for sha, found in new.items():
-            _write_partition(partition_dir(data_dir, source, sha), found, _parse(source.name, found.landing))
+            _write_partition(
+                partition_dir(data_dir, source, sha), found, _parse(source.name, found.landing)
+            )
     results = []
     for found in files:
-        summary = json.loads((partition_dir(data_dir, source, found.sha256) / "summary.json").read_text())
+        summary = json.loads(
+            (partition_dir(data_dir, source, found.sha256) / "summary.json").read_text()
+        )
         result = ParsedFile(found, parsed_now=found.sha256 in new, **summary)
         log(
             f"{found.relative}: {result.rows_landed} rows landed, "

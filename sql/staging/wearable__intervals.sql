@@ -48,13 +48,17 @@ per_entity as (
 
 chosen_entity as (
     select *
-    from per_entity
-    qualify row_number() over (
-        partition by pid, source, metric, day
-        order by
-            case when metric = 'worn_min' then finest else -coarsest end,
-            entity
-    ) = 1
+    from (
+        select
+            *,
+            row_number() over (
+                partition by pid, source, metric, day order by -coarsest, entity
+            ) as count_rank,
+            min(finest) over (partition by pid, source, metric, day) as finest_of_day
+        from per_entity
+    )
+    -- every file with the finest wear evidence counts (a quarter hour worn by either is worn)
+    where case when metric = 'worn_min' then finest = finest_of_day else count_rank = 1 end
 ),
 
 final as (

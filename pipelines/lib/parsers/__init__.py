@@ -1,6 +1,6 @@
 """Every landing source the pipeline ingests: `SOURCES`."""
 
-from .fitabase import DAILY_ACTIVITY, SLEEP_DAY
+from . import fitabase
 from .fitbit_archive import SOURCE as FITBIT_ARCHIVE
 from .garmin import GARMIN
 from .oura import SOURCE as OURA
@@ -10,11 +10,12 @@ from .source import LandingFile, Parsed, Source, spec_source
 from .spec import Entity, Field, Issue
 
 PROGRAM_ENTITIES: tuple[Entity, ...] = (ROSTER, APP_SESSIONS, APP_CHECKINS, PROM)
-ENTITIES: tuple[Entity, ...] = (*PROGRAM_ENTITIES, DAILY_ACTIVITY, SLEEP_DAY)
+ENTITIES: tuple[Entity, ...] = PROGRAM_ENTITIES
 ENTITIES_BY_NAME = {e.name: e for e in ENTITIES}
 
 SOURCES: tuple[Source, ...] = (
     *(spec_source(e) for e in ENTITIES),
+    *fitabase.SOURCES,
     FITBIT_ARCHIVE,
     GARMIN,
     OURA,

@@ -53,6 +53,8 @@ class Source:
     # export covering it wins (Apple Health, Oura, Fitabase). False: each file is its own
     # recording (Garmin FIT, Open mHealth data points); all are kept, exact duplicates once.
     cumulative: bool = True
+    # bump when the parser's output for the same file changes: files are then parsed again
+    version: str = "1"
 
 
 def spec_source(entity: Entity) -> Source:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from array import array
 
+import numpy as np
 import polars as pl
 
 from .timeline import QUARTER, epoch_to_utc, minute_windows, sample_frame
@@ -42,15 +43,23 @@ class WearEvidence:
 
 
 def _spans(evidence: WearEvidence) -> pl.DataFrame:
-    beats = pl.Series("start", evidence.heart_rate, dtype=pl.Int64).unique().sort()
-    points = pl.DataFrame({"start": beats, "end": beats})
-    bridges = (
-        pl.DataFrame({"start": beats, "end": beats.shift(-1)})
-        .drop_nulls()
-        .filter(pl.col("end") - pl.col("start") <= MAX_HR_GAP_S)
+    """Worn spans: runs of Watch heart-rate samples no more than MAX_HR_GAP_S apart, and Watch step samples."""
+    beats = np.unique(np.frombuffer(evidence.heart_rate, dtype=np.int64))  # sorted
+    following = np.append(beats[1:], beats[-1:])
+    close = following - beats <= MAX_HR_GAP_S
+    reach = np.where(close, following, beats)  # worn until the next sample when it comes soon enough
+    # a new run after a long gap, and at each UTC midnight so that a Watch worn for weeks stays in short spans
+    new_run = np.ones(beats.size, dtype=bool)
+    new_run[1:] = ~close[:-1] | (beats[1:] // 86400 != beats[:-1] // 86400)
+    firsts = np.flatnonzero(new_run)
+    runs = pl.DataFrame(
+        {
+            "start": beats[firsts],
+            "end": np.maximum.reduceat(reach, firsts) if firsts.size else beats[firsts],
+        }
     )
     steps = sample_frame(evidence.span_start, evidence.span_end)
-    return pl.concat([points, bridges, steps]).sort("start")
+    return pl.concat([runs, steps]).sort("start")
 
 
 def quarter_hour_wear(evidence: WearEvidence) -> pl.DataFrame:
