@@ -59,11 +59,11 @@ HEADER = """<?xml version="1.0" encoding="UTF-8"?>
 """
 WATCH = (
     'sourceName="Sam’s Apple Watch" sourceVersion="10.4" device="&lt;&lt;HKDevice: 0x{ptr:x}&gt;, '
-    "name:Apple Watch, manufacturer:Apple Inc., model:Watch, hardware:Watch6,2, software:10.4&gt;\""
+    'name:Apple Watch, manufacturer:Apple Inc., model:Watch, hardware:Watch6,2, software:10.4&gt;"'
 )
 PHONE = (
     'sourceName="Sam’s iPhone" sourceVersion="17.4" device="&lt;&lt;HKDevice: 0x{ptr:x}&gt;, '
-    "name:iPhone, manufacturer:Apple Inc., model:iPhone, hardware:iPhone14,5, software:17.4&gt;\""
+    'name:iPhone, manufacturer:Apple Inc., model:iPhone, hardware:iPhone14,5, software:17.4&gt;"'
 )
 
 
@@ -71,7 +71,9 @@ def _date(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S -0700")
 
 
-def _record(kind: str, who: str, unit: str | None, start: datetime, end: datetime, value, extra="") -> str:
+def _record(
+    kind: str, who: str, unit: str | None, start: datetime, end: datetime, value, extra=""
+) -> str:
     unit_attr = f' unit="{unit}"' if unit else ""
     head = (
         f' <Record type="{kind}" {who.format(ptr=random.getrandbits(36))}{unit_attr} '
@@ -86,36 +88,122 @@ def _day(day: datetime) -> str:
     # Watch sleep stages 23:00–06:30 plus the iPhone's InBed
     t = day - timedelta(hours=1)
     zone = '  <MetadataEntry key="HKTimeZone" value="America/Los_Angeles"/>\n'
-    out.append(_record("HKCategoryTypeIdentifierSleepAnalysis", PHONE, None, t, t + timedelta(hours=7.5), "HKCategoryValueSleepAnalysisInBed", zone))
+    out.append(
+        _record(
+            "HKCategoryTypeIdentifierSleepAnalysis",
+            PHONE,
+            None,
+            t,
+            t + timedelta(hours=7.5),
+            "HKCategoryValueSleepAnalysisInBed",
+            zone,
+        )
+    )
     while t < day + timedelta(hours=6.5):
         length = timedelta(minutes=random.randint(4, 40))
         stage = random.choice(("AsleepCore", "AsleepCore", "AsleepDeep", "AsleepREM", "Awake"))
-        out.append(_record("HKCategoryTypeIdentifierSleepAnalysis", WATCH, None, t, t + length, f"HKCategoryValueSleepAnalysis{stage}", zone))
+        out.append(
+            _record(
+                "HKCategoryTypeIdentifierSleepAnalysis",
+                WATCH,
+                None,
+                t,
+                t + length,
+                f"HKCategoryValueSleepAnalysis{stage}",
+                zone,
+            )
+        )
         t += length
     # Watch heart rate every ~5 min while worn (06:30–23:00, and through the night)
     t = day - timedelta(hours=1)
     motion = '  <MetadataEntry key="HKMetadataKeyHeartRateMotionContext" value="1"/>\n'
     while t < day + timedelta(hours=23):
-        out.append(_record("HKQuantityTypeIdentifierHeartRate", WATCH, "count/min", t, t, random.randint(52, 130), motion))
+        out.append(
+            _record(
+                "HKQuantityTypeIdentifierHeartRate",
+                WATCH,
+                "count/min",
+                t,
+                t,
+                random.randint(52, 130),
+                motion,
+            )
+        )
         t += timedelta(seconds=random.randint(150, 420))
     # steps, distance and active energy from both devices in the waking hours
     t = day + timedelta(hours=6, minutes=30)
     while t < day + timedelta(hours=22, minutes=30):
         length = timedelta(minutes=random.randint(1, 10))
         steps = random.randint(0, 900)
-        out.append(_record("HKQuantityTypeIdentifierStepCount", WATCH, "count", t, t + length, steps))
-        out.append(_record("HKQuantityTypeIdentifierDistanceWalkingRunning", WATCH, "km", t, t + length, round(steps * 0.00075, 5)))
+        out.append(
+            _record("HKQuantityTypeIdentifierStepCount", WATCH, "count", t, t + length, steps)
+        )
+        out.append(
+            _record(
+                "HKQuantityTypeIdentifierDistanceWalkingRunning",
+                WATCH,
+                "km",
+                t,
+                t + length,
+                round(steps * 0.00075, 5),
+            )
+        )
         if random.random() < 0.6:
-            out.append(_record("HKQuantityTypeIdentifierStepCount", PHONE, "count", t, t + length, int(steps * random.uniform(0.7, 1.1))))
-            out.append(_record("HKQuantityTypeIdentifierDistanceWalkingRunning", PHONE, "km", t, t + length, round(steps * 0.0007, 5)))
+            out.append(
+                _record(
+                    "HKQuantityTypeIdentifierStepCount",
+                    PHONE,
+                    "count",
+                    t,
+                    t + length,
+                    int(steps * random.uniform(0.7, 1.1)),
+                )
+            )
+            out.append(
+                _record(
+                    "HKQuantityTypeIdentifierDistanceWalkingRunning",
+                    PHONE,
+                    "km",
+                    t,
+                    t + length,
+                    round(steps * 0.0007, 5),
+                )
+            )
         for minute in range(0, length.seconds // 60, 1):
             start = t + timedelta(minutes=minute)
-            out.append(_record("HKQuantityTypeIdentifierActiveEnergyBurned", WATCH, "kcal", start, start + timedelta(seconds=59), round(random.uniform(0.05, 9), 3)))
+            out.append(
+                _record(
+                    "HKQuantityTypeIdentifierActiveEnergyBurned",
+                    WATCH,
+                    "kcal",
+                    start,
+                    start + timedelta(seconds=59),
+                    round(random.uniform(0.05, 9), 3),
+                )
+            )
         t += length + timedelta(minutes=random.randint(0, 20))
-    out.append(_record("HKQuantityTypeIdentifierRestingHeartRate", WATCH, "count/min", day + timedelta(hours=7), day + timedelta(hours=22), random.randint(50, 62)))
+    out.append(
+        _record(
+            "HKQuantityTypeIdentifierRestingHeartRate",
+            WATCH,
+            "count/min",
+            day + timedelta(hours=7),
+            day + timedelta(hours=22),
+            random.randint(50, 62),
+        )
+    )
     for hour in (2, 4, 9, 15, 20):
         start = day + timedelta(hours=hour)
-        out.append(_record("HKQuantityTypeIdentifierHeartRateVariabilitySDNN", WATCH, "ms", start, start + timedelta(minutes=1), round(random.uniform(20, 90), 4)))
+        out.append(
+            _record(
+                "HKQuantityTypeIdentifierHeartRateVariabilitySDNN",
+                WATCH,
+                "ms",
+                start,
+                start + timedelta(minutes=1),
+                round(random.uniform(20, 90), 4),
+            )
+        )
     start = day + timedelta(hours=18, minutes=random.randint(0, 59))
     minutes = random.randint(15, 45)
     activity = random.choice(("Yoga", "Walking", "FunctionalStrengthTraining", "Flexibility"))
@@ -166,13 +254,19 @@ def parse_in_this_process(path: str) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rows = sum(t.height for t in parsed.tables.values())
     problems = [i.reason for i in parsed.issues if i.severity == "error"]
-    print(f"{wall:.2f} {baseline / 1024:.0f} {peak / 1024:.0f} {parsed.rows_read} {rows} {problems!r}")
+    print(
+        f"{wall:.2f} {baseline / 1024:.0f} {peak / 1024:.0f} {parsed.rows_read} {rows} {problems!r}"
+    )
 
 
 def measure(path: Path) -> list[str]:
     env = os.environ | {"PYTHONPATH": str(REPO)}
     result = subprocess.run(
-        [sys.executable, __file__, "--parse", str(path)], capture_output=True, text=True, env=env, check=True
+        [sys.executable, __file__, "--parse", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     wall, baseline, peak, read, rows, problems = result.stdout.strip().split(" ", 5)
     if problems != "[]":
@@ -183,7 +277,9 @@ def measure(path: Path) -> list[str]:
 def main(sizes: list[int]) -> None:
     print(f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}")
     print()
-    print("| export.xml | days | zip | file | records read | rows out | wall s | RSS after imports MB | peak RSS MB |")
+    print(
+        "| export.xml | days | zip | file | records read | rows out | wall s | RSS after imports MB | peak RSS MB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for megabytes in sizes:
         with tempfile.TemporaryDirectory(prefix="apple_health_bench_") as tmp:

@@ -51,7 +51,9 @@ def measure(participants: int, weeks: int = 12) -> str:
 def main(sizes: list[int]) -> None:
     print(f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}")
     print()
-    print("| cohort | participant-days | sessions | generate s | cold run s (raw / warehouse / publish) | re-run s (raw / warehouse / publish) |")
+    print(
+        "| cohort | participant-days | sessions | generate s | cold run s (raw / warehouse / publish) | re-run s (raw / warehouse / publish) |"
+    )
     print("|---|---|---|---|---|---|")
     for size in sizes:
         print(measure(size), flush=True)

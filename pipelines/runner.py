@@ -80,8 +80,9 @@ class RunReport:
         )
         lines.append("")
         if self.step_seconds:
-            steps = ", ".join(f"{k} {v:.1f} s" for k, v in self.step_seconds.items())
-            lines.append(f"Steps: {steps}")
+            raw = {k: v for k, v in self.step_seconds.items() if k.startswith("raw__")}
+            rest = ", ".join(f"{k} {v:.1f} s" for k, v in self.step_seconds.items() if k not in raw)
+            lines.append(f"Steps: parse {sum(raw.values()):.1f} s ({len(raw)} sources), {rest}")
         if self.published:
             lines.append("Published: published/current.duckdb")
         else:

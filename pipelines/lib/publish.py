@@ -89,7 +89,7 @@ def raw_identifier_leaks(con: duckdb.DuckDBPyConnection) -> list[str]:
             elif data_type == "VARCHAR":
                 # free text (paths, reasons) may embed an id; exact matches suffice elsewhere
                 embedded = schema == "meta" or table == "ingest_issues"
-                match = "contains(t.\"{c}\", r.v)" if embedded else "t.\"{c}\" = r.v"
+                match = 'contains(t."{c}", r.v)' if embedded else 't."{c}" = r.v'
                 hits = con.execute(
                     f'select count(*) from "{schema}"."{table}" t '
                     f"semi join raw_identifiers r on {match.format(c=column)}"

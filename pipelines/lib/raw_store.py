@@ -1,9 +1,9 @@
 """The raw layer: each landing file parsed once into Parquet, keyed by its content hash.
 
 ```
-raw/<source>/file_sha256=<sha>/<table>.parquet   rows the parser made of the file (+ lineage)
-raw/<source>/file_sha256=<sha>/issues.parquet    what broke the spec, by line/record and field
-raw/<source>/file_sha256=<sha>/summary.json      rows read, landed and quarantined; file status
+raw/<source>/parser=<v>/file_sha256=<key>/<table>.parquet   rows the parser made of the file (+ lineage)
+raw/<source>/parser=<v>/file_sha256=<key>/issues.parquet    what broke the spec, by line/record and field
+raw/<source>/parser=<v>/file_sha256=<key>/summary.json      rows read, landed and quarantined; status
 raw/<source>/_files.parquet                      the source's landing files as last seen
 ```
 A partition is written to a temporary folder and renamed into place, so it is
@@ -24,9 +24,9 @@ import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from multiprocessing import get_context
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 
 import polars as pl
@@ -44,6 +44,7 @@ MANIFEST_SCHEMA = {
     "file": pl.String,
     "participant_id": pl.String,  # per-person folders only; never published raw
     "file_sha256": pl.String,
+    "partition_key": pl.String,  # the content hash, made personal for per-person folders
     "size_bytes": pl.Int64,
     "modified_at": pl.Datetime("us", "UTC"),
     "rows_read": pl.Int64,
@@ -64,6 +65,17 @@ class FoundFile:
     @property
     def relative(self) -> str:
         return self.landing.relative
+
+    @property
+    def key(self) -> str:
+        """The partition's key: the content, and for a per-person file also whose it is.
+
+        Rows carry the person from the folder, so the same bytes in two folders are two parses.
+        """
+        person = self.landing.participant_id
+        if person is None:
+            return self.sha256
+        return hashlib.sha256(f"{self.sha256}\0{person}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -112,9 +124,9 @@ def landing_files(data_dir: DataDir, source: Source) -> list[FoundFile]:
     return sorted(files, key=lambda f: (f.modified_at, f.relative))
 
 
-def partition_dir(data_dir: DataDir, source: Source, sha256: str) -> Path:
+def partition_dir(data_dir: DataDir, source: Source, key: str) -> Path:
     # a new parser version parses every file again, beside the old partitions
-    return data_dir.raw_entity(source.name) / f"parser={source.version}" / f"file_sha256={sha256}"
+    return data_dir.raw_entity(source.name) / f"parser={source.version}" / f"file_sha256={key}"
 
 
 def _parse(source_name: str, landing: LandingFile) -> Parsed:
@@ -190,7 +202,7 @@ def ingest_source(
 ) -> list[ParsedFile]:
     """Parse every new landing file of the source (in parallel) and rewrite its manifest."""
     files = landing_files(data_dir, source)
-    new = {f.sha256: f for f in files if not partition_dir(data_dir, source, f.sha256).exists()}
+    new = {f.key: f for f in files if not partition_dir(data_dir, source, f.key).exists()}
     if new:
         log(f"{source.name}: parsing {len(new)} new file(s) of {len(files)}")
     workers = min(len(new), max_workers or os.cpu_count() or 1)
@@ -213,9 +225,9 @@ def ingest_source(
     results = []
     for found in files:
         summary = json.loads(
-            (partition_dir(data_dir, source, found.sha256) / "summary.json").read_text()
+            (partition_dir(data_dir, source, found.key) / "summary.json").read_text()
         )
-        result = ParsedFile(found, parsed_now=found.sha256 in new, **summary)
+        result = ParsedFile(found, parsed_now=found.key in new, **summary)
         log(
             f"{found.relative}: {result.rows_landed} rows landed, "
             f"{result.rows_quarantined} quarantined"
@@ -236,6 +248,7 @@ def write_manifest(data_dir: DataDir, source: Source, results: list[ParsedFile])
                 r.found.relative,
                 r.found.landing.participant_id,
                 r.found.sha256,
+                r.found.key,
                 r.found.size_bytes,
                 r.found.modified_at,
                 r.rows_read,
@@ -266,5 +279,5 @@ def read_manifest(data_dir: DataDir, source: Source) -> pl.DataFrame:
 def current_partitions(data_dir: DataDir, source: Source) -> Iterator[tuple[str, Path]]:
     """(sha, partition folder) for each distinct file content now in landing/."""
     manifest = read_manifest(data_dir, source)
-    for sha in manifest["file_sha256"].unique(maintain_order=True):
-        yield sha, partition_dir(data_dir, source, sha)
+    for key in manifest["partition_key"].unique(maintain_order=True):
+        yield key, partition_dir(data_dir, source, key)

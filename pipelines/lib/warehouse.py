@@ -81,7 +81,9 @@ def _create_raw_table(
         ddl = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns.items())
         con.execute(f"create or replace table raw.{table} ({ddl}, exported_at timestamptz)")
         return
-    select = ", ".join(f'cast(r."{name}" as {sql_type}) as "{name}"' for name, sql_type in columns.items())
+    select = ", ".join(
+        f'cast(r."{name}" as {sql_type}) as "{name}"' for name, sql_type in columns.items()
+    )
     # One content may sit at several paths: its latest export time orders it.
     con.execute(
         f"""
@@ -90,7 +92,7 @@ def _create_raw_table(
             select file_sha256, max(modified_at) as exported_at from raw.files group by file_sha256
         )
         select {select}, e.exported_at
-        from read_parquet(?, union_by_name = true) as r
+        from read_parquet(?, union_by_name = true, hive_partitioning = false) as r
         join exports as e using (file_sha256)
         """,
         [parts],
@@ -103,7 +105,10 @@ def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int
         str(path) for s in SOURCES if (path := data_dir.raw_entity(s.name) / MANIFEST).exists()
     ]
     if manifests:
-        con.execute("create or replace table raw.files as select * from read_parquet(?)", [manifests])
+        con.execute(
+            "create or replace table raw.files as select * from read_parquet(?, hive_partitioning = false)",
+            [manifests],
+        )
     else:
         columns = ", ".join(f'"{n}" {_DUCKDB_TYPES[t]}' for n, t in MANIFEST_SCHEMA.items())
         con.execute(f"create or replace table raw.files ({columns})")
@@ -124,29 +129,33 @@ def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int
         counts[f"raw.{table}"] = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
 
     con.execute("create or replace table raw.sources (entity varchar, cumulative boolean)")
-    con.executemany("insert into raw.sources values (?, ?)", [(s.name, s.cumulative) for s in SOURCES])
+    con.executemany(
+        "insert into raw.sources values (?, ?)", [(s.name, s.cumulative) for s in SOURCES]
+    )
     con.execute("create or replace table raw.identifier_fields (entity varchar, field varchar)")
     if identifier_fields:
-        con.executemany("insert into raw.identifier_fields values (?, ?)", sorted(identifier_fields))
+        con.executemany(
+            "insert into raw.identifier_fields values (?, ?)", sorted(identifier_fields)
+        )
     con.execute(
         "create or replace table raw.ingest_issues (entity varchar, source varchar, "
         "file varchar, file_sha256 varchar, line bigint, field varchar, value varchar, "
         "reason varchar, severity varchar, action varchar)"
     )
     for entity, path in issue_files:
-        sha = Path(path).parent.name.removeprefix("file_sha256=")
+        key = Path(path).parent.name.removeprefix("file_sha256=")
         con.execute(
             """
             insert into raw.ingest_issues
             select f.entity, f.source, f.file, f.file_sha256, i.line, i.field, i.value,
                    i.reason, i.severity, i.action
-            from read_parquet(?) as i
+            from read_parquet(?, hive_partitioning = false) as i
             cross join (
-                select * from raw.files where entity = ? and file_sha256 = ?
+                select * from raw.files where entity = ? and partition_key = ?
                 order by modified_at desc limit 1
             ) as f
             """,
-            [path, entity, sha],
+            [path, entity, key],
         )
     return counts
 

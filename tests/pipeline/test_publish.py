@@ -121,6 +121,7 @@ def test_many_new_files_are_parsed_in_worker_processes_with_the_same_result(tmp_
     from pipelines.lib.raw_store import ingest_source
 
     roster = SOURCES_BY_NAME["roster"]
+    serial: list[tuple] = []
     for parallel in (False, True):
         data_dir = DataDir.at(tmp_path / str(parallel))
         (data_dir.landing / "roster").mkdir(parents=True)
@@ -130,7 +131,9 @@ def test_many_new_files_are_parsed_in_worker_processes_with_the_same_result(tmp_
                 f"P-{n},A,C-1,2026-03-0{n + 1},America/Chicago\nP-x{n},A,C-1,bad,America/Chicago\n"
             )
         results = ingest_source(data_dir, roster, max_workers=2 if parallel else 1)
-        summary = [(r.found.relative, r.rows_read, r.rows_landed, r.rows_quarantined) for r in results]
+        summary = [
+            (r.found.relative, r.rows_read, r.rows_landed, r.rows_quarantined) for r in results
+        ]
         if parallel:
             assert summary == serial
         serial = summary

@@ -112,6 +112,13 @@ def test_unlinked_fitabase_ids_are_reported_not_loaded(fitabase_run):
         unlinked = con.execute(
             "select count(*) from marts.ingest_issues where action = 'row not linked' and field = 'Id'"
         ).fetchone()[0]
-        values = [v for (v,) in con.execute("select value from marts.ingest_issues where field = 'Id'").fetchall()]
+        values = [
+            v
+            for (v,) in con.execute(
+                "select value from marts.ingest_issues where field = 'Id'"
+            ).fetchall()
+        ]
     assert unlinked == expected, "one issue per file and unlinked Id"
-    assert all(v.startswith("p_") for v in values), "Fitabase Ids are identifiers: shown as pseudonyms"
+    assert all(v.startswith("p_") for v in values), (
+        "Fitabase Ids are identifiers: shown as pseudonyms"
+    )

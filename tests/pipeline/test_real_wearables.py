@@ -26,6 +26,7 @@ ROSTER = [
     ("P-FITBIT", "2019-11-04", 8, "Europe/Oslo"),
     ("P-GARMIN", "2014-12-22", 2, "America/Chicago"),
     ("P-RUNNER", "2017-06-05", 2, "America/Los_Angeles"),
+    ("P-APPLE", "2017-06-12", 2, "Asia/Jerusalem"),
 ]
 
 
@@ -38,14 +39,21 @@ def run(real_data, tmp_path_factory):
         "participant_id,cohort,coach_id,enrolled_on,program_weeks,timezone\n"
         + "".join(f"{p},real,C-1,{d},{w},{tz}\n" for p, d, w, tz in ROSTER)
     )
-    person = lambda source, pid: (landing / source / pid)  # noqa: E731
+    person = lambda source, pid: landing / source / pid  # noqa: E731
     person("oura", "P-OURA").mkdir(parents=True)
-    shutil.copy(real_data / "oura_trends" / "oura.csv", person("oura", "P-OURA") / "oura_trends.csv")
+    shutil.copy(
+        real_data / "oura_trends" / "oura.csv", person("oura", "P-OURA") / "oura_trends.csv"
+    )
     shutil.copytree(real_data / "pmdata_simula" / "p03" / "fitbit", person("fitbit", "P-FITBIT"))
     person("garmin", "P-GARMIN").mkdir(parents=True)
     shutil.copy(real_data / "garmin_fit" / "MonitoringFile.fit", person("garmin", "P-GARMIN"))
     person("garmin", "P-RUNNER").mkdir(parents=True)
     shutil.copy(real_data / "garmin_fit" / "garmin-fenix-5-run.fit", person("garmin", "P-RUNNER"))
+    person("apple_health", "P-APPLE").mkdir(parents=True)
+    shutil.copy(
+        real_data / "apple_health_export" / "hkimport_2017" / "export.xml",
+        person("apple_health", "P-APPLE"),
+    )
     person("garmin", "P-NOBODY").mkdir(parents=True)
     shutil.copy(real_data / "garmin_fit" / "Activity.fit", person("garmin", "P-NOBODY"))
     report = run_pipeline(data_dir, log_level="WARNING")
@@ -94,7 +102,9 @@ def test_fitbit_archive_main_sleep_and_local_day_steps(run, real_data):
     oslo = ZoneInfo("Europe/Oslo")
     per_day = defaultdict(int)
     for r in json.loads((folder / "steps.json").read_text()):
-        at = datetime.strptime(r["dateTime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)  # the archive's minutes are UTC
+        at = datetime.strptime(r["dateTime"], "%Y-%m-%d %H:%M:%S").replace(
+            tzinfo=UTC
+        )  # the archive's minutes are UTC
         per_day[at.astimezone(oslo).date()] += int(r["value"])
     worn_days = run.execute(
         "select day, steps from marts.participant_day where pid = ? and wear_state = 'worn'",
@@ -117,12 +127,38 @@ def test_a_garmin_run_becomes_a_session(run, real_data):
     ).fetchall()
     with (real_data / "garmin_fit" / "garmin-fenix-5-run-records.csv").open(newline="") as handle:
         stamps = [r["timestamp"] for r in csv.DictReader(handle)]
-    first, last = (datetime.strptime(t.replace(" PDT", ""), "%a %b %d %H:%M:%S %Y") for t in (stamps[0], stamps[-1]))
+    first, last = (
+        datetime.strptime(t.replace(" PDT", ""), "%a %b %d %H:%M:%S %Y")
+        for t in (stamps[0], stamps[-1])
+    )
     assert session[:2] == ("garmin", "other")  # a run is not part of the stretching program
     assert session[3] == first.date().isoformat(), "on the runner's local (Pacific) day"
     assert 0 < session[2] <= (last - first).total_seconds() + 1
     local_start = session[4].astimezone(ZoneInfo("America/Los_Angeles")).replace(tzinfo=None)
     assert abs((local_start - first).total_seconds()) <= 60
+
+
+def test_apple_health_iphone_steps_on_the_roster_day_and_the_night_from_pillow(run, real_data):
+    from xml.etree import ElementTree
+
+    jerusalem = ZoneInfo("Asia/Jerusalem")
+    expected = 0.0
+    for _, element in ElementTree.iterparse(
+        real_data / "apple_health_export" / "hkimport_2017" / "export.xml"
+    ):
+        if element.tag == "Record" and element.get("type") == "HKQuantityTypeIdentifierStepCount":
+            start = datetime.strptime(element.get("startDate"), "%Y-%m-%d %H:%M:%S %z")
+            if start.astimezone(jerusalem).date().isoformat() == "2017-06-15":
+                assert element.get("sourceName") == "Jonathan’s iPhone"  # one source that day
+                expected += float(element.get("value"))
+        element.clear()
+    got = day(run, "P-APPLE", "2017-06-15")
+    assert got["wear_state"] == "worn" and got["wear_minutes"] is None, (
+        "an iPhone says nothing about wear"
+    )
+    assert got["steps"] == round(expected)
+    assert day(run, "P-APPLE", "2017-06-21")["sleep_minutes"] == 375
+    assert day(run, "P-APPLE", "2017-06-21")["sleep_source"] == "apple_health"
 
 
 def test_a_folder_not_on_the_roster_is_reported_by_pseudonym(run):

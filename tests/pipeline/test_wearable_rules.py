@@ -19,7 +19,13 @@ from pipelines.lib.parsers import SOURCES
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES, conform
 from pipelines.lib.pseudonym import pseudonymize
 from pipelines.lib.sql_catalog import load_models
-from pipelines.lib.warehouse import _create_raw_table, _raw_table_schemas, build_model, prepare, set_run_parameters
+from pipelines.lib.warehouse import (
+    _create_raw_table,
+    _raw_table_schemas,
+    build_model,
+    prepare,
+    set_run_parameters,
+)
 
 KEY = b"rules-test-key"
 ROSTER = [
@@ -44,7 +50,15 @@ class Warehouse:
 
     def add(self, table: str, entity: str, exported: str, rows: list[dict]) -> None:
         sha = f"{entity}-{exported}-{len(self.files)}"
-        frame = conform(table, pl.DataFrame(rows, schema_overrides={k: v for k, v in WEARABLE_TABLES[table].items() if any(k in r for r in rows)}))
+        frame = conform(
+            table,
+            pl.DataFrame(
+                rows,
+                schema_overrides={
+                    k: v for k, v in WEARABLE_TABLES[table].items() if any(k in r for r in rows)
+                },
+            ),
+        )
         self.rows[table].append(
             frame.with_columns(
                 pl.lit(1, pl.Int64).alias("row_number"),
@@ -53,8 +67,22 @@ class Warehouse:
                 pl.lit(datetime(2026, 1, 1, tzinfo=UTC)).alias("ingested_at"),
             )
         )
-        self.files.append((entity, entity, f"{entity}/{exported}.dat", None, sha, 1,
-                           datetime.fromisoformat(exported).replace(tzinfo=UTC), 1, 1, 0, "loaded", None))
+        self.files.append(
+            (
+                entity,
+                entity,
+                f"{entity}/{exported}.dat",
+                None,
+                sha,
+                1,
+                datetime.fromisoformat(exported).replace(tzinfo=UTC),
+                1,
+                1,
+                0,
+                "loaded",
+                None,
+            )
+        )
 
     def build(self) -> duckdb.DuckDBPyConnection:
         con = self.con
@@ -63,7 +91,9 @@ class Warehouse:
             "file_sha256 varchar, size_bytes bigint, modified_at timestamptz, rows_read bigint, "
             "rows_landed bigint, rows_quarantined bigint, status varchar, error varchar)"
         )
-        con.executemany("insert into raw.files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.files)
+        con.executemany(
+            "insert into raw.files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.files
+        )
         for table, schema in _raw_table_schemas().items():
             _create_raw_table(con, table, schema, [])
         for table, frames in self.rows.items():
@@ -80,9 +110,15 @@ class Warehouse:
             "values (?, 'A', 'C-1', '2026-03-02', '1', ?, ?)",
             ROSTER,
         )
-        con.execute("update raw.roster set source_file = 'roster.csv', row_number = 1, exported_at = now()")
-        con.execute("create table raw.sources as select * from (values ('garmin', false)) t(entity, cumulative)")
-        con.execute("insert into raw.sources select distinct entity, true from raw.files where entity <> 'garmin'")
+        con.execute(
+            "update raw.roster set source_file = 'roster.csv', row_number = 1, exported_at = now()"
+        )
+        con.execute(
+            "create table raw.sources as select * from (values ('garmin', false)) t(entity, cumulative)"
+        )
+        con.execute(
+            "insert into raw.sources select distinct entity, true from raw.files where entity <> 'garmin'"
+        )
         con.execute("create table raw.identifier_fields (entity varchar, field varchar)")
         con.execute(
             "create table raw.ingest_issues (entity varchar, source varchar, file varchar, file_sha256 varchar, "
@@ -95,8 +131,14 @@ class Warehouse:
 
 
 def steps(day, value, duration=86400, **extra):
-    return {"start_local": datetime.fromisoformat(day), "local_day": date.fromisoformat(day[:10]) if duration == 86400 else None,
-            "duration_s": duration, "metric": "steps", "value": float(value), **extra}
+    return {
+        "start_local": datetime.fromisoformat(day),
+        "local_day": date.fromisoformat(day[:10]) if duration == 86400 else None,
+        "duration_s": duration,
+        "metric": "steps",
+        "value": float(value),
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -107,7 +149,8 @@ def warehouse() -> Warehouse:
 
 def day_row(con, participant: str, day: str, columns: str):
     return con.execute(
-        f"select {columns} from marts.participant_day where pid = ? and day = ?", [pid(participant), day]
+        f"select {columns} from marts.participant_day where pid = ? and day = ?",
+        [pid(participant), day],
     ).fetchone()
 
 
@@ -124,8 +167,17 @@ def test_newest_export_replaces_older_ones_day_by_day(warehouse):
 
 def test_vendor_daily_total_beats_summing_finer_files_which_fill_in_when_it_is_missing(warehouse):
     fitabase = {"fitbit_id": "111", "source": "fitabase", "device": "Fitbit"}
-    warehouse.add("wearable_intervals", "fitabase_daily_activity", "2026-03-05", [steps("2026-03-02", 8000, **fitabase)])
-    hourly = [steps(f"2026-03-0{d}T{h:02d}:00:00", 400, 3600, **fitabase) for d in (2, 3) for h in range(8, 20)]
+    warehouse.add(
+        "wearable_intervals",
+        "fitabase_daily_activity",
+        "2026-03-05",
+        [steps("2026-03-02", 8000, **fitabase)],
+    )
+    hourly = [
+        steps(f"2026-03-0{d}T{h:02d}:00:00", 400, 3600, **fitabase)
+        for d in (2, 3)
+        for h in range(8, 20)
+    ]
     warehouse.add("wearable_intervals", "fitabase_hourly_steps", "2026-03-05", hourly)
     con = warehouse.build()
     assert day_row(con, "P-1", "2026-03-02", "steps, steps_source") == (8000, "fitabase")
@@ -139,55 +191,148 @@ def test_device_worn_longest_wins_and_partial_days_have_no_steps(warehouse):
     def worn(day, minutes, **who):
         return {**steps(day, 0, **who), "metric": "worn_min", "value": float(minutes)}
 
-    warehouse.add("wearable_intervals", "apple_health", "2026-03-05",
-                  [steps("2026-03-02", 9000, **watch), worn("2026-03-02", 800, **watch),
-                   steps("2026-03-03", 3000, **watch), worn("2026-03-03", 200, **watch)])
-    warehouse.add("wearable_intervals", "garmin", "2026-03-05",
-                  [steps("2026-03-02", 12000, **garmin), worn("2026-03-02", 900, **garmin)])
+    warehouse.add(
+        "wearable_intervals",
+        "apple_health",
+        "2026-03-05",
+        [
+            steps("2026-03-02", 9000, **watch),
+            worn("2026-03-02", 800, **watch),
+            steps("2026-03-03", 3000, **watch),
+            worn("2026-03-03", 200, **watch),
+        ],
+    )
+    warehouse.add(
+        "wearable_intervals",
+        "garmin",
+        "2026-03-05",
+        [steps("2026-03-02", 12000, **garmin), worn("2026-03-02", 900, **garmin)],
+    )
     con = warehouse.build()
-    assert day_row(con, "P-2", "2026-03-02", "steps, steps_source, wear_minutes, wear_state") == (12000, "garmin", 900, "worn")
-    assert day_row(con, "P-2", "2026-03-03", "steps, wear_minutes, wear_state") == (None, 200, "partial")
+    assert day_row(con, "P-2", "2026-03-02", "steps, steps_source, wear_minutes, wear_state") == (
+        12000,
+        "garmin",
+        900,
+        "worn",
+    )
+    assert day_row(con, "P-2", "2026-03-03", "steps, wear_minutes, wear_state") == (
+        None,
+        200,
+        "partial",
+    )
     assert day_row(con, "P-2", "2026-03-04", "steps, wear_state") == (None, "no_data")
 
 
 def test_the_main_sleep_ending_that_morning_is_the_night(warehouse):
     oura = {"participant_id": "P-2", "source": "oura", "device": "Oura"}
-    night = {**oura, "start_utc": datetime(2026, 3, 2, 23, 0, tzinfo=UTC), "end_utc": datetime(2026, 3, 3, 7, 0, tzinfo=UTC),
-             "minutes_asleep": 420, "minutes_in_bed": 480, "is_main": True, "episode_id": "n1"}
-    nap = {**oura, "start_utc": datetime(2026, 3, 3, 14, 0, tzinfo=UTC), "end_utc": datetime(2026, 3, 3, 15, 0, tzinfo=UTC),
-           "minutes_asleep": 50, "minutes_in_bed": 60, "is_main": False, "episode_id": "n2"}
-    total = {"fitbit_id": "111", "source": "fitabase", "local_day": date(2026, 3, 3), "minutes_asleep": 300,
-             "minutes_in_bed": 330, "sleep_type": "daily_total"}
+    night = {
+        **oura,
+        "start_utc": datetime(2026, 3, 2, 23, 0, tzinfo=UTC),
+        "end_utc": datetime(2026, 3, 3, 7, 0, tzinfo=UTC),
+        "minutes_asleep": 420,
+        "minutes_in_bed": 480,
+        "is_main": True,
+        "episode_id": "n1",
+    }
+    nap = {
+        **oura,
+        "start_utc": datetime(2026, 3, 3, 14, 0, tzinfo=UTC),
+        "end_utc": datetime(2026, 3, 3, 15, 0, tzinfo=UTC),
+        "minutes_asleep": 50,
+        "minutes_in_bed": 60,
+        "is_main": False,
+        "episode_id": "n2",
+    }
+    total = {
+        "fitbit_id": "111",
+        "source": "fitabase",
+        "local_day": date(2026, 3, 3),
+        "minutes_asleep": 300,
+        "minutes_in_bed": 330,
+        "sleep_type": "daily_total",
+    }
     warehouse.add("wearable_sleep", "oura", "2026-03-05", [night, nap])
     warehouse.add("wearable_sleep", "fitabase_sleep_day", "2026-03-05", [total])
     con = warehouse.build()
-    assert day_row(con, "P-2", "2026-03-03", "sleep_minutes, sleep_efficiency, sleep_source") == (420, 0.875, "oura")
+    assert day_row(con, "P-2", "2026-03-03", "sleep_minutes, sleep_efficiency, sleep_source") == (
+        420,
+        0.875,
+        "oura",
+    )
     assert day_row(con, "P-1", "2026-03-03", "sleep_minutes, sleep_source") == (300, "fitabase")
 
 
 def test_vitals_come_from_the_preferred_source_as_a_daily_mean(warehouse):
     apple = {"participant_id": "P-2", "source": "apple_health", "metric": "hrv_sdnn_ms"}
-    garmin = {"participant_id": "P-2", "source": "garmin", "metric": "resting_hr", "local_day": date(2026, 3, 2), "value": 61.0}
-    warehouse.add("wearable_vitals", "apple_health", "2026-03-05", [
-        {**apple, "start_utc": datetime(2026, 3, 2, 8, tzinfo=UTC), "value": 40.0},
-        {**apple, "start_utc": datetime(2026, 3, 2, 20, tzinfo=UTC), "value": 50.0},
-        {**apple, "metric": "resting_hr", "local_day": date(2026, 3, 2), "value": 58.0},
-    ])
+    garmin = {
+        "participant_id": "P-2",
+        "source": "garmin",
+        "metric": "resting_hr",
+        "local_day": date(2026, 3, 2),
+        "value": 61.0,
+    }
+    warehouse.add(
+        "wearable_vitals",
+        "apple_health",
+        "2026-03-05",
+        [
+            {**apple, "start_utc": datetime(2026, 3, 2, 8, tzinfo=UTC), "value": 40.0},
+            {**apple, "start_utc": datetime(2026, 3, 2, 20, tzinfo=UTC), "value": 50.0},
+            {**apple, "metric": "resting_hr", "local_day": date(2026, 3, 2), "value": 58.0},
+        ],
+    )
     warehouse.add("wearable_vitals", "garmin", "2026-03-05", [garmin])
     con = warehouse.build()
     assert day_row(con, "P-2", "2026-03-02", "resting_hr, hrv_ms") == (58.0, 45.0)
 
 
 def test_a_watch_workout_overlapping_an_app_session_is_one_session(warehouse):
-    watch = {"participant_id": "P-2", "source": "garmin", "device": "fenix 5", "activity": "training/yoga", "kind": "stretch"}
-    warehouse.add("wearable_workouts", "garmin", "2026-03-05", [
-        {**watch, "workout_id": "w1", "start_utc": datetime(2026, 3, 3, 7, 5, tzinfo=UTC), "duration_s": 900},
-        {**watch, "workout_id": "w2", "start_utc": datetime(2026, 3, 4, 18, 0, tzinfo=UTC), "duration_s": 1200},
-    ])
-    apple = {"participant_id": "P-2", "source": "apple_health", "device": "Apple Watch", "activity": "HKWorkoutActivityTypeYoga", "kind": "stretch"}
-    warehouse.add("wearable_workouts", "apple_health", "2026-03-05", [
-        {**apple, "workout_id": "a1", "start_utc": datetime(2026, 3, 4, 18, 2, tzinfo=UTC), "duration_s": 1000},
-    ])
+    watch = {
+        "participant_id": "P-2",
+        "source": "garmin",
+        "device": "fenix 5",
+        "activity": "training/yoga",
+        "kind": "stretch",
+    }
+    warehouse.add(
+        "wearable_workouts",
+        "garmin",
+        "2026-03-05",
+        [
+            {
+                **watch,
+                "workout_id": "w1",
+                "start_utc": datetime(2026, 3, 3, 7, 5, tzinfo=UTC),
+                "duration_s": 900,
+            },
+            {
+                **watch,
+                "workout_id": "w2",
+                "start_utc": datetime(2026, 3, 4, 18, 0, tzinfo=UTC),
+                "duration_s": 1200,
+            },
+        ],
+    )
+    apple = {
+        "participant_id": "P-2",
+        "source": "apple_health",
+        "device": "Apple Watch",
+        "activity": "HKWorkoutActivityTypeYoga",
+        "kind": "stretch",
+    }
+    warehouse.add(
+        "wearable_workouts",
+        "apple_health",
+        "2026-03-05",
+        [
+            {
+                **apple,
+                "workout_id": "a1",
+                "start_utc": datetime(2026, 3, 4, 18, 2, tzinfo=UTC),
+                "duration_s": 1000,
+            },
+        ],
+    )
     con = warehouse.build()
     con.execute(
         "insert into raw.app_sessions (session_id, participant_id, started_at, duration_s, kind, discomfort, "
@@ -208,29 +353,62 @@ def test_a_watch_workout_overlapping_an_app_session_is_one_session(warehouse):
 
 
 def test_rows_of_people_not_on_the_roster_are_reported_not_loaded(warehouse):
-    warehouse.add("wearable_intervals", "garmin", "2026-03-05",
-                  [steps("2026-03-02", 100, participant_id="P-404", source="garmin")])
-    warehouse.add("wearable_intervals", "fitabase_daily_activity", "2026-03-05",
-                  [steps("2026-03-02", 100, fitbit_id="999", source="fitabase")])
+    warehouse.add(
+        "wearable_intervals",
+        "garmin",
+        "2026-03-05",
+        [steps("2026-03-02", 100, participant_id="P-404", source="garmin")],
+    )
+    warehouse.add(
+        "wearable_intervals",
+        "fitabase_daily_activity",
+        "2026-03-05",
+        [steps("2026-03-02", 100, fitbit_id="999", source="fitabase")],
+    )
     con = warehouse.build()
     issues = con.execute(
         "select field, value, action from marts.ingest_issues where action = 'row not linked' order by field"
     ).fetchall()
-    assert issues == [("Id", pseudonymize("999", KEY), "row not linked"),
-                      ("participant_id", pseudonymize("P-404", KEY), "row not linked")]
+    assert issues == [
+        ("Id", pseudonymize("999", KEY), "row not linked"),
+        ("participant_id", pseudonymize("P-404", KEY), "row not linked"),
+    ]
 
 
 def test_separate_recordings_all_count_and_a_minute_worn_counts_once(warehouse):
     garmin = {"participant_id": "P-2", "source": "garmin", "device": "fenix5"}
 
     def quarter(hour, minute, worn):
-        return {**garmin, "start_utc": datetime(2026, 3, 2, hour, minute, tzinfo=UTC), "duration_s": 900,
-                "metric": "worn_min", "value": float(worn)}
+        return {
+            **garmin,
+            "start_utc": datetime(2026, 3, 2, hour, minute, tzinfo=UTC),
+            "duration_s": 900,
+            "metric": "worn_min",
+            "value": float(worn),
+        }
 
-    morning = [{**garmin, "start_utc": datetime(2026, 3, 2, 8, tzinfo=UTC), "duration_s": 3600, "metric": "steps", "value": 4000.0},
-               quarter(8, 0, 15), quarter(8, 15, 15)]
-    evening = [{**garmin, "start_utc": datetime(2026, 3, 2, 18, tzinfo=UTC), "duration_s": 3600, "metric": "steps", "value": 3000.0},
-               quarter(8, 15, 10), quarter(18, 0, 15)]
+    morning = [
+        {
+            **garmin,
+            "start_utc": datetime(2026, 3, 2, 8, tzinfo=UTC),
+            "duration_s": 3600,
+            "metric": "steps",
+            "value": 4000.0,
+        },
+        quarter(8, 0, 15),
+        quarter(8, 15, 15),
+    ]
+    evening = [
+        {
+            **garmin,
+            "start_utc": datetime(2026, 3, 2, 18, tzinfo=UTC),
+            "duration_s": 3600,
+            "metric": "steps",
+            "value": 3000.0,
+        },
+        quarter(8, 15, 10),
+        quarter(18, 0, 15),
+    ]
     warehouse.add("wearable_intervals", "garmin", "2026-03-05", morning)
     warehouse.add("wearable_intervals", "garmin", "2026-03-06", evening)
     warehouse.add("wearable_intervals", "garmin", "2026-03-07", morning)  # the same file sent twice

@@ -100,7 +100,7 @@ def test_steps_give_wear_per_quarter_hour_by_the_non_wear_rule(pmdata):
     # so it may only count less, and not much less.
     expected = 1 + sum(
         int((b - a).total_seconds() // 60) if (b - a).total_seconds() // 60 <= 90 else 1
-        for a, b in zip(moving, moving[1:])
+        for a, b in zip(moving, moving[1:], strict=False)
     )
 
     rows, _, _ = _parse(path)

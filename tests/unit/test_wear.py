@@ -31,7 +31,9 @@ def test_long_still_stretch_is_not_worn_short_ones_are():
 
 def test_a_brief_spike_inside_a_long_still_stretch_does_not_make_it_worn():
     times, steps = series([(15, 10), (45, 0), (1, 12), (49, 0), (15, 10)])
-    assert worn_total(worn_from_steps(times, steps)) == 30, "45 + 1 + 49 still minutes are one non-wear span"
+    assert worn_total(worn_from_steps(times, steps)) == 30, (
+        "45 + 1 + 49 still minutes are one non-wear span"
+    )
 
 
 def test_a_spike_without_30_still_minutes_on_both_sides_breaks_the_span():
@@ -48,6 +50,8 @@ def test_missing_minutes_count_as_still():
 
 
 def test_quarters_are_aligned_and_heart_rate_minutes_count_once():
-    seconds = pl.Series([START + timedelta(seconds=s) for s in range(0, 20 * 60, 5)])  # every 5 s for 20 min
+    seconds = pl.Series(
+        [START + timedelta(seconds=s) for s in range(0, 20 * 60, 5)]
+    )  # every 5 s for 20 min
     frame = worn_from_heart_rate(seconds)
     assert frame.rows() == [(START, 15.0), (START + timedelta(minutes=15), 5.0)]

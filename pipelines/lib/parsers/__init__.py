@@ -1,10 +1,11 @@
 """Every landing source the pipeline ingests: `SOURCES`."""
 
 from . import fitabase
+from .apple_health import SOURCE as APPLE_HEALTH
 from .fitbit_archive import SOURCE as FITBIT_ARCHIVE
 from .garmin import GARMIN
-from .oura import SOURCE as OURA
 from .omh import SOURCE as OMH
+from .oura import SOURCE as OURA
 from .program import APP_CHECKINS, APP_SESSIONS, PROM, ROSTER
 from .source import LandingFile, Parsed, Source, spec_source
 from .spec import Entity, Field, Issue
@@ -17,6 +18,7 @@ SOURCES: tuple[Source, ...] = (
     *(spec_source(e) for e in ENTITIES),
     *fitabase.SOURCES,
     FITBIT_ARCHIVE,
+    APPLE_HEALTH,
     GARMIN,
     OURA,
     OMH,

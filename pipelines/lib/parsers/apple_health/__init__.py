@@ -41,12 +41,8 @@ NAME = "apple_health"
 TABLES = ("wearable_intervals", "wearable_sleep", "wearable_vitals", "wearable_workouts")
 
 
-def _file_issue(reason: str, line: int | None = None) -> Issue:
-    return Issue(line, None, None, reason, action="file quarantined")
-
-
-def _quarantined(reason: str, line: int | None = None, rows_read: int = 0) -> Parsed:
-    return Parsed({}, [_file_issue(reason, line)], rows_read)
+def _quarantined(reason: str) -> Parsed:
+    return Parsed({}, [Issue(None, None, None, reason, action="file quarantined")], 0)
 
 
 def read_export(landing: LandingFile) -> ExportCollector:
@@ -174,6 +170,7 @@ SOURCE = Source(
     description="Apple Health exports: steps, Watch wear, exercise minutes, sleep, resting HR, HRV, workouts",
     per_person=True,
     identifiers=("participant_id",),
+    cumulative=True,  # every export repeats all earlier data: the newest export of a day wins
 )
 SOURCES = (SOURCE,)
 

@@ -39,7 +39,7 @@ VITALS = {
     "HKQuantityTypeIdentifierHeartRateVariabilitySDNN": ("hrv_sdnn_ms", "ms"),
 }
 VITAL_METRICS = tuple(metric for metric, _ in VITALS.values())
-MAX_ISSUES = 200  # per reason; the rest are counted in one summary issue
+MAX_ISSUES = 200  # of one kind; the rest are counted in one summary issue
 
 
 class _BadRecord(Exception):
@@ -49,26 +49,30 @@ class _BadRecord(Exception):
 
 
 class IssueLog:
+    """Issues as they come, at most MAX_ISSUES of a kind (field, severity, action); the rest are counted."""
+
     def __init__(self) -> None:
         self.issues: list[Issue] = []
-        self._per_reason: dict[str, int] = {}
+        self._seen: dict[tuple[str | None, str, str], int] = {}
 
     def add(self, issue: Issue) -> None:
-        key = f"{issue.field}|{issue.reason.split(':')[0]}"
-        seen = self._per_reason[key] = self._per_reason.get(key, 0) + 1
-        if seen <= MAX_ISSUES:
+        kind = (issue.field, issue.severity, issue.action)
+        self._seen[kind] = self._seen.get(kind, 0) + 1
+        if self._seen[kind] <= MAX_ISSUES:
             self.issues.append(issue)
 
     def summary(self) -> list[Issue]:
-        more = [(key, n - MAX_ISSUES) for key, n in self._per_reason.items() if n > MAX_ISSUES]
         return [
             Issue(
                 None,
-                key.split("|")[0],
+                field,
                 None,
-                f"{extra} more records with the same problem ({key.split('|')[1]}) were also quarantined",
+                f"{seen - MAX_ISSUES} more records with a problem in {field} are not listed one by one",
+                severity,
+                action,
             )
-            for key, extra in more
+            for (field, severity, action), seen in self._seen.items()
+            if seen > MAX_ISSUES
         ]
 
 
@@ -185,8 +189,6 @@ class ExportCollector:
         start, end = _span(element)
         value = _number(element, "value")
         source = self._source(element)
-        if self.export_offset_min is None:
-            self.export_offset_min = stated_offset_min(element.get("startDate"))
         self.steps.add(start, end, value, source)
         if value > 0 and self.sources[source].is_watch:
             self.wear.add_steps(start, end)
@@ -204,6 +206,10 @@ class ExportCollector:
                 "value", value, f"value must be an HKCategoryValueSleepAnalysis…, got {value!r}"
             )
         state, staged = SLEEP_VALUES[value]
+        if (
+            self.export_offset_min is None
+        ):  # no ExportDate: every date in the file has the same offset
+            self.export_offset_min = stated_offset_min(element.get("startDate"))
         self.sleep.append(
             SleepSample(self._source(element), start, end, state, staged, _time_zone(element))
         )

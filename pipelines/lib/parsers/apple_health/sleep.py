@@ -52,7 +52,7 @@ SLEEP_VALUES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SleepSample:
     source: int
     start: int
@@ -126,9 +126,8 @@ def sleep_episodes(
             candidates.append((rank, episode, asleep if has_asleep else None))
     candidates.sort(key=lambda c: c[0], reverse=True)
 
-    kept_starts: list[
-        int
-    ] = []  # kept episodes never overlap: sorted by start, they are sorted by end too
+    # kept episodes never overlap: sorted by start, they are sorted by end too
+    kept_starts: list[int] = []
     kept_ends: list[int] = []
     kept: list[tuple[_Episode, int | None]] = []
     for _, episode, asleep in candidates:

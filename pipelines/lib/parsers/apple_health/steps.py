@@ -53,9 +53,7 @@ def quarter_hour_steps(samples: StepSamples, sources: list[SourceInfo]) -> pl.Da
     """Rows of wearable_intervals (without who-columns): metric steps per UTC quarter hour."""
     if not len(samples):
         return pl.DataFrame()
-    frame = sample_frame(
-        samples.start, samples.end, value=samples.value, source=samples.source
-    ).unique(maintain_order=True)
+    frame = sample_frame(samples.start, samples.end, value=samples.value, source=samples.source)
     ranks = pl.DataFrame(
         {
             "source": pl.Series(range(len(sources)), dtype=pl.Int32),
@@ -63,7 +61,6 @@ def quarter_hour_steps(samples: StepSamples, sources: list[SourceInfo]) -> pl.Da
             "label": [s.label for s in sources],
         }
     )
-    frame = frame.with_columns(pl.col("source").cast(pl.Int32))
     parts = []
     for spread in minute_windows(frame):
         per_source = (

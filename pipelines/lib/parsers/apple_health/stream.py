@@ -75,7 +75,6 @@ class _ExportBytes:
         self._raw = raw
         self._limit = limit
         self._read = 0
-        self._pending = b""
         self.control_characters = 0
         self._pending = self._clean_prolog()
 
@@ -122,10 +121,11 @@ class _ExportBytes:
         return declaration + b"\n" * prolog.count(b"\n") + rest
 
     def read(self, size: int = -1) -> bytes:
+        size = size if size and size > 0 else _READ_BLOCK
         if self._pending:
-            out, self._pending = self._pending, b""
+            out, self._pending = self._pending[:size], self._pending[size:]
             return out
-        return self._pull(size if size and size > 0 else _READ_BLOCK)
+        return self._pull(size)
 
 
 def _size(n: int) -> str:

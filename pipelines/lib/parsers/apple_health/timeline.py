@@ -12,20 +12,28 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator
 
+import numpy as np
 import polars as pl
 
 MINUTE = 60
 QUARTER = 900
 WINDOW_S = 28 * 86400
-# Longest sample spread over minutes; a longer one is quarantined when it is read.
+# Longest sample we spread over minutes; a longer one is quarantined when it is read.
 MAX_SPAN_S = 7 * 86400
+
+
+def _column(values: array) -> np.ndarray:
+    # a view on the array's buffer: no per-element Python objects on the way into Polars
+    return np.frombuffer(
+        values, dtype={"q": np.int64, "d": np.float64, "i": np.int32}[values.typecode]
+    )
 
 
 def sample_frame(start: array, end: array, **columns: array) -> pl.DataFrame:
     """Bulk columns collected while streaming → a frame sorted by start (seconds since the epoch)."""
     frame = pl.DataFrame(
-        {"start": pl.Series(start, dtype=pl.Int64), "end": pl.Series(end, dtype=pl.Int64)}
-        | {name: pl.Series(values) for name, values in columns.items()}
+        {"start": _column(start), "end": _column(end)}
+        | {name: _column(values) for name, values in columns.items()}
     )
     return frame.sort("start")
 
@@ -33,7 +41,7 @@ def sample_frame(start: array, end: array, **columns: array) -> pl.DataFrame:
 def minute_windows(samples: pl.DataFrame) -> Iterator[pl.DataFrame]:
     """Per window: one row per (sample, UTC minute it overlaps) with `minute` and `overlap_s`.
 
-    `samples` is sorted by `start`. A zero-length sample (start == end) sits
+    `samples` is sorted by `start`; exact duplicate rows are dropped. A zero-length sample (start == end) sits
     whole in its minute with overlap_s = 1 and length_s = 1.
     """
     if samples.is_empty():
@@ -41,10 +49,15 @@ def minute_windows(samples: pl.DataFrame) -> Iterator[pl.DataFrame]:
     starts = samples["start"]
     first = int(starts[0]) // WINDOW_S * WINDOW_S
     last = int(samples["end"].max())
+    longest = int((samples["end"] - samples["start"]).max())  # how far back a sample can reach
     for window in range(first, last + 1, WINDOW_S):
-        lo = int(starts.search_sorted(window - MAX_SPAN_S, side="left"))
+        lo = int(starts.search_sorted(window - longest, side="left"))
         hi = int(starts.search_sorted(window + WINDOW_S, side="left"))
-        chunk = samples.slice(lo, hi - lo).filter(pl.max_horizontal("start", "end") >= window)
+        chunk = (
+            samples.slice(lo, hi - lo)
+            .filter(pl.max_horizontal("start", "end") >= window)
+            .unique()  # exact duplicates (re-synced app data) count once
+        )
         if chunk.is_empty():
             continue
         first_minute = window // MINUTE

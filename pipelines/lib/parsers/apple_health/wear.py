@@ -20,57 +20,78 @@ from __future__ import annotations
 
 from array import array
 
-import numpy as np
 import polars as pl
 
 from .timeline import QUARTER, epoch_to_utc, minute_windows, sample_frame
 
 MAX_HR_GAP_S = 15 * 60
+MAX_RUN_S = 86400
+
+
+class _Runs:
+    """Worn spans merged as samples arrive, so memory grows with wear periods, not with samples.
+
+    A span extends the current run when it starts inside it or at most `bridge_s`
+    after its end; a run is cut after a day so that no span grows long. Samples
+    out of time order merely open new runs: minutes are counted once later anyway.
+    """
+
+    def __init__(self, bridge_s: int) -> None:
+        self.start = array("q")
+        self.end = array("q")
+        self._bridge = bridge_s
+        self._run: tuple[int, int] | None = None
+
+    def add(self, start: int, end: int) -> None:
+        if self._run is not None:
+            run_start, run_end = self._run
+            if run_start <= start <= run_end + self._bridge and start - run_start <= MAX_RUN_S:
+                self._run = (run_start, max(run_end, end))
+                return
+            self._close()
+            if run_end <= start <= run_end + self._bridge:
+                start = run_end  # cut for length only: keep the bridge to the next sample
+        self._run = (start, end)
+
+    def _close(self) -> None:
+        if self._run is not None:
+            self.start.append(self._run[0])
+            self.end.append(self._run[1])
+            self._run = None
+
+    def frame(self) -> pl.DataFrame:
+        self._close()
+        return sample_frame(self.start, self.end)
 
 
 class WearEvidence:
     def __init__(self) -> None:
-        self.heart_rate = array("q")  # Watch heart-rate sample instants
-        self.span_start = array("q")  # Watch step samples with steps > 0
-        self.span_end = array("q")
+        self._heart_rate = _Runs(MAX_HR_GAP_S)
+        self._steps = _Runs(0)
+        self.samples = 0
 
     def add_heart_rate(self, instant: int) -> None:
-        self.heart_rate.append(instant)
+        # [t, t + 1 s): the sample's own minute is worn
+        self._heart_rate.add(instant, instant + 1)
+        self.samples += 1
 
     def add_steps(self, start: int, end: int) -> None:
-        self.span_start.append(start)
-        self.span_end.append(end)
+        self._steps.add(start, max(end, start + 1))
+        self.samples += 1
 
-
-def _spans(evidence: WearEvidence) -> pl.DataFrame:
-    """Worn spans: runs of Watch heart-rate samples no more than MAX_HR_GAP_S apart, and Watch step samples."""
-    beats = np.unique(np.frombuffer(evidence.heart_rate, dtype=np.int64))  # sorted
-    following = np.append(beats[1:], beats[-1:])
-    close = following - beats <= MAX_HR_GAP_S
-    reach = np.where(close, following, beats)  # worn until the next sample when it comes soon enough
-    # a new run after a long gap, and at each UTC midnight so that a Watch worn for weeks stays in short spans
-    new_run = np.ones(beats.size, dtype=bool)
-    new_run[1:] = ~close[:-1] | (beats[1:] // 86400 != beats[:-1] // 86400)
-    firsts = np.flatnonzero(new_run)
-    runs = pl.DataFrame(
-        {
-            "start": beats[firsts],
-            "end": np.maximum.reduceat(reach, firsts) if firsts.size else beats[firsts],
-        }
-    )
-    steps = sample_frame(evidence.span_start, evidence.span_end)
-    return pl.concat([runs, steps]).sort("start")
+    def spans(self) -> pl.DataFrame:
+        return pl.concat([self._heart_rate.frame(), self._steps.frame()]).sort("start")
 
 
 def quarter_hour_wear(evidence: WearEvidence) -> pl.DataFrame:
     """Rows of wearable_intervals: metric worn_min per UTC quarter hour with any Watch evidence."""
-    if not len(evidence.heart_rate) and not len(evidence.span_start):
+    if not evidence.samples:
         return pl.DataFrame()
     parts = [
         spread.select(pl.col("minute").unique())
         .group_by(quarter=pl.col("minute") // (QUARTER // 60))
         .agg(value=pl.len())
-        for spread in minute_windows(_spans(evidence))
+        for spread in minute_windows(evidence.spans())
     ]
     if not parts:
         return pl.DataFrame()

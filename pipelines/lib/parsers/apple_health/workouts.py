@@ -65,7 +65,7 @@ def kind_of(activity: str) -> str:
     return KINDS.get(activity.removeprefix(_PREFIX), "other")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Workout:
     source: int
     activity: str
