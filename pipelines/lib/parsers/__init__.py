@@ -10,8 +10,8 @@ from .program import APP_CHECKINS, APP_SESSIONS, PROM, ROSTER
 from .source import LandingFile, Parsed, Source, spec_source
 from .spec import Entity, Field, Issue
 
-PROGRAM_ENTITIES: tuple[Entity, ...] = (ROSTER, APP_SESSIONS, APP_CHECKINS, PROM)
-ENTITIES: tuple[Entity, ...] = PROGRAM_ENTITIES
+# the program's own exports, checked field by field against their spec
+ENTITIES: tuple[Entity, ...] = (ROSTER, APP_SESSIONS, APP_CHECKINS, PROM)
 ENTITIES_BY_NAME = {e.name: e for e in ENTITIES}
 
 SOURCES: tuple[Source, ...] = (
