@@ -70,6 +70,12 @@ def raw_identifier_leaks(con: duckdb.DuckDBPyConnection) -> list[str]:
         select distinct trim(v) from (
             select participant_id as v from raw.roster
             union all select fitbit_id from raw.roster
+            union all select participant_id from raw.files
+            union all select participant_id from raw.app_sessions
+            union all select participant_id from raw.app_checkins
+            union all select record_id from raw.prom
+            union all select participant_id from raw.wearable_intervals
+            union all select fitbit_id from raw.wearable_intervals
         ) where v is not null and trim(v) <> ''
         """
     ).fetchall()
@@ -141,10 +147,10 @@ def publish(
     failures = blocking_failures(con)
     if failures:
         raise PublishRefused("blocking checks failed: " + "; ".join(failures))
+    write_snapshot_meta(con, run_id, code_version, landing_fingerprint)
     leaks = raw_identifier_leaks(con)
     if leaks:
         raise PublishRefused("raw identifiers would be published: " + "; ".join(leaks))
-    write_snapshot_meta(con, run_id, code_version, landing_fingerprint)
 
     data_dir.published_dir.mkdir(parents=True, exist_ok=True)
     tmp = data_dir.published_dir / f".{run_id}.duckdb.tmp"

@@ -57,10 +57,10 @@ final as (
         d.program_week,
         case when not d.is_unknown then coalesce(s.stretch_sessions, 0) end as stretch_sessions,
         case when not d.is_unknown then coalesce(s.stretch_minutes, 0) end as stretch_minutes,
-        s.max_discomfort,
-        s.breathing_share,
+        case when not d.is_unknown then s.max_discomfort end as max_discomfort,
+        case when not d.is_unknown then s.breathing_share end as breathing_share,
         case
-            when s.first_stretch_at is not null
+            when not d.is_unknown and s.first_stretch_at is not null
                 then coalesce(st.last_stability_at >= s.first_stretch_at, false)
         end as stability_followup,
         wear.steps,

@@ -7,6 +7,11 @@ with days as (
     select * from marts.participant_day
 ),
 
+-- after as-of or withdrawal a day is unknown: nothing that happened then counts for the week
+known_days as (
+    select * from days where day_state <> 'unknown'
+),
+
 participants as (
     select pid, prescribed_sessions_per_week from marts.participants
 ),
@@ -20,31 +25,31 @@ stretch_sessions as (
         count(*) filter (where discomfort >= 7) as aggressive_sessions,
         avg(guided_breathing::integer) as breathing_share
     from marts.sessions
-    where kind = 'stretch' and completed and program_week is not null
+    semi join known_days using (pid, day)
+    where kind = 'stretch' and completed
     group by all
 ),
 
 weekly as (
     select
-        pid,
-        program_week as week,
-        min(day) as week_start,
-        count(*) filter (where day_state <> 'unknown') as days_elapsed,
-        sum(stretch_sessions) as sessions,
-        count(*) filter (where day_state = 'done') as days_practised,
-        avg(stability_followup::integer) as stability_followup_share,
-        avg(steps) as mean_steps,
+        days.pid,
+        days.program_week as week,
+        min(days.day) as week_start,
+        count(known.day) as days_elapsed,
+        sum(known.stretch_sessions) as sessions,
+        count(*) filter (where known.day_state = 'done') as days_practised,
+        avg(known.stability_followup::integer) as stability_followup_share,
+        avg(known.steps) as mean_steps,
         -- weekly minutes estimated from worn days: mean per worn day × 7
-        round(avg(active_minutes) * 7) as active_minutes,
-        count(steps) as valid_wear_days,
-        avg(sleep_minutes) as mean_sleep_minutes,
-        avg(pain) as mean_pain,
-        count(pain) as checkin_days,
-        count(*) filter (
-            where day_state <> 'unknown' and (pain is not null or wear_state = 'worn')
-        ) as days_with_data
+        round(avg(known.active_minutes) * 7) as active_minutes,
+        count(known.steps) as valid_wear_days,
+        avg(known.sleep_minutes) as mean_sleep_minutes,
+        avg(known.pain) as mean_pain,
+        count(known.pain) as checkin_days,
+        count(*) filter (where known.pain is not null or known.wear_state = 'worn') as days_with_data
     from days
-    group by pid, program_week
+    left join known_days as known using (pid, day)
+    group by days.pid, days.program_week
 ),
 
 final as (

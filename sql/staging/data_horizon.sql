@@ -3,13 +3,16 @@
 with data_days as (
     select max(day) as last_day from staging.app__sessions where linked
     union all
-    select max(day) from staging.app__checkins
+    select max(c.day)
+    from staging.app__checkins as c
+    semi join staging.roster__participants as r on r.pid = c.pid
     union all
     select max(day) from staging.wearable__source_days
 ),
 
 exports as (
-    select max(modified_at)::date as last_export_day from raw.files where status = 'loaded'
+    -- the export's UTC date, whatever the machine's time zone
+    select timezone('UTC', max(modified_at))::date as last_export_day from raw.files where status = 'loaded'
 ),
 
 final as (

@@ -1,4 +1,4 @@
--- The landing files of this run, with per-person folders shown by pseudonym (landing/<source>/<pid>/…).
+-- The landing files of this run, with per-person folders (and ids in file names) shown by pseudonym.
 -- @unique: entity, file
 -- @not_null: entity, file, display_file, status
 with files as (
@@ -10,9 +10,10 @@ final as (
         entity,
         source,
         file,
+        -- the person's id may also be part of a file name (oura_P-00042_trends.csv)
         case
             when participant_id is not null
-                then replace(file, '/' || participant_id || '/', '/' || pseudonymize(participant_id) || '/')
+                then replace(file, participant_id, pseudonymize(participant_id))
             else file
         end as display_file,
         participant_id is not null as per_person,
@@ -22,6 +23,9 @@ final as (
             regexp_replace(parse_filename(file, true), '[-_ ]?\d{4}-\d{2}-\d{2}.*$', ''),
             '[-_ ]\d+$', ''
         ) as file_kind,
+        -- the period a dated file covers (steps-2020-01-01.json); files of different periods
+        -- complement each other, a newer file of the same period replaces the older
+        nullif(regexp_extract(parse_filename(file, true), '\d{4}-\d{2}-\d{2}', 0), '') as file_period,
         file_sha256,
         size_bytes,
         modified_at,

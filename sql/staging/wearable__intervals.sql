@@ -3,9 +3,14 @@
 -- @not_null: pid, day, source, metric, value
 -- @accepted_values: metric = steps, active_min, worn_min
 with source as (
-    select intervals.*, files.entity, files.file_kind, sources.cumulative
+    select intervals.*, files.entity, files.file_kind, files.file_period, sources.cumulative
     from raw.wearable_intervals as intervals
-    join (select distinct file_sha256, entity, file_kind from staging.landing_files) as files using (file_sha256)
+    join (
+        -- one row per content, even when the same bytes sit at two paths
+        select file_sha256, min(entity) as entity, min(file_kind) as file_kind, min(file_period) as file_period
+        from staging.landing_files
+        group by file_sha256
+    ) as files using (file_sha256)
     join raw.sources as sources using (entity)
 ),
 
@@ -29,7 +34,7 @@ latest_export as (
     qualify
         case
             when cumulative then dense_rank() over (
-                partition by pid, entity, file_kind, metric, day order by exported_at desc, source_file desc
+                partition by pid, entity, file_kind, file_period, day order by exported_at desc, source_file desc
             ) = 1
             else row_number() over (
                 partition by pid, entity, device, metric, start_utc, start_local, duration_s, value

@@ -1,9 +1,14 @@
 -- Wearable sleep episodes (and vendor daily totals) on the local day the sleep ended.
 -- @not_null: pid, day, source, minutes_asleep
 with source as (
-    select sleep.*, files.entity, files.file_kind, sources.cumulative
+    select sleep.*, files.entity, files.file_kind, files.file_period, sources.cumulative
     from raw.wearable_sleep as sleep
-    join (select distinct file_sha256, entity, file_kind from staging.landing_files) as files using (file_sha256)
+    join (
+        -- one row per content, even when the same bytes sit at two paths
+        select file_sha256, min(entity) as entity, min(file_kind) as file_kind, min(file_period) as file_period
+        from staging.landing_files
+        group by file_sha256
+    ) as files using (file_sha256)
     join raw.sources as sources using (entity)
 ),
 
@@ -29,7 +34,7 @@ latest_export as (
     from linked
     qualify
         not cumulative
-        or dense_rank() over (partition by pid, entity, file_kind, day order by exported_at desc, source_file desc) = 1
+        or dense_rank() over (partition by pid, entity, file_kind, file_period, day order by exported_at desc, source_file desc) = 1
 ),
 
 final as (

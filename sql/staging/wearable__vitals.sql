@@ -2,9 +2,14 @@
 -- @unique: pid, day, metric
 -- @accepted_values: metric = resting_hr, hrv_ms
 with source as (
-    select vitals.*, files.entity, files.file_kind, sources.cumulative
+    select vitals.*, files.entity, files.file_kind, files.file_period, sources.cumulative
     from raw.wearable_vitals as vitals
-    join (select distinct file_sha256, entity, file_kind from staging.landing_files) as files using (file_sha256)
+    join (
+        -- one row per content, even when the same bytes sit at two paths
+        select file_sha256, min(entity) as entity, min(file_kind) as file_kind, min(file_period) as file_period
+        from staging.landing_files
+        group by file_sha256
+    ) as files using (file_sha256)
     join raw.sources as sources using (entity)
 ),
 
@@ -27,7 +32,7 @@ latest_export as (
     qualify
         case
             when cumulative then dense_rank() over (
-                partition by pid, entity, file_kind, metric, day order by exported_at desc, source_file desc
+                partition by pid, entity, file_kind, file_period, day order by exported_at desc, source_file desc
             ) = 1
             else row_number() over (
                 partition by pid, entity, device, metric, start_utc, start_local, value
@@ -57,7 +62,8 @@ final as (
         order by
             list_position(['oura', 'apple_health', 'garmin', 'fitbit', 'omh', 'fitabase'], source)
                 nulls last,
-            source
+            source,
+            measure
     ) = 1
 )
 

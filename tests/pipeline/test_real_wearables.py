@@ -161,6 +161,17 @@ def test_apple_health_iphone_steps_on_the_roster_day_and_the_night_from_pillow(r
     assert day(run, "P-APPLE", "2017-06-21")["sleep_source"] == "apple_health"
 
 
+def test_ids_in_folder_and_file_names_never_reach_the_snapshot(run):
+    texts = run.execute(
+        "select file from meta.source_files union all select file from marts.ingest_issues "
+        "union all select coalesce(value, '') from marts.ingest_issues"
+    ).fetchall()
+    assert len(texts) > 10
+    for (text,) in texts:
+        assert "P-" not in text, text
+    assert any(pseudonymize("P-OURA", pseudonym_key()) in t for (t,) in texts)
+
+
 def test_a_folder_not_on_the_roster_is_reported_by_pseudonym(run):
     issues = run.execute(
         "select file, reason from marts.ingest_issues where action = 'row not linked' and source = 'garmin'"

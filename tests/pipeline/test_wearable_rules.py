@@ -48,7 +48,9 @@ class Warehouse:
         self.files: list[tuple] = []
         self.rows: dict[str, list[pl.DataFrame]] = {t: [] for t in WEARABLE_TABLES}
 
-    def add(self, table: str, entity: str, exported: str, rows: list[dict]) -> None:
+    def add(
+        self, table: str, entity: str, exported: str, rows: list[dict], name: str | None = None
+    ) -> None:
         sha = f"{entity}-{exported}-{len(self.files)}"
         frame = conform(
             table,
@@ -59,10 +61,12 @@ class Warehouse:
                 },
             ),
         )
+        # undated names, as a cumulative export has (export.zip): the newest covering a day wins
+        path = f"{entity}/{name or f'export-{len(self.files)}.dat'}"
         self.rows[table].append(
             frame.with_columns(
                 pl.lit(1, pl.Int64).alias("row_number"),
-                pl.lit(f"{entity}/{exported}.dat").alias("source_file"),
+                pl.lit(path).alias("source_file"),
                 pl.lit(sha).alias("file_sha256"),
                 pl.lit(datetime(2026, 1, 1, tzinfo=UTC)).alias("ingested_at"),
             )
@@ -71,7 +75,7 @@ class Warehouse:
             (
                 entity,
                 entity,
-                f"{entity}/{exported}.dat",
+                path,
                 None,
                 sha,
                 1,
@@ -418,3 +422,36 @@ def test_separate_recordings_all_count_and_a_minute_worn_counts_once(warehouse):
         [pid("P-2")],
     ).fetchone()
     assert (steps_day, wear) == (7000, 45)
+
+
+def test_dated_files_of_one_kind_complement_each_other_across_a_utc_midnight(warehouse):
+    """Fitbit's steps-2026-03-02.json and steps-2026-03-03.json both hold part of a Chicago day."""
+    fitbit = {"participant_id": "P-1", "source": "fitbit", "device": "Fitbit"}
+
+    def hourly(day):
+        return [
+            {
+                **fitbit,
+                "start_utc": datetime(2026, 3, day, h, tzinfo=UTC),
+                "duration_s": 3600,
+                "metric": "steps",
+                "value": 100.0,
+            }
+            for h in range(24)
+        ]
+
+    warehouse.add(
+        "wearable_intervals", "fitbit", "2026-03-05", hourly(2), name="steps-2026-03-02.json"
+    )
+    warehouse.add(
+        "wearable_intervals", "fitbit", "2026-03-06", hourly(3), name="steps-2026-03-03.json"
+    )
+    con = warehouse.build()
+    per_day = dict(
+        con.execute(
+            "select day::varchar, steps from staging.wearable__source_days where pid = ? order by day",
+            [pid("P-1")],
+        ).fetchall()
+    )
+    # UTC 2 Mar 06:00 … 4 Mar 06:00 is all of Chicago's 2 and 3 March (UTC−6)
+    assert per_day == {"2026-03-01": 600, "2026-03-02": 2400, "2026-03-03": 1800}
