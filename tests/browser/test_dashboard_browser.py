@@ -3,7 +3,7 @@
 Why: AppTest runs the scripts but never draws a chart. This starts the real server
 on a free port against a published snapshot, loads /cohort and /person?pid=… in
 Chromium, waits for Plotly to draw, checks that no Streamlit exception box appears
-and saves screenshots to docs/screenshots/ for the docs and for a human look.
+and saves screenshots (to docs/screenshots/ with STEADYBACK_SCREENSHOTS=docs/screenshots).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +26,11 @@ pytestmark = pytest.mark.browser
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+# Screenshots for the docs are refreshed on request (STEADYBACK_SCREENSHOTS=docs/screenshots);
+# a plain test run keeps them out of the work tree.
+SCREENSHOTS = Path(
+    os.environ.get("STEADYBACK_SCREENSHOTS") or Path(tempfile.gettempdir()) / "steadyback-screenshots"
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
