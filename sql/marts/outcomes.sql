@@ -45,7 +45,7 @@ pain_latest as (
 
 -- scored questionnaires answered up to as of (a pinned as of ignores later ones)
 proms as (
-    select q.pid, q.program_week, q.answered_on, q.odi_score, q.tsk_score
+    select q.pid, q.program_week, q.answered_on, q.odi_score, cast(q.tsk_score as integer) as tsk_score
     from staging.prom__questionnaires as q
     join participants as p using (pid)
     cross join horizon

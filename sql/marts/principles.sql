@@ -80,7 +80,7 @@ daily as (
     select
         pid,
         program_week as week,
-        sum(stretch_sessions) as sessions,
+        cast(sum(stretch_sessions) as integer) as sessions,
         count(*) filter (where day_state = 'done') as days_practised,
         count(stability_followup) as stretch_days,
         count(*) filter (where stability_followup) as stability_days,
@@ -106,7 +106,7 @@ tsk as (
         q.pid,
         q.program_week as tsk_event_week,
         coalesce(q.answered_on, p.enrolled_on + 7 * q.program_week) as answered_on,
-        q.tsk_score
+        cast(q.tsk_score as integer) as tsk_score
     from staging.prom__questionnaires as q
     join participants as p using (pid)
     cross join horizon

@@ -29,7 +29,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 # Screenshots for the docs are refreshed on request (STEADYBACK_SCREENSHOTS=docs/screenshots);
 # a plain test run keeps them out of the work tree.
 SCREENSHOTS = Path(
-    os.environ.get("STEADYBACK_SCREENSHOTS") or Path(tempfile.gettempdir()) / "steadyback-screenshots"
+    os.environ.get("STEADYBACK_SCREENSHOTS")
+    or Path(tempfile.gettempdir()) / "steadyback-screenshots"
 )
 CHROMIUM_ARGS = [
     "--no-sandbox",
