@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from pipelines.defs.automation import landing_sensor, nightly_refresh, refresh_job
+from pipelines.defs.models import models
 from pipelines.defs.publish import current_snapshot
 from pipelines.defs.raw import raw_assets
 from pipelines.defs.resources import SteadybackResource
@@ -17,7 +18,7 @@ def build_definitions(
 ) -> dg.Definitions:
     root = os.fspath(data_dir) if data_dir is not None else str(default_data_dir().absolute())
     return dg.Definitions(
-        assets=[*raw_assets, warehouse, current_snapshot],
+        assets=[*raw_assets, warehouse, models, current_snapshot],
         jobs=[refresh_job],
         schedules=[nightly_refresh],
         sensors=[landing_sensor],

@@ -8,13 +8,17 @@ from pipelines.lib.landing import LANDING_FINGERPRINT_TAG
 from pipelines.lib.publish import publish
 from pipelines.lib.warehouse import open_warehouse
 
+from .models import MODELS as PYTHON_MODELS
 from .resources import SteadybackResource
 from .warehouse import MODELS
 
 
 @dg.asset(
     key=["published", "current_snapshot"],
-    deps=[dg.AssetKey(m.asset_key) for m in MODELS if m.schema in ("marts", "models")],
+    deps=[
+        *(dg.AssetKey(m.asset_key) for m in MODELS if m.schema in ("marts", "models")),
+        *(dg.AssetKey(["models", m.name]) for m in PYTHON_MODELS),
+    ],
     group_name="published",
     kinds={"duckdb"},
 )

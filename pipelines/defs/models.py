@@ -1,0 +1,84 @@
+"""The statistics: Python models over the marts, written to `models.*` in one step (one writer)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from pipelines.lib.models.dose_response import dose_response
+from pipelines.lib.models.panels import adherence_and_pain_change, retention_inputs
+from pipelines.lib.models.retention import engagement_spells, kaplan_meier
+from pipelines.lib.warehouse import open_warehouse
+
+from .resources import SteadybackResource
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    description: str
+    reads: tuple[str, ...]  # asset keys as "schema/table"
+    fit: Callable[[duckdb.DuckDBPyConnection], pl.DataFrame]
+
+
+def _retention(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    people, session_days, as_of = retention_inputs(con)
+    if as_of is None:
+        return kaplan_meier(
+            pl.DataFrame(schema={"pid": pl.String, "days": pl.Int64, "disengaged": pl.Boolean})
+        )
+    return kaplan_meier(engagement_spells(people, session_days, as_of))
+
+
+MODELS = (
+    Model(
+        "dose_response",
+        "Pain change (latest − baseline weekly mean) by adherence band, with 95 % CIs",
+        ("marts/outcomes", "marts/participant_week"),
+        lambda con: dose_response(adherence_and_pain_change(con)),
+    ),
+    Model(
+        "retention",
+        "Kaplan–Meier: share still engaged (no 14-day gap without practice) by days since enrolment",
+        ("marts/participants", "marts/sessions", "staging/data_horizon"),
+        _retention,
+    ),
+)
+
+
+def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    con.register("model_frame", frame.to_arrow())
+    try:
+        con.execute(f"create or replace table models.{table} as select * from model_frame")
+    finally:
+        con.unregister("model_frame")
+    return frame.height
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key=["models", model.name],
+            deps=[dg.AssetKey(key.split("/")) for key in model.reads],
+            group_name="models",
+            description=model.description,
+            kinds={"python", "duckdb"},
+            skippable=True,
+        )
+        for model in MODELS
+    ],
+    name="models",
+    can_subset=True,
+)
+def models(context: dg.AssetExecutionContext, steadyback: SteadybackResource):
+    """Fit every selected model on the marts and write its table."""
+    with open_warehouse(steadyback.layout(), steadyback.pseudonym_key()) as con:
+        for model in MODELS:
+            key = dg.AssetKey(["models", model.name])
+            if key not in context.selected_asset_keys:
+                continue
+            rows = write_table(con, model.name, model.fit(con))
+            context.log.info(f"models.{model.name}: {rows} rows")
+            yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows})

@@ -1,0 +1,1 @@
+"""Statistics on the marts: mixed models, dose–response and retention (Dagster-free)."""
