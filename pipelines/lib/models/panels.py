@@ -13,7 +13,7 @@ import polars as pl
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.execute(sql).to_arrow_table())
+    return pl.from_arrow(con.sql(sql).to_arrow_table())
 
 
 def daily_panel(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
