@@ -2,17 +2,35 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import dagster as dg
 import duckdb
 import polars as pl
 
 from pipelines.lib.models.dose_response import dose_response
-from pipelines.lib.models.panels import adherence_and_pain_change, retention_inputs
+from pipelines.lib.models.mixed import PainModels, fit_pain_models
+from pipelines.lib.models.panels import (
+    adherence_and_pain_change,
+    daily_panel,
+    retention_inputs,
+    weekly_panel,
+)
 from pipelines.lib.models.retention import engagement_spells, kaplan_meier
 from pipelines.lib.warehouse import open_warehouse
 
 from .resources import SteadybackResource
+
+
+class ModelInputs:
+    """What the models read in one step; the pain models are fitted once for both tables."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    @cached_property
+    def pain_models(self) -> PainModels:
+        return fit_pain_models(daily_panel(self.con), weekly_panel(self.con))
 
 
 @dataclass(frozen=True)
@@ -20,11 +38,11 @@ class Model:
     name: str
     description: str
     reads: tuple[str, ...]  # asset keys as "schema/table"
-    fit: Callable[[duckdb.DuckDBPyConnection], pl.DataFrame]
+    fit: Callable[[ModelInputs], pl.DataFrame]
 
 
-def _retention(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    people, session_days, as_of = retention_inputs(con)
+def _retention(inputs: ModelInputs) -> pl.DataFrame:
+    people, session_days, as_of = retention_inputs(inputs.con)
     if as_of is None:
         return kaplan_meier(
             pl.DataFrame(schema={"pid": pl.String, "days": pl.Int64, "disengaged": pl.Boolean})
@@ -32,12 +50,26 @@ def _retention(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return kaplan_meier(engagement_spells(people, session_days, as_of))
 
 
+_PANELS = ("marts/participant_day", "marts/participant_week")
+
 MODELS = (
+    Model(
+        "cohort_effects",
+        "Within- and between-person effects of sleep, consistency and steps on pain (mixed models)",
+        _PANELS,
+        lambda inputs: inputs.pain_models.cohort_effects(),
+    ),
+    Model(
+        "person_effects",
+        "Each person's own sleep and consistency effects, shrunk toward the cohort",
+        _PANELS,
+        lambda inputs: inputs.pain_models.person_effects(),
+    ),
     Model(
         "dose_response",
         "Pain change (latest − baseline weekly mean) by adherence band, with 95 % CIs",
         ("marts/outcomes", "marts/participant_week"),
-        lambda con: dose_response(adherence_and_pain_change(con)),
+        lambda inputs: dose_response(adherence_and_pain_change(inputs.con)),
     ),
     Model(
         "retention",
@@ -75,10 +107,11 @@ def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame)
 def models(context: dg.AssetExecutionContext, steadyback: SteadybackResource):
     """Fit every selected model on the marts and write its table."""
     with open_warehouse(steadyback.layout(), steadyback.pseudonym_key()) as con:
+        inputs = ModelInputs(con)
         for model in MODELS:
             key = dg.AssetKey(["models", model.name])
             if key not in context.selected_asset_keys:
                 continue
-            rows = write_table(con, model.name, model.fit(con))
+            rows = write_table(con, model.name, model.fit(inputs))
             context.log.info(f"models.{model.name}: {rows} rows")
             yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows})

@@ -209,9 +209,7 @@ def fit_model(frame: pl.DataFrame, spec: Spec) -> FittedModel:
     except (ValueError, np.linalg.LinAlgError) as exc:
         log.warning("%s model not fitted: %s", spec.name, exc)
         return FittedModel(d, None, str(exc))
-    log.info(
-        "%s model: %d people, %d rows; %s", spec.name, d.n_people, d.n_obs, choice.reason
-    )
+    log.info("%s model: %d people, %d rows; %s", spec.name, d.n_people, d.n_obs, choice.reason)
     return FittedModel(d, choice)
 
 

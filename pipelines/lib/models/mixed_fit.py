@@ -16,12 +16,19 @@ global X'X, X'y, y'y. With M_i = I + Λ'Z_i'Z_iΛ (Woodbury),
     log|V/σ²| = Σ_i log|M_i|
 
 so one evaluation costs O(G·q²·p²) numpy work, batched over groups — independent of the number
-of rows. The profiled REML deviance (lme4's ``REMLcrit``) is
+of rows (the rows are read once, with ``np.add.reduceat``). The profiled REML deviance (lme4's
+``REMLcrit``) is
 
     d(θ) = Σ_i log|M_i| + log|A(θ)| + (N−p)·(1 + log(2π r²(θ)/(N−p)))
 
 with A = σ² X'V⁻¹X, r² the penalised residual sum of squares; σ̂² = r²/(N−p),
 β̂ = A⁻¹ X'V⁻¹y·σ², Cov(β̂) = σ̂² A⁻¹.
+
+θ is optimised by L-BFGS-B with the analytic gradient (``_GroupStats.gradient``; bounds: the
+diagonal of Λ ≥ 0). The criterion is even in each diagonal entry of Λ, so a zero diagonal is
+always stationary; a fit that stops there is probed from inside and restarted when that is
+lower. Convergence is judged as lme4 does (gradient scaled by the Hessian's Cholesky factor
+< 0.002) and a fit is *singular* when a diagonal entry of Λ is < 1e-4 (lme4's isSingular).
 
 Degrees of freedom for t-based CIs and p-values: Satterthwaite (as lmerTest), from the
 numerical Hessian of the (unprofiled) REML deviance in (θ, σ) and the numerical gradient of
@@ -82,6 +89,27 @@ class _GroupStats:
         beta = np.linalg.solve(A, b)
         r2 = float(yWy - b @ beta)
         return _Solution(lam, M, m_inv, R, logdet_m, A, logdet_a, beta, max(r2, 1e-300))
+
+    def gradient(self, sol: _Solution) -> np.ndarray:
+        """Analytic gradient of the profiled REML deviance in θ (Λ's lower triangle, row-major).
+
+        With S_i = Z_i'Z_i, T_i = Z_i'[X_i y_i], P_i = ΛM_i⁻¹Λ', v = (−β̂, 1) and
+        C = [[A⁻¹, 0], [0, 0]] + (N−p)·vv'/r² (from d log|A| and d log r² = v'dWv / r²),
+        Q_i = T_i C T_i' and K_i = M_i⁻¹Λ'Q_i(I − P_i S_i), the derivative with respect to
+        the Λ entry (r, c) is [Σ_i 2 S_iΛM_i⁻¹ − 2 K_i']_{rc}.
+        """
+        p, q = self.p, self.q
+        lam, m_inv = sol.lam, sol.m_inv
+        v = np.r_[-sol.beta, 1.0]
+        C = np.zeros((p + 1, p + 1))
+        C[:p, :p] = np.linalg.inv(sol.A)
+        C += (self.n - p) * np.outer(v, v) / sol.r2
+        Q = self.ZtXy @ C @ np.swapaxes(self.ZtXy, 1, 2)  # (G, q, q)
+        SL = self.ZtZ @ lam  # S_iΛ
+        P = lam @ m_inv @ lam.T  # (G, q, q)
+        K = m_inv @ lam.T @ Q @ (np.eye(q) - P @ self.ZtZ)
+        G = 2.0 * (SL @ m_inv - np.swapaxes(K, 1, 2)).sum(axis=0)
+        return G[_tril(q)]
 
 
 def _inv_logdet(M: np.ndarray) -> tuple[np.ndarray, float]:
@@ -258,34 +286,41 @@ def fit_lmm(
     def deviance(theta: np.ndarray) -> float:
         return gs.evaluate(_lam(theta, q)).reml_profiled(n, p)
 
-    # Quasi-Newton on central-difference gradients; when its line search gives up (a flat or
-    # boundary optimum), a bounded Nelder–Mead restart from there finishes the job.
-    res = optimize.minimize(
-        deviance,
-        np.asarray(theta0, dtype=float),
-        method="L-BFGS-B",
-        jac="3-point",
-        bounds=bounds,
-        options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 1000},
-    )
-    message = f"L-BFGS-B: {res.message}"
-    if not res.success:
-        nm = optimize.minimize(
-            deviance,
-            res.x,
-            method="Nelder-Mead",
+    def deviance_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        sol = gs.evaluate(_lam(theta, q))
+        return sol.reml_profiled(n, p), gs.gradient(sol)
+
+    # Quasi-Newton with the analytic gradient. The criterion is even in each diagonal entry of
+    # Λ, so a diagonal at 0 is always a stationary point — possibly a saddle the line search
+    # stopped on. _check() looks inward from such a bound and restarts from a better point.
+    def run(start: np.ndarray):
+        return optimize.minimize(
+            deviance_and_gradient,
+            start,
+            jac=True,
+            method="L-BFGS-B",
             bounds=bounds,
-            options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 4000},
+            options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 1000},
         )
-        message += f"; Nelder-Mead: {nm.message}"
-        if nm.fun <= res.fun:
-            res = nm
+
+    res = run(np.asarray(theta0, dtype=float))
+    messages = [str(res.message)]
+    converged, better = _check(deviance, gs, q, res.x, diag)
+    for _ in range(3):
+        if converged:
+            break
+        again = run(better if better is not None else res.x)
+        messages.append(str(again.message))
+        if again.fun > res.fun + 1e-9:
+            break
+        res = again
+        converged, better = _check(deviance, gs, q, res.x, diag)
+    message = "L-BFGS-B: " + "; restart: ".join(messages)
     theta = res.x.copy()
     # A diagonal entry within rounding of 0 is the boundary: put it there exactly (lme4 does too).
     theta[diag] = np.where(theta[diag] < 1e-8, 0.0, theta[diag])
     sol = gs.evaluate(_lam(theta, q))
     crit = sol.reml_profiled(n, p)
-    converged = _stationary(deviance, theta, bounds)
     singular = bool(np.any(theta[diag] < SINGULAR_TOL))
     sigma2 = sol.r2 / (n - p)
     cov = sigma2 * np.linalg.inv(sol.A)
@@ -319,32 +354,45 @@ def _full_rank(xtx: np.ndarray) -> bool:
     return bool(eig.min() > 1e-10 * eig.max())
 
 
-def _stationary(f, x: np.ndarray, bounds, tol: float = 2e-3) -> bool:
-    """lme4's convergence check: the gradient, scaled by the Hessian's Cholesky factor, is small.
+def _check(deviance, gs: _GroupStats, q: int, theta: np.ndarray, diag, tol: float = 2e-3):
+    """(converged, a better starting point or None) at θ — lme4's convergence test, plus a look
+    inward from the boundary.
 
-    |R⁻ᵀg| < tol with H = R'R (a Newton step would improve the deviance by < tol²/2). A
-    coordinate at its bound whose gradient pushes outwards is done; one that pushes inwards is
-    not. Derivatives by central differences (forward at a bound).
+    * A diagonal entry of Λ at 0: the gradient there is 0 by symmetry, so compare the criterion
+      a little way inside (steps of 10⁻³…10⁻¹ of the scale of Λ); lower there = a saddle.
+    * Free entries: the gradient scaled by the Cholesky factor of the Hessian (finite
+      differences of the analytic gradient), |R⁻ᵀg| < tol, lme4's ``check.conv.grad`` rule: a
+      Newton step would improve the deviance by less than tol²/2.
     """
-    h = 1e-4 * np.maximum(np.abs(x), 0.1)
-    at_bound = np.array([lo is not None and x[i] - h[i] < lo for i, (lo, _) in enumerate(bounds)])
-    f0 = f(x)
-    g = np.empty_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
+    f0 = deviance(theta)
+    scale = max(float(np.max(theta[diag])), 0.1)
+    at_zero = [i for i in diag if theta[i] == 0.0]
+    for i in at_zero:
+        for step in (1e-3, 1e-2, 1e-1):
+            trial = theta.copy()
+            trial[i] = step * scale
+            if deviance(trial) < f0 - 1e-8:
+                return False, trial
+    free = [i for i in range(theta.size) if i not in at_zero]
+    if not free:
+        return True, None
+
+    def grad(t):
+        return gs.gradient(gs.evaluate(_lam(t, q)))
+
+    g = grad(theta)[free]
+    h = 1e-5 * np.maximum(np.abs(theta), 0.1)
+    H = np.empty((len(free), len(free)))
+    for a, i in enumerate(free):
+        e = np.zeros_like(theta)
         e[i] = h[i]
-        g[i] = (f(x + e) - f0) / h[i] if at_bound[i] else (f(x + e) - f(x - e)) / (2 * h[i])
-    if np.any(at_bound & (g < -tol)):
-        return False
-    free = np.flatnonzero(~at_bound)
-    if free.size == 0:
-        return True
-    H = _hessian(f, x, h, free)
+        H[:, a] = (grad(theta + e)[free] - grad(theta - e)[free]) / (2 * h[i])
+    H = (H + H.T) / 2
     try:
-        scaled = np.linalg.solve(np.linalg.cholesky(H), g[free])
-    except np.linalg.LinAlgError:  # not positive definite: not a well-defined minimum
-        return False
-    return bool(np.max(np.abs(scaled)) < tol)
+        scaled = np.linalg.solve(np.linalg.cholesky(H), g)
+    except np.linalg.LinAlgError:  # not positive definite: not a minimum
+        return False, None
+    return bool(np.max(np.abs(scaled)) < tol), None
 
 
 def _hessian(f, x: np.ndarray, h: np.ndarray, idx) -> np.ndarray:
@@ -364,7 +412,10 @@ def _hessian(f, x: np.ndarray, h: np.ndarray, idx) -> np.ndarray:
         for b in range(a):
             j = idx[b]
             H[a, b] = H[b, a] = (
-                at((i, 1), (j, 1)) - at((i, 1), (j, -1)) - at((i, -1), (j, 1)) + at((i, -1), (j, -1))
+                at((i, 1), (j, 1))
+                - at((i, 1), (j, -1))
+                - at((i, -1), (j, 1))
+                + at((i, -1), (j, -1))
             ) / (4 * h[i] * h[j])
     return H
 
