@@ -3,15 +3,9 @@
 -- @not_null: pid, day, source, metric, value
 -- @accepted_values: metric = steps, active_min, worn_min
 with source as (
-    select intervals.*, files.entity, files.file_kind, files.file_period, sources.cumulative
+    select intervals.*, files.entity, files.file_kind, files.file_period, files.cumulative
     from raw.wearable_intervals as intervals
-    join (
-        -- one row per content, even when the same bytes sit at two paths
-        select file_sha256, min(entity) as entity, min(file_kind) as file_kind, min(file_period) as file_period
-        from staging.landing_files
-        group by file_sha256
-    ) as files using (file_sha256)
-    join raw.sources as sources using (entity)
+    join staging.wearable__files as files using (file_sha256)
 ),
 
 linked as (

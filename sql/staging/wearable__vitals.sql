@@ -2,15 +2,9 @@
 -- @unique: pid, day, metric
 -- @accepted_values: metric = resting_hr, hrv_ms
 with source as (
-    select vitals.*, files.entity, files.file_kind, files.file_period, sources.cumulative
+    select vitals.*, files.entity, files.file_kind, files.file_period, files.cumulative
     from raw.wearable_vitals as vitals
-    join (
-        -- one row per content, even when the same bytes sit at two paths
-        select file_sha256, min(entity) as entity, min(file_kind) as file_kind, min(file_period) as file_period
-        from staging.landing_files
-        group by file_sha256
-    ) as files using (file_sha256)
-    join raw.sources as sources using (entity)
+    join staging.wearable__files as files using (file_sha256)
 ),
 
 linked as (

@@ -4,14 +4,9 @@
 -- @not_null: session_key, pid, started_at, day, kind, duration_s
 -- @accepted_values: kind = stretch, stability, breathing, walk, other
 with source as (
-    select workouts.*, files.entity, files.file_kind, files.file_period
+    select workouts.*, files.entity, files.file_kind, files.file_period, files.cumulative
     from raw.wearable_workouts as workouts
-    join (
-        -- one row per content, even when the same bytes sit at two paths
-        select file_sha256, min(entity) as entity, min(file_kind) as file_kind, min(file_period) as file_period
-        from staging.landing_files
-        group by file_sha256
-    ) as files using (file_sha256)
+    join staging.wearable__files as files using (file_sha256)
 ),
 
 linked as (
