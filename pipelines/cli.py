@@ -114,6 +114,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "  Ctrl-C stops both.\n",
         flush=True,
     )
+    # also for SIGINT: a demo started in the background of a script inherits "ignore Ctrl-C"
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         while all(service.poll() is None for service in services):
