@@ -46,7 +46,7 @@ def test_person_effects_belong_to_people_with_enough_data(snapshot):
         "from models.person_effects e left join marts.participants p using (pid)"
     ).fetchall()
     assert rows
-    for pid, term, estimate, low, high, n_obs, known in rows:
+    for _pid, term, estimate, low, high, n_obs, known in rows:
         assert known and low <= estimate <= high
         assert n_obs >= (14 if term == "sleep_prev_night_h" else 4)
 
