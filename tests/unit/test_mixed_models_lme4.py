@@ -43,7 +43,9 @@ write.csv(data.frame(term = rownames(co), estimate = co[, 1], se = co[, 2],
 """
 
 
-def weekly_panel(seed: int, people: int = 80, weeks: int = 12, slope_sd: float = 0.0) -> pl.DataFrame:
+def weekly_panel(
+    seed: int, people: int = 80, weeks: int = 12, slope_sd: float = 0.0
+) -> pl.DataFrame:
     """Weekly pain with planted consistency and steps effects, some weeks missing."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -56,13 +58,19 @@ def weekly_panel(seed: int, people: int = 80, weeks: int = 12, slope_sd: float =
             adherence = float(np.clip(propensity + rng.normal(0, 0.15), 0, 1))
             steps = steps_mean + rng.normal(0, 900)
             pain = (
-                base + slope * (adherence - propensity) - 3.0 * (propensity - 0.7)
-                - 0.1 * (steps - steps_mean) / 1000 - 0.2 * (steps_mean - 7000) / 1000
-                - 0.1 * (week - 1) + rng.normal(0, 0.6)
+                base
+                + slope * (adherence - propensity)
+                - 3.0 * (propensity - 0.7)
+                - 0.1 * (steps - steps_mean) / 1000
+                - 0.2 * (steps_mean - 7000) / 1000
+                - 0.1 * (week - 1)
+                + rng.normal(0, 0.6)
             )
             missing = rng.random() < 0.1
             rows.append((f"p{person:03d}", week, None if missing else pain, adherence, steps))
-    return pl.DataFrame(rows, schema=["pid", "week", "mean_pain", "adherence", "mean_steps"], orient="row")
+    return pl.DataFrame(
+        rows, schema=["pid", "week", "mean_pain", "adherence", "mean_steps"], orient="row"
+    )
 
 
 def lme4_fit(d, random_slope: bool, tmp_path: Path) -> pl.DataFrame:
@@ -74,7 +82,9 @@ def lme4_fit(d, random_slope: bool, tmp_path: Path) -> pl.DataFrame:
         {"pid": d.codes, "y": d.y} | {c: d.X[:, d.names.index(c)] for c in columns}
     ).write_csv(data)
     script.write_text(FIT_IN_R)
-    subprocess.run([RSCRIPT, str(script), str(data), formula, str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [RSCRIPT, str(script), str(data), formula, str(out)], check=True, capture_output=True
+    )
     return pl.read_csv(out)
 
 
