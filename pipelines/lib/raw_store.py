@@ -129,16 +129,30 @@ def partition_dir(data_dir: DataDir, source: Source, key: str) -> Path:
     return data_dir.raw_entity(source.name) / f"parser={source.version}" / f"file_sha256={key}"
 
 
-def _parse(source_name: str, landing: LandingFile) -> Parsed:
-    """Run a source's parser; anything it did not foresee quarantines the file, not the batch."""
-    from .parsers import SOURCES_BY_NAME
+def parse_landing_file(source: Source, landing: LandingFile) -> Parsed:
+    """Run a source's parser on one file, as ingestion does.
 
-    source = SOURCES_BY_NAME[source_name]
+    A per-person source's file outside a person's folder cannot be linked to anyone,
+    and anything the parser did not foresee quarantines the file, not the batch.
+    """
+    if source.per_person and landing.participant_id is None:
+        reason = (
+            f"is not in a participant's folder, so it cannot be linked to anyone — "
+            f"move it into landing/{source.folder}/<participant_id>/"
+        )
+        return Parsed({}, [Issue(None, None, None, reason, action="file quarantined")], 0)
     try:
         return source.parse(landing)
     except Exception as err:  # noqa: BLE001 — a parser bug or an unforeseen format: keep going
         reason = f"could not be parsed ({type(err).__name__}: {err})"
         return Parsed({}, [Issue(None, None, None, reason, action="file quarantined")], 0)
+
+
+def _parse(source_name: str, landing: LandingFile) -> Parsed:
+    """Worker entry point (picklable by name): look the source up, then parse."""
+    from .parsers import SOURCES_BY_NAME
+
+    return parse_landing_file(SOURCES_BY_NAME[source_name], landing)
 
 
 def _write_partition(target: Path, found: FoundFile, parsed: Parsed) -> None:

@@ -14,9 +14,10 @@ from xml.etree import ElementTree
 import polars as pl
 import pytest
 
-from pipelines.lib.parsers.apple_health import SOURCE, parse, stream
+from pipelines.lib.parsers.apple_health import SOURCE, stream
 from pipelines.lib.parsers.source import LandingFile, Parsed
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES
+from pipelines.lib.raw_store import parse_landing_file
 
 STEPS = "HKQuantityTypeIdentifierStepCount"
 SLEEP = "HKCategoryTypeIdentifierSleepAnalysis"
@@ -38,7 +39,7 @@ AMSTERDAM = '<MetadataEntry key="HKTimeZone" value="Europe/Amsterdam"/>'
 
 def run(path: Path, person: str | None = "P-001") -> Parsed:
     relative = f"apple_health/{person}/{path.name}" if person else f"apple_health/{path.name}"
-    return parse(LandingFile(path, relative, person))
+    return parse_landing_file(SOURCE, LandingFile(path, relative, person))
 
 
 def export(records: str, exported: str = "2024-06-01 08:00:00 +0200") -> str:

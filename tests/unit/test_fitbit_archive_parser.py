@@ -14,7 +14,7 @@ from pipelines.lib.layout import DataDir
 from pipelines.lib.parsers.fitbit_archive import SOURCE, file_kind, json_array, parse, workout_kind
 from pipelines.lib.parsers.source import LandingFile
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES
-from pipelines.lib.raw_store import landing_files
+from pipelines.lib.raw_store import landing_files, parse_landing_file
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +299,7 @@ def test_file_outside_a_person_folder_is_quarantined(tmp_path):
         "fitbit/P-002/Physical Activity/steps-2020-01-01.json",
     }
     assert found["fitbit/P-002/Physical Activity/steps-2020-01-01.json"].participant_id == "P-002"
-    parsed = parse(found["fitbit/steps.json"])
+    parsed = parse_landing_file(SOURCE, found["fitbit/steps.json"])
     assert parsed.tables == {}
     assert [i.action for i in parsed.issues] == ["file quarantined"]
     assert "landing/fitbit/<participant_id>/" in parsed.issues[0].reason

@@ -18,6 +18,7 @@ from pipelines.lib.parsers.garmin import GARMIN, parse
 from pipelines.lib.parsers.garmin.activity import kind
 from pipelines.lib.parsers.source import LandingFile
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES
+from pipelines.lib.raw_store import parse_landing_file
 
 FIT_EPOCH = datetime(1989, 12, 31, tzinfo=UTC)
 MESG = Profile["mesg_num"]
@@ -25,7 +26,7 @@ MESG = Profile["mesg_num"]
 
 def _parse(path: Path, person: str | None = "P-001"):
     relative = f"garmin/{person}/{path.name}" if person else f"garmin/{path.name}"
-    return parse(LandingFile(path, relative, person))
+    return parse_landing_file(GARMIN, LandingFile(path, relative, person))
 
 
 def _decode(path: Path) -> list[tuple[int, dict]]:

@@ -12,6 +12,7 @@ import pytest
 from pipelines.lib.parsers.omh import SOURCE, activity_kind, parse
 from pipelines.lib.parsers.source import LandingFile
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES
+from pipelines.lib.raw_store import parse_landing_file
 
 HOURS = {"h": 60, "min": 1}
 
@@ -197,7 +198,7 @@ def _write(tmp_path, document: object, name: str = "points.json", person: str | 
     path = folder / name
     path.write_text(document if isinstance(document, str) else json.dumps(document))
     relative = f"omh/{person}/{name}" if person else f"omh/{name}"
-    return parse(LandingFile(path, relative, person))
+    return parse_landing_file(SOURCE, LandingFile(path, relative, person))
 
 
 def test_wrapper_and_bare_body_give_the_same_row_and_the_wrapper_names_device_and_id(tmp_path):

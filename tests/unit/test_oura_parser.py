@@ -13,6 +13,7 @@ import pytest
 from pipelines.lib.parsers.oura import SOURCE, parse
 from pipelines.lib.parsers.source import LandingFile
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES
+from pipelines.lib.raw_store import parse_landing_file
 
 
 def _missing(value: str) -> bool:
@@ -136,7 +137,7 @@ def _parse_csv(tmp_path, text: str, person: str | None = "P-9"):
     path = tmp_path / "oura.csv"
     path.write_text(text)
     relative = f"oura/{person}/oura.csv" if person else "oura/oura.csv"
-    return parse(LandingFile(path, relative, person))
+    return parse_landing_file(SOURCE, LandingFile(path, relative, person))
 
 
 def test_broken_value_quarantines_only_the_row_built_from_it(tmp_path):

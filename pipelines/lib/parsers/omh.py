@@ -645,11 +645,6 @@ def _jsonl(text: str) -> Iterator[tuple[int, object]]:
 
 
 def parse(landing: LandingFile) -> Parsed:
-    if landing.participant_id is None:
-        return _file_issue(
-            "Open mHealth files must sit in a participant's folder: move it to "
-            f"landing/omh/<participant_id>/{landing.path.name}"
-        )
     records = _read(landing.path)
     if isinstance(records, str):
         return _file_issue(records)

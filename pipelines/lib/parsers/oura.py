@@ -117,11 +117,6 @@ def _file_issue(reason: str) -> Parsed:
 
 
 def parse(landing: LandingFile) -> Parsed:
-    if landing.participant_id is None:
-        return _file_issue(
-            "Oura exports must sit in a participant's folder: move it to "
-            f"landing/oura/<participant_id>/{landing.path.name}"
-        )
     out = Output(landing.participant_id)
     try:
         if landing.path.suffix.lower() == ".json":

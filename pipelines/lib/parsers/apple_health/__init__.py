@@ -128,11 +128,6 @@ def _vitals(collector: ExportCollector) -> pl.DataFrame:
 
 
 def parse(landing: LandingFile) -> Parsed:
-    if landing.participant_id is None:
-        return _quarantined(
-            "an Apple Health export must sit in the person's folder: move it to "
-            "landing/apple_health/<participant_id>/"
-        )
     try:
         collector = read_export(landing)
     except ExportRefused as refused:

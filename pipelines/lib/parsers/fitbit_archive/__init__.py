@@ -67,12 +67,6 @@ def _file_issue(reason: str) -> Issue:
 
 
 def parse(landing: LandingFile) -> Parsed:
-    if landing.participant_id is None:
-        reason = (
-            "Fitbit archive files belong to one person: move this file into "
-            "landing/fitbit/<participant_id>/ (the program's participant id)"
-        )
-        return Parsed({}, [_file_issue(reason)], 0)
     kind = file_kind(landing.path.name)
     if kind is None:
         return Parsed({}, [_file_issue("not a Fitbit archive file this source reads")], 0)

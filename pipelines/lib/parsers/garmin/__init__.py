@@ -30,12 +30,6 @@ TABLES = ("wearable_intervals", "wearable_vitals", "wearable_workouts")
 
 
 def parse(landing: LandingFile) -> Parsed:
-    if landing.participant_id is None:
-        reason = (
-            "is not in a participant's folder, so it cannot be linked to anyone — "
-            "move it into landing/garmin/<participant_id>/"
-        )
-        return Parsed({}, [Issue(None, None, None, reason, action="file quarantined")], 0)
     try:
         fit = read_fit(landing.path)
     except FitError as err:
