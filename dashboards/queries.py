@@ -7,8 +7,12 @@ Results are cached with `st.cache_data`, keyed by the snapshot's identity
 (path, mtime, size): when a run swaps in a new snapshot the next rerun reads it,
 no restart needed.
 
-Program managers only ever get cohort aggregates from here, with cells of fewer
-than `MIN_CELL_SIZE` people suppressed in this layer, not merely hidden by a page.
+Access is enforced here, not by the pages: every public function takes the
+logged-in `viewer` (a `pipelines.lib.users.User`) and refuses with `AccessDenied`
+what the viewer's role may not read — a coach gets only their own caseload, an
+analyst no person-level data. Cohort aggregates come with cells of fewer than
+`MIN_CELL_SIZE` people suppressed in this layer, not merely hidden by a page.
+Query values are always bound parameters.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import polars as pl
 import streamlit as st
 
 from pipelines.lib.layout import DataDir, default_data_dir
+from pipelines.lib.users import User
 
 MIN_CELL_SIZE = 5
 """Aggregates describing fewer people than this are suppressed."""
@@ -33,6 +38,73 @@ NO_SNAPSHOT_MESSAGE = (
     "No published data yet — run `steadyback run` to build and publish a snapshot "
     "(or `steadyback demo` for a generated cohort)."
 )
+
+
+PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "program_manager": ("cohort", "person"),
+    "coach": ("caseload", "person"),
+    "analyst": ("cohort", "data-health"),
+}
+"""Which pages each role may open; the first is where they land after logging in."""
+
+PAGE_TITLES = {
+    "cohort": "Cohort",
+    "caseload": "Caseload",
+    "person": "Person",
+    "data-health": "Data health",
+}
+
+NOT_IN_CASELOAD = "This participant is not in your caseload."
+
+
+class AccessDenied(PermissionError):
+    """The viewer may not see this; the message is shown to them as it is."""
+
+
+def authorise(viewer: User | None, page: str) -> User:
+    """The viewer, when their role may open `page`; AccessDenied otherwise."""
+    if viewer is None:
+        raise AccessDenied("Log in to see this page.")
+    allowed = PAGES_BY_ROLE.get(viewer.role, ())
+    if page not in allowed:
+        role = viewer.role.replace("_", " ")
+        return_to = ", ".join(PAGE_TITLES[p] for p in allowed) or "none"
+        raise AccessDenied(
+            f"The {PAGE_TITLES.get(page, page)} page is not available to a {role} "
+            f"(your pages: {return_to})."
+        )
+    return viewer
+
+
+def authorise_person(viewer: User | None, pid: str) -> dict[str, Any] | None:
+    """The person's `marts.participants` row when the viewer may see it.
+
+    Program managers may see anyone; a coach only people whose `coach_id` is
+    theirs — anyone else, including an unknown pid, is "not in your caseload",
+    so a coach cannot probe which pids exist. None: unknown pid (program managers).
+    """
+    viewer = authorise(viewer, "person")
+    snapshot = snapshot_identity()
+    row = None if snapshot is None else _participant(snapshot, pid)
+    if viewer.role == "coach" and (row is None or row["coach_id"] != viewer.coach_id):
+        raise AccessDenied(NOT_IN_CASELOAD)
+    return row
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _participant(snapshot: SnapshotIdentity, pid: str) -> dict[str, Any] | None:
+    rows = _read(
+        snapshot,
+        """
+        select pid, cohort, site, coach_id, enrolled_on, program_weeks,
+               prescribed_sessions_per_week, withdrawn_on, has_wearable,
+               program_week_now, status
+        from marts.participants
+        where pid = $pid
+        """,
+        {"pid": pid},
+    )
+    return rows.row(0, named=True) if rows.height else None
 
 
 class SnapshotIdentity(NamedTuple):
@@ -71,9 +143,9 @@ def _read(
         connection.close()
 
 
-def _cohort_list(cohorts: list[str] | tuple[str, ...] | None) -> list[str]:
+def _cohort_list(viewer: User | None, cohorts: list[str] | tuple[str, ...] | None) -> list[str]:
     """An empty or missing selection means every cohort."""
-    return list(cohorts) if cohorts else cohort_filters()
+    return list(cohorts) if cohorts else cohort_filters(viewer)
 
 
 def suppress_small(count: int | None) -> int | None:
@@ -106,8 +178,9 @@ def _snapshot_info(snapshot: SnapshotIdentity) -> dict[str, Any] | None:
 # --- cohort (program managers) ----------------------------------------------------------
 
 
-def cohort_filters() -> list[str]:
+def cohort_filters(viewer: User | None) -> list[str]:
     """All cohort names, sorted; empty without a snapshot."""
+    authorise(viewer, "cohort")
     snapshot = snapshot_identity()
     if snapshot is None:
         return []
@@ -123,16 +196,19 @@ def _cohort_filters(snapshot: SnapshotIdentity) -> list[str]:
     return rows["cohort"].to_list()
 
 
-def cohort_headline(cohorts: list[str] | None = None) -> dict[str, int | float | None]:
+def cohort_headline(
+    viewer: User | None, cohorts: list[str] | None = None
+) -> dict[str, int | float | None]:
     """Participants, active participants and the share of adherent completed person-weeks.
 
     Counts of 1…4 people and shares computed over fewer than `MIN_CELL_SIZE` people
     come back as None (suppressed).
     """
+    authorise(viewer, "cohort")
     snapshot = snapshot_identity()
     if snapshot is None:
         return {"participants": None, "active": None, "adherent_week_share": None}
-    return _cohort_headline(snapshot, tuple(_cohort_list(cohorts)))
+    return _cohort_headline(snapshot, tuple(_cohort_list(viewer, cohorts)))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -168,17 +244,18 @@ def _cohort_headline(
     }
 
 
-def adherence_by_week(cohorts: list[str] | None = None) -> pl.DataFrame:
+def adherence_by_week(viewer: User | None, cohorts: list[str] | None = None) -> pl.DataFrame:
     """Weekly adherence across people, per program week, over completed weeks only.
 
     Columns: week, n_people, median, q25, q75, adherent_share, suppressed. Weeks
     with fewer than `MIN_CELL_SIZE` people keep their row (so a page can say which
     weeks are hidden) but carry nulls instead of numbers.
     """
+    authorise(viewer, "cohort")
     snapshot = snapshot_identity()
     if snapshot is None:
         return _empty_adherence_frame()
-    return _adherence_by_week(snapshot, tuple(_cohort_list(cohorts)))
+    return _adherence_by_week(snapshot, tuple(_cohort_list(viewer, cohorts)))
 
 
 def _empty_adherence_frame() -> pl.DataFrame:
@@ -243,12 +320,19 @@ def _adherence_by_week(snapshot: SnapshotIdentity, cohorts: tuple[str, ...]) -> 
 # --- person (coaches) ---------------------------------------------------------------------
 
 
-def people() -> pl.DataFrame:
-    """One row per person: pid, cohort, site, coach_id, enrolled_on, status, program_week_now…"""
+def people(viewer: User | None) -> pl.DataFrame:
+    """The people the viewer may open: everyone for a program manager, a coach's caseload.
+
+    One row per person: pid, cohort, site, coach_id, enrolled_on, status, program_week_now…
+    """
+    viewer = authorise(viewer, "person")
     snapshot = snapshot_identity()
     if snapshot is None:
         return pl.DataFrame(schema={"pid": pl.String, "cohort": pl.String, "coach_id": pl.String})
-    return _people(snapshot)
+    everyone = _people(snapshot)
+    if viewer.role == "coach":
+        return everyone.filter(pl.col("coach_id") == viewer.coach_id)
+    return everyone
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -265,14 +349,14 @@ def _people(snapshot: SnapshotIdentity) -> pl.DataFrame:
     )
 
 
-def person(pid: str) -> dict[str, Any] | None:
-    """The person's `marts.participants` row, or None for an unknown pid."""
-    found = people().filter(pl.col("pid") == pid)
-    return found.row(0, named=True) if found.height else None
+def person(viewer: User | None, pid: str) -> dict[str, Any] | None:
+    """The person's `marts.participants` row, or None for an unknown pid (see authorise_person)."""
+    return authorise_person(viewer, pid)
 
 
-def person_days(pid: str) -> pl.DataFrame:
+def person_days(viewer: User | None, pid: str) -> pl.DataFrame:
     """The person's `marts.participant_day` rows (one per program day), in order."""
+    authorise_person(viewer, pid)
     snapshot = snapshot_identity()
     if snapshot is None:
         return pl.DataFrame()
@@ -296,8 +380,9 @@ def _person_days(snapshot: SnapshotIdentity, pid: str) -> pl.DataFrame:
     )
 
 
-def person_weeks(pid: str) -> pl.DataFrame:
+def person_weeks(viewer: User | None, pid: str) -> pl.DataFrame:
     """The person's `marts.participant_week` rows, in program-week order."""
+    authorise_person(viewer, pid)
     snapshot = snapshot_identity()
     if snapshot is None:
         return pl.DataFrame()

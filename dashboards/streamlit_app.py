@@ -1,55 +1,73 @@
-"""steadyback dashboard entry script: page config, shared sidebar, navigation.
+"""steadyback dashboard entry script: login, role-scoped navigation, shared sidebar.
 
 Run with `steadyback serve --data-dir DIR` or
 `STEADYBACK_DATA_DIR=DIR streamlit run dashboards/streamlit_app.py`.
+
+Every page is registered for every viewer so that its URL (`/cohort`,
+`/caseload`, `/person?pid=…`, `/data-health`) always resolves — a page the
+viewer's role may not open says so instead of "Page not found" — but only the
+role's own pages are listed in the navigation. `/` sends each role to its
+first page.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import duckdb
 import streamlit as st
 
-from dashboards import queries
-
-
-def _when(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="minutes")
-    return str(value)
-
+from dashboards import queries, session
 
 st.set_page_config(page_title="steadyback", page_icon="🧘", layout="wide")
 
-page = st.navigation(
-    [
-        st.Page("app_pages/cohort.py", title="Cohort", url_path="cohort", default=True),
-        st.Page("app_pages/person.py", title="Person", url_path="person"),
-    ]
-)
+viewer = session.current_viewer()
+allowed = queries.PAGES_BY_ROLE.get(viewer.role, ()) if viewer else ()
 
-try:
-    snapshot = queries.snapshot_info()
-except duckdb.Error as error:
-    st.title(page.title)
-    st.error(f"The published snapshot `{queries.snapshot_path()}` could not be read: {error}")
+PAGE_FILES = {
+    "cohort": ("app_pages/cohort.py", "👥"),
+    "caseload": ("app_pages/caseload.py", "📋"),
+    "person": ("app_pages/person.py", "🧍"),
+    "data-health": ("app_pages/data_health.py", "🩺"),
+}
+pages = {
+    name: st.Page(
+        path,
+        title=queries.PAGE_TITLES[name],
+        icon=icon,
+        url_path=name,
+        visibility="visible" if name in allowed else "hidden",
+    )
+    for name, (path, icon) in PAGE_FILES.items()
+}
+
+
+def home() -> None:
+    """`/`: each role's first page."""
+    if allowed:
+        st.switch_page(pages[allowed[0]])
+    st.error("Your account has no pages: ask an administrator to check its role.")
+
+
+home_page = st.Page(home, title="Home", url_path="home", default=True, visibility="hidden")
+ordered = (
+    [home_page]
+    + [pages[name] for name in allowed]
+    + [page for name, page in pages.items() if name not in allowed]
+)
+page = st.navigation(ordered, position="sidebar" if viewer else "hidden")
+
+if viewer is None:
+    session.login_form()
     st.stop()
+
+if st.session_state.get("_page") != page.url_path:
+    session.forget_audited_view()
+    st.session_state["_page"] = page.url_path
 
 with st.sidebar:
+    coach = f" · coach {viewer.coach_id}" if viewer.coach_id else ""
+    st.caption(f"Logged in as **{viewer.username}** ({viewer.role.replace('_', ' ')}{coach})")
+    if st.button("Log out"):
+        session.log_out()
+        st.rerun()
     st.caption(f"Data directory: `{queries.data_dir()}`")
-    if snapshot is None:
-        st.caption("No published snapshot.")
-    else:
-        st.caption(
-            f"Data as of **{snapshot['as_of']}** (run `{str(snapshot['run_id'])[:8]}`, "
-            f"published {_when(snapshot['published_at'])})"
-        )
-
-if snapshot is None:
-    st.title(page.title)
-    st.info(queries.NO_SNAPSHOT_MESSAGE, icon="📭")
-    st.caption(f"Looked for `{queries.snapshot_path()}`.")
-    st.stop()
 
 page.run()

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts, queries
+from dashboards import charts, queries, session
 
 
 def _people_count(count: int | None) -> str:
     return f"< {queries.MIN_CELL_SIZE}" if count is None else f"{count:,}"
 
 
-st.title("Cohort")
+viewer, snapshot = session.open_page("cohort", "Cohort")
 
-snapshot = queries.snapshot_info()
-if snapshot is None:
-    st.info(queries.NO_SNAPSHOT_MESSAGE, icon="📭")
-    st.stop()
-
-all_cohorts = queries.cohort_filters()
+all_cohorts = queries.cohort_filters(viewer)
 selected = st.multiselect(
     "Cohort",
     all_cohorts,
@@ -27,7 +22,7 @@ selected = st.multiselect(
 )
 cohorts = selected or all_cohorts
 
-headline = queries.cohort_headline(cohorts)
+headline = queries.cohort_headline(viewer, cohorts)
 participants_column, active_column, adherent_column = st.columns(3)
 participants_column.metric("Participants", _people_count(headline["participants"]))
 active_column.metric("Active", _people_count(headline["active"]))
@@ -49,7 +44,7 @@ st.caption(
     "Only completed weeks count — the week in progress is left out until it ends."
 )
 
-weeks = queries.adherence_by_week(cohorts)
+weeks = queries.adherence_by_week(viewer, cohorts)
 shown = weeks.filter(~weeks["suppressed"])
 hidden_weeks = weeks.filter(weeks["suppressed"])["week"].to_list()
 

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts, queries
+from dashboards import charts, queries, session
 
-st.title("Person")
+viewer, snapshot = session.open_page("person", "Person")
 
-snapshot = queries.snapshot_info()
-if snapshot is None:
-    st.info(queries.NO_SNAPSHOT_MESSAGE, icon="📭")
-    st.stop()
-
-everyone = queries.people()
+everyone = queries.people(viewer)
 pids = everyone["pid"].to_list()
 labels = {
     row["pid"]: f"{row['pid'][:12]} · {row['cohort']} · coach {row['coach_id']} · {row['status']}"
@@ -22,7 +17,14 @@ labels = {
 
 requested = st.query_params.get("pid")
 if requested is not None and requested not in labels:
-    st.error(f"No participant with pid `{requested}` in the published snapshot.", icon="🔎")
+    try:
+        known = queries.authorise_person(viewer, requested)
+    except queries.AccessDenied as denied:
+        session.audit_person_view(viewer, "person", requested, outcome="denied")
+        st.error(str(denied), icon="🚫")
+        st.stop()
+    if known is None:
+        st.error(f"No participant with pid `{requested}` in the published snapshot.", icon="🔎")
 
 chosen = st.selectbox(
     "Participant",
@@ -37,10 +39,16 @@ if chosen is None:
 if chosen != requested:
     st.query_params["pid"] = chosen
 
-participant = queries.person(chosen)
+try:
+    participant = queries.person(viewer, chosen)
+except queries.AccessDenied as denied:
+    session.audit_person_view(viewer, "person", chosen, outcome="denied")
+    st.error(str(denied), icon="🚫")
+    st.stop()
+session.audit_person_view(viewer, "person", chosen)
 as_of = snapshot["as_of"]
-days = queries.person_days(chosen)
-weeks = queries.person_weeks(chosen)
+days = queries.person_days(viewer, chosen)
+weeks = queries.person_weeks(viewer, chosen)
 
 week_now = participant["program_week_now"]
 st.caption(

@@ -42,6 +42,19 @@ class DataDir:
         return self.published_dir / "current.duckdb"
 
     @property
+    def access_dir(self) -> Path:
+        """Dashboard users and the audit log: never inside a snapshot, never published."""
+        return self.root / "access"
+
+    @property
+    def users_file(self) -> Path:
+        return self.access_dir / "users.json"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.access_dir / "audit.jsonl"
+
+    @property
     def truth(self) -> Path:
         return self.root / "truth"
 

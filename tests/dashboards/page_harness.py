@@ -1,0 +1,103 @@
+"""Helpers for the page tests: read the snapshot independently, log in through the real form.
+
+Expected values in page tests are computed here straight from the snapshot with
+DuckDB (not through `dashboards.queries`), so they hold for any valid snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+from streamlit.testing.v1 import AppTest
+
+from pipelines.lib.users import UserStore
+
+APP = Path(__file__).resolve().parents[2] / "dashboards" / "streamlit_app.py"
+PASSWORD = "correct horse battery"
+MIN_CELL_SIZE = 5  # program managers never see a number describing fewer people
+ADHERENT_WEEK_THRESHOLD = 0.8  # an adherent week: >= 80 % of prescribed sessions
+PAGES = {
+    "cohort": "app_pages/cohort.py",
+    "caseload": "app_pages/caseload.py",
+    "person": "app_pages/person.py",
+    "data-health": "app_pages/data_health.py",
+}
+USERS = {  # key -> (username, role, coach id or None; "first" = the snapshot's first coach)
+    "program_manager": ("pm", "program_manager", None),
+    "coach": ("coach", "coach", "first"),
+    "other_coach": ("coach-other", "coach", "C-NOBODY"),
+    "analyst": ("analyst", "analyst", None),
+}
+
+
+def snapshot_file(data_dir: Path) -> Path:
+    return data_dir / "published" / "current.duckdb"
+
+
+def query(data_dir: Path, sql: str, params: list | None = None) -> list[tuple]:
+    connection = duckdb.connect(str(snapshot_file(data_dir)), read_only=True)
+    try:
+        return connection.execute(sql, params or []).fetchall()
+    finally:
+        connection.close()
+
+
+def first_coach(data_dir: Path) -> str:
+    if not snapshot_file(data_dir).exists():
+        return "C-01"
+    return query(data_dir, "select min(coach_id) from marts.participants")[0][0]
+
+
+def add_test_users(data_dir: Path) -> None:
+    """One user per role (and a coach with nobody in the snapshot), password `PASSWORD`."""
+    store = UserStore.at(data_dir)
+    for username, role, coach in USERS.values():
+        coach_id = first_coach(data_dir) if coach == "first" else coach
+        store.add(username, role, PASSWORD, coach_id=coach_id, replace=True)
+
+
+def log_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
+    """Fill in the login form as a person would and submit it."""
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    at.button[0].click().run()
+    return at
+
+
+def open_app(
+    data_dir: Path, monkeypatch, role: str, page: str | None = None, **query_params: str
+) -> AppTest:
+    """A logged-in AppTest for `role` (a USERS key) on `page` (a PAGES key), no exception."""
+    if not UserStore.at(data_dir).path.exists():
+        add_test_users(data_dir)
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(data_dir))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    log_in(at, USERS[role][0])
+    assert not at.exception, [e.value for e in at.exception]
+    for name, value in query_params.items():
+        at.query_params[name] = value
+    if page is not None:
+        at.switch_page(PAGES[page]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def plotly_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def page_text(at: AppTest) -> str:
+    """Every caption, markdown, info, warning and error on the page, as one string."""
+    parts = [
+        e.value
+        for kind in ("caption", "markdown", "info", "warning", "error")
+        for e in getattr(at, kind)
+    ]
+    return "\n".join(str(p) for p in parts)
