@@ -21,6 +21,9 @@ CALENDAR_LABELS = ("not yet", "no data", "missed", "done")
 CALENDAR_COLORS = (UPCOMING_COLOR, UNKNOWN_COLOR, MISSED_COLOR, DONE_COLOR)
 
 
+# --- cohort -------------------------------------------------------------------------------
+
+
 def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure:
     """Median weekly adherence with its interquartile band, and the adherent-week line.
 
@@ -94,6 +97,9 @@ def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure
         hovermode="closest",
     )
     return figure
+
+
+# --- person -------------------------------------------------------------------------------
 
 
 def _day_hover(row: dict, state: str) -> str:
@@ -224,3 +230,9 @@ def weekly_sessions_figure(weeks: pl.DataFrame) -> go.Figure:
         bargap=0.35,
     )
     return figure
+
+
+# --- caseload -----------------------------------------------------------------------------
+
+
+# --- data health --------------------------------------------------------------------------

@@ -437,3 +437,9 @@ def current_streak(days: pl.DataFrame, as_of: date) -> int:
             break
         streak += 1
     return streak
+
+
+# --- caseload (coaches) --------------------------------------------------------------------
+
+
+# --- data health (analysts) ----------------------------------------------------------------
