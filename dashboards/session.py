@@ -7,6 +7,7 @@ page (the data-access layer checks again on every read), prints the title and
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import datetime
@@ -14,38 +15,135 @@ from typing import Any
 
 import duckdb
 import streamlit as st
+from streamlit.errors import StreamlitAuthError
 
 from dashboards import queries
 from pipelines.lib import audit
 from pipelines.lib.users import User, UserError, UserStore
 
 VIEWER_KEY = "viewer"
+SSO_KEY = "viewer_via_sso"
 MAX_FAILED_LOGINS = 5
-LOCKOUT_S = 60.0
+"""Failed logins for one username, within FAILURE_WINDOW_S, that lock it out."""
+FAILURE_WINDOW_S = 900.0
+LOCKOUT_S = 300.0
+"""How long a locked-out username stays locked, from its last failed login."""
+SSO_BUTTON = "Log in with single sign-on"
 
 # Failed logins per username across all sessions of this server process.
 _failures: dict[str, list[float]] = {}
 _failures_lock = threading.Lock()
+_MAX_TRACKED_USERNAMES = 10_000
 
 
 def current_viewer() -> User | None:
-    return st.session_state.get(VIEWER_KEY)
+    """The logged-in user as the users file has them now.
+
+    Re-read on every rerun (a small JSON read, no hashing): a user removed or
+    given another role since logging in loses or changes access at their next click.
+    """
+    viewer = st.session_state.get(VIEWER_KEY)
+    if viewer is None:
+        return None
+    try:
+        now = UserStore.at(queries.data_dir()).get(viewer.username)
+    except UserError:
+        now = None
+    if now is None:
+        log_out()
+        return None
+    if now != viewer:
+        st.session_state[VIEWER_KEY] = now
+    return now
 
 
 def log_out() -> None:
     st.session_state.pop(VIEWER_KEY, None)
+    if st.session_state.pop(SSO_KEY, False):
+        st.logout()  # else the identity provider's cookie logs them straight back in
 
 
-def _locked_out(username: str, now: float) -> bool:
+def _lockout_remaining(username: str, now: float) -> float:
+    """Seconds until `username` may try again; 0 when it is not locked out."""
     with _failures_lock:
-        recent = [t for t in _failures.get(username, []) if now - t < LOCKOUT_S]
-        _failures[username] = recent
-        return len(recent) >= MAX_FAILED_LOGINS
+        recent = [t for t in _failures.get(username, ()) if now - t < FAILURE_WINDOW_S]
+        if len(recent) < MAX_FAILED_LOGINS:
+            return 0.0
+        remaining = recent[-1] + LOCKOUT_S - now
+        if remaining <= 0:
+            _failures.pop(username, None)  # served its time: a fresh count
+            return 0.0
+        return remaining
 
 
 def _note_failure(username: str, now: float) -> None:
     with _failures_lock:
+        if len(_failures) >= _MAX_TRACKED_USERNAMES:  # bound the memory random usernames take
+            for stale in [u for u, ts in _failures.items() if now - ts[-1] >= FAILURE_WINDOW_S]:
+                del _failures[stale]
         _failures.setdefault(username, []).append(now)
+
+
+def _clear_failures(username: str) -> None:
+    with _failures_lock:
+        _failures.pop(username, None)
+
+
+def sso_configured() -> bool:
+    """Whether Streamlit's OIDC login is set up: an `[auth]` section in the secrets."""
+    return bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
+
+
+def _sso_account(store: UserStore, email: str) -> User | None:
+    """The users-file entry for an e-mail address: exact username, else the same ignoring case."""
+    user = store.get(email)
+    if user is None:
+        matches = [u for u in store.list() if u.username.lower() == email.lower()]
+        user = matches[0] if len(matches) == 1 else None
+    return user
+
+
+def _sso_login(store: UserStore) -> bool:
+    """Log in an OIDC-authenticated visitor through the users file; True when one is present.
+
+    Their role comes from the users-file entry whose username is their e-mail
+    address. Someone the identity provider knows but the users file does not
+    gets no access (and no login form: they are already someone).
+    """
+    if not sso_configured() or st.user.get("is_logged_in") is not True:
+        return False
+    email = str(st.user.get("email") or "").strip()
+    verified = st.user.get("email_verified") is not False  # refused only when said to be unverified
+    try:
+        user = _sso_account(store, email) if email and verified else None
+    except UserError as error:
+        st.error(f"The users file cannot be read: {error}")
+        return True
+    if user is None:
+        if not st.session_state.get("_sso_refusal_audited"):
+            audit.record(
+                queries.data_dir(),
+                user=email or "(no e-mail)",
+                role=None,
+                page="login-sso",
+                outcome="login_failed",
+            )
+            st.session_state["_sso_refusal_audited"] = True
+        st.error(
+            f"No steadyback access for {email or 'this account (no e-mail address was given)'}"
+            + ("" if verified else " (the identity provider has not verified this e-mail address)")
+            + ". Ask a steadyback administrator to add it as a user.",
+            icon="🚫",
+        )
+        if st.button("Log out of single sign-on"):
+            st.logout()
+        return True
+    audit.record(
+        queries.data_dir(), user=user.username, role=user.role, page="login-sso", outcome="login"
+    )
+    st.session_state[VIEWER_KEY] = user
+    st.session_state[SSO_KEY] = True
+    st.rerun()
 
 
 def login_form() -> None:
@@ -53,6 +151,8 @@ def login_form() -> None:
     st.title("steadyback")
     st.caption("Adherence and outcomes for the low-back-pain mobility program.")
     store = UserStore.at(queries.data_dir())
+    if _sso_login(store):
+        return
     with st.form("login"):
         username = st.text_input("Username", key="login_username")
         password = st.text_input("Password", type="password", key="login_password")
@@ -64,13 +164,24 @@ def login_form() -> None:
             "--role program_manager --password-stdin`",
             icon="🔑",
         )
+    if sso_configured() and st.button(SSO_BUTTON):
+        try:
+            st.login()
+        except StreamlitAuthError as error:
+            st.error(f"Single sign-on is not set up correctly: {error}")
     if not submitted:
         return
-    username = username.strip()
+    username = username.strip()[:128]
     now = time.monotonic()
-    if _locked_out(username, now):
+    remaining = _lockout_remaining(username, now)
+    if remaining:
+        audit.record(
+            queries.data_dir(), user=username, role=None, page="login", outcome="locked_out"
+        )
+        minutes = math.ceil(remaining / 60)
         st.error(
-            f"Too many failed attempts for this username: try again in {LOCKOUT_S:.0f} seconds."
+            "Too many failed attempts for this username: try again in "
+            f"{minutes} minute{'' if minutes == 1 else 's'}."
         )
         return
     try:
@@ -85,6 +196,7 @@ def login_form() -> None:
         )
         st.error("Unknown username or wrong password.")
         return
+    _clear_failures(username)
     audit.record(
         queries.data_dir(), user=user.username, role=user.role, page="login", outcome="login"
     )

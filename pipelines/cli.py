@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from pipelines.lib.layout import DATA_DIR_ENV, DataDir, default_data_dir
+from pipelines.lib.users import ROLES, UserError
 
 DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
 DEMO_COHORT = {"participants": 300, "weeks": 12, "seed": 7}
@@ -71,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.lib.demo_cohort import generate_cohort
+    from pipelines.lib.users import ensure_demo_users
     from pipelines.runner import dagster_home, run_pipeline
 
     layout = DataDir.at(args.data_dir)
@@ -83,6 +85,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not report.published and not layout.snapshot.exists():
         print("Nothing to serve: the run published no snapshot.")
         return 1
+    try:
+        demo_logins = demo_users_text(ensure_demo_users(layout.root))
+    except UserError as error:
+        demo_logins = f"  No demo logins: {error}\n"
 
     env = {**os.environ, DATA_DIR_ENV: str(layout.root), "DAGSTER_HOME": str(dagster_home(layout))}
     command, streamlit_env = streamlit_command(layout.root, args.port, args.host)
@@ -111,7 +117,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "\n"
         f"  Dashboard:  http://localhost:{args.port}\n"
         f"  Dagster UI: http://localhost:{args.dagster_port}\n"
-        "  Ctrl-C stops both.\n",
+        "  Ctrl-C stops both.\n\n" + demo_logins,
         flush=True,
     )
     # also for SIGINT: a demo started in the background of a script inherits "ignore Ctrl-C"
@@ -145,6 +151,148 @@ def _stop(services: list[subprocess.Popen], grace_s: float = 20) -> None:
             os.killpg(service.pid, signal.SIGKILL)  # whatever of the group is still there
         except ProcessLookupError:
             pass
+
+
+# --- access: dashboard users and the audit log ---------------------------------------------
+
+PASSWORD_ARGUMENT_REFUSED = (
+    "steadyback users add: give the password on standard input with --password-stdin, e.g.\n"
+    "  read -rs PW && printf '%s\\n' \"$PW\" | steadyback users add ... --password-stdin\n"
+    "Passwords are not taken as arguments: arguments end up in shell history and are visible "
+    "to other users of this machine in the process list."
+)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = [headers, ["-" * width for width in widths], *rows]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _read_password(confirm: bool) -> str:
+    """One line from standard input, without its line ending; prompted for on a terminal."""
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Password again: ") != password:
+            raise UserError("the two passwords differ")
+        return password
+    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from pipelines.lib.users import UserStore, snapshot_coach_ids
+
+    if not args.password_stdin:
+        print(PASSWORD_ARGUMENT_REFUSED, file=sys.stderr)
+        return 2
+    password = _read_password(confirm=True)
+    store = UserStore.at(args.data_dir)
+    user = store.add(
+        args.username, args.role, password, coach_id=args.coach_id, replace=args.replace
+    )
+    print(f"{'Updated' if args.replace else 'Added'} {user.username} ({user.role}) in {store.path}")
+    if user.coach_id:
+        known = snapshot_coach_ids(args.data_dir)
+        if known is None:
+            print(
+                f"warning: no published snapshot yet, so coach id {user.coach_id!r} "
+                "could not be checked against the roster",
+                file=sys.stderr,
+            )
+        elif user.coach_id not in known:
+            print(
+                f"warning: coach id {user.coach_id!r} has no participants in the published "
+                f"snapshot (its coach ids: {_some(known)}); this coach will see "
+                "an empty caseload until the roster lists them",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def _some(values: list[str], at_most: int = 10) -> str:
+    shown = ", ".join(values[:at_most]) or "none"
+    return shown + (f", … ({len(values)} in all)" if len(values) > at_most else "")
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from pipelines.lib.users import UserStore
+
+    store = UserStore.at(args.data_dir)
+    users = store.list()
+    if not users:
+        print(f"No dashboard users in {store.path}")
+        return 0
+    rows = [[u.username, u.role, u.coach_id or "", u.created_at or ""] for u in users]
+    print(_table(["username", "role", "coach id", "created"], rows))
+    return 0
+
+
+def cmd_users_remove(args: argparse.Namespace) -> int:
+    from pipelines.lib.users import UserStore
+
+    store = UserStore.at(args.data_dir)
+    if not store.remove(args.username):
+        print(f"steadyback: no user {args.username!r} in {store.path}", file=sys.stderr)
+        return 1
+    print(f"Removed {args.username} from {store.path}")
+    return 0
+
+
+def _day(value: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a day (YYYY-MM-DD)") from None
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    import csv
+    import json
+    from dataclasses import asdict
+
+    from pipelines.lib import audit
+
+    events, problems = audit.read_with_problems(args.data_dir)
+    events = audit.select(events, user=args.user, pid=args.pid, since=args.since)
+    columns = ["time", "user", "role", "page", "pid", "outcome"]
+    rows = [[e.at, e.user, e.role or "", e.page, e.pid or "", e.outcome] for e in events]
+    if args.format == "jsonl":
+        for event in events:
+            print(json.dumps(asdict(event), ensure_ascii=False))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif rows:
+        print(_table(columns, rows))
+    else:
+        print(f"No audit events in {audit.log_path(args.data_dir)}", file=sys.stderr)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def demo_users_text(demo_users) -> str:
+    """The demo logins as a table, marked as demo-only."""
+    rows = [
+        [u.username, u.password or "(changed — not shown)", u.role, u.coach_id or ""]
+        for u in demo_users
+    ]
+    return (
+        "  Demo logins (generated demo data only — these passwords are public):\n"
+        + "\n".join(
+            "    " + line
+            for line in _table(["username", "password", "role", "coach id"], rows).splitlines()
+        )
+        + "\n"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,6 +329,44 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dagster-port", type=int, default=3000)
     demo.add_argument("--host", default="127.0.0.1")
     demo.set_defaults(handler=cmd_demo)
+
+    users = commands.add_parser("users", help="add, list or remove dashboard users")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    users_add = users_commands.add_parser(
+        "add", help="add a dashboard user (the password is read from standard input)"
+    )
+    users_add.add_argument("--data-dir", default=str(default_data_dir()))
+    users_add.add_argument("--username", required=True)
+    users_add.add_argument("--role", required=True, choices=ROLES)
+    users_add.add_argument(
+        "--coach-id", help="coaches only: the roster's coach_id of their caseload"
+    )
+    users_add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (one line); required",
+    )
+    users_add.add_argument(
+        "--replace", action="store_true", help="replace an existing user (e.g. a password reset)"
+    )
+    users_add.set_defaults(handler=cmd_users_add)
+    users_list = users_commands.add_parser("list", help="list the dashboard users (never hashes)")
+    users_list.add_argument("--data-dir", default=str(default_data_dir()))
+    users_list.set_defaults(handler=cmd_users_list)
+    users_remove = users_commands.add_parser("remove", help="remove a dashboard user")
+    users_remove.add_argument("--data-dir", default=str(default_data_dir()))
+    users_remove.add_argument("--username", required=True)
+    users_remove.set_defaults(handler=cmd_users_remove)
+
+    audit = commands.add_parser(
+        "audit", help="print the audit log: who opened which person's page, and logins"
+    )
+    audit.add_argument("--data-dir", default=str(default_data_dir()))
+    audit.add_argument("--user", help="only this username")
+    audit.add_argument("--pid", help="only this participant")
+    audit.add_argument("--since", type=_day, help="only from this day on (YYYY-MM-DD, UTC)")
+    audit.add_argument("--format", choices=("table", "csv", "jsonl"), default="table")
+    audit.set_defaults(handler=cmd_audit)
     return parser
 
 
@@ -189,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except FileNotFoundError as err:
+        print(f"steadyback: {err}", file=sys.stderr)
+        return 2
+    except UserError as err:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
 

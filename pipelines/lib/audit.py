@@ -2,9 +2,12 @@
 
 `<data dir>/access/audit.jsonl`, one event per line:
 `{"at": UTC ISO time, "user", "role", "page", "pid", "outcome"}` — outcome is
-`viewed`, `denied` or `report` (a printable report was produced). Lines are
-appended with O_APPEND under an exclusive lock, so concurrent dashboard
-sessions never interleave a line. Nothing here is ever rewritten or published.
+`viewed`, `denied`, `report` (a printable report was produced), `login`,
+`login_failed` or `locked_out` (a login refused unchecked: too many failures). Each line is one JSON document, so no value (a username, a
+pid from a URL) can break a line or forge another. Lines are appended with
+O_APPEND under an exclusive lock, so concurrent dashboard sessions never
+interleave a line. The log and the `access/` folder are readable by their
+owner only. Nothing here is ever rewritten or published.
 """
 
 from __future__ import annotations
@@ -12,12 +15,18 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 from pipelines.lib.layout import DataDir
 
-OUTCOMES = ("viewed", "denied", "report", "login", "login_failed")
+OUTCOMES = ("viewed", "denied", "report", "login", "login_failed", "locked_out")
+
+
+class AuditLogError(ValueError):
+    """Lines of the audit log that are not audit events (named by file and line)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,9 @@ class AuditEvent:
     page: str
     pid: str | None
     outcome: str
+
+
+_FIELDS = tuple(field.name for field in fields(AuditEvent))
 
 
 def record(
@@ -50,22 +62,71 @@ def record(
         outcome=outcome,
     )
     path = DataDir.at(data_dir).audit_log
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     line = (json.dumps(asdict(event), ensure_ascii=False) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line)
+        written = 0
+        while written < len(line):  # a write may be partial; the lock keeps the line whole
+            written += os.write(fd, line[written:])
     finally:
         os.close(fd)  # closing releases the lock
     return event
 
 
 def read(data_dir: str | os.PathLike) -> list[AuditEvent]:
-    """Every event, oldest first; an absent log is an empty one."""
+    """Every event, oldest first; an absent log is an empty one.
+
+    Raises AuditLogError naming the file and lines when any line is not an event.
+    """
+    events, problems = read_with_problems(data_dir)
+    if problems:
+        raise AuditLogError("; ".join(problems))
+    return events
+
+
+def read_with_problems(data_dir: str | os.PathLike) -> tuple[list[AuditEvent], list[str]]:
+    """Every readable event, oldest first, and one message per line that is not an event."""
     path = DataDir.at(data_dir).audit_log
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_bytes().split(b"\n")
     except FileNotFoundError:
-        return []
-    return [AuditEvent(**json.loads(line)) for line in lines if line.strip()]
+        return [], []
+    events, problems = [], []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            events.append(_event(json.loads(raw.decode("utf-8"))))
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+            problems.append(f"{path}:{number}: not an audit event ({type(error).__name__})")
+    return events, problems
+
+
+def _event(document: dict) -> AuditEvent:
+    if not isinstance(document, dict):
+        raise TypeError("not an object")
+    return AuditEvent(**{name: document[name] for name in _FIELDS})
+
+
+def select(
+    events: Iterable[AuditEvent],
+    *,
+    user: str | None = None,
+    pid: str | None = None,
+    since: date | None = None,
+) -> list[AuditEvent]:
+    """The events matching every given filter; `since` is a UTC day, inclusive."""
+    first_day = since.isoformat() if since else None
+    return [
+        event
+        for event in events
+        if (user is None or event.user == user)
+        and (pid is None or event.pid == pid)
+        and (first_day is None or event.at[:10] >= first_day)
+    ]
+
+
+def log_path(data_dir: str | os.PathLike) -> Path:
+    return DataDir.at(data_dir).audit_log

@@ -3,13 +3,16 @@
 `<data dir>/access/users.json` holds one entry per user — username, role, the
 coach id for coaches, and an argon2id hash (salted, memory-hard; argon2-cffi's
 defaults). Passwords are never stored or logged. The file is rewritten
-atomically (temp file + rename) under an exclusive lock, readable by its owner
-only.
+atomically (temp file + rename) under an exclusive lock, so concurrent
+`steadyback users add` commands never lose a user; it and the `access/`
+folder are readable by their owner only. A file that is not a valid users
+file is an error naming it, never silently treated as empty or overwritten.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import re
@@ -19,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,13 +30,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pipelines.lib.layout import DataDir
 
 ROLES = ("program_manager", "coach", "analyst")
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+"""Letters, digits and `._@+-`: plain names and e-mail addresses (for single sign-on)."""
 MIN_PASSWORD_LENGTH = 8
 FILE_VERSION = 1
 
 _hasher = PasswordHasher()
-# Verified when a username is unknown, so that a wrong username costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("steadyback-not-a-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when a username is unknown, so a wrong username costs as long as a wrong password."""
+    return _hasher.hash("steadyback-not-a-user")
 
 
 class UserError(ValueError):
@@ -62,12 +71,47 @@ class UserStore:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"{self.path}: the users file cannot be read ({error})") from error
         try:
             document = json.loads(text)
-            entries = document["users"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise UserError(f"{self.path}: not a steadyback users file ({error})") from error
-        return list(entries)
+        except json.JSONDecodeError as error:
+            raise self._corrupt(f"not valid JSON at line {error.lineno}") from error
+        return self._validated(document)
+
+    def _corrupt(self, problem: str) -> UserError:
+        return UserError(
+            f"{self.path}: not a valid steadyback users file ({problem}). "
+            "Fix or restore it from a backup; steadyback will not overwrite it."
+        )
+
+    def _validated(self, document: object) -> list[dict]:
+        if not isinstance(document, dict) or not isinstance(document.get("users"), list):
+            raise self._corrupt('expected an object with a "users" list')
+        version = document.get("version")
+        if not isinstance(version, int) or version > FILE_VERSION:
+            raise self._corrupt(
+                f"file version {version!r}; this steadyback reads version {FILE_VERSION}"
+            )
+        seen: set[str] = set()
+        for number, entry in enumerate(document["users"], start=1):
+            if not isinstance(entry, dict):
+                raise self._corrupt(f"user #{number} is not an object")
+            username = entry.get("username")
+            if not isinstance(username, str) or not username:
+                raise self._corrupt(f"user #{number} has no username")
+            if entry.get("role") not in ROLES:
+                raise self._corrupt(f"user {username!r} has an unknown role {entry.get('role')!r}")
+            if not isinstance(entry.get("password_hash"), str):
+                raise self._corrupt(f"user {username!r} has no password hash")
+            if entry["role"] == "coach" and not (
+                isinstance(entry.get("coach_id"), str) and entry["coach_id"]
+            ):
+                raise self._corrupt(f"coach {username!r} has no coach id")
+            if username in seen:
+                raise self._corrupt(f"user {username!r} appears twice")
+            seen.add(username)
+        return list(document["users"])
 
     def list(self) -> list[User]:
         return [_user(entry) for entry in sorted(self._entries(), key=lambda e: e["username"])]
@@ -81,7 +125,7 @@ class UserStore:
     def verify(self, username: str, password: str) -> User | None:
         """The user when the password matches, else None (same cost for unknown usernames)."""
         entry = next((e for e in self._entries() if e["username"] == username), None)
-        stored = entry["password_hash"] if entry else _DUMMY_HASH
+        stored = entry["password_hash"] if entry else _dummy_hash()
         try:
             _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
@@ -100,7 +144,7 @@ class UserStore:
     ) -> User:
         if not USERNAME_PATTERN.match(username or ""):
             raise UserError(
-                f"username {username!r}: use 1–64 letters, digits, '.', '_', '@' or '-', "
+                f"username {username!r}: use 1–128 letters, digits, '.', '_', '@', '+' or '-', "
                 "starting with a letter or digit"
             )
         if role not in ROLES:
@@ -117,13 +161,18 @@ class UserStore:
             coach_id=coach_id,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
+        # Hash before taking the lock: it is the slow part, and needs no file.
+        password_hash = _hasher.hash(password)
         with self._locked():
             entries = self._entries()
             if any(e["username"] == username for e in entries):
                 if not replace:
-                    raise UserError(f"user {username!r} already exists (remove it first)")
+                    raise UserError(
+                        f"user {username!r} already exists "
+                        "(--replace sets a new password and role; or remove it first)"
+                    )
                 entries = [e for e in entries if e["username"] != username]
-            entries.append({**asdict(user), "password_hash": _hasher.hash(password)})
+            entries.append({**asdict(user), "password_hash": password_hash})
             self._write(entries)
         return user
 
@@ -138,13 +187,13 @@ class UserStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def _write(self, entries: list[dict]) -> None:
         document = {
@@ -156,11 +205,23 @@ class UserStore:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(document, out, indent=2)
                 out.write("\n")
+                out.flush()
+                os.fsync(out.fileno())
             os.chmod(temp, 0o600)
             os.replace(temp, self.path)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+        _fsync_dir(self.path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable: the directory entry is data too."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _user(entry: dict) -> User:
@@ -170,3 +231,81 @@ def _user(entry: dict) -> User:
         coach_id=entry.get("coach_id"),
         created_at=entry.get("created_at"),
     )
+
+
+# --- demo users ---------------------------------------------------------------------------
+
+DEMO_PASSWORD = "steadyback-demo"
+"""The one password of every demo user. Public (it is in the docs): generated data only."""
+
+DEMO_USERS = (  # username, role, index into the snapshot's sorted coach ids (coaches only)
+    ("demo-manager", "program_manager", None),
+    ("demo-analyst", "analyst", None),
+    ("demo-coach-1", "coach", 0),
+    ("demo-coach-2", "coach", 1),
+)
+
+
+class DemoUser(NamedTuple):
+    username: str
+    password: str | None
+    """None when the user exists but its password was changed from the demo one."""
+    role: str
+    coach_id: str | None
+
+
+def is_demo_data_dir(data_dir: str | os.PathLike) -> bool:
+    """Whether the data dir holds a generated demo cohort (the generator leaves its truth file)."""
+    return (DataDir.at(data_dir).truth / "effects.json").is_file()
+
+
+def snapshot_coach_ids(data_dir: str | os.PathLike) -> list[str] | None:
+    """The coach ids in the published snapshot's roster, sorted; None without a snapshot."""
+    import duckdb
+
+    snapshot = DataDir.at(data_dir).snapshot
+    if not snapshot.is_file():
+        return None
+    connection = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        rows = connection.execute(
+            "select distinct coach_id from marts.participants "
+            "where coach_id is not null order by coach_id"
+        ).fetchall()
+    finally:
+        connection.close()
+    return [coach_id for (coach_id,) in rows]
+
+
+def ensure_demo_users(data_dir: str | os.PathLike) -> list[DemoUser]:
+    """Create the demo users that are missing; all of them, as (username, password, role, coach id).
+
+    A program manager, an analyst, and coaches of the first two coach ids in the
+    published snapshot, all with `DEMO_PASSWORD`. Refused (UserError) unless the
+    data dir holds a generated demo cohort: a published password must never
+    open real participants' data. Existing users are left as they are.
+    """
+    if not is_demo_data_dir(data_dir):
+        raise UserError(
+            f"{DataDir.at(data_dir).root} does not hold a generated demo cohort: demo users "
+            "(whose password is public) are only created for generated data. "
+            "Add real users with `steadyback users add`."
+        )
+    coach_ids = snapshot_coach_ids(data_dir) or []
+    store = UserStore.at(data_dir)
+    demo_users = []
+    for username, role, coach_index in DEMO_USERS:
+        if coach_index is not None and coach_index >= len(coach_ids):
+            continue  # the roster has fewer coaches
+        existing = store.get(username)
+        if existing is None:
+            coach_id = coach_ids[coach_index] if coach_index is not None else None
+            try:
+                existing = store.add(username, role, DEMO_PASSWORD, coach_id=coach_id)
+            except UserError:
+                existing = store.get(username)  # another process added it meanwhile
+                if existing is None:
+                    raise
+        password = DEMO_PASSWORD if store.verify(username, DEMO_PASSWORD) else None
+        demo_users.append(DemoUser(username, password, existing.role, existing.coach_id))
+    return demo_users

@@ -1,9 +1,11 @@
-"""The dashboard served by `steadyback serve` and opened in a real headless Chromium.
+"""The dashboard served by `steadyback serve` and used in a real headless Chromium, once per role.
 
-Why: AppTest runs the scripts but never draws a chart. This starts the real server
-on a free port against a published snapshot, loads /cohort and /person?pid=… in
-Chromium, waits for Plotly to draw, checks that no Streamlit exception box appears
-and saves screenshots (to docs/screenshots/ with STEADYBACK_SCREENSHOTS=docs/screenshots).
+Why: AppTest runs the scripts but never draws a chart nor goes through a browser's
+URL handling. This starts the real server on a free port against a published
+snapshot, opens each page's URL, logs in through the form as a program manager,
+a coach and an analyst, waits for Plotly to draw, checks that no Streamlit
+exception box appears, and saves screenshots (to docs/screenshots/ with
+STEADYBACK_SCREENSHOTS=docs/screenshots).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from pipelines.lib.users import User
 
 pytestmark = pytest.mark.browser
 
@@ -62,8 +66,35 @@ def wait_until_healthy(url: str, server: subprocess.Popen, timeout_s: float = 60
     raise TimeoutError(f"streamlit did not answer on {url} within {timeout_s} s")
 
 
+PASSWORD = "browser-test-password"
+
+
+def snapshot_rows(data_dir: Path, sql: str, params: list | None = None) -> list[tuple]:
+    connection = duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True)
+    try:
+        return connection.execute(sql, params or []).fetchall()
+    finally:
+        connection.close()
+
+
 @pytest.fixture(scope="module")
-def dashboard_url(published_data_dir: Path, tmp_path_factory) -> Iterator[str]:
+def users(published_data_dir: Path) -> dict[str, User]:
+    """One dashboard user per role; the coach has the caseload of the snapshot's first coach."""
+    from pipelines.lib.users import UserStore
+
+    store = UserStore.at(published_data_dir)
+    [(coach_id,)] = snapshot_rows(
+        published_data_dir, "select min(coach_id) from marts.participants"
+    )
+    return {
+        "program_manager": store.add("browser-pm", "program_manager", PASSWORD, replace=True),
+        "coach": store.add("browser-coach", "coach", PASSWORD, coach_id=coach_id, replace=True),
+        "analyst": store.add("browser-analyst", "analyst", PASSWORD, replace=True),
+    }
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(published_data_dir: Path, users, tmp_path_factory) -> Iterator[str]:
     port = free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     env = dict(os.environ)
@@ -115,11 +146,15 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
-def open_page(browser, url: str):
+def open_logged_in(browser, url: str, user: User):
+    """Open `url`, log in through the form, and wait for the page the URL names to draw."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
-    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    page.get_by_label("Username", exact=True).fill(user.username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector('[data-testid="stSidebar"] >> text=Log out', timeout=30_000)
+    settle(page)
     return page
 
 
@@ -134,10 +169,14 @@ def assert_rendered_cleanly(page) -> None:
     assert page.get_by_text("Page not found").count() == 0
 
 
+def heading(page) -> str:
+    return page.locator("h1").first.inner_text().strip()
+
+
 def screenshot(page, name: str) -> None:
     """Save the whole page: Streamlit scrolls inside its main block, so grow the viewport."""
     content_height = page.evaluate(
-        "document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight"
+        "document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight"
     )
     page.set_viewport_size({"width": 1400, "height": max(1000, content_height + 80)})
     page.wait_for_timeout(500)
@@ -145,50 +184,124 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / name))
 
 
-def a_person_to_show(data_dir: Path) -> str:
-    """An active participant if there is one (their calendar has days still to come)."""
-    connection = duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True)
+def a_person_of(data_dir: Path, coach_id: str) -> str:
+    """The coach's active participant with the most done days (their calendar has days to come)."""
+    return snapshot_rows(
+        data_dir,
+        """
+        select d.pid
+        from marts.participant_day as d
+        join marts.participants as p using (pid)
+        where p.coach_id = ?
+        group by d.pid, p.status
+        order by p.status = 'active' desc,
+                 count(*) filter (where d.day_state = 'done') desc,
+                 d.pid
+        limit 1
+        """,
+        [coach_id],
+    )[0][0]
+
+
+def someone_else(data_dir: Path, coach_id: str) -> str:
+    return snapshot_rows(
+        data_dir,
+        "select min(pid) from marts.participants where coach_id <> ?",
+        [coach_id],
+    )[0][0]
+
+
+def test_login_form_guards_every_page(browser, dashboard_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
-        return connection.execute(
-            """
-            select d.pid
-            from marts.participant_day as d
-            join marts.participants as p using (pid)
-            group by d.pid, p.status
-            order by p.status = 'active' desc,
-                     count(*) filter (where d.day_state = 'done') desc,
-                     d.pid
-            limit 1
-            """
-        ).fetchone()[0]
+        page.goto(f"{dashboard_url}/cohort", wait_until="domcontentloaded")
+        page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
+        assert page.locator(".js-plotly-plot").count() == 0
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        page.get_by_label("Username", exact=True).fill("browser-pm")
+        page.get_by_label("Password", exact=True).fill("not the password")
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_text("Unknown username or wrong password").wait_for(timeout=30_000)
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        screenshot(page, "login.png")
     finally:
-        connection.close()
+        page.close()
 
 
-def test_cohort_page_draws_adherence_chart(browser, dashboard_url):
-    # Cohort is the default page: st.navigation serves it at the root, not at /cohort.
-    page = open_page(browser, f"{dashboard_url}/")
+def test_program_manager_sees_the_cohort_page(browser, dashboard_url, users):
+    page = open_logged_in(browser, f"{dashboard_url}/cohort", users["program_manager"])
     try:
         page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", timeout=30_000)
         settle(page)
         assert_rendered_cleanly(page)
+        assert heading(page) == "Cohort"
+        assert page.url.rstrip("/").endswith("/cohort")
+        assert page.get_by_text("Data as of").count() >= 1
         assert page.get_by_text("Adherence by program week").count() == 1
-        assert page.locator(".js-plotly-plot .shapelayer path").count() >= 1  # the 80 % line
+        assert page.locator(".js-plotly-plot").count() >= 1
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "Cohort" in nav and "Person" in nav
+        assert "Caseload" not in nav and "Data health" not in nav
         screenshot(page, "cohort.png")
     finally:
         page.close()
 
 
-def test_person_page_draws_calendar_heatmap(browser, dashboard_url, published_data_dir):
-    pid = a_person_to_show(published_data_dir)
-    page = open_page(browser, f"{dashboard_url}/person?pid={pid}")
+def test_coach_sees_own_caseload_and_person_but_not_others(
+    browser, dashboard_url, users, published_data_dir
+):
+    coach = users["coach"]
+    page = open_logged_in(browser, f"{dashboard_url}/", coach)
     try:
+        assert heading(page) == "Caseload"
+        assert page.url.rstrip("/").endswith("/caseload")
+        assert_rendered_cleanly(page)
+        screenshot(page, "caseload.png")
+
+        pid = a_person_of(published_data_dir, coach.coach_id)
+        page.goto(f"{dashboard_url}/person?pid={pid}", wait_until="domcontentloaded")
+        page.get_by_label("Username", exact=True).fill(coach.username)  # a new page load is a new session
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
         page.wait_for_selector(".js-plotly-plot .heatmaplayer .hm", timeout=30_000)
-        page.wait_for_selector(".js-plotly-plot .barlayer .trace", timeout=30_000)
         settle(page)
         assert_rendered_cleanly(page)
-        assert page.locator(".js-plotly-plot").count() == 2
+        assert heading(page) == "Person"
         assert "pid=" + pid in page.url
+        assert page.locator(".js-plotly-plot").count() >= 2
         screenshot(page, "person.png")
+
+        other = someone_else(published_data_dir, coach.coach_id)
+        page.goto(f"{dashboard_url}/person?pid={other}", wait_until="domcontentloaded")
+        page.get_by_label("Username", exact=True).fill(coach.username)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_text("not in your caseload").wait_for(timeout=30_000)
+        settle(page)
+        assert page.locator(".js-plotly-plot").count() == 0
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        assert_rendered_cleanly(page)
+    finally:
+        page.close()
+
+
+def test_analyst_sees_data_health_and_no_person_pages(
+    browser, dashboard_url, users, published_data_dir
+):
+    page = open_logged_in(browser, f"{dashboard_url}/", users["analyst"])
+    try:
+        assert heading(page) == "Data health"
+        assert_rendered_cleanly(page)
+        assert page.get_by_text("Data as of").count() >= 1
+        screenshot(page, "data-health.png")
+
+        pid = someone_else(published_data_dir, "nobody")
+        page.goto(f"{dashboard_url}/person?pid={pid}", wait_until="domcontentloaded")
+        page.get_by_label("Username", exact=True).fill(users["analyst"].username)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_text("not available to an analyst").wait_for(timeout=30_000)
+        assert page.locator(".js-plotly-plot").count() == 0
+        assert_rendered_cleanly(page)
     finally:
         page.close()

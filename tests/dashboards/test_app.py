@@ -13,6 +13,8 @@ from page_harness import (
     snapshot_file,
 )
 
+from pipelines.lib.users import UserStore
+
 
 def test_newly_published_snapshot_shows_without_restart(dashboard_dir, tmp_path, monkeypatch):
     snapshot = snapshot_file(tmp_path)
@@ -50,3 +52,18 @@ def test_missing_snapshot_gives_an_empty_state(tmp_path, monkeypatch, role, page
     assert "No published data yet" in at.info[0].value
     assert "steadyback run" in at.info[0].value
     assert not at.get("plotly_chart")
+
+
+def test_a_removed_user_loses_access_at_the_next_click(dashboard_dir, tmp_path, monkeypatch):
+    snapshot = snapshot_file(tmp_path)
+    snapshot.parent.mkdir(parents=True)
+    shutil.copy(snapshot_file(dashboard_dir), snapshot)
+    at = open_app(tmp_path, monkeypatch, "program_manager", "cohort")
+    assert at.metric, "the program manager should see the cohort headline"
+
+    UserStore.at(tmp_path).remove("pm")
+    at.run()
+
+    assert not at.exception
+    assert not at.metric
+    assert [button.label for button in at.button] == ["Log in"]

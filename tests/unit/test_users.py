@@ -1,0 +1,280 @@
+"""The users file: argon2id hashes, owner-only permissions, no lost users, clear errors, demo users.
+
+The file decides who can see participants' data, so these tests check the
+properties an administrator relies on without reading the code: what is on
+disk, who can read it, and what happens when two commands run at once or the
+file is damaged.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import stat
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+from argon2 import PasswordHasher
+
+from pipelines.lib.users import (
+    DEMO_PASSWORD,
+    UserError,
+    UserStore,
+    ensure_demo_users,
+    snapshot_coach_ids,
+)
+
+PASSWORD = "correct horse battery"
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_add_stores_a_salted_argon2id_hash_never_the_password(tmp_path):
+    store = UserStore.at(tmp_path)
+    store.add("ana", "program_manager", PASSWORD)
+    store.add("ben", "analyst", PASSWORD)
+
+    text = store.path.read_text()
+    entries = {e["username"]: e for e in json.loads(text)["users"]}
+    assert PASSWORD not in text
+    assert all(e["password_hash"].startswith("$argon2id$") for e in entries.values())
+    assert entries["ana"]["password_hash"] != entries["ben"]["password_hash"]  # salted
+    assert PasswordHasher().verify(entries["ana"]["password_hash"], PASSWORD)
+
+
+def test_verify_accepts_the_password_and_nothing_else(tmp_path):
+    store = UserStore.at(tmp_path)
+    added = store.add("cora", "coach", PASSWORD, coach_id="C-01")
+
+    assert store.verify("cora", PASSWORD) == added
+    assert store.verify("cora", PASSWORD + " ") is None
+    assert store.verify("cora", "") is None
+    assert store.verify("Cora", PASSWORD) is None  # usernames are exact
+    assert store.verify("nobody", PASSWORD) is None
+
+
+def test_list_get_remove_and_replace(tmp_path):
+    store = UserStore.at(tmp_path)
+    store.add("zoe", "analyst", PASSWORD)
+    store.add("abe", "coach", PASSWORD, coach_id="C-02")
+
+    assert [u.username for u in store.list()] == ["abe", "zoe"]
+    assert store.get("abe").coach_id == "C-02"
+    assert store.get("abe").created_at
+
+    with pytest.raises(UserError, match="already exists"):
+        store.add("abe", "coach", "another password", coach_id="C-02")
+    store.add("abe", "coach", "another password", coach_id="C-03", replace=True)
+    assert store.verify("abe", PASSWORD) is None
+    assert store.verify("abe", "another password").coach_id == "C-03"
+
+    assert store.remove("zoe") is True
+    assert store.remove("zoe") is False
+    assert store.get("zoe") is None
+    assert [u.username for u in store.list()] == ["abe"]
+
+
+@pytest.mark.parametrize(
+    ("username", "role", "password", "coach_id", "message"),
+    [
+        ("", "analyst", PASSWORD, None, "username"),
+        ("-dash", "analyst", PASSWORD, None, "username"),
+        ("has space", "analyst", PASSWORD, None, "username"),
+        ("x" * 129, "analyst", PASSWORD, None, "username"),
+        ("ok", "admin", PASSWORD, None, "role"),
+        ("ok", "coach", PASSWORD, None, "coach needs --coach-id"),
+        ("ok", "analyst", PASSWORD, "C-01", "only for coaches"),
+        ("ok", "analyst", "short", None, "at least 8"),
+    ],
+)
+def test_add_refuses_what_is_not_a_valid_user(
+    tmp_path, username, role, password, coach_id, message
+):
+    store = UserStore.at(tmp_path)
+    with pytest.raises(UserError, match=message):
+        store.add(username, role, password, coach_id=coach_id)
+    assert store.list() == []
+
+
+def test_email_addresses_are_valid_usernames(tmp_path):
+    """Single sign-on maps an e-mail address to the user of that name."""
+    store = UserStore.at(tmp_path)
+    store.add("ana.lopez+sb@example.org", "program_manager", PASSWORD)
+    assert store.verify("ana.lopez+sb@example.org", PASSWORD) is not None
+
+
+def test_the_file_and_its_folder_are_readable_by_their_owner_only(tmp_path):
+    store = UserStore.at(tmp_path)
+    store.add("ana", "program_manager", PASSWORD)
+    store.add("ben", "analyst", PASSWORD)
+    store.remove("ben")
+
+    assert mode(store.path) == 0o600
+    assert mode(store.path.parent) == 0o700
+    assert mode(store.path.with_suffix(".lock")) == 0o600
+    assert not list(store.path.parent.glob(".users-*"))  # no temp files left behind
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", '"users" list'),
+        ('{"version": 1}', '"users" list'),
+        ('{"version": 99, "users": []}', "version 99"),
+        ('{"version": 1, "users": ["ana"]}', "not an object"),
+        ('{"version": 1, "users": [{"role": "analyst", "password_hash": "x"}]}', "no username"),
+        (
+            '{"version": 1, "users": [{"username": "a", "role": "root", "password_hash": "x"}]}',
+            "unknown role",
+        ),
+        ('{"version": 1, "users": [{"username": "a", "role": "analyst"}]}', "no password hash"),
+        (
+            '{"version": 1, "users": [{"username": "a", "role": "coach", "password_hash": "x"}]}',
+            "has no coach id",
+        ),
+    ],
+)
+def test_a_damaged_file_is_an_error_naming_it_and_is_never_overwritten(tmp_path, content, problem):
+    store = UserStore.at(tmp_path)
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text(content)
+
+    for attempt in (
+        store.list,
+        lambda: store.get("a"),
+        lambda: store.verify("a", PASSWORD),
+        lambda: store.add("new", "analyst", PASSWORD),
+        lambda: store.remove("a"),
+    ):
+        with pytest.raises(UserError) as error:
+            attempt()
+        assert str(store.path) in str(error.value)
+        assert problem in str(error.value)
+    assert store.path.read_text() == content
+
+
+def test_a_duplicated_username_is_an_error(tmp_path):
+    store = UserStore.at(tmp_path)
+    store.add("ana", "analyst", PASSWORD)
+    document = json.loads(store.path.read_text())
+    document["users"].append({**document["users"][0], "role": "program_manager"})
+    store.path.write_text(json.dumps(document))
+
+    with pytest.raises(UserError, match="appears twice"):
+        store.verify("ana", PASSWORD)
+
+
+def test_concurrent_adds_from_threads_keep_every_user(tmp_path):
+    store = UserStore.at(tmp_path)
+    errors: list[BaseException] = []
+
+    def add(number: int) -> None:
+        try:
+            UserStore.at(tmp_path).add(f"user{number}", "analyst", PASSWORD)
+        except BaseException as error:  # noqa: BLE001 — reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    assert sorted(u.username for u in store.list()) == sorted(f"user{n}" for n in range(12))
+
+
+def _add_in_process(data_dir: str, username: str) -> None:
+    UserStore.at(data_dir).add(username, "analyst", PASSWORD)
+
+
+def test_concurrent_adds_from_processes_keep_every_user(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    names = [f"proc{n}" for n in range(8)]
+    processes = [
+        context.Process(target=_add_in_process, args=(str(tmp_path), name)) for name in names
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+
+    assert [p.exitcode for p in processes] == [0] * len(names)
+    assert sorted(u.username for u in UserStore.at(tmp_path).list()) == sorted(names)
+
+
+# --- demo users ------------------------------------------------------------------------------
+
+
+def fake_demo_dir(root: Path, coach_ids: list[str], generated: bool = True) -> Path:
+    """A data dir with a snapshot roster of these coaches (and the generator's truth file)."""
+    snapshot = root / "published" / "current.duckdb"
+    snapshot.parent.mkdir(parents=True)
+    connection = duckdb.connect(str(snapshot))
+    connection.execute("create schema marts")
+    connection.execute("create table marts.participants (pid varchar, coach_id varchar)")
+    for number, coach_id in enumerate(coach_ids):
+        connection.execute("insert into marts.participants values (?, ?)", [f"p{number}", coach_id])
+    connection.close()
+    if generated:
+        (root / "truth").mkdir()
+        (root / "truth" / "effects.json").write_text("{}")
+    return root
+
+
+def test_demo_users_are_one_per_role_and_coaches_of_the_first_two_coach_ids(tmp_path):
+    data_dir = fake_demo_dir(tmp_path, ["C-09", "C-02", "C-02", "C-05", None])
+
+    demo = ensure_demo_users(data_dir)
+
+    assert snapshot_coach_ids(data_dir) == ["C-02", "C-05", "C-09"]
+    assert [(u.role, u.coach_id) for u in demo] == [
+        ("program_manager", None),
+        ("analyst", None),
+        ("coach", "C-02"),
+        ("coach", "C-05"),
+    ]
+    store = UserStore.at(data_dir)
+    for username, password, role, coach_id in demo:
+        assert password == DEMO_PASSWORD
+        assert store.verify(username, password) == store.get(username)
+        assert store.get(username).role == role
+        assert store.get(username).coach_id == coach_id
+
+
+def test_demo_users_are_created_once_and_a_changed_password_is_not_shown(tmp_path):
+    data_dir = fake_demo_dir(tmp_path, ["C-01", "C-02"])
+    first = ensure_demo_users(data_dir)
+    store = UserStore.at(data_dir)
+    created = {u.username: u.created_at for u in store.list()}
+    manager = first[0].username
+    store.add(manager, "program_manager", "a private password", replace=True)
+
+    again = ensure_demo_users(data_dir)
+
+    assert [u.username for u in again] == [u.username for u in first]
+    assert again[0].password is None
+    assert all(u.password == DEMO_PASSWORD for u in again[1:])
+    assert {u.username: u.created_at for u in store.list() if u.username != manager} == {
+        name: at for name, at in created.items() if name != manager
+    }
+
+
+def test_demo_users_with_one_coach_in_the_roster(tmp_path):
+    data_dir = fake_demo_dir(tmp_path, ["C-07"])
+    demo = ensure_demo_users(data_dir)
+    assert [u.coach_id for u in demo if u.role == "coach"] == ["C-07"]
+
+
+def test_no_demo_users_for_data_that_was_not_generated(tmp_path):
+    """A public password must never open real participants' data."""
+    data_dir = fake_demo_dir(tmp_path, ["C-01", "C-02"], generated=False)
+
+    with pytest.raises(UserError, match="generated demo cohort"):
+        ensure_demo_users(data_dir)
+    assert not UserStore.at(data_dir).path.exists()
