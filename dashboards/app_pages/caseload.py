@@ -2,6 +2,207 @@
 
 from __future__ import annotations
 
-from dashboards import session
+import polars as pl
+import streamlit as st
+
+from dashboards import queries, session
+
+SEVERITY_ICONS = {"alert": "🔴", "warning": "🟠", "info": "🔵"}
+SEVERITY_MEANING = {
+    "alert": "contact the person now",
+    "warning": "raise it at the next contact",
+    "info": "worth a look at the next review",
+}
+FLAG_LABELS = {
+    "missed_days": "Missed days",
+    "boom_bust": "Boom and bust",
+    "too_intense": "Too intense",
+    "no_breathing": "No guided breathing",
+    "no_stability": "No stability work",
+    "short_sleep": "Short sleep",
+    "pain_rising": "Pain rising",
+    "no_wearable_data": "No wearable data",
+}
+PERSON_PAGE = "app_pages/person.py"
+TABLE_KEY = "caseload_table"
+ROW_HEIGHT_PX = 35  # st.dataframe's default row height
+MAX_TABLE_HEIGHT_PX = 740
+
+
+def severity_text(severity: str | None) -> str:
+    return f"{SEVERITY_ICONS[severity]} {severity}" if severity else "—"
+
+
+def flags_text(flags: list[dict]) -> str:
+    """Every open flag as "icon Label: evidence", most severe first."""
+    return "  ·  ".join(
+        f"{SEVERITY_ICONS.get(f['severity'], '')} {FLAG_LABELS.get(f['flag'], f['flag'])}: "
+        f"{f['evidence']}"
+        for f in flags
+    )
+
+
+def pain_text(row: dict) -> str:
+    """Baseline → latest weekly mean pain (0–10), with the direction of the change."""
+    baseline, latest = row["pain_baseline"], row["pain_latest"]
+    if baseline is None:
+        return "no baseline yet"
+    if latest is None:
+        return f"{baseline:.1f} (baseline only)"
+    change = row["pain_change"]
+    if round(change, 1) == 0:
+        arrow = "→ same"
+    elif change < 0:
+        arrow = f"↓ {-change:.1f} better"
+    else:
+        arrow = f"↑ {change:.1f} worse"
+    return f"{baseline:.1f} → {latest:.1f} ({arrow})"
+
+
+def week_text(row: dict) -> str | None:
+    if row["program_week_now"] is None:
+        return None
+    return f"{row['program_week_now']} of {row['program_weeks']}"
+
+
+def caseload_table(people: pl.DataFrame) -> pl.DataFrame:
+    """The coach's view of each person: plain-language columns, in the caseload order."""
+    rows = people.to_dicts()
+    return pl.DataFrame(
+        {
+            "Participant": [r["pid"] for r in rows],
+            "Status": [r["status"].replace("_", " ") for r in rows],
+            "Week": [week_text(r) for r in rows],
+            "Most urgent": [severity_text(r["top_severity"]) for r in rows],
+            "Open flags": [r["open_flags"] for r in rows],
+            "Last practice": [r["last_practice"] for r in rows],
+            "Days since": [r["days_since_practice"] for r in rows],
+            "Weekly adherence": [r["weekly_adherence"] for r in rows],
+            "Pain": [pain_text(r) for r in rows],
+            "Weekly pain": [r["weekly_pain"] for r in rows],
+            # Last: the sentences are long, and the short columns should stay in view.
+            "What's flagged": [flags_text(r["flags"]) for r in rows],
+        },
+        schema_overrides={
+            "Weekly adherence": pl.List(pl.Float64),
+            "Weekly pain": pl.List(pl.Float64),
+            "Last practice": pl.Date,
+            "Days since": pl.Int64,
+            "Week": pl.String,
+        },
+    )
+
 
 viewer, snapshot = session.open_page("caseload", "Caseload")
+
+people = queries.caseload(viewer)
+if people.height == 0:
+    st.info(
+        f"Nobody is assigned to your coach id (**{viewer.coach_id or 'not set'}**) in the "
+        "published data. If that is wrong, the program's roster lists another coach id for your "
+        "participants — ask an administrator to check your account's coach id.",
+        icon="📭",
+    )
+    st.stop()
+
+active = people.filter(pl.col("status") == "active")
+people_column, active_column, alert_column, flagged_column = st.columns(4)
+people_column.metric(
+    "Participants", people.height, help="Everyone the roster assigns to your coach id."
+)
+active_column.metric(
+    "Active",
+    active.height,
+    help="Enrolled, not withdrawn, and the program has not ended yet.",
+)
+alert_column.metric(
+    "Contact now",
+    people.filter(pl.col("alerts") > 0).height,
+    help="People with at least one open alert flag: contact the person now.",
+)
+flagged_column.metric(
+    "Any open flag",
+    people.filter(pl.col("open_flags") > 0).height,
+    help="People with at least one flag still running at the data date (alert, warning or info).",
+)
+
+only_flagged = st.toggle("Only people with open flags", help="Hide people without any open flag.")
+shown = people.filter(pl.col("open_flags") > 0) if only_flagged else people
+if shown.height == 0:
+    st.success("No open flags in your caseload right now.", icon="✅")
+    st.stop()
+
+st.caption(f"**Order**: {queries.CASELOAD_ORDER_TEXT}. Click a row to open that person's page.")
+table = caseload_table(shown)
+event = st.dataframe(
+    table,
+    key=TABLE_KEY,
+    hide_index=True,
+    height=min(ROW_HEIGHT_PX * (table.height + 1) + 3, MAX_TABLE_HEIGHT_PX),
+    on_select="rerun",
+    selection_mode="single-row",
+    column_config={
+        "Participant": st.column_config.TextColumn(
+            "Participant",
+            help="Pseudonymous id; click the row to open the person page.",
+            pinned=True,
+        ),
+        "Week": st.column_config.TextColumn(
+            "Week", help="Program week containing the data date, of the prescribed weeks."
+        ),
+        "Most urgent": st.column_config.TextColumn(
+            "Most urgent",
+            help="The most severe open flag: 🔴 alert — contact now; 🟠 warning — raise at the "
+            "next contact; 🔵 info — look at the next review.",
+        ),
+        "Open flags": st.column_config.NumberColumn(
+            "Open flags", help="Flags still running at the data date.", format="%d"
+        ),
+        "What's flagged": st.column_config.TextColumn(
+            "What's flagged",
+            help="The evidence sentence of each open flag, most severe first. "
+            "Hover or widen the column to read it all.",
+            width="large",
+        ),
+        "Last practice": st.column_config.DateColumn(
+            "Last practice",
+            help="Latest day with a completed stretch session (the person's local day).",
+            format="D MMM YYYY",
+        ),
+        "Days since": st.column_config.NumberColumn(
+            "Days since",
+            help="Days from the last practice to the data date; empty when never practised.",
+            format="%d",
+        ),
+        "Weekly adherence": st.column_config.BarChartColumn(
+            "Weekly adherence",
+            help="One bar per completed program week: stretch sessions done ÷ prescribed, "
+            "capped at 100 %. The week in progress is left out until it ends.",
+            y_min=0,
+            y_max=1,
+            color="green",
+        ),
+        "Pain": st.column_config.TextColumn(
+            "Pain (baseline → latest)",
+            help="Weekly mean pain (0–10) of the baseline week (week 1, or 2) and of the latest "
+            "week with at least 3 check-ins; lower is better.",
+        ),
+        "Weekly pain": st.column_config.LineChartColumn(
+            "Weekly pain",
+            help="Weekly mean pain (0–10) of each week with at least 3 check-ins, in order.",
+            y_min=0,
+            y_max=10,
+            color="blue",
+        ),
+    },
+)
+selected_rows = event.selection.rows if event is not None else []
+if selected_rows:
+    st.switch_page(PERSON_PAGE, query_params={"pid": table["Participant"][selected_rows[0]]})
+
+st.caption(
+    "Flags (docs/metrics.md): "
+    + "; ".join(f"{SEVERITY_ICONS[s]} **{s}** — {SEVERITY_MEANING[s]}" for s in SEVERITY_ICONS)
+    + ". An open flag's severity grows as it lasts. Everything is as of the data date above; "
+    "a day without a logged session counts as missed."
+)

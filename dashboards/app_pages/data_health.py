@@ -2,6 +2,426 @@
 
 from __future__ import annotations
 
-from dashboards import session
+from datetime import datetime
+
+import polars as pl
+import streamlit as st
+
+from dashboards import charts, queries, session
+
+STATUS_ICONS = {
+    "success": "✅",
+    "failure": "❌",
+    "canceled": "⛔",
+    "canceling": "⛔",
+    "started": "⏳",
+    "starting": "⏳",
+    "queued": "🕒",
+    "not_started": "🕒",
+}
+FAILED_ROW_STYLE = "background-color: rgba(228, 87, 46, 0.18)"
+
+
+def duration_text(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def when_text(moment: datetime | None) -> str:
+    return "—" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def status_text(status: str) -> str:
+    return f"{STATUS_ICONS.get(status, '•')} {status.replace('_', ' ')}"
+
+
+def runs_table(runs: pl.DataFrame, snapshot_run_id: str | None) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "Run": [run_id[:8] for run_id in runs["run_id"]],
+            "Job": runs["job"],
+            "Status": [status_text(s) for s in runs["status"]],
+            "Trigger": runs["trigger"],
+            "Started (UTC)": runs["started_at"].dt.replace_time_zone(None),
+            "Duration": [duration_text(s) for s in runs["duration_s"]],
+            "Published": [
+                "current snapshot" if run_id == snapshot_run_id else ("yes" if published else "no")
+                for run_id, published in zip(runs["run_id"], runs["published"], strict=True)
+            ],
+            "Landing fingerprint": [(f or "")[:12] or None for f in runs["landing_fingerprint"]],
+            "Failure": runs["failure"].fill_null(""),
+        }
+    )
+
+
+def highlight_failed(row) -> list[str]:
+    failed = row["Status"].split(" ", 1)[-1] in ("failure", "canceled")
+    return [FAILED_ROW_STYLE if failed else ""] * len(row)
+
+
+def show_runs(snapshot: dict | None) -> None:
+    st.subheader("Runs")
+    if st.button(
+        "Refresh runs",
+        help="Re-read the run history now (it is otherwise re-read "
+        f"every {queries.RUN_HISTORY_TTL_S} s).",
+    ):
+        queries.forget_run_history(viewer)
+    history = queries.run_history(viewer)
+    if history.state == "missing":
+        st.info(
+            f"No Dagster run history for this data dir: `{history.instance_dir}` does not exist. "
+            "`steadyback run`, `steadyback demo` and the Dagster UI record their runs there; "
+            "runs made another way (e.g. with a temporary instance) leave no history.",
+            icon="🗂️",
+        )
+        return
+    if history.state == "empty":
+        st.info(f"No runs recorded yet in `{history.instance_dir}`.", icon="🗂️")
+        return
+    if history.state == "error":
+        st.error(
+            f"The run history in `{history.instance_dir}` could not be read: {history.error}",
+            icon="⚠️",
+        )
+        return
+
+    runs = history.runs
+    latest = runs.row(0, named=True)
+    snapshot_run_id = snapshot["run_id"] if snapshot else None
+    if latest["status"] in ("failure", "canceled"):
+        consequence = (
+            "The data below is still from the last published snapshot."
+            if snapshot
+            else "Nothing has been published yet."
+        )
+        st.error(
+            f"The latest run `{latest['run_id'][:8]}` (started {when_text(latest['started_at'])}) "
+            f"ended in **{latest['status']}**: {latest['failure']}. {consequence}",
+            icon="❌",
+        )
+    elif latest["status"] in ("started", "starting", "queued", "not_started"):
+        st.info(f"Run `{latest['run_id'][:8]}` is {latest['status'].replace('_', ' ')}.", icon="⏳")
+
+    successes = runs.filter(pl.col("status") == "success")
+    failed = runs.filter(pl.col("status").is_in(["failure", "canceled"]))
+    latest_column, success_column, failed_column = st.columns(3)
+    latest_column.metric(
+        "Latest run",
+        status_text(latest["status"]),
+        help=f"Run {latest['run_id']}, started {when_text(latest['started_at'])}.",
+    )
+    success_column.metric(
+        "Last successful run",
+        when_text(successes["started_at"][0]) if successes.height else "none listed",
+        help="Start time of the newest run that ended in success.",
+    )
+    failed_column.metric(
+        "Failed runs",
+        f"{failed.height} of {runs.height}",
+        help=f"Failed or cancelled runs among the latest {runs.height} listed below.",
+    )
+    table = runs_table(runs, snapshot_run_id)
+    st.dataframe(
+        table.to_pandas().style.apply(highlight_failed, axis=1),
+        hide_index=True,
+        column_config={
+            "Run": st.column_config.TextColumn("Run", help="First 8 characters of the run id."),
+            "Started (UTC)": st.column_config.DatetimeColumn(
+                "Started (UTC)", format="YYYY-MM-DD HH:mm:ss"
+            ),
+            "Trigger": st.column_config.TextColumn(
+                "Trigger", help="The sensor or schedule that started the run, else by hand."
+            ),
+            "Published": st.column_config.TextColumn(
+                "Published",
+                help="Whether the run swapped in a new snapshot; 'current snapshot' is the one "
+                "the dashboards show now.",
+            ),
+            "Landing fingerprint": st.column_config.TextColumn(
+                "Landing fingerprint",
+                help="Tag steadyback/landing_fingerprint (first 12 characters): the state of "
+                "landing/ the run read. Runs on the same exports share it.",
+            ),
+            "Failure": st.column_config.TextColumn(
+                "Failure", help="Each failed step with the root cause of its error.", width="large"
+            ),
+        },
+    )
+    listed = "The latest run" if runs.height == 1 else f"The latest {runs.height} runs"
+    st.caption(
+        f"{listed} of `{history.instance_dir}`, newest first; failed runs are highlighted. "
+        f"Re-read at most every {queries.RUN_HISTORY_TTL_S} s."
+    )
+
+
+def show_freshness(as_of) -> None:
+    st.subheader("Freshness per source")
+    files = queries.source_files_by_source(viewer)
+    if files.height:
+        st.dataframe(
+            files,
+            hide_index=True,
+            column_config={
+                "source": "Source",
+                "files": st.column_config.NumberColumn("Files", help="Landing files read."),
+                "files_quarantined": st.column_config.NumberColumn(
+                    "Unreadable files", help="Files quarantined whole (see below)."
+                ),
+                "newest_file_at": st.column_config.DatetimeColumn(
+                    "Newest file",
+                    help="Latest modification time among the source's landing files: when its "
+                    "newest export was written.",
+                    format="YYYY-MM-DD HH:mm",
+                ),
+                "rows_read": st.column_config.NumberColumn("Rows read"),
+                "rows_landed": st.column_config.NumberColumn(
+                    "Rows landed", help="Rows that passed the spec and reached raw/."
+                ),
+                "rows_quarantined": st.column_config.NumberColumn(
+                    "Rows quarantined", help="Rows set aside with a reason (see below)."
+                ),
+            },
+        )
+    else:
+        st.info("The snapshot lists no landing files.")
+
+    streams = queries.latest_data_days(viewer)
+    st.dataframe(
+        streams.with_columns(
+            pl.when(pl.col("latest_day").is_null())
+            .then(pl.lit("⚠️ no data"))
+            .when(pl.col("stale"))
+            .then(pl.lit("⚠️ stale"))
+            .when(~pl.col("daily"))
+            .then(pl.lit("occasional"))
+            .otherwise(pl.lit("ok"))
+            .alias("stale")
+        ).drop("daily"),
+        hide_index=True,
+        column_config={
+            "source": "Source",
+            "data": "Data",
+            "latest_day": st.column_config.DateColumn(
+                "Latest day with data", help="Participants' local day.", format="YYYY-MM-DD"
+            ),
+            "days_behind": st.column_config.NumberColumn(
+                "Days before as of", help=f"As of {as_of} minus the latest day with data."
+            ),
+            "stale": st.column_config.TextColumn(
+                "Status",
+                help=f"Stale: {queries.STALE_AFTER_DAYS} or more days before as of.",
+            ),
+        },
+    )
+    st.caption(
+        f"As of **{as_of}** is the latest day with any program or linked wearable data. Check-ins, "
+        "steps (valid wear days only) and sleep are read from each person's program days; "
+        f"a daily stream whose latest day lies {queries.STALE_AFTER_DAYS} or more days before as "
+        "of is marked stale. Workouts and questionnaires (weeks 0, 4, 8, 12) are occasional, "
+        "never stale."
+    )
+
+
+def show_quarantine() -> None:
+    st.subheader("Quarantined files and rows")
+    files = queries.quarantined_files(viewer)
+    if files.height:
+        st.error(
+            f"{files.height} landing file{'s' if files.height != 1 else ''} could not be read "
+            "at all; fix the export and drop the corrected file.",
+            icon="🗃️",
+        )
+        st.dataframe(files, hide_index=True)
+    else:
+        st.success("Every landing file could be read.", icon="✅")
+
+    summary = queries.ingest_issue_summary(viewer)
+    if summary.height == 0:
+        st.success("No row broke the spec: nothing quarantined, dropped or left unlinked.")
+        return
+    counts = dict(summary.group_by("action").agg(pl.col("rows").sum()).iter_rows())
+    quarantined_column, unlinked_column, other_column = st.columns(3)
+    quarantined_column.metric(
+        "Rows quarantined",
+        f"{counts.get('row quarantined', 0):,}",
+        help="Rows that broke the export spec and were set aside (never reach the marts).",
+    )
+    unlinked_column.metric(
+        "Rows not linked",
+        f"{counts.get('row not linked', 0):,}",
+        help="Rows whose participant (or Fitabase Id) is not in the roster.",
+    )
+    other = sum(
+        n for action, n in counts.items() if action not in ("row quarantined", "row not linked")
+    )
+    other_column.metric(
+        "Other issues",
+        f"{other:,}",
+        help="Files quarantined, unknown columns ignored, exact duplicates dropped.",
+    )
+    st.dataframe(
+        summary,
+        hide_index=True,
+        column_config={
+            "source": "Source",
+            "action": "Action",
+            "severity": "Severity",
+            "rows": st.column_config.NumberColumn("Issues"),
+            "files": st.column_config.NumberColumn("Files"),
+        },
+    )
+    issues = queries.ingest_issues(viewer)
+    total = int(summary["rows"].sum())
+    st.dataframe(
+        issues,
+        hide_index=True,
+        column_config={
+            "source": "Source",
+            "entity": "Entity",
+            "file": st.column_config.TextColumn("File", help="Relative to landing/."),
+            "line": st.column_config.NumberColumn("Line", format="%d"),
+            "field": "Field",
+            "value": st.column_config.TextColumn(
+                "Value", help="As exported; identifier values are shown as their pseudonym."
+            ),
+            "reason": st.column_config.TextColumn("Reason", width="large"),
+            "severity": "Severity",
+            "action": "Action",
+        },
+    )
+    st.caption(
+        f"{issues.height:,} of {total:,} issues shown (marts.ingest_issues): quarantined files "
+        "and rows first, then errors before warnings."
+    )
+
+
+def show_checks() -> None:
+    st.subheader("Asset checks")
+    checks = queries.check_results(viewer)
+    if checks.height == 0:
+        st.info("The snapshot holds no check results.")
+        return
+    failed = checks.filter(~pl.col("passed"))
+    passed_column, blocking_column, warning_column = st.columns(3)
+    passed_column.metric(
+        "Checks passed",
+        f"{checks.height - failed.height} of {checks.height}",
+        help="Checks of the run that built this snapshot (meta.check_results).",
+    )
+    blocking_column.metric(
+        "Blocking failures",
+        failed.filter(pl.col("blocking")).height,
+        help="A failed blocking check stops publication, so a published snapshot has none.",
+    )
+    warning_column.metric(
+        "Warnings",
+        failed.filter(~pl.col("blocking")).height,
+        help="Failed checks marked `-- @severity: warn`: published anyway.",
+    )
+    if failed.height == 0:
+        st.success(f"All {checks.height} checks passed.", icon="✅")
+    st.dataframe(
+        checks.with_columns(
+            pl.when(pl.col("passed"))
+            .then(pl.lit("✅ passed"))
+            .otherwise(pl.lit("❌ failed"))
+            .alias("passed"),
+            pl.when(pl.col("blocking"))
+            .then(pl.lit("blocking"))
+            .otherwise(pl.lit("warning"))
+            .alias("blocking"),
+        ),
+        hide_index=True,
+        column_config={
+            "asset": "Asset",
+            "check_name": "Check",
+            "passed": "Result",
+            "blocking": "Kind",
+            "failing_rows": st.column_config.NumberColumn("Failing rows", format="%d"),
+            "description": st.column_config.TextColumn("Description", width="large"),
+        },
+    )
+    st.caption("Failures first (blocking before warnings), then by asset and check.")
+
+
+def show_coverage() -> None:
+    st.subheader("Coverage by source and week")
+    coverage = queries.coverage_by_week(viewer)
+    shown = coverage.filter(~pl.col("suppressed"))
+    hidden_weeks = sorted(set(coverage.filter(pl.col("suppressed"))["week"].to_list()))
+    if coverage.height == 0:
+        st.info("No program day has happened yet, so there is no coverage to show.")
+        return
+    st.caption(
+        "For each program week, the share of elapsed person-days (up to as of, and up to a "
+        "withdrawal) that have: an app **check-in** (any daily answer), wearable **steps** "
+        "(a valid wear day) and **sleep** — per source that supplied them. Hover a point for "
+        "the counts."
+    )
+    if shown.height:
+        st.plotly_chart(charts.coverage_by_week_figure(coverage), width="stretch")
+        pivot = (
+            shown.with_columns(
+                pl.struct("measure", "source")
+                .map_elements(
+                    lambda key: charts.coverage_series_name(key["measure"], key["source"]),
+                    return_dtype=pl.String,
+                )
+                .alias("series")
+            )
+            .pivot(on="series", index=["week", "people", "person_days"], values="share")
+            .sort("week")
+        )
+        st.dataframe(
+            pivot,
+            hide_index=True,
+            column_config={
+                "week": st.column_config.NumberColumn("Week", format="%d"),
+                "people": st.column_config.NumberColumn("People"),
+                "person_days": st.column_config.NumberColumn(
+                    "Person-days", help="Elapsed person-days of the week."
+                ),
+                **{
+                    name: st.column_config.NumberColumn(name, format="percent")
+                    for name in pivot.columns
+                    if name not in ("week", "people", "person_days")
+                },
+            },
+        )
+    else:
+        st.info(
+            f"Every program week so far describes fewer than {queries.MIN_CELL_SIZE} people: "
+            "coverage is suppressed.",
+            icon="🔒",
+        )
+    if hidden_weeks:
+        st.caption(
+            f"🔒 Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
+            f"{', '.join(str(week) for week in hidden_weeks)} — fewer than "
+            f"{queries.MIN_CELL_SIZE} people, so not shown."
+        )
+
 
 viewer, snapshot = session.open_page("data-health", "Data health", needs_snapshot=False)
+
+show_runs(snapshot)
+if snapshot is None:
+    st.info(
+        "Freshness, quarantine, checks and coverage come from the published snapshot, and none "
+        f"exists yet (`{queries.snapshot_path()}`). A failed run above says why.",
+        icon="📭",
+    )
+    st.stop()
+show_freshness(snapshot["as_of"])
+show_quarantine()
+show_checks()
+show_coverage()

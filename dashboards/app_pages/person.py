@@ -1,21 +1,113 @@
-"""One participant for their coach: which days they stretched, and how each week compares."""
+"""One participant for their coach (or a program manager): practice, pain, sleep and activity.
+
+`/person?pid=…`. A coach sees only their own caseload; anyone else's pid — by URL or
+otherwise — is "not in your caseload" and nothing about that person is read. Every person
+shown, refused or reported on is written to the audit log.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import streamlit as st
 
-from dashboards import charts, queries, session
+from dashboards import charts, queries, report, session
+from pipelines.lib import audit
+from pipelines.lib.users import User
+
+PID_KEY = "person_pid"
+URL_PID_KEY = "_person_url_pid"
+EFFECT_LABELS = {
+    "sleep_prev_night_h": "Sleep +1 h → next-day pain",
+    "consistency_10pct": "Practice +10 % → weekly pain",
+}
+
+
+def _record_report(viewer: User, pid: str) -> None:
+    """Download callback: the report was handed out (on top of the view already logged)."""
+    audit.record(
+        queries.data_dir(),
+        user=viewer.username,
+        role=viewer.role,
+        page="person",
+        pid=pid,
+        outcome="report",
+    )
+
+
+def _effect_sentence(row: dict[str, Any]) -> str:
+    estimate, low, high = row["estimate"], row["ci_low"], row["ci_high"]
+    direction = "lower" if estimate < 0 else "higher"
+    if row["term"] == "sleep_prev_night_h":
+        sentence = (
+            f"**Sleep and next-day pain.** On days after a night with one hour more sleep than "
+            f"usual for them, their pain was **{abs(estimate):.2f} points {direction}** "
+            f"(95 % interval {low:+.2f} to {high:+.2f}; {row['n_obs']} days with both a "
+            "check-in and a recorded night)."
+        )
+    else:
+        sentence = (
+            f"**Practice and weekly pain.** In weeks when they completed 10 percentage points "
+            f"more of their prescribed sessions than usual, their weekly pain was "
+            f"**{abs(estimate):.2f} points {direction}** (95 % interval {low:+.2f} to "
+            f"{high:+.2f}; {row['n_obs']} weeks with pain, practice and steps)."
+        )
+    if low <= 0 <= high:
+        sentence += " The interval includes no change at all, so this may be chance."
+    cohort = row["cohort_estimate"]
+    if cohort is not None and abs(cohort - estimate) < 1e-9:
+        sentence += (
+            " This equals the whole program's estimate: the model found no differences between "
+            "people worth estimating, so everyone gets the program's answer."
+        )
+    elif cohort is not None:
+        sentence += f" Whole program: {cohort:+.2f}."
+    return sentence
+
+
+def _missing_effect_reason(term: str, evidence: dict[str, Any], models_published: bool) -> str:
+    if not models_published:
+        return "The pain models are not in this snapshot (the models step did not run)."
+    if term == "sleep_prev_night_h":
+        have, need = evidence["paired_days"], queries.PERSON_MIN_PAIRED_DAYS
+        what = "days with both a pain check-in and a recorded night's sleep"
+        varies = evidence["sleep_varies"]
+        name, varied = "Sleep and next-day pain", "sleep"
+    else:
+        have, need = evidence["model_weeks"], queries.PERSON_MIN_MODEL_WEEKS
+        what = "weeks with a weekly pain mean, practice and a worn tracker (steps)"
+        varies = evidence["adherence_varies"]
+        name, varied = "Practice and weekly pain", "weekly practice"
+    if have < need:
+        return f"**{name}:** not enough data yet — needs at least {need} {what}; has {have}."
+    if not varies:
+        return f"**{name}:** {have} {what}, but their {varied} did not vary, so there is nothing to compare."
+    return (
+        f"**{name}:** {have} {what}, but the model gave no estimate for this person in this run "
+        "(for example when the cohort model could not be fitted)."
+    )
+
+
+# A role without person pages (an analyst) asking for a person by URL is refused by open_page;
+# the attempt is audited first.
+requested = st.query_params.get("pid")
+asker = session.current_viewer()
+if requested and asker is not None:
+    try:
+        queries.authorise(asker, "person")
+    except queries.AccessDenied:
+        session.audit_person_view(asker, "person", requested, outcome="denied")
 
 viewer, snapshot = session.open_page("person", "Person")
 
 everyone = queries.people(viewer)
 pids = everyone["pid"].to_list()
 labels = {
-    row["pid"]: f"{row['pid'][:12]} · {row['cohort']} · coach {row['coach_id']} · {row['status']}"
+    row["pid"]: f"{row['pid']} · {row['cohort']} · coach {row['coach_id']} · {row['status']}"
     for row in everyone.iter_rows(named=True)
 }
 
-requested = st.query_params.get("pid")
 if requested is not None and requested not in labels:
     try:
         known = queries.authorise_person(viewer, requested)
@@ -26,18 +118,28 @@ if requested is not None and requested not in labels:
     if known is None:
         st.error(f"No participant with pid `{requested}` in the published snapshot.", icon="🔎")
 
+# The selectbox keeps its identity across reruns (a key, not an index that follows the URL,
+# which would reset a fresh choice); a pid arriving in the URL is copied into it instead.
+if requested in labels and (
+    st.session_state.get(PID_KEY) is None or st.session_state.get(URL_PID_KEY) != requested
+):
+    st.session_state[PID_KEY] = requested
+st.session_state[URL_PID_KEY] = requested
 chosen = st.selectbox(
     "Participant",
     pids,
-    index=pids.index(requested) if requested in labels else None,
+    index=None,
     format_func=labels.get,
     placeholder="Choose a participant",
+    help="Coaches see their own caseload only." if viewer.role == "coach" else None,
+    key=PID_KEY,
 )
 if chosen is None:
     st.info("Choose a participant to see their program calendar.")
     st.stop()
 if chosen != requested:
     st.query_params["pid"] = chosen
+    st.session_state[URL_PID_KEY] = chosen
 
 try:
     participant = queries.person(viewer, chosen)
@@ -45,47 +147,255 @@ except queries.AccessDenied as denied:
     session.audit_person_view(viewer, "person", chosen, outcome="denied")
     st.error(str(denied), icon="🚫")
     st.stop()
+if participant is None:  # the snapshot was replaced and this person is no longer in it
+    st.error(f"No participant with pid `{chosen}` in the published snapshot.", icon="🔎")
+    st.stop()
 session.audit_person_view(viewer, "person", chosen)
 as_of = snapshot["as_of"]
-days = queries.person_days(viewer, chosen)
-weeks = queries.person_weeks(viewer, chosen)
+panels = queries.person_panels(viewer, chosen)
+days, weeks, principles = panels["days"], panels["weeks"], panels["principles"]
+outcome = panels["outcome"]
+elapsed = queries.elapsed_days(days, as_of)
 
 week_now = participant["program_week_now"]
 st.caption(
     f"Cohort **{participant['cohort']}** · site {participant['site']} · coach "
     f"{participant['coach_id']} · enrolled {participant['enrolled_on']} · "
+    f"{participant['prescribed_sessions_per_week']} stretch sessions a week prescribed · "
     f"{participant['status'].replace('_', ' ')}"
     + (f" · program week {week_now} of {participant['program_weeks']}" if week_now else "")
 )
 
-counts = queries.day_counts(days, as_of)
-done_column, missed_column, unknown_column, streak_column = st.columns(4)
-done_column.metric("Days done", counts["done"], help="At least one completed stretch session.")
-missed_column.metric("Days missed", counts["missed"], help="Data for the day, but no stretching.")
+st.download_button(
+    "Download progress report",
+    data=report.progress_report_html(participant, panels, snapshot, datetime.now(UTC)),
+    file_name=f"progress-report-{chosen}-{as_of}.html",
+    mime="text/html",
+    on_click=_record_report,
+    args=(viewer, chosen),
+    icon=":material/print:",
+    help=(
+        "A one-page summary (calendar, sessions, pain, principles) to print or save as PDF "
+        "from any browser. It names the person by pseudonymous ID only. Downloading it is "
+        "recorded in the audit log."
+    ),
+)
+
+counts = (
+    queries.day_counts(days, as_of)
+    if days.height
+    else dict.fromkeys(("done", "missed", "unknown"), 0)
+)
+done_column, missed_column, unknown_column, streak_column, longest_column = st.columns(5)
+done_column.metric(
+    "Days done",
+    counts["done"],
+    help="Program days up to today with at least one completed stretch session.",
+)
+missed_column.metric(
+    "Days missed",
+    counts["missed"],
+    help="Program days up to today without a completed stretch session (the app is the "
+    "record of practice).",
+)
 unknown_column.metric(
     "Days unknown",
     counts["unknown"],
-    help="Days that have happened but have no data; never counted as missed.",
+    help="Days that have happened but cannot be judged — after a withdrawal. Never counted as "
+    "missed or done.",
 )
 streak_column.metric(
     "Current streak",
-    f"{queries.current_streak(days, as_of)} d",
-    help="Consecutive days done up to the latest day; today does not break it until it is over.",
+    f"{queries.current_streak(days, as_of) if days.height else 0} d",
+    help="Consecutive days done up to the latest day; today does not break it until it is "
+    "over. A missed or unknown day ends a streak.",
+)
+longest_column.metric(
+    "Longest streak",
+    f"{queries.longest_streak(days, as_of) if days.height else 0} d",
+    help="The most consecutive days done so far in the program. A missed or unknown day ends "
+    "a run; a day without data never counts as done.",
 )
 
 st.subheader("Program calendar")
 if days.height:
     st.caption(
         "One row per program week, one column per day of it (program weeks start on the "
-        "enrolment weekday). Green: stretched; orange-red: data but no stretching; grey: no "
-        f"data; light: after {as_of}. Hover a day for its sessions and pain."
+        "enrolment weekday). Green: stretched; orange-red: no stretching; grey: no data "
+        f"(after a withdrawal); light: after {as_of}. Hover a day for its sessions and pain."
     )
-    st.plotly_chart(charts.calendar_figure(days, as_of), width="stretch")
+    st.plotly_chart(charts.calendar_figure(days, as_of), width="stretch", key="calendar")
 else:
     st.info("No program days for this participant yet.")
 
 st.subheader("Sessions per week")
-if weeks.filter(weeks["days_elapsed"] > 0).height:
-    st.plotly_chart(charts.weekly_sessions_figure(weeks), width="stretch")
+if weeks.height and weeks.filter(weeks["days_elapsed"] > 0).height:
+    st.caption(
+        "Completed stretch sessions per program week (bars; the week in progress lighter) "
+        "against the prescribed number (dark mark). A week is adherent at "
+        f"{queries.ADHERENT_WEEK_THRESHOLD:.0%} of the prescription or more."
+    )
+    st.plotly_chart(charts.weekly_sessions_figure(weeks), width="stretch", key="sessions")
 else:
     st.info("The program has not started for this participant.")
+
+st.subheader("Discomfort while stretching")
+discomfort = panels["discomfort"]
+rated = int(discomfort["sessions"].sum()) if discomfort.height else 0
+if rated:
+    gentle = int(
+        discomfort.filter(discomfort["discomfort"] <= queries.GENTLE_MAX_DISCOMFORT)[
+            "sessions"
+        ].sum()
+    )
+    aggressive = int(
+        discomfort.filter(discomfort["discomfort"] >= queries.AGGRESSIVE_MIN_DISCOMFORT)[
+            "sessions"
+        ].sum()
+    )
+    st.caption(
+        f"Peak discomfort of each completed stretch session (0–10). Of {rated} rated sessions, "
+        f"**{gentle / rated:.0%} were gentle** (≤ {queries.GENTLE_MAX_DISCOMFORT}, the program's "
+        f"aim) and **{aggressive} aggressive** (≥ {queries.AGGRESSIVE_MIN_DISCOMFORT}). Sessions "
+        "without a rating (e.g. a watch workout) are not counted."
+    )
+    st.plotly_chart(
+        charts.discomfort_figure(
+            discomfort, queries.GENTLE_MAX_DISCOMFORT, queries.AGGRESSIVE_MIN_DISCOMFORT
+        ),
+        width="stretch",
+        key="discomfort",
+    )
+else:
+    st.info("No completed stretch session with a discomfort rating yet.")
+
+st.subheader("Breathing and stability")
+started_principles = (
+    principles.filter(principles["days_elapsed"] > 0) if principles.height else principles
+)
+if started_principles.height:
+    st.caption(
+        "Per started week: the share of completed stretch sessions done with guided breathing "
+        "(sessions whose breathing was not recorded are left out), and the share of practice "
+        "days followed by stability work. No bar: nothing to count that week (not a zero)."
+    )
+    st.plotly_chart(
+        charts.breathing_stability_figure(principles), width="stretch", key="breathing_stability"
+    )
+else:
+    st.info("The program has not started for this participant.")
+
+st.subheader("Steps and sleep")
+wear = queries.wear_summary(days, as_of) if days.height else None
+if wear and (wear["worn"] or wear["not_worn"] or wear["sleep_nights"]):
+    st.caption(
+        f"Tracker worn on **{wear['worn']} of {wear['days']} days** so far "
+        f"({wear['not_worn']} not worn, {wear['no_data']} with no tracker data); sleep recorded "
+        f"on {wear['sleep_nights']} nights. Steps are shown only for worn days — a day the "
+        "tracker was off has no bar (its steps are unknown, not zero) and shows in the strip "
+        "below the chart. Sleep is assigned to the day it ended."
+    )
+    st.plotly_chart(charts.activity_sleep_figure(elapsed), width="stretch", key="activity_sleep")
+elif wear is not None and participant["has_wearable"]:
+    st.info("A tracker is linked, but it has sent no worn day or night of sleep yet.")
+else:
+    st.info(
+        "No activity tracker linked for this participant, so steps and sleep are not recorded "
+        "(they are unknown, never counted as zero)."
+    )
+
+st.subheader("Pain")
+trend = queries.pain_trend(days, as_of)
+weekly = queries.weekly_pain(days, as_of)
+baseline = outcome["pain_baseline"] if outcome else None
+threshold = queries.responder_threshold(baseline)
+baseline_column, latest_column, change_column, responder_column = st.columns(4)
+baseline_column.metric(
+    "Baseline pain",
+    "—" if baseline is None else f"{baseline:.1f}",
+    help=f"Mean daily pain (0–10) of program week 1, or week 2 when week 1 has fewer than "
+    f"{queries.PAIN_WEEK_MIN_CHECKINS} check-ins.",
+)
+latest = outcome["pain_latest"] if outcome else None
+latest_column.metric(
+    "Latest weekly pain",
+    "—" if latest is None else f"{latest:.1f}",
+    help=f"Mean pain of the most recent week after the baseline week with at least "
+    f"{queries.PAIN_WEEK_MIN_CHECKINS} check-ins"
+    + (f" (week {outcome['pain_latest_week']})." if latest is not None else "."),
+)
+change = outcome["pain_change"] if outcome else None
+change_column.metric(
+    "Change",
+    "—" if change is None else f"{change:+.1f}",
+    help="Latest minus baseline weekly mean pain; below 0 = less pain.",
+)
+responder = outcome["pain_responder"] if outcome else None
+responder_column.metric(
+    "Pain responder",
+    "not known yet" if responder is None else ("yes" if responder else "not yet"),
+    help="Latest weekly mean at least 2 points and at least 30 % below baseline — at or below "
+    "the dotted threshold line.",
+)
+if trend.height and trend["pain"].is_not_null().any():
+    st.caption(
+        "Dots: daily check-ins (0–10). Line: mean of the last 7 days' check-ins (shown with at "
+        f"least {queries.PAIN_ROLLING_MIN_CHECKINS}). Diamonds: weekly means with at least "
+        f"{queries.PAIN_WEEK_MIN_CHECKINS} check-ins — baseline, latest and responder use "
+        "these. "
+        + (
+            f"Dashed: baseline {baseline:.1f}; dotted: responder threshold {threshold:.1f} "
+            f"(baseline − max(2, 30 % of baseline))."
+            if baseline is not None and threshold is not None
+            else "No baseline yet, so no responder threshold."
+        )
+    )
+    st.plotly_chart(
+        charts.pain_figure(
+            trend,
+            weekly,
+            baseline,
+            outcome["pain_baseline_week"] if outcome else None,
+            threshold,
+        ),
+        width="stretch",
+        key="pain",
+    )
+else:
+    st.info("No pain check-ins yet.")
+
+st.subheader("The seven principles")
+if started_principles.height:
+    st.caption(
+        "Each week's score per principle, 0–100 % (100 % = target met in full). A blank cell "
+        "means no data that week — never a zero. * = week in progress (scored on the days so "
+        "far). Hover a cell for what the score is made of; definitions in docs/metrics.md."
+    )
+    st.plotly_chart(
+        charts.principles_figure(principles, queries.PRINCIPLES), width="stretch", key="principles"
+    )
+else:
+    st.info("No started week yet, so no principle scores.")
+
+st.subheader("What goes with their pain")
+effects = panels["effects"]
+evidence = queries.effect_evidence(days, weeks, as_of)
+if effects.height:
+    st.caption(
+        "The person's own associations from the program's pain models, each with a 95 % "
+        "interval; the open diamond is the whole program. They compare the person with "
+        "themselves, but are associations, not proof that changing sleep or practice changes "
+        "pain. A person with little data is pulled toward the program's estimate."
+    )
+    st.plotly_chart(charts.effects_figure(effects, EFFECT_LABELS), width="stretch", key="effects")
+    for row in effects.iter_rows(named=True):
+        st.markdown(_effect_sentence(row))
+shown_terms = set(effects["term"].to_list()) if effects.height else set()
+missing = [term for term in queries.PERSON_EFFECT_TERMS if term not in shown_terms]
+if missing:
+    st.info(
+        "\n\n".join(
+            _missing_effect_reason(term, evidence, panels["models_published"]) for term in missing
+        ),
+        icon="📏",
+    )

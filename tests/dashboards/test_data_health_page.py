@@ -1,0 +1,470 @@
+"""The Data health page for analysts, and the run-history reader behind it.
+
+Runs come from a real Dagster instance: a tiny generated cohort is run twice
+through the real pipeline, first with `published` blocked by a plain file (the
+publish step fails, nothing is published), then normally. Expected values are
+read independently: runs from the instance's SQLite run storage, the failure
+text from the runner's own report, everything else from the snapshot with DuckDB
+and from the generator's `truth/` files.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import shutil
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import pytest
+from page_harness import metrics, open_app, page_text, plotly_specs, query, snapshot_file
+
+from dashboards import queries
+from dashboards.run_history import instance_dir, read_run_history
+from pipelines.lib.users import User
+
+MIN_CELL_SIZE = 5
+
+
+@pytest.fixture(scope="module")
+def run_dirs(tmp_path_factory) -> dict:
+    """Two data dirs with a real run history: after a failed run only, and after a success too."""
+    import dagster as dg
+
+    from pipelines.lib.demo_cohort import generate_cohort
+    from pipelines.lib.layout import DataDir
+    from pipelines.runner import dagster_home, run_pipeline
+
+    data_dir = tmp_path_factory.mktemp("runs") / "data"
+    generate_cohort(data_dir, participants=8, weeks=2, seed=3)
+    layout = DataDir.at(data_dir)
+    layout.published_dir.write_text("a file where the published/ folder should be\n")
+    instance = dg.DagsterInstance.from_config(str(dagster_home(layout)))
+    try:
+        failed = run_pipeline(data_dir, instance=instance, log_level="ERROR")
+    finally:
+        instance.dispose()
+    assert not failed.success and not failed.published, failed.render()
+    layout.published_dir.unlink()
+    no_snapshot = tmp_path_factory.mktemp("runs") / "no_snapshot"
+    shutil.copytree(data_dir, no_snapshot)
+
+    instance = dg.DagsterInstance.from_config(str(dagster_home(layout)))
+    try:
+        succeeded = run_pipeline(data_dir, instance=instance, log_level="ERROR")
+    finally:
+        instance.dispose()
+    assert succeeded.published, succeeded.render()
+    return {"published": data_dir, "no_snapshot": no_snapshot, "failed": failed, "ok": succeeded}
+
+
+def stored_runs(data_dir: Path) -> list[tuple[str, str]]:
+    """(run_id, status) straight from the instance's SQLite run storage, newest first."""
+    path = instance_dir(data_dir) / "history" / "runs.db"
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return connection.execute("select run_id, status from runs order by id desc").fetchall()
+    finally:
+        connection.close()
+
+
+def frame_with_column(at, column: str):
+    frames = [frame.value for frame in at.dataframe if column in frame.value.columns]
+    assert frames, f"no table with a {column!r} column"
+    return frames[0]
+
+
+def copy_snapshot(source: Path, target: Path) -> Path:
+    snapshot = snapshot_file(target)
+    snapshot.parent.mkdir(parents=True)
+    shutil.copy(snapshot_file(source), snapshot)
+    return snapshot
+
+
+def present(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+# --- run history --------------------------------------------------------------------------
+
+
+def test_run_history_reads_the_instance_the_runner_writes(run_dirs):
+    from pipelines.lib.layout import DataDir
+    from pipelines.runner import dagster_home
+
+    data_dir = run_dirs["published"]
+    assert instance_dir(data_dir) == dagster_home(DataDir.at(data_dir))
+
+    history = read_run_history(data_dir)
+
+    assert history.state == "ok"
+    runs = history.runs
+    assert list(zip(runs["run_id"], runs["status"], strict=True)) == [
+        (run_id, status.lower()) for run_id, status in stored_runs(data_dir)
+    ]
+    by_id = {row["run_id"]: row for row in runs.iter_rows(named=True)}
+    failed, ok = by_id[run_dirs["failed"].run_id], by_id[run_dirs["ok"].run_id]
+    assert failed["failure"] == run_dirs["failed"].failure
+    assert "published__current_snapshot" in failed["failure"]
+    assert (failed["published"], ok["published"]) == (False, True)
+    assert ok["failure"] is None
+    snapshot_fingerprint = query(data_dir, "select landing_fingerprint from meta.snapshot")[0][0]
+    assert ok["landing_fingerprint"] == snapshot_fingerprint
+    assert all(seconds > 0 for seconds in runs["duration_s"])
+
+
+def test_run_history_never_creates_or_changes_an_instance(tmp_path, run_dirs):
+    missing = read_run_history(tmp_path)
+    assert missing.state == "missing"
+    assert not (tmp_path / ".dagster").exists()
+
+    (tmp_path / ".dagster").mkdir()
+    (tmp_path / ".dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    assert read_run_history(tmp_path).state == "empty"
+    assert sorted(p.name for p in (tmp_path / ".dagster").iterdir()) == ["dagster.yaml"]
+
+    home = instance_dir(run_dirs["published"])
+    before = instance_files(home)
+    read_run_history(run_dirs["published"])
+    assert instance_files(home) == before
+
+
+def instance_files(home: Path) -> dict[Path, tuple[int, int]]:
+    """Size and mtime of every file of the instance but SQLite's WAL side files, which SQLite
+    itself removes when the last connection closes (an empty WAL, no data change)."""
+    return {
+        p: (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in home.rglob("*")
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+    }
+
+
+# --- the page: runs -----------------------------------------------------------------------
+
+
+def test_without_a_snapshot_the_page_still_shows_the_failed_run(run_dirs, monkeypatch):
+    data_dir = run_dirs["no_snapshot"]
+    assert not snapshot_file(data_dir).exists()
+    [(run_id, status)] = stored_runs(data_dir)
+    assert status == "FAILURE"
+
+    at = open_app(data_dir, monkeypatch, "analyst", "data-health")
+
+    text = page_text(at)
+    assert "nothing published yet" in text
+    assert any(
+        run_id[:8] in error.value and run_dirs["failed"].failure in error.value
+        for error in at.error
+    ), [error.value for error in at.error]
+    runs = frame_with_column(at, "Run")
+    assert list(runs["Run"]) == [run_id[:8]]
+    assert list(runs["Status"]) == ["❌ failure"]
+    assert list(runs["Published"]) == ["no"]
+    assert "Nothing has been published yet" in text
+    assert "come from the published snapshot" in text
+    assert metrics(at)["Failed runs"] == "1 of 1"
+
+    next(button for button in at.button if button.label == "Refresh runs").click().run()
+    assert not at.exception
+    assert list(frame_with_column(at, "Run")["Status"]) == ["❌ failure"]
+
+
+def test_runs_are_listed_newest_first_and_the_snapshot_run_is_marked(run_dirs, monkeypatch):
+    data_dir = run_dirs["published"]
+    expected = stored_runs(data_dir)
+
+    at = open_app(data_dir, monkeypatch, "analyst", "data-health")
+
+    runs = frame_with_column(at, "Run")
+    assert list(runs["Run"]) == [run_id[:8] for run_id, _ in expected]
+    icons = {"SUCCESS": "✅ success", "FAILURE": "❌ failure"}
+    assert list(runs["Status"]) == [icons[status] for _, status in expected]
+    snapshot_run = query(data_dir, "select run_id from meta.snapshot")[0][0]
+    published = dict(zip(runs["Run"], runs["Published"], strict=True))
+    assert published[snapshot_run[:8]] == "current snapshot"
+    assert published[run_dirs["failed"].run_id[:8]] == "no"
+    failures = dict(zip(runs["Run"], runs["Failure"], strict=True))
+    assert failures[run_dirs["failed"].run_id[:8]] == run_dirs["failed"].failure
+    assert metrics(at)["Latest run"] == "✅ success"
+    assert metrics(at)["Failed runs"] == f"1 of {len(expected)}"
+    assert not any("ended in" in error.value for error in at.error)
+
+
+def test_a_data_dir_without_run_history_says_so(dashboard_dir, tmp_path, monkeypatch):
+    copy_snapshot(dashboard_dir, tmp_path)
+
+    at = open_app(tmp_path, monkeypatch, "analyst", "data-health")
+
+    assert f"`{tmp_path.absolute() / '.dagster'}` does not exist" in page_text(at)
+    assert not (tmp_path / ".dagster").exists()
+    assert at.get("plotly_chart"), "the snapshot panels should still be shown"
+
+
+# --- the page: snapshot panels ------------------------------------------------------------
+
+
+def test_freshness_per_source_matches_the_snapshot(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "analyst", "data-health")
+
+    files = frame_with_column(at, "files_quarantined")
+    expected = query(
+        dashboard_dir,
+        """
+        select source, count(*), count(*) filter (where status <> 'loaded'),
+               sum(rows_read), sum(rows_landed), sum(rows_quarantined)
+        from meta.source_files group by source order by source
+        """,
+    )
+    shown = [
+        (r.source, r.files, r.files_quarantined, r.rows_read, r.rows_landed, r.rows_quarantined)
+        for r in files.itertuples()
+    ]
+    assert shown == [tuple(row) for row in expected]
+
+    streams = frame_with_column(at, "latest_day")
+    latest = {
+        (r.source, r.data): (r.latest_day, r.days_behind, r.stale) for r in streams.itertuples()
+    }
+    cutoff = query(dashboard_dir, "select as_of from meta.snapshot")[0][0]
+    [(checkin_day,)] = query(
+        dashboard_dir,
+        "select max(day) from marts.participant_day where pain is not null "
+        "or sleep_quality is not null or stress is not null or movement_confidence is not null",
+    )
+    day, behind, _ = latest[("app", "daily check-ins")]
+    assert (day.date() if hasattr(day, "date") else day) == checkin_day
+    assert behind == (cutoff - checkin_day).days
+    for source, steps_day in query(
+        dashboard_dir,
+        "select steps_source, max(day) from marts.participant_day "
+        "where steps is not null group by steps_source",
+    ):
+        day, behind, status = latest[(source, "steps (valid wear days)")]
+        assert behind == (cutoff - steps_day).days
+        assert status == ("⚠️ stale" if behind >= queries.STALE_AFTER_DAYS else "ok")
+    assert latest[("prom", "questionnaires")][2] in ("occasional", "⚠️ no data")
+
+
+def test_planted_invalid_rows_show_with_their_reason(dashboard_dir, monkeypatch):
+    with (dashboard_dir / "truth" / "quarantine.csv").open() as handle:
+        planted = list(csv.DictReader(handle))
+    assert planted, "the generator planted no invalid rows"
+
+    at = open_app(dashboard_dir, monkeypatch, "analyst", "data-health")
+
+    issues = frame_with_column(at, "reason")
+    rows = {(r.file, int(r.line)): r for r in issues.itertuples() if present(r.line)}
+    for plant in planted:
+        row = rows[(plant["file"], int(plant["line"]))]
+        assert row.field == plant["field"]
+        assert row.action in ("row quarantined", "row not linked")
+        assert plant["field"] in row.reason
+        if plant["field"] == "participant_id":  # identifiers are shown as their pseudonym
+            assert row.value != plant["value"]
+            assert plant["value"] not in page_text(at)
+        else:
+            assert row.value == plant["value"]
+            assert plant["value"] in row.reason
+
+    [(quarantined, unlinked, total)] = query(
+        dashboard_dir,
+        """
+        select count(*) filter (where action = 'row quarantined'),
+               count(*) filter (where action = 'row not linked'), count(*)
+        from marts.ingest_issues
+        """,
+    )
+    shown = metrics(at)
+    assert shown["Rows quarantined"] == f"{quarantined:,}"
+    assert shown["Rows not linked"] == f"{unlinked:,}"
+    assert shown["Other issues"] == f"{total - quarantined - unlinked:,}"
+    assert len(issues) == min(total, queries.ISSUE_ROWS_SHOWN)
+
+
+def test_quarantined_file_is_listed_with_its_error(dashboard_dir, tmp_path, monkeypatch):
+    snapshot = copy_snapshot(dashboard_dir, tmp_path)
+    connection = duckdb.connect(str(snapshot))
+    try:
+        connection.execute(
+            """
+            update meta.source_files set status = 'quarantined', error = 'not UTF-8 text'
+            where file = (select min(file) from meta.source_files where source = 'app')
+            """
+        )
+        [(file,)] = connection.execute(
+            "select file from meta.source_files where status = 'quarantined'"
+        ).fetchall()
+    finally:
+        connection.close()
+
+    at = open_app(tmp_path, monkeypatch, "analyst", "data-health")
+
+    files = frame_with_column(at, "error")
+    assert list(zip(files["file"], files["error"], strict=True)) == [(file, "not UTF-8 text")]
+    assert any("1 landing file could not be read" in error.value for error in at.error)
+
+
+def test_check_results_list_failures_first(dashboard_dir, tmp_path, monkeypatch):
+    snapshot = copy_snapshot(dashboard_dir, tmp_path)
+    connection = duckdb.connect(str(snapshot))
+    try:
+        [(total,)] = connection.execute("select count(*) from meta.check_results").fetchall()
+        connection.execute(
+            """
+            update meta.check_results set passed = false, failing_rows = 7
+            where (asset, check_name) in (
+                select asset, check_name from meta.check_results where blocking
+                order by asset desc, check_name desc limit 1)
+            """
+        )
+        connection.execute(
+            """
+            update meta.check_results set passed = false, blocking = false, failing_rows = 3
+            where (asset, check_name) in (
+                select asset, check_name from meta.check_results where passed
+                order by asset, check_name limit 1)
+            """
+        )
+        failed = connection.execute(
+            "select asset, check_name, blocking from meta.check_results where not passed "
+            "order by blocking desc"
+        ).fetchall()
+    finally:
+        connection.close()
+
+    at = open_app(tmp_path, monkeypatch, "analyst", "data-health")
+
+    checks = frame_with_column(at, "check_name")
+    assert len(checks) == total
+    head = list(
+        zip(checks["asset"][:2], checks["check_name"][:2], checks["passed"][:2], strict=True)
+    )
+    assert head == [(asset, name, "❌ failed") for asset, name, _ in failed]
+    assert list(checks["blocking"][:2]) == ["blocking", "warning"]
+    assert set(checks["passed"][2:]) == {"✅ passed"}
+    shown = metrics(at)
+    assert shown["Checks passed"] == f"{total - 2} of {total}"
+    assert shown["Blocking failures"] == "1"
+    assert shown["Warnings"] == "1"
+
+
+def test_published_snapshot_shows_all_checks_passed(dashboard_dir, monkeypatch):
+    [(total, failed)] = query(
+        dashboard_dir, "select count(*), count(*) filter (where not passed) from meta.check_results"
+    )
+    at = open_app(dashboard_dir, monkeypatch, "analyst", "data-health")
+
+    assert metrics(at)["Checks passed"] == f"{total - failed} of {total}"
+    if failed == 0:
+        assert any(f"All {total} checks passed" in s.value for s in at.success)
+
+
+def expected_coverage(data_dir: Path) -> dict[str, dict[int, float]]:
+    """Per series name, week -> share of elapsed person-days; weeks with >= 5 people only."""
+    rows = query(
+        data_dir,
+        """
+        select program_week, pid,
+               pain is not null or sleep_quality is not null or stress is not null
+                   or movement_confidence is not null,
+               steps is not null, steps_source, sleep_minutes is not null, sleep_source
+        from marts.participant_day where day_state <> 'unknown'
+        """,
+    )
+    people: dict[int, set] = {}
+    days: dict[int, int] = {}
+    hits: dict[str, dict[int, int]] = {}
+    for week, pid, checked_in, has_steps, steps_source, has_sleep, sleep_source in rows:
+        people.setdefault(week, set()).add(pid)
+        days[week] = days.get(week, 0) + 1
+        for name, present_ in (
+            ("check-in · app", checked_in),
+            (f"steps · {steps_source}", has_steps),
+            (f"sleep · {sleep_source}", has_sleep),
+        ):
+            if present_:
+                hits.setdefault(name, {}).setdefault(week, 0)
+                hits[name][week] += 1
+    return {
+        name: {
+            week: by_week.get(week, 0) / days[week]
+            for week in sorted(days)
+            if len(people[week]) >= MIN_CELL_SIZE
+        }
+        for name, by_week in hits.items()
+    }
+
+
+def test_coverage_by_week_matches_the_snapshot(dashboard_dir, monkeypatch):
+    expected = expected_coverage(dashboard_dir)
+    assert {"check-in · app"} < set(expected), "no wearable coverage to compare"
+
+    at = open_app(dashboard_dir, monkeypatch, "analyst", "data-health")
+
+    (spec,) = plotly_specs(at)
+    traces = {trace["name"]: trace for trace in spec["data"]}
+    assert set(traces) == set(expected)
+    for name, by_week in expected.items():
+        assert traces[name]["x"] == list(by_week)
+        assert traces[name]["y"] == pytest.approx(list(by_week.values()))
+
+
+def test_coverage_weeks_of_fewer_than_five_people_are_suppressed(
+    dashboard_dir, tmp_path, monkeypatch
+):
+    snapshot = copy_snapshot(dashboard_dir, tmp_path)
+    connection = duckdb.connect(str(snapshot))
+    try:
+        [(week,)] = connection.execute(
+            "select max(program_week) from marts.participant_day where day_state <> 'unknown'"
+        ).fetchall()
+        connection.execute(
+            """
+            update marts.participant_day set day_state = 'unknown'
+            where program_week = ? and pid not in (
+                select distinct pid from marts.participant_day
+                where program_week = ? and day_state <> 'unknown' order by pid limit 3)
+            """,
+            [week, week],
+        )
+    finally:
+        connection.close()
+
+    at = open_app(tmp_path, monkeypatch, "analyst", "data-health")
+
+    (spec,) = plotly_specs(at)
+    assert all(week not in trace["x"] for trace in spec["data"])
+    assert all(trace["x"] for trace in spec["data"])
+    assert f"Suppressed: week {week} — fewer than {MIN_CELL_SIZE} people" in page_text(at)
+
+
+# --- access -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["coach", "program_manager"])
+def test_data_health_is_denied_to_other_roles(run_dirs, monkeypatch, role):
+    at = open_app(run_dirs["published"], monkeypatch, role, "data-health")
+
+    assert any("Data health page is not available" in error.value for error in at.error)
+    assert not at.get("dataframe")
+    assert not at.get("plotly_chart")
+
+
+def test_data_layer_refuses_data_health_to_other_roles(run_dirs, monkeypatch):
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(run_dirs["published"]))
+    readers = [
+        queries.run_history,
+        queries.source_files_by_source,
+        queries.latest_data_days,
+        queries.quarantined_files,
+        queries.ingest_issue_summary,
+        queries.ingest_issues,
+        queries.check_results,
+        queries.coverage_by_week,
+    ]
+    for viewer in (User("c", "coach", coach_id="C-01"), User("p", "program_manager"), None):
+        for reader in readers:
+            with pytest.raises(queries.AccessDenied):
+                reader(viewer)
+    assert queries.run_history(User("a", "analyst")).state == "ok"
