@@ -111,7 +111,11 @@ def _timed_run(at) -> float:
 def server_side(data_dir: Path, users, people: list[str]) -> dict[str, tuple[float, float]]:
     """(cold, warm) seconds per page; person: median over several people."""
     results = {}
-    for page, role in (("cohort", "program_manager"), ("caseload", "coach"), ("data-health", "analyst")):
+    for page, role in (
+        ("cohort", "program_manager"),
+        ("caseload", "coach"),
+        ("data-health", "analyst"),
+    ):
         at, st = _logged_in_app(data_dir, users[role][0])
         at.switch_page(PAGE_FILES[page])
         st.cache_data.clear()
@@ -139,7 +143,16 @@ def browser_times(data_dir: Path, users, people: list[str]) -> dict[str, float]:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+        ],
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -216,7 +229,10 @@ def main() -> None:
             "select (select count(*) from marts.participants), (select count(*) from marts.participant_day)",
         )
         people = people_to_view(data_dir, users["coach"][1])
-        print(f"{data_dir}: {participants:,} participants, {days:,} participant-days …", file=sys.stderr)
+        print(
+            f"{data_dir}: {participants:,} participants, {days:,} participant-days …",
+            file=sys.stderr,
+        )
         server = server_side(data_dir, users, people)
         browser = {} if args.no_browser else browser_times(data_dir, users, people)
         login = argon2_verify_s(data_dir, users["coach"][0])
@@ -229,8 +245,12 @@ def main() -> None:
             )
         rows.append(f"| {participants:,} | (login: argon2 verify) | {login:.3f} | | | |")
 
-    print(f"\nMachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}\n")
-    print("| participants | page | server cold s | server warm s | browser: log in → charts drawn s | target s |")
+    print(
+        f"\nMachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}\n"
+    )
+    print(
+        "| participants | page | server cold s | server warm s | browser: log in → charts drawn s | target s |"
+    )
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))
 

@@ -43,7 +43,7 @@ NO_SNAPSHOT_MESSAGE = (
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
     "program_manager": ("cohort", "person"),
     "coach": ("caseload", "person"),
-    "analyst": ("cohort", "data-health"),
+    "analyst": ("data-health", "cohort"),
 }
 """Which pages each role may open; the first is where they land after logging in."""
 
@@ -68,9 +68,10 @@ def authorise(viewer: User | None, page: str) -> User:
     allowed = PAGES_BY_ROLE.get(viewer.role, ())
     if page not in allowed:
         role = viewer.role.replace("_", " ")
+        article = "an" if role[0] in "aeiou" else "a"
         return_to = ", ".join(PAGE_TITLES[p] for p in allowed) or "none"
         raise AccessDenied(
-            f"The {PAGE_TITLES.get(page, page)} page is not available to a {role} "
+            f"The {PAGE_TITLES.get(page, page)} page is not available to {article} {role} "
             f"(your pages: {return_to})."
         )
     return viewer
@@ -86,7 +87,9 @@ def authorise_person(viewer: User | None, pid: str) -> dict[str, Any] | None:
     viewer = authorise(viewer, "person")
     snapshot = snapshot_identity()
     row = None if snapshot is None else _participant(snapshot, pid)
-    if viewer.role == "coach" and (row is None or row["coach_id"] != viewer.coach_id):
+    if viewer.role == "coach" and (
+        row is None or viewer.coach_id is None or row["coach_id"] != viewer.coach_id
+    ):
         raise AccessDenied(NOT_IN_CASELOAD)
     return row
 
@@ -143,11 +146,6 @@ def _read(
         connection.close()
 
 
-def _cohort_list(viewer: User | None, cohorts: list[str] | tuple[str, ...] | None) -> list[str]:
-    """An empty or missing selection means every cohort."""
-    return list(cohorts) if cohorts else cohort_filters(viewer)
-
-
 def suppress_small(count: int | None) -> int | None:
     """None for a count of 1…4 people: too few to show a program manager."""
     if count is None or 0 < count < MIN_CELL_SIZE:
@@ -177,74 +175,272 @@ def _snapshot_info(snapshot: SnapshotIdentity) -> dict[str, Any] | None:
 
 # --- cohort (program managers) ----------------------------------------------------------
 
+# The cohort page's figures are computed for the people its filters select; each shares one
+# definition with the pipeline: a person's adherence is the mean of their completed weeks (as
+# `models.dose_response`), dose–response bands and retention reuse `pipelines.lib.models`.
+# Those modules load scipy (≈ 1 s), so they are imported on first use, not with this module.
 
-def cohort_filters(viewer: User | None) -> list[str]:
-    """All cohort names, sorted; empty without a snapshot."""
+PAIN_BAND_MIN_CHECKINS = 3
+"""A weekly mean pain enters the pain-by-band chart with ≥ 3 check-ins (as in marts.outcomes)."""
+
+COHORT_EFFECT_TERMS = (
+    "sleep_prev_night_h",
+    "consistency_10pct",
+    "steps_1000",
+    "consistency_10pct_between",
+    "steps_1000_between",
+    "week",
+)
+"""`models.cohort_effects` terms in the order the forest plot lists them."""
+
+PRINCIPLE_COLUMNS = (
+    "consistency",
+    "gentle",
+    "breathing",
+    "stability",
+    "activity",
+    "sleep_recovery",
+    "confidence",
+)
+"""The seven `marts.principles` scores, in the order of the heat map's columns."""
+
+HEATMAP_ROWS = {"cohort": "Cohort", "site": "Site", "cohort_site": "Cohort × site"}
+"""How the principles heat map may group its rows."""
+
+ALL_SELECTED = "All selected people"
+
+
+class CohortSelection(NamedTuple):
+    """The cohort page's filters; an empty tuple puts no limit on that field."""
+
+    cohorts: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    enrolment_months: tuple[str, ...] = ()  # "YYYY-MM"
+
+
+def _selection(selection: CohortSelection | None) -> CohortSelection:
+    """A hashable selection (tuples, sorted) whatever sequences the page passed."""
+    if selection is None:
+        return CohortSelection()
+    return CohortSelection(*(tuple(sorted(values)) for values in selection))
+
+
+# Every cohort query starts from the people the filters select; the filters are bound
+# lists, and an empty list selects everyone.
+_SELECTED_PEOPLE = """
+with selected as (
+    select pid, cohort, site, enrolled_on, program_weeks, withdrawn_on, has_wearable, status
+    from marts.participants
+    where (len($cohorts::varchar[]) = 0 or list_contains($cohorts::varchar[], cohort))
+      and (len($sites::varchar[]) = 0 or list_contains($sites::varchar[], site))
+      and (len($months::varchar[]) = 0
+           or list_contains($months::varchar[], strftime(enrolled_on, '%Y-%m')))
+),
+person_adherence as (
+    -- a person's adherence: the mean of their completed weeks (as models.dose_response)
+    select w.pid, avg(w.adherence) as mean_adherence
+    from marts.participant_week as w
+    join selected using (pid)
+    where w.week_complete
+    group by w.pid
+    having count(w.adherence) > 0
+)
+"""
+
+
+def _selected_params(selection: CohortSelection, **params: Any) -> dict[str, Any]:
+    return {
+        "cohorts": list(selection.cohorts),
+        "sites": list(selection.sites),
+        "months": list(selection.enrolment_months),
+        **params,
+    }
+
+
+def _band_params() -> dict[str, Any]:
+    from pipelines.lib.models.dose_response import BANDS
+
+    return {
+        "band_orders": list(range(1, len(BANDS) + 1)),
+        "band_lows": [low for _, low, _ in BANDS],
+        "band_highs": [high for _, _, high in BANDS],
+    }
+
+
+# The adherence band of each person with a completed week (`dose_response.BANDS`).
+_PERSON_BAND = """,
+bands as (
+    select
+        unnest($band_orders::bigint[]) as band_order,
+        unnest($band_lows::double[]) as low,
+        unnest($band_highs::double[]) as high
+),
+person_band as (
+    select a.pid, b.band_order
+    from person_adherence as a
+    join bands as b on a.mean_adherence >= b.low and a.mean_adherence < b.high
+)
+"""
+
+
+def _shown(count: int | None) -> bool:
+    return count is not None and count >= MIN_CELL_SIZE
+
+
+def _t_interval(mean: float, sd: float | None, n: int) -> tuple[float | None, float | None]:
+    """95 % t-interval of a mean of n values (as models.dose_response); none below 2 values."""
+    from scipy import stats
+
+    if n < 2 or sd is None:
+        return None, None
+    half = float(stats.t.ppf(0.975, n - 1)) * sd / n**0.5
+    return mean - half, mean + half
+
+
+class _Reader:
+    """One short-lived read-only connection for several queries: `with _Reader(s) as read:`.
+
+    Opening the snapshot costs about 15 ms, a query on an open connection about 1 ms, so the
+    cohort panels of one selection are read over a single connection.
+    """
+
+    def __init__(self, snapshot: SnapshotIdentity) -> None:
+        self._snapshot = snapshot
+
+    def __enter__(self) -> _Reader:
+        self._connection = duckdb.connect(self._snapshot.path, read_only=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._connection.close()
+
+    def __call__(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        return self._connection.sql(sql, params=params).pl()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _selection_panels(snapshot: SnapshotIdentity, selection: CohortSelection) -> dict[str, Any]:
+    """Every cohort panel that depends on the selection alone, suppressed, by name."""
+    with _Reader(snapshot) as read:
+        return {
+            "headline": _cohort_headline(read, selection),
+            "adherence_by_week": _adherence_by_week(read, selection),
+            "pain_by_adherence_band": _pain_by_adherence_band(read, selection),
+            "dose_response": _dose_response(read, selection),
+            "retention_by_week": _retention_by_week(read, selection),
+            "data_coverage": _data_coverage(read, selection),
+        }
+
+
+def cohort_filter_options(viewer: User | None) -> dict[str, list[str]]:
+    """The values each filter offers: cohort, site, enrolment_month ("YYYY-MM"), sorted."""
     authorise(viewer, "cohort")
     snapshot = snapshot_identity()
     if snapshot is None:
-        return []
-    return _cohort_filters(snapshot)
+        return {"cohort": [], "site": [], "enrolment_month": []}
+    return _cohort_filter_options(snapshot)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cohort_filters(snapshot: SnapshotIdentity) -> list[str]:
+def _cohort_filter_options(snapshot: SnapshotIdentity) -> dict[str, list[str]]:
     rows = _read(
         snapshot,
-        "select distinct cohort from marts.participants where cohort is not null order by cohort",
-    )
-    return rows["cohort"].to_list()
+        """
+        select
+            list(distinct cohort order by cohort) filter (where cohort is not null) as cohort,
+            list(distinct site order by site) filter (where site is not null) as site,
+            list(distinct strftime(enrolled_on, '%Y-%m') order by strftime(enrolled_on, '%Y-%m'))
+                filter (where enrolled_on is not null) as enrolment_month
+        from marts.participants
+        """,
+    ).row(0, named=True)
+    return {name: list(values or []) for name, values in rows.items()}
 
 
 def cohort_headline(
-    viewer: User | None, cohorts: list[str] | None = None
-) -> dict[str, int | float | None]:
-    """Participants, active participants and the share of adherent completed person-weeks.
+    viewer: User | None, selection: CohortSelection | None = None
+) -> dict[str, Any]:
+    """The page's six headline figures for the selected people, with the people each describes.
 
-    Counts of 1…4 people and shares computed over fewer than `MIN_CELL_SIZE` people
-    come back as None (suppressed).
+    Keys: enrolled, active (head counts); adherent_this_week, median_adherence, responders,
+    retention (shares 0–1), each with `<key>_people` (how many people it is computed over);
+    retention_week (the program week the retention share is read at). A head count of 1…4
+    and a share computed over fewer than `MIN_CELL_SIZE` people come back as None.
     """
     authorise(viewer, "cohort")
     snapshot = snapshot_identity()
     if snapshot is None:
-        return {"participants": None, "active": None, "adherent_week_share": None}
-    return _cohort_headline(snapshot, tuple(_cohort_list(viewer, cohorts)))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _cohort_headline(
-    snapshot: SnapshotIdentity, cohorts: tuple[str, ...]
-) -> dict[str, int | float | None]:
-    rows = _read(
-        snapshot,
-        """
-        with selected as (
-            select pid, status from marts.participants where list_contains($cohorts, cohort)
-        ),
-        completed_weeks as (
-            select w.pid, w.adherence
-            from marts.participant_week as w
-            join selected using (pid)
-            where w.week_complete and w.adherence is not null
+        return dict.fromkeys(
+            (
+                "enrolled",
+                "active",
+                "adherent_this_week",
+                "adherent_this_week_people",
+                "median_adherence",
+                "median_adherence_people",
+                "responders",
+                "responders_people",
+                "retention",
+                "retention_people",
+                "retention_week",
+            )
         )
-        select
-            (select count(*) from selected) as participants,
-            (select count(*) from selected where status = 'active') as active,
-            (select count(distinct pid) from completed_weeks) as people_with_completed_weeks,
-            (select avg(case when adherence >= $threshold then 1.0 else 0.0 end)
-               from completed_weeks) as adherent_week_share
-        """,
-        {"cohorts": list(cohorts), "threshold": ADHERENT_WEEK_THRESHOLD},
-    ).row(0, named=True)
-    share_is_shown = rows["people_with_completed_weeks"] >= MIN_CELL_SIZE
+    panels = _selection_panels(snapshot, _selection(selection))
+    retention = panels["retention_by_week"]
+    latest = retention.filter(~pl.col("suppressed") & (pl.col("week") > 0)).tail(1)
     return {
-        "participants": suppress_small(rows["participants"]),
-        "active": suppress_small(rows["active"]),
-        "adherent_week_share": rows["adherent_week_share"] if share_is_shown else None,
+        **panels["headline"],
+        "retention": latest["still_engaged"][0] if latest.height else None,
+        "retention_people": latest["at_risk"][0] if latest.height else None,
+        "retention_week": latest["week"][0] if latest.height else None,
     }
 
 
-def adherence_by_week(viewer: User | None, cohorts: list[str] | None = None) -> pl.DataFrame:
+def _cohort_headline(read: _Reader, selection: CohortSelection) -> dict[str, Any]:
+    row = read(
+        _SELECTED_PEOPLE
+        + """,
+        latest_completed_week as (
+            -- each active person's most recent completed program week
+            select w.pid, arg_max(w.adherence, w.week) as adherence
+            from marts.participant_week as w
+            join selected as s using (pid)
+            where s.status = 'active' and w.week_complete and w.adherence is not null
+            group by w.pid
+        ),
+        responder as (
+            select o.pain_responder
+            from marts.outcomes as o
+            join selected using (pid)
+            where o.pain_responder is not null
+        )
+        select
+            (select count(*) from selected) as enrolled,
+            (select count(*) from selected where status = 'active') as active,
+            (select count(*) from latest_completed_week) as adherent_this_week_people,
+            (select avg((adherence >= $threshold)::int) from latest_completed_week)
+                as adherent_this_week,
+            (select count(*) from person_adherence) as median_adherence_people,
+            (select median(mean_adherence) from person_adherence) as median_adherence,
+            (select count(*) from responder) as responders_people,
+            (select avg(pain_responder::int) from responder) as responders
+        """,
+        _selected_params(selection, threshold=ADHERENT_WEEK_THRESHOLD),
+    ).row(0, named=True)
+    headline: dict[str, Any] = {
+        "enrolled": suppress_small(row["enrolled"]),
+        "active": suppress_small(row["active"]),
+    }
+    for share in ("adherent_this_week", "median_adherence", "responders"):
+        people = row[f"{share}_people"]
+        headline[share] = row[share] if _shown(people) else None
+        headline[f"{share}_people"] = people if _shown(people) else None
+    return headline
+
+
+def adherence_by_week(
+    viewer: User | None, selection: CohortSelection | None = None
+) -> pl.DataFrame:
     """Weekly adherence across people, per program week, over completed weeks only.
 
     Columns: week, n_people, median, q25, q75, adherent_share, suppressed. Weeks
@@ -255,7 +451,7 @@ def adherence_by_week(viewer: User | None, cohorts: list[str] | None = None) -> 
     snapshot = snapshot_identity()
     if snapshot is None:
         return _empty_adherence_frame()
-    return _adherence_by_week(snapshot, tuple(_cohort_list(viewer, cohorts)))
+    return _selection_panels(snapshot, _selection(selection))["adherence_by_week"]
 
 
 def _empty_adherence_frame() -> pl.DataFrame:
@@ -272,18 +468,15 @@ def _empty_adherence_frame() -> pl.DataFrame:
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _adherence_by_week(snapshot: SnapshotIdentity, cohorts: tuple[str, ...]) -> pl.DataFrame:
-    return _read(
-        snapshot,
-        """
-        with completed_weeks as (
+def _adherence_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+    return read(
+        _SELECTED_PEOPLE
+        + """,
+        completed_weeks as (
             select w.week, w.adherence
             from marts.participant_week as w
-            join marts.participants as p using (pid)
-            where list_contains($cohorts, p.cohort)
-              and w.week_complete
-              and w.adherence is not null
+            join selected using (pid)
+            where w.week_complete and w.adherence is not null
         ),
         by_week as (
             select
@@ -309,12 +502,511 @@ def _adherence_by_week(snapshot: SnapshotIdentity, cohorts: tuple[str, ...]) -> 
         )
         select * from final order by week
         """,
-        {
-            "cohorts": list(cohorts),
-            "threshold": ADHERENT_WEEK_THRESHOLD,
-            "min_cell": MIN_CELL_SIZE,
-        },
+        _selected_params(selection, threshold=ADHERENT_WEEK_THRESHOLD, min_cell=MIN_CELL_SIZE),
     )
+
+
+def pain_by_adherence_band(
+    viewer: User | None, selection: CohortSelection | None = None
+) -> pl.DataFrame:
+    """Weekly mean pain of each adherence band, per program week, with a 95 % t-interval.
+
+    A person's band comes from their mean adherence over completed weeks (the
+    dose–response bands). Each person-week counts once: its weekly mean pain, from a
+    completed week with at least `PAIN_BAND_MIN_CHECKINS` check-ins. Columns: band_order,
+    band, week, n_people, mean_pain, ci_low, ci_high, suppressed (fewer than
+    `MIN_CELL_SIZE` people: numbers null).
+    """
+    authorise(viewer, "cohort")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return _empty_pain_by_band()
+    return _selection_panels(snapshot, _selection(selection))["pain_by_adherence_band"]
+
+
+def _empty_pain_by_band() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "band_order": pl.Int64,
+            "band": pl.String,
+            "week": pl.Int64,
+            "n_people": pl.Int64,
+            "mean_pain": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "suppressed": pl.Boolean,
+        }
+    )
+
+
+def _pain_by_adherence_band(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+    from pipelines.lib.models.dose_response import BANDS
+
+    rows = read(
+        _SELECTED_PEOPLE
+        + _PERSON_BAND
+        + """
+        select
+            b.band_order::bigint as band_order,
+            w.week::bigint as week,
+            count(*) as n_people,
+            avg(w.mean_pain) as mean_pain,
+            stddev_samp(w.mean_pain) as sd_pain
+        from marts.participant_week as w
+        join person_band as b using (pid)
+        where w.week_complete and w.mean_pain is not null and w.checkin_days >= $min_checkins
+        group by all
+        order by band_order, week
+        """,
+        _selected_params(selection, min_checkins=PAIN_BAND_MIN_CHECKINS, **_band_params()),
+    )
+    out = []
+    for row in rows.iter_rows(named=True):
+        shown = _shown(row["n_people"])
+        low, high = _t_interval(row["mean_pain"], row["sd_pain"], row["n_people"])
+        out.append(
+            {
+                "band_order": row["band_order"],
+                "band": BANDS[row["band_order"] - 1][0],
+                "week": row["week"],
+                "n_people": row["n_people"] if shown else None,
+                "mean_pain": row["mean_pain"] if shown else None,
+                "ci_low": low if shown else None,
+                "ci_high": high if shown else None,
+                "suppressed": not shown,
+            }
+        )
+    return pl.DataFrame(out, schema=_empty_pain_by_band().schema)
+
+
+def principles_by_group(
+    viewer: User | None, selection: CohortSelection | None = None, rows: str = "cohort"
+) -> pl.DataFrame:
+    """Mean principle scores over completed person-weeks, per group and for the whole selection.
+
+    `rows`: a `HEATMAP_ROWS` key. Columns: group (`ALL_SELECTED` first), principle (a
+    `PRINCIPLE_COLUMNS` name), n_people (people with a score), mean_score (0–1),
+    suppressed. Cells describing fewer than `MIN_CELL_SIZE` people carry nulls.
+    """
+    authorise(viewer, "cohort")
+    if rows not in HEATMAP_ROWS:
+        raise ValueError(f"rows must be one of {', '.join(HEATMAP_ROWS)}")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return _empty_principles()
+    return _principles_by_group(snapshot, _selection(selection), rows)
+
+
+def _empty_principles() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "group": pl.String,
+            "principle": pl.String,
+            "n_people": pl.Int64,
+            "mean_score": pl.Float64,
+            "suppressed": pl.Boolean,
+        }
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _principles_by_group(
+    snapshot: SnapshotIdentity, selection: CohortSelection, rows: str
+) -> pl.DataFrame:
+    frame = _read(
+        snapshot,
+        _SELECTED_PEOPLE
+        + """,
+        weekly_scores as (
+            select
+                w.pid,
+                case $rows
+                    when 'cohort' then coalesce(s.cohort, 'no cohort')
+                    when 'site' then coalesce(s.site, 'no site')
+                    else coalesce(s.cohort, 'no cohort') || ' · ' || coalesce(s.site, 'no site')
+                end as grp,
+                w.consistency, w.gentle, w.breathing, w.stability, w.activity,
+                w.sleep_recovery, w.confidence
+            from marts.principles as w
+            join selected as s using (pid)
+            where w.week_complete
+        ),
+        scores as (
+            unpivot weekly_scores
+            on consistency, gentle, breathing, stability, activity, sleep_recovery, confidence
+            into name principle value score
+        ),
+        -- per person first: people are counted without a count(distinct) over person-weeks
+        per_person as (
+            select pid, grp, principle, sum(score) as total, count(score) as weeks
+            from scores
+            where score is not null
+            group by all
+        ),
+        cells as (
+            select
+                case when grouping(grp) = 1 then $all_selected else grp end as "group",
+                grouping(grp) = 1 as is_total,
+                principle,
+                count(*) as n_people,
+                sum(total) / sum(weeks) as mean_score
+            from per_person
+            group by grouping sets ((grp, principle), (principle))
+        )
+        select
+            "group",
+            principle,
+            case when n_people >= $min_cell then n_people end::bigint as n_people,
+            case when n_people >= $min_cell then mean_score end::double as mean_score,
+            n_people < $min_cell as suppressed
+        from cells
+        order by not is_total, "group", principle
+        """,
+        _selected_params(selection, rows=rows, all_selected=ALL_SELECTED, min_cell=MIN_CELL_SIZE),
+    )
+    order = {name: index for index, name in enumerate(PRINCIPLE_COLUMNS)}
+    groups = frame["group"].unique(maintain_order=True).to_list()
+    # a group or principle with no score at all still gets its (blank) cells
+    grid = pl.DataFrame(
+        [(g, p) for g in groups for p in PRINCIPLE_COLUMNS],
+        schema={"group": pl.String, "principle": pl.String},
+        orient="row",
+    )
+    return (
+        grid.join(frame, on=["group", "principle"], how="left")
+        .with_columns(
+            pl.col("suppressed").fill_null(False),
+            pl.col("group")
+            .replace_strict({g: i for i, g in enumerate(groups)}, return_dtype=pl.Int64)
+            .alias("_group_order"),
+            pl.col("principle").replace_strict(order, return_dtype=pl.Int64).alias("_order"),
+        )
+        .sort("_group_order", "_order")
+        .drop("_group_order", "_order")
+        .select(_empty_principles().columns)
+    )
+
+
+def dose_response(viewer: User | None, selection: CohortSelection | None = None) -> pl.DataFrame:
+    """Mean pain change (latest − baseline) per adherence band, for the selected people.
+
+    Recomputed with `pipelines.lib.models.dose_response` (the definition of
+    `models.dose_response`) on the selection. Columns: band_order, band, n_people,
+    mean_pain_change, ci_low, ci_high, suppressed (1 to `MIN_CELL_SIZE` − 1 people; a band
+    with nobody keeps n_people 0 and null numbers).
+    """
+    authorise(viewer, "cohort")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return _empty_dose_response()
+    return _selection_panels(snapshot, _selection(selection))["dose_response"]
+
+
+def _empty_dose_response() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "band_order": pl.Int64,
+            "band": pl.String,
+            "n_people": pl.Int64,
+            "mean_pain_change": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "suppressed": pl.Boolean,
+        }
+    )
+
+
+def _dose_response(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+    from pipelines.lib.models.dose_response import dose_response as fit_dose_response
+
+    people = read(
+        _SELECTED_PEOPLE
+        + """
+        select a.mean_adherence, o.pain_change
+        from marts.outcomes as o
+        join selected using (pid)
+        join person_adherence as a using (pid)
+        where o.pain_change is not null
+        """,
+        _selected_params(selection),
+    )
+    bands = fit_dose_response(people)
+    small = pl.col("n_people").is_between(1, MIN_CELL_SIZE - 1)
+    return bands.with_columns(
+        *(
+            pl.when(small).then(None).otherwise(pl.col(name)).alias(name)
+            for name in ("n_people", "mean_pain_change", "ci_low", "ci_high")
+        ),
+        small.alias("suppressed"),
+    )
+
+
+def retention_by_week(
+    viewer: User | None, selection: CohortSelection | None = None
+) -> pl.DataFrame:
+    """Kaplan–Meier share of the selected people still engaged at the end of each program week.
+
+    Recomputed with `pipelines.lib.models.retention` (the definition of `models.retention`)
+    on the selection. Columns: week (0 = enrolment), day (days since enrolment at the end of
+    the week), at_risk (people still engaged and followed to the end of the week),
+    still_engaged, ci_low, ci_high, suppressed (fewer than `MIN_CELL_SIZE` people at risk:
+    that week and every later one carry nulls).
+    """
+    authorise(viewer, "cohort")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return _empty_retention()
+    return _selection_panels(snapshot, _selection(selection))["retention_by_week"]
+
+
+def _empty_retention() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "week": pl.Int64,
+            "day": pl.Int64,
+            "at_risk": pl.Int64,
+            "still_engaged": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "suppressed": pl.Boolean,
+        }
+    )
+
+
+def _retention_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+    from pipelines.lib.models.retention import DISENGAGED_AFTER_DAYS, kaplan_meier
+
+    # `retention.engagement_spells` in SQL, so that no per-day rows reach Python: a person
+    # disengages on the first day of the first run of ≥ 14 days without any completed session
+    # (the day before enrolment counts as practised); otherwise they are censored after the
+    # last day we could see (program end, withdrawal or as of).
+    spells = read(
+        _SELECTED_PEOPLE
+        + """,
+        followed as (
+            select
+                -- an integer per person: the window below sorts it much faster than a pid
+                row_number() over (order by s.pid) as person,
+                s.pid,
+                s.enrolled_on,
+                (least(
+                    m.as_of,
+                    s.enrolled_on + s.program_weeks * 7 - 1,
+                    coalesce(s.withdrawn_on, m.as_of)
+                ) - s.enrolled_on + 1)::int as observed_days
+            from selected as s
+            cross join meta.snapshot as m
+            where s.enrolled_on <= m.as_of
+        ),
+        practice_days as (
+            select f.person, (x.day - f.enrolled_on)::int as day_index
+            from marts.sessions as x
+            join followed as f using (pid)
+            where x.completed and x.day - f.enrolled_on between 0 and f.observed_days - 1
+            group by all
+        ),
+        marks as (
+            select person, -1 as day_index from followed
+            union all
+            select person, day_index from practice_days
+            union all
+            select person, observed_days from followed
+        ),
+        gaps as (
+            select
+                person,
+                day_index + 1 as gap_start,
+                lead(day_index) over (partition by person order by day_index) - day_index - 1
+                    as gap_days
+            from marks
+        ),
+        first_gap as (
+            select person, min(gap_start) filter (where gap_days >= $gap_days) as gap_start
+            from gaps
+            group by person
+        )
+        select
+            coalesce(g.gap_start, f.observed_days)::bigint as days,
+            g.gap_start is not null as disengaged,
+            (select max(program_weeks) from selected) as program_weeks
+        from followed as f
+        join first_gap as g using (person)
+        """,
+        _selected_params(selection, gap_days=DISENGAGED_AFTER_DAYS),
+    )
+    if spells.is_empty():
+        return _empty_retention()
+    program_weeks = spells["program_weeks"][0]
+    curve = kaplan_meier(spells)
+    times = spells["days"].to_numpy()
+    out = []
+    hidden = False
+    for week in range(program_weeks + 1):
+        day = 7 * week
+        # engaged through the end of the week: no disengagement starting before `day`
+        before = curve.filter(pl.col("days_since_enrolment") < day).tail(1)
+        at_risk = int((times >= day).sum())
+        hidden = hidden or at_risk < MIN_CELL_SIZE
+        still, low, high = (
+            (1.0, 1.0, 1.0)
+            if before.is_empty()
+            else (before["still_engaged"][0], before["ci_low"][0], before["ci_high"][0])
+        )
+        out.append(
+            {
+                "week": week,
+                "day": day,
+                "at_risk": None if hidden else at_risk,
+                "still_engaged": None if hidden else still,
+                "ci_low": None if hidden else low,
+                "ci_high": None if hidden else high,
+                "suppressed": hidden,
+            }
+        )
+    return pl.DataFrame(out, schema=_empty_retention().schema)
+
+
+def data_coverage(viewer: User | None, selection: CohortSelection | None = None) -> pl.DataFrame:
+    """Share of elapsed person-days with a check-in, a worn tracker, a recorded night, per week.
+
+    Check-ins over everyone selected; tracker wear and sleep over the people with a
+    tracker (`has_wearable`). Elapsed days are days not `unknown` (up to as of, before any
+    withdrawal). Columns: week, n_people, checkin_share, n_tracker_people, wear_share,
+    sleep_share, suppressed (fewer than `MIN_CELL_SIZE` people: all null),
+    tracker_suppressed (fewer than `MIN_CELL_SIZE` tracker wearers: wear and sleep null).
+    """
+    authorise(viewer, "cohort")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return _empty_coverage()
+    return _selection_panels(snapshot, _selection(selection))["data_coverage"]
+
+
+def _empty_coverage() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "week": pl.Int64,
+            "n_people": pl.Int64,
+            "checkin_share": pl.Float64,
+            "n_tracker_people": pl.Int64,
+            "wear_share": pl.Float64,
+            "sleep_share": pl.Float64,
+            "suppressed": pl.Boolean,
+            "tracker_suppressed": pl.Boolean,
+        }
+    )
+
+
+def _data_coverage(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+    return read(
+        _SELECTED_PEOPLE
+        + """,
+        person_week as (
+            select
+                d.pid,
+                d.program_week as week,
+                any_value(s.has_wearable) as has_tracker,
+                count(*) as days,
+                count(d.pain) as checkin_days,
+                count(*) filter (where d.wear_state = 'worn') as worn_days,
+                count(d.sleep_minutes) as sleep_nights
+            from marts.participant_day as d
+            join selected as s using (pid)
+            where d.day_state <> 'unknown'
+            group by d.pid, d.program_week
+        ),
+        by_week as (
+            select
+                week,
+                count(*) as n_people,
+                sum(checkin_days) / sum(days) as checkin_share,
+                count(*) filter (where has_tracker) as n_tracker_people,
+                sum(worn_days) filter (where has_tracker) / sum(days) filter (where has_tracker)
+                    as wear_share,
+                sum(sleep_nights) filter (where has_tracker)
+                    / sum(days) filter (where has_tracker) as sleep_share
+            from person_week
+            group by week
+        )
+        select
+            week::bigint as week,
+            case when n_people >= $min_cell then n_people end::bigint as n_people,
+            case when n_people >= $min_cell then checkin_share end::double as checkin_share,
+            case when n_people >= $min_cell and n_tracker_people >= $min_cell
+                then n_tracker_people end::bigint as n_tracker_people,
+            case when n_people >= $min_cell and n_tracker_people >= $min_cell
+                then wear_share end::double as wear_share,
+            case when n_people >= $min_cell and n_tracker_people >= $min_cell
+                then sleep_share end::double as sleep_share,
+            n_people < $min_cell as suppressed,
+            n_people < $min_cell or n_tracker_people < $min_cell as tracker_suppressed
+        from by_week
+        order by week
+        """,
+        _selected_params(selection, min_cell=MIN_CELL_SIZE),
+    )
+
+
+def cohort_effects(viewer: User | None) -> pl.DataFrame:
+    """`models.cohort_effects` — fitted on the whole program; the page's filters do not apply.
+
+    Columns: term, estimate, ci_low, ci_high, p_value, n_people, n_obs, unit, model, in the
+    order of `COHORT_EFFECT_TERMS` (other terms after). A term resting on fewer than
+    `MIN_CELL_SIZE` people has null numbers (suppressed).
+    """
+    authorise(viewer, "cohort")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return _empty_cohort_effects()
+    return _cohort_effects(snapshot)
+
+
+def _empty_cohort_effects() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "term": pl.String,
+            "estimate": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "p_value": pl.Float64,
+            "n_people": pl.Int64,
+            "n_obs": pl.Int64,
+            "unit": pl.String,
+            "model": pl.String,
+            "suppressed": pl.Boolean,
+        }
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cohort_effects(snapshot: SnapshotIdentity) -> pl.DataFrame:
+    with _Reader(snapshot) as read:
+        tables = read(
+            """
+            select count(*) as n from information_schema.tables
+            where table_schema = 'models' and table_name = 'cohort_effects'
+            """
+        )
+        if not tables["n"][0]:  # a snapshot published without the models step
+            return _empty_cohort_effects()
+        return read(
+            """
+        select
+            term,
+            case when n_people >= $min_cell then estimate end::double as estimate,
+            case when n_people >= $min_cell then ci_low end::double as ci_low,
+            case when n_people >= $min_cell then ci_high end::double as ci_high,
+            case when n_people >= $min_cell then p_value end::double as p_value,
+            case when n_people >= $min_cell then n_people end::bigint as n_people,
+            case when n_people >= $min_cell then n_obs end::bigint as n_obs,
+            unit,
+            model,
+            coalesce(n_people < $min_cell, true) as suppressed
+        from models.cohort_effects
+        order by coalesce(list_position($terms::varchar[], term), 1000), term
+        """,
+            {"terms": list(COHORT_EFFECT_TERMS), "min_cell": MIN_CELL_SIZE},
+        )
 
 
 # --- person (coaches) ---------------------------------------------------------------------
@@ -354,55 +1046,157 @@ def person(viewer: User | None, pid: str) -> dict[str, Any] | None:
     return authorise_person(viewer, pid)
 
 
-def person_days(viewer: User | None, pid: str) -> pl.DataFrame:
-    """The person's `marts.participant_day` rows (one per program day), in order."""
-    authorise_person(viewer, pid)
-    snapshot = snapshot_identity()
-    if snapshot is None:
-        return pl.DataFrame()
-    return _person_days(snapshot, pid)
+GENTLE_MAX_DISCOMFORT = 3
+"""A stretch session rated at most this (0–10) is gentle ("mild"; spec)."""
 
+AGGRESSIVE_MIN_DISCOMFORT = 7
+"""A stretch session rated at least this is aggressive (spec)."""
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def _person_days(snapshot: SnapshotIdentity, pid: str) -> pl.DataFrame:
-    return _read(
-        snapshot,
-        """
+PAIN_WEEK_MIN_CHECKINS = 3
+"""A weekly mean pain counts towards baseline, latest and responder with ≥ 3 check-ins."""
+
+PAIN_RESPONDER_POINTS = 2.0
+PAIN_RESPONDER_SHARE = 0.3
+"""Pain responder: weekly mean down ≥ 2 points and ≥ 30 % of baseline (marts.outcomes)."""
+
+PAIN_ROLLING_DAYS = 7
+PAIN_ROLLING_MIN_CHECKINS = 3
+"""The daily pain chart's rolling mean: the last 7 days' check-ins, shown with ≥ 3 of them."""
+
+PERSON_MIN_PAIRED_DAYS = 14
+PERSON_MIN_MODEL_WEEKS = 4
+"""How much data `models.person_effects` needs for a person's own estimate (docs/models.md).
+
+The same numbers as `pipelines.lib.models.mixed.PERSON_MIN_DAYS` / `PERSON_MIN_WEEKS` — not
+imported from there because that module loads scipy; a test keeps them equal.
+"""
+
+PRINCIPLES: dict[str, str] = {
+    "consistency": "Consistency",
+    "gentle": "Gentle stretching",
+    "breathing": "Guided breathing",
+    "stability": "Stability follow-up",
+    "activity": "Activity",
+    "sleep_recovery": "Sleep and recovery",
+    "confidence": "Movement confidence",
+}
+"""The seven `marts.principles` scores (0–1, 1 = target met in full) and their plain names."""
+
+PERSON_EFFECT_TERMS = ("sleep_prev_night_h", "consistency_10pct")
+
+_PERSON_SQL: dict[str, str] = {
+    "days": """
         select pid, day, program_day, program_week, day_state, stretch_sessions,
                stretch_minutes, max_discomfort, breathing_share, stability_followup,
-               steps, active_minutes, sleep_minutes, pain, sleep_quality, stress,
-               movement_confidence
+               steps, active_minutes, wear_state, sleep_minutes, pain, sleep_quality,
+               stress, movement_confidence
         from marts.participant_day
         where pid = $pid
         order by day
-        """,
-        {"pid": pid},
-    )
+    """,
+    "weeks": """
+        select pid, week, week_start, days_elapsed, week_complete, sessions, prescribed,
+               adherence, days_practised, gentle_share, aggressive_sessions, breathing_share,
+               stability_followup_share, mean_steps, active_minutes, valid_wear_days,
+               mean_sleep_minutes, mean_pain, checkin_days, data_coverage
+        from marts.participant_week
+        where pid = $pid
+        order by week
+    """,
+    "principles": """
+        select *
+        from marts.principles
+        where pid = $pid
+        order by week
+    """,
+    # Completed, rated stretch sessions on elapsed program days: the sessions the `gentle`
+    # principle counts (a session after a withdrawal does not).
+    "discomfort": """
+        select s.discomfort, count(*) as sessions
+        from marts.sessions as s
+        join marts.participant_day as d on d.pid = s.pid and d.day = s.day
+        where s.pid = $pid and d.pid = $pid
+          and s.kind = 'stretch' and s.completed and s.discomfort is not null
+          and d.day_state <> 'unknown'
+        group by s.discomfort
+        order by s.discomfort
+    """,
+    "outcome": """
+        select *
+        from marts.outcomes
+        where pid = $pid
+    """,
+}
+
+_PERSON_EFFECTS_SQL = """
+    select e.term, e.estimate, e.ci_low, e.ci_high, e.n_obs,
+           c.estimate as cohort_estimate, c.ci_low as cohort_ci_low,
+           c.ci_high as cohort_ci_high, c.n_people as cohort_n_people
+    from models.person_effects as e
+    left join models.cohort_effects as c using (term)
+    where e.pid = $pid
+    order by e.term
+"""
+
+
+def person_panels(viewer: User | None, pid: str) -> dict[str, Any]:
+    """Everything the Person page shows about one person, read in one short connection.
+
+    Keys: `days` (marts.participant_day), `weeks` (marts.participant_week), `principles`
+    (marts.principles), `discomfort` (completed rated stretch sessions per rating 0–10),
+    `outcome` (the marts.outcomes row or None), `effects` (models.person_effects rows with
+    the cohort estimate of the same term) and `models_published` (False when the snapshot
+    has no pain models). Every query is filtered by the bound pid.
+    """
+    authorise_person(viewer, pid)
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return {
+            "days": pl.DataFrame(),
+            "weeks": pl.DataFrame(),
+            "principles": pl.DataFrame(),
+            "discomfort": pl.DataFrame(schema={"discomfort": pl.Int32, "sessions": pl.Int64}),
+            "outcome": None,
+            "effects": pl.DataFrame(),
+            "models_published": False,
+        }
+    return _person_panels(snapshot, pid)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _person_panels(snapshot: SnapshotIdentity, pid: str) -> dict[str, Any]:
+    connection = duckdb.connect(snapshot.path, read_only=True)
+    try:
+        panels: dict[str, Any] = {
+            name: connection.sql(sql, params={"pid": pid}).pl() for name, sql in _PERSON_SQL.items()
+        }
+        ((models_published,),) = connection.sql(
+            """
+            select count(*) = 2 from information_schema.tables
+            where table_schema = 'models' and table_name in ('person_effects', 'cohort_effects')
+            """
+        ).fetchall()
+        panels["models_published"] = bool(models_published)
+        panels["effects"] = (
+            connection.sql(_PERSON_EFFECTS_SQL, params={"pid": pid}).pl()
+            if panels["models_published"]
+            else pl.DataFrame()
+        )
+    finally:
+        connection.close()
+    outcome = panels["outcome"]
+    panels["outcome"] = outcome.row(0, named=True) if outcome.height else None
+    return panels
+
+
+def person_days(viewer: User | None, pid: str) -> pl.DataFrame:
+    """The person's `marts.participant_day` rows (one per program day), in order."""
+    return person_panels(viewer, pid)["days"]
 
 
 def person_weeks(viewer: User | None, pid: str) -> pl.DataFrame:
     """The person's `marts.participant_week` rows, in program-week order."""
-    authorise_person(viewer, pid)
-    snapshot = snapshot_identity()
-    if snapshot is None:
-        return pl.DataFrame()
-    return _person_weeks(snapshot, pid)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _person_weeks(snapshot: SnapshotIdentity, pid: str) -> pl.DataFrame:
-    return _read(
-        snapshot,
-        """
-        select pid, week, week_start, days_elapsed, week_complete, sessions, prescribed,
-               adherence, days_practised, gentle_share, breathing_share, mean_pain,
-               data_coverage
-        from marts.participant_week
-        where pid = $pid
-        order by week
-        """,
-        {"pid": pid},
-    )
+    return person_panels(viewer, pid)["weeks"]
 
 
 def day_counts(days: pl.DataFrame, as_of: date) -> dict[str, int]:
@@ -439,7 +1233,528 @@ def current_streak(days: pl.DataFrame, as_of: date) -> int:
     return streak
 
 
+def longest_streak(days: pl.DataFrame, as_of: date) -> int:
+    """The most consecutive `done` days up to `as_of`; a missed or unknown day ends a run."""
+    longest = run = 0
+    for state in days.filter(pl.col("day") <= as_of).sort("day")["day_state"].to_list():
+        run = run + 1 if state == "done" else 0
+        longest = max(longest, run)
+    return longest
+
+
+def elapsed_days(days: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Program days that happened and count: up to `as_of` and not unknown (not after withdrawal)."""
+    if not days.height:
+        return days
+    return days.filter((pl.col("day") <= as_of) & (pl.col("day_state") != "unknown")).sort("day")
+
+
+def wear_summary(days: pl.DataFrame, as_of: date) -> dict[str, int]:
+    """Elapsed days by tracker state (worn / not worn / no data) and nights with sleep."""
+    elapsed = elapsed_days(days, as_of)
+    states = elapsed["wear_state"].to_list() if elapsed.height else []
+    return {
+        "days": elapsed.height,
+        "worn": states.count("worn"),
+        "not_worn": states.count("not_worn"),
+        "no_data": states.count("no_data"),
+        "sleep_nights": int(elapsed["sleep_minutes"].is_not_null().sum()) if elapsed.height else 0,
+    }
+
+
+def pain_trend(days: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Daily pain on elapsed days with the rolling mean of the last `PAIN_ROLLING_DAYS` days.
+
+    Columns: day, program_week, pain, rolling_checkins, rolling_mean. The rolling mean is the
+    mean of the check-ins in the 7 days ending that day (the day itself included), shown only
+    with at least `PAIN_ROLLING_MIN_CHECKINS` of them; days without a check-in stay null.
+    """
+    elapsed = elapsed_days(days, as_of)
+    if not elapsed.height:
+        return pl.DataFrame(
+            schema={
+                "day": pl.Date,
+                "program_week": pl.Int32,
+                "pain": pl.Int32,
+                "rolling_checkins": pl.UInt32,
+                "rolling_mean": pl.Float64,
+            }
+        )
+    window = f"{PAIN_ROLLING_DAYS}d"
+    trend = elapsed.select("day", "program_week", "pain").with_columns(
+        pl.col("pain")
+        .is_not_null()
+        .cast(pl.UInt32)
+        .rolling_sum_by("day", window)
+        .alias("rolling_checkins"),
+        pl.col("pain").fill_null(0).cast(pl.Float64).rolling_sum_by("day", window).alias("_sum"),
+    )
+    return trend.with_columns(
+        pl.when(pl.col("rolling_checkins") >= PAIN_ROLLING_MIN_CHECKINS)
+        .then(pl.col("_sum") / pl.col("rolling_checkins"))
+        .otherwise(None)
+        .alias("rolling_mean")
+    ).drop("_sum")
+
+
+def weekly_pain(days: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Weekly mean pain as `marts.outcomes` uses it: elapsed days, weeks with ≥ 3 check-ins.
+
+    Columns: program_week, week_start (first day), week_mid (day 4), mean_pain, checkin_days.
+    """
+    elapsed = elapsed_days(days, as_of)
+    schema = {
+        "program_week": pl.Int32,
+        "week_start": pl.Date,
+        "week_mid": pl.Date,
+        "mean_pain": pl.Float64,
+        "checkin_days": pl.UInt32,
+    }
+    if not elapsed.height:
+        return pl.DataFrame(schema=schema)
+    first_day = days.select(pl.col("day").min()).item()
+    return (
+        elapsed.group_by("program_week")
+        .agg(
+            pl.col("pain").mean().alias("mean_pain"),
+            pl.col("pain").count().alias("checkin_days"),
+        )
+        .filter(pl.col("checkin_days") >= PAIN_WEEK_MIN_CHECKINS)
+        .with_columns(
+            week_start=pl.lit(first_day) + pl.duration(days=(pl.col("program_week") - 1) * 7),
+        )
+        .with_columns(week_mid=pl.col("week_start") + pl.duration(days=3))
+        .select(list(schema))
+        .cast(schema)
+        .sort("program_week")
+    )
+
+
+def responder_threshold(pain_baseline: float | None) -> float | None:
+    """The weekly mean pain at or below which a person is a pain responder.
+
+    `pain_responder` needs a drop of ≥ 2 points **and** ≥ 30 % of baseline, so the line is
+    baseline − max(2, 0.3 × baseline).
+    """
+    if pain_baseline is None:
+        return None
+    return pain_baseline - max(PAIN_RESPONDER_POINTS, PAIN_RESPONDER_SHARE * pain_baseline)
+
+
+def effect_evidence(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date) -> dict[str, Any]:
+    """How much data a person has for each own-effect estimate, as the pain models count it.
+
+    `paired_days`: elapsed days with both a pain check-in and the night's sleep (daily model);
+    `model_weeks`: started weeks with weekly mean pain, adherence and mean steps (weekly
+    model). `*_varies`: whether sleep / adherence differ at all across those rows.
+    """
+    elapsed = elapsed_days(days, as_of)
+    if elapsed.height:
+        paired = elapsed.filter(
+            pl.col("pain").is_not_null() & pl.col("sleep_minutes").is_not_null()
+        )
+    else:
+        paired = pl.DataFrame(schema={"sleep_minutes": pl.Int32})
+    if weeks.height:
+        model_weeks = weeks.filter(
+            (pl.col("days_elapsed") > 0)
+            & pl.col("mean_pain").is_not_null()
+            & pl.col("adherence").is_not_null()
+            & pl.col("mean_steps").is_not_null()
+        )
+    else:
+        model_weeks = pl.DataFrame(schema={"adherence": pl.Float64})
+    return {
+        "paired_days": paired.height,
+        "sleep_varies": paired["sleep_minutes"].n_unique() > 1,
+        "model_weeks": model_weeks.height,
+        "adherence_varies": model_weeks["adherence"].n_unique() > 1,
+    }
+
+
 # --- caseload (coaches) --------------------------------------------------------------------
+
+SEVERITY_ORDER = ("alert", "warning", "info")
+"""Flag severities, most urgent first (docs/metrics.md, Flags)."""
+
+CASELOAD_ORDER_TEXT = (
+    "most open alerts first, then most open warnings, then most open info flags; "
+    "ties: active people first, then the longest since their last practice (never practised "
+    "first), then pid"
+)
+
+
+def caseload(viewer: User | None) -> pl.DataFrame:
+    """The coach's own participants, one row each, most in need of attention first.
+
+    Only people whose `marts.participants.coach_id` is the viewer's coach id: the
+    filter is a bound parameter here, so no page can ask for another coach's rows.
+    Order: `CASELOAD_ORDER_TEXT`. Columns: pid, status, program_week_now,
+    program_weeks, open_flags, alerts, warnings, infos, top_severity, flags (list of
+    {flag, severity, since, evidence}, most severe first), last_practice, days_since_practice,
+    weekly_adherence (completed weeks, in order), pain_baseline(_week), pain_latest(_week),
+    pain_change, weekly_pain (weekly mean pain of weeks with ≥ 3 check-ins, in order).
+    """
+    viewer = authorise(viewer, "caseload")
+    snapshot = snapshot_identity()
+    if snapshot is None or viewer.coach_id is None:
+        return pl.DataFrame(schema={"pid": pl.String, "status": pl.String})
+    return _caseload(snapshot, viewer.coach_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _caseload(snapshot: SnapshotIdentity, coach_id: str) -> pl.DataFrame:
+    return _read(
+        snapshot,
+        """
+        with people as (
+            select pid, status, program_week_now, program_weeks
+            from marts.participants
+            where coach_id = $coach_id
+        ),
+        open_flags as (
+            select
+                f.pid,
+                count(*) as open_flags,
+                count(*) filter (where f.severity = 'alert') as alerts,
+                count(*) filter (where f.severity = 'warning') as warnings,
+                count(*) filter (where f.severity = 'info') as infos,
+                list(
+                    {'flag': f.flag, 'severity': f.severity, 'since': f.since,
+                     'evidence': f.evidence}
+                    order by list_position($severities, f.severity), f.since, f.flag
+                ) as flags
+            from marts.flags as f
+            join people using (pid)
+            where f.is_open
+            group by f.pid
+        ),
+        practice as (
+            select d.pid, max(d.day) filter (where d.day_state = 'done') as last_practice
+            from marts.participant_day as d
+            join people using (pid)
+            group by d.pid
+        ),
+        weeks as (
+            select
+                w.pid,
+                list(w.adherence order by w.week)
+                    filter (where w.week_complete and w.adherence is not null)
+                    as weekly_adherence,
+                list(w.mean_pain order by w.week)
+                    filter (where w.mean_pain is not null and w.checkin_days >= 3)
+                    as weekly_pain
+            from marts.participant_week as w
+            join people using (pid)
+            group by w.pid
+        ),
+        joined as (
+            select
+                p.pid,
+                p.status,
+                p.program_week_now,
+                p.program_weeks,
+                coalesce(f.open_flags, 0) as open_flags,
+                coalesce(f.alerts, 0) as alerts,
+                coalesce(f.warnings, 0) as warnings,
+                coalesce(f.infos, 0) as infos,
+                case
+                    when f.alerts > 0 then 'alert'
+                    when f.warnings > 0 then 'warning'
+                    when f.infos > 0 then 'info'
+                end as top_severity,
+                coalesce(f.flags, []) as flags,
+                pr.last_practice,
+                (select as_of from meta.snapshot) - pr.last_practice as days_since_practice,
+                coalesce(w.weekly_adherence, []) as weekly_adherence,
+                o.pain_baseline,
+                o.pain_baseline_week,
+                o.pain_latest,
+                o.pain_latest_week,
+                o.pain_change,
+                coalesce(w.weekly_pain, []) as weekly_pain
+            from people as p
+            left join open_flags as f using (pid)
+            left join practice as pr using (pid)
+            left join weeks as w using (pid)
+            left join marts.outcomes as o using (pid)
+        )
+        select * from joined
+        order by alerts desc, warnings desc, infos desc, (status = 'active') desc,
+                 days_since_practice desc nulls first, pid
+        """,
+        {"coach_id": coach_id, "severities": list(SEVERITY_ORDER)},
+    )
 
 
 # --- data health (analysts) ----------------------------------------------------------------
+
+RUN_HISTORY_TTL_S = 30
+"""Runs change without the snapshot changing: the run list is re-read at most this often."""
+
+RUN_HISTORY_LIMIT = 25
+ISSUE_ROWS_SHOWN = 2000
+STALE_AFTER_DAYS = 3
+"""A daily data stream whose latest day lies this many days or more before as of is stale."""
+
+
+def run_history(viewer: User | None, limit: int = RUN_HISTORY_LIMIT):
+    """The data dir's Dagster runs, newest first (`dashboards.run_history.RunHistory`).
+
+    Not in the snapshot — read from `<data dir>/.dagster`, so it works before
+    anything was published; cached for `RUN_HISTORY_TTL_S` seconds.
+    """
+    authorise(viewer, "data-health")
+    return _run_history(str(DataDir.at(data_dir()).root), limit)
+
+
+def forget_run_history(viewer: User | None) -> None:
+    """Drop the cached run list so the next read sees runs that just finished."""
+    authorise(viewer, "data-health")
+    _run_history.clear()
+
+
+@st.cache_data(show_spinner=False, ttl=RUN_HISTORY_TTL_S, max_entries=8)
+def _run_history(root: str, limit: int):
+    from dashboards.run_history import read_run_history
+
+    return read_run_history(root, limit)
+
+
+def _data_health_read(viewer: User | None, reader, *args) -> pl.DataFrame:
+    authorise(viewer, "data-health")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return pl.DataFrame()
+    return reader(snapshot, *args)
+
+
+def source_files_by_source(viewer: User | None) -> pl.DataFrame:
+    """Per landing source (`meta.source_files`): files, quarantined files, newest file, rows.
+
+    Columns: source, files, files_quarantined, newest_file_at, rows_read, rows_landed,
+    rows_quarantined.
+    """
+    return _data_health_read(viewer, _source_files_by_source)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _source_files_by_source(snapshot: SnapshotIdentity) -> pl.DataFrame:
+    return _read(
+        snapshot,
+        """
+        select
+            source,
+            count(*) as files,
+            count(*) filter (where status <> 'loaded') as files_quarantined,
+            max(modified_at) as newest_file_at,
+            sum(rows_read)::bigint as rows_read,
+            sum(rows_landed)::bigint as rows_landed,
+            sum(rows_quarantined)::bigint as rows_quarantined
+        from meta.source_files
+        group by source
+        order by source
+        """,
+    )
+
+
+def latest_data_days(viewer: User | None) -> pl.DataFrame:
+    """The latest day with data of each stream, and how many days it lies before as of.
+
+    Columns: source, data, daily, latest_day, days_behind, stale — only a daily stream
+    (sessions, check-ins, steps, sleep) can be stale: `STALE_AFTER_DAYS` or more days
+    behind, or no data at all; workouts and questionnaires are occasional. Streams: app sessions
+    (`marts.sessions`, source app) and wearable workouts (other sources); app
+    check-ins, steps of valid wear days (by `steps_source`) and sleep (by
+    `sleep_source`) from `marts.participant_day`; questionnaires (answer dates in
+    `marts.outcomes`).
+    """
+    return _data_health_read(viewer, _latest_data_days)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _latest_data_days(snapshot: SnapshotIdentity) -> pl.DataFrame:
+    return _read(
+        snapshot,
+        """
+        with streams as (
+            select 'app' as source, 'sessions' as data, true as daily, max(day) as latest_day
+            from marts.sessions where source = 'app'
+            union all
+            select source, 'workouts', false, max(day)
+            from marts.sessions where source <> 'app' group by source
+            union all
+            select 'app', 'daily check-ins', true, max(day)
+            from marts.participant_day
+            where pain is not null or sleep_quality is not null or stress is not null
+               or movement_confidence is not null
+            union all
+            select steps_source, 'steps (valid wear days)', true, max(day)
+            from marts.participant_day
+            where steps is not null and steps_source is not null group by steps_source
+            union all
+            select sleep_source, 'sleep', true, max(day)
+            from marts.participant_day
+            where sleep_minutes is not null and sleep_source is not null group by sleep_source
+            union all
+            select 'prom', 'questionnaires', false,
+                   max(greatest(odi_baseline_on, odi_latest_on, tsk_baseline_on, tsk_latest_on))
+            from marts.outcomes
+        ),
+        behind as (
+            select source, data, daily, latest_day,
+                   (s.as_of - latest_day)::bigint as days_behind
+            from streams cross join meta.snapshot as s
+        )
+        select source, data, daily, latest_day, days_behind,
+               daily and coalesce(days_behind >= $stale, true) as stale
+        from behind
+        order by source, data
+        """,
+        {"stale": STALE_AFTER_DAYS},
+    )
+
+
+def quarantined_files(viewer: User | None) -> pl.DataFrame:
+    """Landing files that could not be read at all (`meta.source_files` status ≠ loaded)."""
+    return _data_health_read(viewer, _quarantined_files)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _quarantined_files(snapshot: SnapshotIdentity) -> pl.DataFrame:
+    return _read(
+        snapshot,
+        """
+        select source, entity, file, status, error, rows_read, modified_at
+        from meta.source_files
+        where status <> 'loaded'
+        order by source, file
+        """,
+    )
+
+
+def ingest_issue_summary(viewer: User | None) -> pl.DataFrame:
+    """`marts.ingest_issues` counted by source, action and severity (errors first)."""
+    return _data_health_read(viewer, _ingest_issue_summary)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _ingest_issue_summary(snapshot: SnapshotIdentity) -> pl.DataFrame:
+    return _read(
+        snapshot,
+        """
+        select source, action, severity, count(*) as rows, count(distinct file) as files
+        from marts.ingest_issues
+        group by source, action, severity
+        order by severity = 'error' desc, action, source
+        """,
+    )
+
+
+def ingest_issues(viewer: User | None, limit: int = ISSUE_ROWS_SHOWN) -> pl.DataFrame:
+    """The first `limit` rows of `marts.ingest_issues`: quarantined files and rows first,
+    errors before warnings, then by source, file and line. Identifier values are
+    already pseudonyms (the pipeline replaced them)."""
+    return _data_health_read(viewer, _ingest_issues, limit)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _ingest_issues(snapshot: SnapshotIdentity, limit: int) -> pl.DataFrame:
+    return _read(
+        snapshot,
+        """
+        select source, entity, file, line, field, value, reason, severity, action
+        from marts.ingest_issues
+        order by action in ('file quarantined', 'row quarantined') desc,
+                 severity = 'error' desc, source, file, line, field
+        limit $limit
+        """,
+        {"limit": limit},
+    )
+
+
+def check_results(viewer: User | None) -> pl.DataFrame:
+    """`meta.check_results`: failures first (blocking before warnings), then by asset."""
+    return _data_health_read(viewer, _check_results)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _check_results(snapshot: SnapshotIdentity) -> pl.DataFrame:
+    return _read(
+        snapshot,
+        """
+        select asset, check_name, passed, blocking, failing_rows, description
+        from meta.check_results
+        order by passed, blocking desc, asset, check_name
+        """,
+    )
+
+
+def coverage_by_week(viewer: User | None) -> pl.DataFrame:
+    """Per program week and data stream, the share of elapsed person-days that have it.
+
+    Elapsed person-days: `marts.participant_day` rows whose state is not unknown
+    (up to as of and up to a withdrawal). Streams: `check-in` (app: any daily
+    check-in answer), `steps` per `steps_source` (a valid wear day), `sleep` per
+    `sleep_source`. Columns: week, measure, source, people, person_days,
+    days_with, share, suppressed — weeks describing fewer than `MIN_CELL_SIZE`
+    people keep their rows with null numbers.
+    """
+    return _data_health_read(viewer, _coverage_by_week)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _coverage_by_week(snapshot: SnapshotIdentity) -> pl.DataFrame:
+    return _read(
+        snapshot,
+        """
+        with elapsed as (
+            select
+                pid, program_week as week, steps, steps_source, sleep_minutes, sleep_source,
+                pain is not null or sleep_quality is not null or stress is not null
+                    or movement_confidence is not null as checked_in
+            from marts.participant_day
+            where day_state <> 'unknown'
+        ),
+        weeks as (
+            select week, count(distinct pid) as people, count(*) as person_days
+            from elapsed group by week
+        ),
+        hits as (
+            select week, 'check-in' as measure, 'app' as source, count(*) as days_with
+            from elapsed where checked_in group by week
+            union all
+            select week, 'steps', steps_source, count(*)
+            from elapsed where steps is not null group by week, steps_source
+            union all
+            select week, 'sleep', sleep_source, count(*)
+            from elapsed where sleep_minutes is not null group by week, sleep_source
+        ),
+        streams as (
+            select 'check-in' as measure, 'app' as source
+            union
+            select distinct measure, source from hits
+        ),
+        grid as (
+            select w.week, s.measure, coalesce(s.source, 'unknown') as source, w.people,
+                   w.person_days, coalesce(h.days_with, 0) as days_with
+            from weeks as w
+            cross join streams as s
+            left join hits as h
+              on h.week = w.week and h.measure = s.measure
+             and h.source is not distinct from s.source
+        )
+        select
+            week::bigint as week,
+            measure,
+            source,
+            case when people >= $min_cell then people end::bigint as people,
+            case when people >= $min_cell then person_days end::bigint as person_days,
+            case when people >= $min_cell then days_with end::bigint as days_with,
+            case when people >= $min_cell then days_with / person_days end::double as share,
+            people < $min_cell as suppressed
+        from grid
+        order by week, list_position(['check-in', 'steps', 'sleep'], measure), source
+        """,
+        {"min_cell": MIN_CELL_SIZE},
+    )

@@ -1,72 +1,364 @@
-"""Cohort overview for program managers: how consistently a cohort stretches, week by week."""
+"""Cohort overview for program managers and analysts: how the selected people practise, feel and
+stay engaged, with every number describing fewer than five people suppressed."""
 
 from __future__ import annotations
 
+from datetime import date
+
+import polars as pl
 import streamlit as st
 
 from dashboards import charts, queries, session
 
+MIN_CELL = queries.MIN_CELL_SIZE
+THRESHOLD = queries.ADHERENT_WEEK_THRESHOLD
+SUPPRESSED = "suppressed"
+
 
 def _people_count(count: int | None) -> str:
-    return f"< {queries.MIN_CELL_SIZE}" if count is None else f"{count:,}"
+    return f"< {MIN_CELL}" if count is None else f"{count:,}"
+
+
+def _share(value: float | None) -> str:
+    return SUPPRESSED if value is None else f"{value:.0%}"
+
+
+def _month_label(month: str) -> str:
+    return f"{date.fromisoformat(f'{month}-01'):%B %Y}"
+
+
+def _csv_button(frame: pl.DataFrame, name: str) -> None:
+    """Download of exactly the table a panel shows (after suppression; never a pid)."""
+    st.download_button(
+        "Download this table (CSV)",
+        frame.write_csv().encode(),
+        file_name=f"cohort-{name}.csv",
+        mime="text/csv",
+        key=f"csv-{name}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def _suppressed_note(count: int, what: str) -> None:
+    if count:
+        st.caption(f"🔒 {count} {what} left out: fewer than {MIN_CELL} people, so not shown.")
 
 
 viewer, snapshot = session.open_page("cohort", "Cohort")
 
-all_cohorts = queries.cohort_filters(viewer)
-selected = st.multiselect(
-    "Cohort",
-    all_cohorts,
-    placeholder="All cohorts",
-    help="Leave empty to see every cohort together.",
-)
-cohorts = selected or all_cohorts
+# --- filters -----------------------------------------------------------------------------
 
-headline = queries.cohort_headline(viewer, cohorts)
-participants_column, active_column, adherent_column = st.columns(3)
-participants_column.metric("Participants", _people_count(headline["participants"]))
-active_column.metric("Active", _people_count(headline["active"]))
-share = headline["adherent_week_share"]
-adherent_column.metric(
-    "Adherent weeks",
-    "suppressed" if share is None else f"{share:.0%}",
-    help=(
-        f"Share of completed person-weeks with at least {queries.ADHERENT_WEEK_THRESHOLD:.0%} "
-        "of the prescribed stretching sessions."
+options = queries.cohort_filter_options(viewer)
+cohort_column, site_column, month_column = st.columns(3)
+selection = queries.CohortSelection(
+    cohorts=tuple(
+        cohort_column.multiselect(
+            "Cohort",
+            options["cohort"],
+            placeholder="All cohorts",
+            help="Leave empty to see every cohort together.",
+            key="cohort_filter",
+        )
+    ),
+    sites=tuple(
+        site_column.multiselect(
+            "Site",
+            options["site"],
+            placeholder="All sites",
+            help="Leave empty for every site.",
+            key="site_filter",
+        )
+    ),
+    enrolment_months=tuple(
+        month_column.multiselect(
+            "Enrolment month",
+            options["enrolment_month"],
+            format_func=_month_label,
+            placeholder="All months",
+            help="The month people enrolled in. Leave empty for every month.",
+            key="month_filter",
+        )
     ),
 )
+
+# --- headline ----------------------------------------------------------------------------
+
+headline = queries.cohort_headline(viewer, selection)
+if headline["enrolled"] == 0:
+    st.warning("Nobody on the roster matches these filters: widen them to see figures.", icon="🔎")
+
+
+def _over(key: str, who: str) -> str:
+    people = headline[f"{key}_people"]
+    if people is None:
+        return f" Suppressed: fewer than {MIN_CELL} {who} in this selection."
+    return f" Computed over {people:,} {who}."
+
+
+retention_week = headline["retention_week"]
+headline_rows = [
+    (
+        "Enrolled",
+        _people_count(headline["enrolled"]),
+        headline["enrolled"],
+        "People on the program roster in this selection, whatever their status "
+        "(active, completed, withdrawn or not started yet).",
+    ),
+    (
+        "Active",
+        _people_count(headline["active"]),
+        headline["active"],
+        "People in their program now: enrolled, not withdrawn, and with program days still "
+        "to come.",
+    ),
+    (
+        "Adherent this week",
+        _share(headline["adherent_this_week"]),
+        headline["adherent_this_week_people"],
+        f"Share of active people whose latest completed program week had at least "
+        f"{THRESHOLD:.0%} of their prescribed stretching sessions. Program weeks start on each "
+        "person's enrolment weekday; the week in progress counts once it ends."
+        + _over("adherent_this_week", "active people with a completed week"),
+    ),
+    (
+        "Median adherence",
+        _share(headline["median_adherence"]),
+        headline["median_adherence_people"],
+        "The middle person's adherence, where a person's adherence is the mean over their "
+        "completed program weeks of sessions done ÷ prescribed (capped at 100 %)."
+        + _over("median_adherence", "people with a completed week"),
+    ),
+    (
+        "Pain responders",
+        _share(headline["responders"]),
+        headline["responders_people"],
+        "Share of people whose weekly pain fell by at least 2 points and at least 30 % from "
+        "their baseline week to their latest week (each a weekly mean of ≥ 3 check-ins)."
+        + _over("responders", "people with both a baseline and a latest pain week"),
+    ),
+    (
+        "Retention",
+        _share(headline["retention"]),
+        headline["retention_people"],
+        (
+            f"Estimated share still engaged at the end of program week {retention_week} "
+            "(Kaplan–Meier, see the retention chart): someone disengages when 14 days in a row "
+            "pass without any completed session. "
+            f"{headline['retention_people']:,} people were still followed at that point."
+        )
+        if retention_week is not None
+        else (
+            "Estimated share still engaged (Kaplan–Meier): not enough people followed to the "
+            f"end of a program week — fewer than {MIN_CELL}."
+        ),
+    ),
+]
+for column, (label, value, _, definition) in zip(
+    st.columns(len(headline_rows)), headline_rows, strict=True
+):
+    column.metric(label, value, help=definition)
+_csv_button(
+    pl.DataFrame(
+        {
+            "measure": [label for label, *_ in headline_rows],
+            "value": [value for _, value, _, _ in headline_rows],
+            "people": [people for _, _, people, _ in headline_rows],
+            "definition": [definition for *_, definition in headline_rows],
+        },
+        schema={
+            "measure": pl.String,
+            "value": pl.String,
+            "people": pl.Int64,
+            "definition": pl.String,
+        },
+    ),
+    "headline",
+)
+st.caption(
+    f"Privacy: any number describing fewer than {MIN_CELL} people is suppressed on this page "
+    f"(head counts show “< {MIN_CELL}”, shares and chart points are left out, heat-map cells "
+    "stay grey)."
+)
+
+# --- adherence by week -------------------------------------------------------------------
 
 st.subheader("Adherence by program week")
 st.caption(
     "Each person's weekly adherence is completed stretch sessions ÷ prescribed, capped at 100 %. "
     "The line is the median person, the band the middle half of people (25th–75th percentile); "
-    f"the dashed line marks an adherent week ({queries.ADHERENT_WEEK_THRESHOLD:.0%}). "
+    f"the dashed line marks an adherent week ({THRESHOLD:.0%}). "
     "Only completed weeks count — the week in progress is left out until it ends."
 )
-
-weeks = queries.adherence_by_week(viewer, cohorts)
-shown = weeks.filter(~weeks["suppressed"])
+weeks = queries.adherence_by_week(viewer, selection)
 hidden_weeks = weeks.filter(weeks["suppressed"])["week"].to_list()
-
-if shown.height:
-    st.plotly_chart(
-        charts.adherence_by_week_figure(weeks, queries.ADHERENT_WEEK_THRESHOLD),
-        width="stretch",
-    )
+if weeks.filter(~weeks["suppressed"]).height:
+    st.plotly_chart(charts.adherence_by_week_figure(weeks, THRESHOLD), width="stretch")
 else:
     st.info(
         f"Not enough completed weeks to show: every program week so far describes fewer than "
-        f"{queries.MIN_CELL_SIZE} people in this selection.",
+        f"{MIN_CELL} people in this selection.",
         icon="🔒",
     )
-
 if hidden_weeks:
     st.caption(
         f"🔒 Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
         f"{', '.join(str(week) for week in hidden_weeks)} — fewer than "
-        f"{queries.MIN_CELL_SIZE} people have completed them, so they are not shown."
+        f"{MIN_CELL} people have completed them, so they are not shown."
     )
+_csv_button(weeks, "adherence-by-week")
+
+# --- pain by adherence band --------------------------------------------------------------
+
+st.subheader("Pain by adherence band")
 st.caption(
-    f"Privacy: any number describing fewer than {queries.MIN_CELL_SIZE} people is suppressed "
-    "on this page."
+    "People are grouped by their mean adherence over completed weeks (< 60 %, 60–79 %, ≥ 80 %). "
+    "Each point is the band's mean weekly pain (0–10) in that program week, with its 95 % "
+    f"confidence interval; a person-week counts when the week is complete and has at least "
+    f"{queries.PAIN_BAND_MIN_CHECKINS} pain check-ins. Descriptive: people choose how much "
+    "they practise, so this is not proof that practice lowers pain."
+)
+pain_bands = queries.pain_by_adherence_band(viewer, selection)
+if pain_bands.filter(~pl.col("suppressed")).height:
+    st.plotly_chart(charts.pain_by_band_figure(pain_bands), width="stretch")
+else:
+    st.info(
+        f"No band has a program week with {MIN_CELL} or more people's weekly pain in this "
+        "selection yet.",
+        icon="🔒",
+    )
+_suppressed_note(pain_bands["suppressed"].sum(), "band-weeks")
+_csv_button(pain_bands, "pain-by-adherence-band")
+
+# --- the seven principles ----------------------------------------------------------------
+
+st.subheader("The seven principles")
+st.caption(
+    "Each principle is scored 0–100 % per person-week (100 % = the target met in full); a cell "
+    "is the mean over the completed weeks of the people in that row. Grey cells: suppressed "
+    f"(fewer than {MIN_CELL} people) or no data — hover to see which."
+)
+rows = st.radio(
+    "Rows",
+    list(queries.HEATMAP_ROWS),
+    format_func=queries.HEATMAP_ROWS.get,
+    horizontal=True,
+    key="principles_rows",
+)
+principles = queries.principles_by_group(viewer, selection, rows)
+names = {column: queries.PRINCIPLES.get(column, column) for column in queries.PRINCIPLE_COLUMNS}
+if principles.filter(pl.col("mean_score").is_not_null()).height:
+    st.plotly_chart(charts.principles_by_group_figure(principles, names, MIN_CELL), width="stretch")
+else:
+    st.info(
+        f"No principle score describes {MIN_CELL} or more people with a completed week in this "
+        "selection yet.",
+        icon="🔒",
+    )
+_suppressed_note(principles["suppressed"].sum(), "cells")
+_csv_button(
+    principles.with_columns(
+        pl.col("principle").replace_strict(names, return_dtype=pl.String).alias("principle_name")
+    ).select("group", "principle", "principle_name", "n_people", "mean_score", "suppressed"),
+    "principles",
+)
+
+# --- dose-response and retention ---------------------------------------------------------
+
+dose_column, retention_column = st.columns(2)
+with dose_column:
+    st.subheader("Dose–response")
+    st.caption(
+        "Mean change in weekly pain from each person's baseline week to their latest week "
+        "(below 0 = less pain), by mean adherence over completed weeks, with 95 % confidence "
+        "intervals. Descriptive, not causal."
+    )
+    dose = queries.dose_response(viewer, selection)
+    if dose.filter(pl.col("mean_pain_change").is_not_null()).height:
+        st.plotly_chart(charts.dose_response_figure(dose), width="stretch")
+    else:
+        st.info(
+            f"No adherence band has {MIN_CELL} or more people with a pain change in this "
+            "selection.",
+            icon="🔒",
+        )
+    _suppressed_note(dose["suppressed"].sum(), "bands")
+    _csv_button(dose, "dose-response")
+
+with retention_column:
+    st.subheader("Retention")
+    st.caption(
+        "Estimated share of people still engaged at the end of each program week "
+        "(Kaplan–Meier, with its 95 % band). Someone disengages on the first of 14 days in a "
+        "row without any completed session; people are followed until their program ends, "
+        "they withdraw, or the data date."
+    )
+    retention = queries.retention_by_week(viewer, selection)
+    if retention.filter(~pl.col("suppressed")).height:
+        st.plotly_chart(charts.retention_figure(retention), width="stretch")
+    else:
+        st.info(f"Fewer than {MIN_CELL} people in this selection have started.", icon="🔒")
+    hidden_retention = retention.filter(pl.col("suppressed"))["week"].to_list()
+    if hidden_retention:
+        st.caption(
+            f"🔒 From week {hidden_retention[0]} on, fewer than {MIN_CELL} people are still "
+            "followed, so the curve stops there."
+        )
+    _csv_button(retention, "retention")
+
+# --- data coverage -----------------------------------------------------------------------
+
+st.subheader("Data coverage")
+st.caption(
+    "Share of elapsed program days (up to the data date, before any withdrawal) with a daily "
+    "check-in, and — among people with a tracker — with the tracker worn and a night of sleep "
+    "recorded. Low coverage makes every other chart rest on fewer people."
+)
+coverage = queries.data_coverage(viewer, selection)
+if coverage.filter(~pl.col("suppressed")).height:
+    st.plotly_chart(charts.data_coverage_figure(coverage), width="stretch")
+else:
+    st.info(f"Fewer than {MIN_CELL} people in this selection have started.", icon="🔒")
+_suppressed_note(coverage["suppressed"].sum(), "weeks")
+_suppressed_note(
+    (coverage["tracker_suppressed"] & ~coverage["suppressed"]).sum(),
+    "weeks of tracker data (too few tracker wearers)",
+)
+_csv_button(coverage, "data-coverage")
+
+# --- cohort effects (whole program) ------------------------------------------------------
+
+st.subheader("What goes with less pain — whole program")
+st.caption(
+    "**Whole program — the filters above do not apply.** Estimates of the program's pain "
+    "models (`models.cohort_effects`) with 95 % confidence intervals. “Than usual” compares a "
+    "person with their own average; “people who…” compares people with each other, which "
+    "other differences between them can also explain. Associations, not proof of cause."
+)
+effects = queries.cohort_effects(viewer)
+effects = effects.with_columns(
+    pl.struct("term", "estimate", "unit")
+    .map_elements(
+        lambda row: charts.effect_sentence(row["term"], row["estimate"], row["unit"]),
+        return_dtype=pl.String,
+    )
+    .alias("sentence")
+)
+if effects.filter(pl.col("estimate").is_not_null()).height:
+    st.plotly_chart(charts.cohort_effects_figure(effects), width="stretch")
+else:
+    st.info(
+        "The pain models have no estimates in this snapshot (too little data to fit them).",
+        icon="📭",
+    )
+not_estimated = effects.filter(pl.col("estimate").is_null())["sentence"].to_list()
+if not_estimated:
+    st.caption(
+        f"{'; '.join(not_estimated)} — too little data to fit, or fewer than {MIN_CELL} people."
+    )
+_csv_button(
+    effects.select(
+        "term", "sentence", "estimate", "ci_low", "ci_high", "p_value", "n_people", "n_obs", "unit"
+    ),
+    "cohort-effects",
 )

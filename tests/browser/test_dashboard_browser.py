@@ -78,14 +78,19 @@ def snapshot_rows(data_dir: Path, sql: str, params: list | None = None) -> list[
 
 
 @pytest.fixture(scope="module")
-def users(published_data_dir: Path) -> dict[str, User]:
+def served_dir(request) -> Path:
+    """The small test cohort, or STEADYBACK_BROWSER_DATA_DIR (e.g. the demo's, for screenshots)."""
+    chosen = os.environ.get("STEADYBACK_BROWSER_DATA_DIR")
+    return Path(chosen) if chosen else request.getfixturevalue("published_data_dir")
+
+
+@pytest.fixture(scope="module")
+def users(served_dir: Path) -> dict[str, User]:
     """One dashboard user per role; the coach has the caseload of the snapshot's first coach."""
     from pipelines.lib.users import UserStore
 
-    store = UserStore.at(published_data_dir)
-    [(coach_id,)] = snapshot_rows(
-        published_data_dir, "select min(coach_id) from marts.participants"
-    )
+    store = UserStore.at(served_dir)
+    [(coach_id,)] = snapshot_rows(served_dir, "select min(coach_id) from marts.participants")
     return {
         "program_manager": store.add("browser-pm", "program_manager", PASSWORD, replace=True),
         "coach": store.add("browser-coach", "coach", PASSWORD, coach_id=coach_id, replace=True),
@@ -94,7 +99,7 @@ def users(published_data_dir: Path) -> dict[str, User]:
 
 
 @pytest.fixture(scope="module")
-def dashboard_url(published_data_dir: Path, users, tmp_path_factory) -> Iterator[str]:
+def dashboard_url(served_dir: Path, users, tmp_path_factory) -> Iterator[str]:
     port = free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     env = dict(os.environ)
@@ -106,7 +111,7 @@ def dashboard_url(published_data_dir: Path, users, tmp_path_factory) -> Iterator
                 "pipelines.cli",
                 "serve",
                 "--data-dir",
-                str(published_data_dir),
+                str(served_dir),
                 "--port",
                 str(port),
                 "--host",
@@ -248,7 +253,7 @@ def test_program_manager_sees_the_cohort_page(browser, dashboard_url, users):
 
 
 def test_coach_sees_own_caseload_and_person_but_not_others(
-    browser, dashboard_url, users, published_data_dir
+    browser, dashboard_url, users, served_dir
 ):
     coach = users["coach"]
     page = open_logged_in(browser, f"{dashboard_url}/", coach)
@@ -258,9 +263,11 @@ def test_coach_sees_own_caseload_and_person_but_not_others(
         assert_rendered_cleanly(page)
         screenshot(page, "caseload.png")
 
-        pid = a_person_of(published_data_dir, coach.coach_id)
+        pid = a_person_of(served_dir, coach.coach_id)
         page.goto(f"{dashboard_url}/person?pid={pid}", wait_until="domcontentloaded")
-        page.get_by_label("Username", exact=True).fill(coach.username)  # a new page load is a new session
+        page.get_by_label("Username", exact=True).fill(
+            coach.username
+        )  # a new page load is a new session
         page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         page.wait_for_selector(".js-plotly-plot .heatmaplayer .hm", timeout=30_000)
@@ -271,7 +278,7 @@ def test_coach_sees_own_caseload_and_person_but_not_others(
         assert page.locator(".js-plotly-plot").count() >= 2
         screenshot(page, "person.png")
 
-        other = someone_else(published_data_dir, coach.coach_id)
+        other = someone_else(served_dir, coach.coach_id)
         page.goto(f"{dashboard_url}/person?pid={other}", wait_until="domcontentloaded")
         page.get_by_label("Username", exact=True).fill(coach.username)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -285,9 +292,7 @@ def test_coach_sees_own_caseload_and_person_but_not_others(
         page.close()
 
 
-def test_analyst_sees_data_health_and_no_person_pages(
-    browser, dashboard_url, users, published_data_dir
-):
+def test_analyst_sees_data_health_and_no_person_pages(browser, dashboard_url, users, served_dir):
     page = open_logged_in(browser, f"{dashboard_url}/", users["analyst"])
     try:
         assert heading(page) == "Data health"
@@ -295,7 +300,7 @@ def test_analyst_sees_data_health_and_no_person_pages(
         assert page.get_by_text("Data as of").count() >= 1
         screenshot(page, "data-health.png")
 
-        pid = someone_else(published_data_dir, "nobody")
+        pid = someone_else(served_dir, "nobody")
         page.goto(f"{dashboard_url}/person?pid={pid}", wait_until="domcontentloaded")
         page.get_by_label("Username", exact=True).fill(users["analyst"].username)
         page.get_by_label("Password", exact=True).fill(PASSWORD)

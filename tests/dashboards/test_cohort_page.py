@@ -1,20 +1,76 @@
-"""The Cohort page for program managers, against the small cohort's published snapshot."""
+"""The Cohort page for program managers, against the small cohort's published snapshot.
+
+Every expected number is computed here from the snapshot itself — in Python over rows read
+with DuckDB, not through `dashboards.queries` — so the tests hold for any valid snapshot.
+Dose–response and retention are checked twice: against the pipeline's own definitions
+(`pipelines.lib.models`) run on the selected people, and, for the whole program, against the
+published `models.*` tables.
+"""
 
 from __future__ import annotations
 
+import io
 import shutil
+import statistics
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from page_harness import (
     ADHERENT_WEEK_THRESHOLD,
     MIN_CELL_SIZE,
     metrics,
     open_app,
+    page_text,
     plotly_specs,
     query,
     snapshot_file,
 )
+from scipy import stats
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+from dashboards import queries
+from pipelines.lib.models.dose_response import adherence_band, dose_response
+from pipelines.lib.models.retention import engagement_spells, kaplan_meier
+from pipelines.lib.users import User
+
+PANELS = (
+    "headline",
+    "adherence-by-week",
+    "pain-by-adherence-band",
+    "principles",
+    "dose-response",
+    "retention",
+    "data-coverage",
+    "cohort-effects",
+)
+CSV_KEYS = {
+    "week",
+    "day",
+    "band_order",
+    "band",
+    "group",
+    "principle",
+    "principle_name",
+    "suppressed",
+    "tracker_suppressed",
+}
+"""CSV columns that say which cell a row is, not what it holds."""
+PRINCIPLES = (
+    "consistency",
+    "gentle",
+    "breathing",
+    "stability",
+    "activity",
+    "sleep_recovery",
+    "confidence",
+)
+
+
+# --- reading the snapshot independently ----------------------------------------------------
 
 
 def people_count_text(count: int) -> str:
@@ -22,82 +78,648 @@ def people_count_text(count: int) -> str:
     return f"< {MIN_CELL_SIZE}" if 0 < count < MIN_CELL_SIZE else f"{count:,}"
 
 
-def test_cohort_page_shows_headline_from_snapshot(dashboard_dir, monkeypatch):
+def selected_pids(
+    data_dir: Path,
+    cohorts: tuple[str, ...] = (),
+    sites: tuple[str, ...] = (),
+    months: tuple[str, ...] = (),
+) -> set[str]:
+    """The pids a filter selects; an empty filter selects everyone."""
+    return {
+        pid
+        for pid, cohort, site, enrolled_on in query(
+            data_dir, "select pid, cohort, site, enrolled_on from marts.participants"
+        )
+        if (not cohorts or cohort in cohorts)
+        and (not sites or site in sites)
+        and (not months or f"{enrolled_on:%Y-%m}" in months)
+    }
+
+
+def mean_adherence(data_dir: Path, pids: set[str]) -> dict[str, float]:
+    """Each person's mean adherence over their completed weeks."""
+    by_person: dict[str, list[float]] = defaultdict(list)
+    for pid, adherence in query(
+        data_dir,
+        "select pid, adherence from marts.participant_week "
+        "where week_complete and adherence is not null",
+    ):
+        if pid in pids:
+            by_person[pid].append(adherence)
+    return {pid: sum(values) / len(values) for pid, values in by_person.items()}
+
+
+def t_interval(values: list[float]) -> tuple[float, float, float]:
+    mean = statistics.fmean(values)
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
+    return mean, mean - half, mean + half
+
+
+def expected_headline(data_dir: Path, pids: set[str]) -> dict[str, str]:
+    """The six headline values as the page prints them."""
+    people = {
+        pid: status
+        for pid, status in query(data_dir, "select pid, status from marts.participants")
+        if pid in pids
+    }
+    active = {pid for pid, status in people.items() if status == "active"}
+    latest: dict[str, tuple[int, float]] = {}
+    for pid, week, adherence in query(
+        data_dir,
+        "select pid, week, adherence from marts.participant_week "
+        "where week_complete and adherence is not null",
+    ):
+        if pid in active and (pid not in latest or week > latest[pid][0]):
+            latest[pid] = (week, adherence)
+    person_means = mean_adherence(data_dir, pids)
+    responders = [
+        responder
+        for pid, responder in query(data_dir, "select pid, pain_responder from marts.outcomes")
+        if pid in pids and responder is not None
+    ]
+    retention = [row for row in expected_retention(data_dir, pids) if row[0] > 0]
+
+    def share(values: list[bool | float], fraction: float | None = None) -> str:
+        if len(values) < MIN_CELL_SIZE:
+            return "suppressed"
+        return f"{(fraction if fraction is not None else statistics.fmean(values)):.0%}"
+
+    return {
+        "Enrolled": people_count_text(len(people)),
+        "Active": people_count_text(len(active)),
+        "Adherent this week": share(
+            [adherence >= ADHERENT_WEEK_THRESHOLD for _, adherence in latest.values()]
+        ),
+        "Median adherence": share(
+            list(person_means.values()),
+            statistics.median(person_means.values()) if person_means else None,
+        ),
+        "Pain responders": share(responders),
+        "Retention": f"{retention[-1][2]:.0%}" if retention else "suppressed",
+    }
+
+
+def expected_adherence_weeks(data_dir: Path, pids: set[str]) -> dict[int, list[float]]:
+    weeks: dict[int, list[float]] = defaultdict(list)
+    for pid, week, adherence in query(
+        data_dir,
+        "select pid, week, adherence from marts.participant_week "
+        "where week_complete and adherence is not null",
+    ):
+        if pid in pids:
+            weeks[week].append(adherence)
+    return dict(sorted(weeks.items()))
+
+
+def expected_pain_by_band(data_dir: Path, pids: set[str]) -> dict[tuple[str, int], list[float]]:
+    """(band, week) → the weekly mean pains of its people (complete weeks, ≥ 3 check-ins)."""
+    bands = {pid: adherence_band(value) for pid, value in mean_adherence(data_dir, pids).items()}
+    cells: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for pid, week, pain in query(
+        data_dir,
+        "select pid, week, mean_pain from marts.participant_week "
+        "where week_complete and mean_pain is not null and checkin_days >= 3",
+    ):
+        if pid in bands:
+            cells[(bands[pid], week)].append(pain)
+    return cells
+
+
+def expected_principles(
+    data_dir: Path, pids: set[str], rows: str
+) -> dict[tuple[str, str], tuple[int, float]]:
+    """(group, principle) → (people with a score, mean score over completed person-weeks)."""
+    scores: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+    for pid, cohort, site, *values in query(
+        data_dir,
+        """
+        select w.pid, p.cohort, p.site, w.consistency, w.gentle, w.breathing, w.stability,
+               w.activity, w.sleep_recovery, w.confidence
+        from marts.principles as w join marts.participants as p using (pid)
+        where w.week_complete
+        """,
+    ):
+        if pid not in pids:
+            continue
+        group = {"cohort": cohort, "site": site, "cohort_site": f"{cohort} · {site}"}[rows]
+        for principle, value in zip(PRINCIPLES, values, strict=True):
+            if value is not None:
+                scores[(group, principle)].append((pid, value))
+                scores[(queries.ALL_SELECTED, principle)].append((pid, value))
+    return {
+        cell: (len({pid for pid, _ in values}), statistics.fmean(v for _, v in values))
+        for cell, values in scores.items()
+    }
+
+
+def expected_dose_response(data_dir: Path, pids: set[str]) -> pl.DataFrame:
+    """`models.dose_response`'s own definition, run on the selected people."""
+    means = mean_adherence(data_dir, pids)
+    people = pl.DataFrame(
+        [
+            (pid, means.get(pid), change)
+            for pid, change in query(data_dir, "select pid, pain_change from marts.outcomes")
+            if pid in pids
+        ],
+        schema={"pid": pl.String, "mean_adherence": pl.Float64, "pain_change": pl.Float64},
+        orient="row",
+    )
+    return dose_response(people)
+
+
+def expected_retention(
+    data_dir: Path, pids: set[str]
+) -> list[tuple[int, int, float, float, float]]:
+    """(week, at risk, still engaged, CI low, CI high) for each week with ≥ 5 people at risk,
+    from `models.retention`'s own definition run on the selected people."""
+    people = pl.DataFrame(
+        query(
+            data_dir,
+            "select pid, enrolled_on, program_weeks, withdrawn_on from marts.participants",
+        ),
+        schema=["pid", "enrolled_on", "program_weeks", "withdrawn_on"],
+        orient="row",
+    ).filter(pl.col("pid").is_in(list(pids)))
+    session_days = pl.DataFrame(
+        query(data_dir, "select distinct pid, day from marts.sessions where completed"),
+        schema=["pid", "day"],
+        orient="row",
+    ).filter(pl.col("pid").is_in(list(pids)))
+    ((as_of,),) = query(data_dir, "select as_of from meta.snapshot")
+    spells = engagement_spells(people, session_days, as_of)
+    if spells.is_empty():
+        return []
+    curve = kaplan_meier(spells).to_dicts()
+    rows = []
+    for week in range(people["program_weeks"].max() + 1):
+        at_risk = spells.filter(pl.col("days") >= 7 * week).height
+        if at_risk < MIN_CELL_SIZE:
+            break
+        before = [row for row in curve if row["days_since_enrolment"] < 7 * week]
+        last = before[-1] if before else {"still_engaged": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+        rows.append((week, at_risk, last["still_engaged"], last["ci_low"], last["ci_high"]))
+    return rows
+
+
+def expected_coverage(data_dir: Path, pids: set[str]) -> dict[int, dict[str, object]]:
+    days: dict[int, list[tuple]] = defaultdict(list)
+    for row in query(
+        data_dir,
+        """
+        select d.program_week, d.pid, p.has_wearable, d.pain is not null,
+               d.wear_state = 'worn', d.sleep_minutes is not null
+        from marts.participant_day as d join marts.participants as p using (pid)
+        where d.day_state <> 'unknown'
+        """,
+    ):
+        if row[1] in pids:
+            days[row[0]].append(row[1:])
+    out = {}
+    for week, rows in sorted(days.items()):
+        tracker = [row for row in rows if row[1]]
+        out[week] = {
+            "people": len({row[0] for row in rows}),
+            "checkin": statistics.fmean(row[2] for row in rows),
+            "tracker_people": len({row[0] for row in tracker}),
+            "wear": statistics.fmean(row[3] for row in tracker) if tracker else None,
+            "sleep": statistics.fmean(row[4] for row in tracker) if tracker else None,
+        }
+    return out
+
+
+# --- reading the page ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes]:
+    """Every file a download button offers, by media file id (AppTest keeps them in memory)."""
+    files: dict[str, bytes] = {}
+    load = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        file_id = load(self, path_or_data, mimetype, kind, filename)
+        files[file_id] = path_or_data
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    return files
+
+
+def csv_of(at, downloads: dict[str, bytes], panel: str) -> tuple[str, pl.DataFrame]:
+    button = at.download_button(key=f"csv-{panel}")
+    data = downloads[Path(button.proto.url).stem]
+    return data.decode(), pl.read_csv(io.BytesIO(data), infer_schema_length=None)
+
+
+def chart(at, title_words: str) -> dict:
+    """The Plotly spec whose first trace or axis mentions `title_words`."""
+    for spec in plotly_specs(at):
+        layout = spec["layout"]
+        text = " ".join(
+            str(layout.get(axis, {}).get("title", {}).get("text", ""))
+            for axis in ("xaxis", "yaxis")
+        )
+        if title_words in text:
+            return spec
+    raise AssertionError(f"no chart with an axis titled {title_words!r}")
+
+
+def heat_map_cells(at) -> dict:
+    """The principles heat map's trace of scores (the one drawn over the grey grid)."""
+    (heat_map,) = [s for s in plotly_specs(at) if s["data"][0]["type"] == "heatmap"]
+    return trace(heat_map, "mean score")
+
+
+def trace(spec: dict, name: str) -> dict:
+    return next(t for t in spec["data"] if t.get("name") == name)
+
+
+def select(at, key: str, *values: str):
+    widget = at.multiselect(key=key)
+    for value in values:
+        widget = widget.select(value)
+    return widget.run()
+
+
+# --- headline ------------------------------------------------------------------------------
+
+
+def test_headline_from_snapshot(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
 
-    participants, active = query(
-        dashboard_dir,
-        "select count(*), count(*) filter (where status = 'active') from marts.participants",
-    )[0]
-    shown = metrics(at)
     assert at.title[0].value == "Cohort"
-    assert shown["Participants"] == people_count_text(participants)
-    assert shown["Active"] == people_count_text(active)
-
-    [(people_with_weeks, adherent_share)] = query(
-        dashboard_dir,
-        """
-        select count(distinct pid), avg(case when adherence >= ? then 1.0 else 0.0 end)
-        from marts.participant_week
-        where week_complete and adherence is not null
-        """,
-        [ADHERENT_WEEK_THRESHOLD],
-    )
-    if people_with_weeks >= MIN_CELL_SIZE:
-        assert shown["Adherent weeks"] == f"{adherent_share:.0%}"
-    else:
-        assert shown["Adherent weeks"] == "suppressed"
+    everyone = selected_pids(dashboard_dir)
+    assert metrics(at) == expected_headline(dashboard_dir, everyone)
+    for metric in at.metric:
+        assert len(metric.proto.help) > 40, f"{metric.label} has no definition on hover"
+    helps = {metric.label: metric.proto.help for metric in at.metric}
+    assert "latest completed program week" in helps["Adherent this week"]
+    assert "2 points and at least 30 %" in helps["Pain responders"]
+    assert "14 days in a row" in helps["Retention"]
 
 
-def test_cohort_chart_shows_median_of_weeks_with_enough_people(dashboard_dir, monkeypatch):
+# --- adherence by week ---------------------------------------------------------------------
+
+
+def test_adherence_chart_shows_median_of_weeks_with_enough_people(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
 
-    weeks = query(
-        dashboard_dir,
-        """
-        select week, count(*), median(adherence)
-        from marts.participant_week
-        where week_complete and adherence is not null
-        group by week order by week
-        """,
-    )
-    shown_weeks = [(week, median) for week, n, median in weeks if n >= MIN_CELL_SIZE]
-    hidden_weeks = [week for week, n, _ in weeks if n < MIN_CELL_SIZE]
-    if not shown_weeks:
-        pytest.skip("this snapshot has no program week completed by enough people to chart")
+    weeks = expected_adherence_weeks(dashboard_dir, selected_pids(dashboard_dir))
+    shown = {week: values for week, values in weeks.items() if len(values) >= MIN_CELL_SIZE}
+    hidden = [week for week, values in weeks.items() if len(values) < MIN_CELL_SIZE]
+    assert shown, "the test cohort should have program weeks completed by enough people"
 
-    (spec,) = plotly_specs(at)
-    median_trace = next(trace for trace in spec["data"] if trace.get("name") == "median person")
-    assert median_trace["x"] == [week for week, _ in shown_weeks]
-    assert median_trace["y"] == pytest.approx([median for _, median in shown_weeks])
-    assert any(trace.get("fill") == "tonexty" for trace in spec["data"]), "no IQR band"
+    spec = chart(at, "Weekly adherence")
+    median = trace(spec, "median person")
+    assert median["x"] == list(shown)
+    assert median["y"] == pytest.approx([statistics.median(v) for v in shown.values()])
+    low = trace(spec, "middle half of people (25th–75th percentile)")
+    assert low["fill"] == "tonexty"
+    assert low["y"] == pytest.approx(
+        [statistics.quantiles(v, n=4, method="inclusive")[0] for v in shown.values()]
+    )
     threshold_lines = [shape for shape in spec["layout"]["shapes"] if shape["type"] == "line"]
     assert [line["y0"] for line in threshold_lines] == [ADHERENT_WEEK_THRESHOLD]
-    page_text = " ".join(caption.value for caption in at.caption)
-    assert f"fewer than {MIN_CELL_SIZE} people" in page_text
-    for week in hidden_weeks:
-        assert str(week) in page_text.split("Suppressed:")[1]
+    text = page_text(at)
+    assert f"fewer than {MIN_CELL_SIZE} people" in text
+    for week in hidden:
+        assert str(week) in text.split("Suppressed:")[1]
+
+
+# --- pain by adherence band ----------------------------------------------------------------
+
+
+def test_pain_by_band_shows_weekly_means_with_intervals(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+
+    cells = expected_pain_by_band(dashboard_dir, selected_pids(dashboard_dir))
+    shown = {cell: v for cell, v in cells.items() if len(v) >= MIN_CELL_SIZE}
+    assert shown, "the test cohort should have band-weeks with enough people"
+
+    spec = chart(at, "Mean weekly pain")
+    drawn = {}
+    for band_trace in spec["data"]:
+        band = band_trace["name"].removeprefix("adherence ")
+        for (week, n, low, high), mean in zip(
+            band_trace["customdata"], band_trace["y"], strict=True
+        ):
+            drawn[(band, week)] = (n, mean, low, high)
+    assert set(drawn) == set(shown)
+    for cell, values in shown.items():
+        mean, low, high = t_interval(values)
+        assert drawn[cell] == pytest.approx((len(values), mean, low, high))
+    hidden = len(cells) - len(shown)
+    if hidden:
+        assert f"{hidden} band-weeks left out" in page_text(at)
+
+
+# --- the seven principles ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rows", ["cohort", "site", "cohort_site"])
+def test_principles_heat_map_by_group(dashboard_dir, monkeypatch, rows):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+    at.radio(key="principles_rows").set_value(rows).run()
+    assert not at.exception
+
+    expected = expected_principles(dashboard_dir, selected_pids(dashboard_dir), rows)
+    cells = heat_map_cells(at)
+    assert cells["y"][0] == queries.ALL_SELECTED
+    assert set(cells["y"]) == {group for group, _ in expected}
+    assert len(cells["x"]) == len(PRINCIPLES)
+    suppressed = 0
+    for r, group in enumerate(cells["y"]):
+        for c, principle in enumerate(PRINCIPLES):
+            n, mean = expected.get((group, principle), (0, None))
+            if 0 < n < MIN_CELL_SIZE:
+                suppressed += 1
+                assert cells["z"][r][c] is None
+                assert f"fewer than {MIN_CELL_SIZE} people" in cells["customdata"][r][c]
+            elif n == 0:
+                assert cells["z"][r][c] is None
+            else:
+                assert cells["z"][r][c] == pytest.approx(mean)
+                assert f"over {n} people" in cells["customdata"][r][c]
+    if suppressed:
+        assert f"{suppressed} cells left out" in page_text(at)
+
+
+# --- dose-response -------------------------------------------------------------------------
+
+
+def test_dose_response_equals_the_published_model_for_the_whole_program(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+
+    published = query(
+        dashboard_dir,
+        "select band, n_people, mean_pain_change, ci_low, ci_high from models.dose_response "
+        "where n_people >= ? order by band_order",
+        [MIN_CELL_SIZE],
+    )
+    assert published, "the test cohort should have an adherence band with enough people"
+    (points,) = chart(at, "Pain change")["data"]
+    assert points["x"] == [f"{band}<br>{n} people" for band, n, *_ in published]
+    assert points["y"] == pytest.approx([mean for _, _, mean, _, _ in published])
+    assert [v for row in points["customdata"] for v in row[1:]] == pytest.approx(
+        [v for *_, low, high in published for v in (low, high)]
+    )
+
+
+def test_dose_response_is_recomputed_for_the_filter(dashboard_dir, monkeypatch, downloads):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+    ((cohort,),) = query(
+        dashboard_dir,
+        "select cohort from marts.participants group by cohort order by count(*) desc limit 1",
+    )
+    select(at, "cohort_filter", cohort)
+
+    expected = expected_dose_response(dashboard_dir, selected_pids(dashboard_dir, (cohort,)))
+    _, table = csv_of(at, downloads, "dose-response")
+    for row, want in zip(table.iter_rows(named=True), expected.iter_rows(named=True), strict=True):
+        assert row["band"] == want["band"]
+        if 0 < want["n_people"] < MIN_CELL_SIZE:
+            assert row["suppressed"] and row["n_people"] is None
+            assert row["mean_pain_change"] is None
+        else:
+            assert row["n_people"] == want["n_people"]
+            assert row["mean_pain_change"] == pytest.approx(want["mean_pain_change"])
+            assert row["ci_low"] == pytest.approx(want["ci_low"])
+
+
+# --- retention -----------------------------------------------------------------------------
+
+
+def test_retention_curve_follows_the_published_model(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+
+    expected = expected_retention(dashboard_dir, selected_pids(dashboard_dir))
+    assert len(expected) > 1, "the test cohort should be followed beyond enrolment"
+    line = trace(chart(at, "Still engaged"), "still engaged")
+    assert line["x"] == [week for week, *_ in expected]
+    assert line["y"] == pytest.approx([still for _, _, still, _, _ in expected])
+    assert [row[0] for row in line["customdata"]] == [at_risk for _, at_risk, *_ in expected]
+
+    # the published models.retention (fitted by the pipeline) gives the same weekly values
+    published = query(
+        dashboard_dir,
+        "select days_since_enrolment, still_engaged from models.retention "
+        "order by days_since_enrolment",
+    )
+    for week, still in zip(line["x"], line["y"], strict=True):
+        before = [value for day, value in published if day < 7 * week]
+        assert still == pytest.approx(before[-1] if before else 1.0)
+
+
+def test_retention_is_recomputed_for_the_filter(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+    ((site,),) = query(
+        dashboard_dir,
+        "select site from marts.participants group by site order by count(*) desc limit 1",
+    )
+    select(at, "site_filter", site)
+
+    expected = expected_retention(dashboard_dir, selected_pids(dashboard_dir, sites=(site,)))
+    assert expected, "the largest site should have enough people to draw"
+    line = trace(chart(at, "Still engaged"), "still engaged")
+    assert line["y"] == pytest.approx([still for _, _, still, _, _ in expected])
+    assert [v for row in line["customdata"] for v in row[1:]] == pytest.approx(
+        [v for *_, low, high in expected for v in (low, high)]
+    )
+
+
+# --- data coverage -------------------------------------------------------------------------
+
+
+def test_data_coverage_by_week(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+
+    expected = expected_coverage(dashboard_dir, selected_pids(dashboard_dir))
+    spec = chart(at, "Share of elapsed days")
+    checkin = trace(spec, "daily check-in")
+    shown = {w: e for w, e in expected.items() if e["people"] >= MIN_CELL_SIZE}
+    assert checkin["x"] == list(shown)
+    assert checkin["y"] == pytest.approx([e["checkin"] for e in shown.values()])
+    assert checkin["customdata"] == [e["people"] for e in shown.values()]
+    tracker = {w: e for w, e in shown.items() if e["tracker_people"] >= MIN_CELL_SIZE}
+    assert tracker, "the test cohort should have tracker wearers"
+    worn = trace(spec, "tracker worn (tracker wearers)")
+    assert worn["x"] == list(tracker)
+    assert worn["y"] == pytest.approx([e["wear"] for e in tracker.values()])
+    sleep = trace(spec, "night of sleep recorded (tracker wearers)")
+    assert sleep["y"] == pytest.approx([e["sleep"] for e in tracker.values()])
+
+
+# --- cohort effects ------------------------------------------------------------------------
+
+
+def test_forest_plot_in_plain_words_for_the_whole_program(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+
+    effects = {
+        term: (estimate, low, high, n)
+        for term, estimate, low, high, n in query(
+            dashboard_dir,
+            "select term, estimate, ci_low, ci_high, n_people from models.cohort_effects "
+            "where estimate is not null",
+        )
+    }
+    assert "sleep_prev_night_h" in effects
+    (forest,) = chart(at, "Change in pain")["data"]
+    labels = [label.replace("<br>", " ") for label in forest["y"]]
+    assert len(labels) == len(effects)
+    assert sorted(forest["x"]) == pytest.approx(sorted(e for e, *_ in effects.values()))
+
+    sleep, low, high, n = effects["sleep_prev_night_h"]
+    (sleep_label,) = [label for label in labels if "hour of sleep" in label]
+    assert sleep_label.startswith(
+        f"An extra hour of sleep goes with {abs(sleep):.2g} points "
+        f"{'less' if sleep < 0 else 'more'} pain the next day"
+    )
+    assert f"{n:,} people" in sleep_label
+    row = forest["x"].index(pytest.approx(sleep))
+    assert forest["error_x"]["array"][row] == pytest.approx(high - sleep)
+    assert forest["error_x"]["arrayminus"][row] == pytest.approx(sleep - low)
+    week, *_ = effects["week"]
+    assert any(
+        label.startswith(f"Pain {'falls' if week < 0 else 'rises'} by {abs(week):.2g} points")
+        for label in labels
+    )
+    assert "Whole program — the filters above do not apply" in page_text(at)
+
+
+@pytest.mark.parametrize(
+    ("term", "estimate", "sentence"),
+    [
+        (
+            "sleep_prev_night_h",
+            -0.4,
+            "An extra hour of sleep goes with 0.4 points less pain the next day",
+        ),
+        ("steps_1000", 0.123, "1,000 more steps a day than usual goes with 0.12 points more pain"),
+        ("week", -0.102, "Pain falls by 0.1 points per program week"),
+        ("week", None, "Trend per program week: not estimated"),
+        ("new_term", -1.5, "new_term: -1.5 (change in pain per thing)"),
+    ],
+)
+def test_effect_sentences_read_in_plain_words(term, estimate, sentence):
+    from dashboards.charts import effect_sentence
+
+    assert effect_sentence(term, estimate, "change in pain per thing").startswith(sentence)
+
+
+def test_page_without_models_says_so(dashboard_dir, tmp_path, monkeypatch):
+    snapshot = snapshot_file(tmp_path)
+    snapshot.parent.mkdir(parents=True)
+    shutil.copy(snapshot_file(dashboard_dir), snapshot)
+    connection = duckdb.connect(str(snapshot))
+    try:
+        connection.execute("drop table models.cohort_effects")
+    finally:
+        connection.close()
+
+    at = open_app(tmp_path, monkeypatch, "program_manager", "cohort")
+
+    assert not at.exception
+    assert "The pain models have no estimates" in page_text(at)
+    assert len(plotly_specs(at)) == 6, "every other panel is still drawn"
+
+
+def test_forest_plot_does_not_change_with_the_filter(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+    before = chart(at, "Change in pain")["data"]
+    ((cohort,),) = query(dashboard_dir, "select min(cohort) from marts.participants")
+
+    select(at, "cohort_filter", cohort)
+
+    assert chart(at, "Change in pain")["data"] == before
+
+
+# --- filters -------------------------------------------------------------------------------
 
 
 def test_cohort_filter_narrows_the_headline(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
-    cohorts = query(
+    ((cohort,),) = query(
         dashboard_dir,
-        "select cohort, count(*) from marts.participants group by cohort order by count(*) desc",
+        "select cohort from marts.participants group by cohort order by count(*) desc limit 1",
     )
-    cohort, participants = cohorts[0]
 
-    at.multiselect[0].select(cohort).run()
+    select(at, "cohort_filter", cohort)
 
     assert not at.exception
-    assert metrics(at)["Participants"] == people_count_text(participants)
+    pids = selected_pids(dashboard_dir, (cohort,))
+    assert len(pids) < len(selected_pids(dashboard_dir))
+    assert metrics(at) == expected_headline(dashboard_dir, pids)
 
 
-def test_small_cohort_is_suppressed(dashboard_dir, tmp_path, monkeypatch):
-    """Shrink the smallest cohort to 3 people in a copy of the snapshot, then select it."""
-    snapshot = snapshot_file(tmp_path)
+def test_site_and_enrolment_month_filters_narrow_every_panel(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+    everyone_weeks = trace(chart(at, "Weekly adherence"), "median person")["customdata"]
+    ((site, month),) = query(
+        dashboard_dir,
+        """
+        select site, strftime(enrolled_on, '%Y-%m') from marts.participants
+        group by all order by count(*) desc limit 1
+        """,
+    )
+
+    select(at, "site_filter", site)
+    select(at, "month_filter", month)
+
+    assert not at.exception
+    pids = selected_pids(dashboard_dir, sites=(site,), months=(month,))
+    assert 0 < len(pids) < len(selected_pids(dashboard_dir))
+    assert metrics(at) == expected_headline(dashboard_dir, pids)
+    weeks = expected_adherence_weeks(dashboard_dir, pids)
+    median = trace(chart(at, "Weekly adherence"), "median person")
+    assert [n for n, *_ in median["customdata"]] == [
+        len(v) for v in weeks.values() if len(v) >= MIN_CELL_SIZE
+    ]
+    assert median["customdata"] != everyone_weeks
+    coverage = expected_coverage(dashboard_dir, pids)
+    checkin = trace(chart(at, "Share of elapsed days"), "daily check-in")
+    assert checkin["customdata"] == [
+        e["people"] for e in coverage.values() if e["people"] >= MIN_CELL_SIZE
+    ]
+    month_label = f"{date.fromisoformat(month + '-01'):%B %Y}"
+    assert month_label in at.multiselect(key="month_filter").options
+
+
+def test_filters_that_select_nobody_say_so(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+    ((cohort, month),) = query(
+        dashboard_dir,
+        """
+        select c.cohort, m.month
+        from (select distinct cohort from marts.participants) as c
+        cross join (select distinct strftime(enrolled_on, '%Y-%m') as month
+                    from marts.participants) as m
+        where not exists (
+            select 1 from marts.participants as p
+            where p.cohort = c.cohort and strftime(p.enrolled_on, '%Y-%m') = m.month
+        )
+        order by all limit 1
+        """,
+    )
+
+    select(at, "cohort_filter", cohort)
+    select(at, "month_filter", month)
+
+    assert not at.exception
+    assert metrics(at)["Enrolled"] == "0"
+    assert "Nobody on the roster matches these filters" in at.warning[0].value
+    assert len(plotly_specs(at)) == 1, "only the whole-program forest plot is left"
+    assert len(at.info) == 6
+
+
+# --- suppression ---------------------------------------------------------------------------
+
+
+def shrink_smallest_cohort(source: Path, target: Path, keep: int = 3) -> str:
+    """Copy the snapshot and leave `keep` people in its smallest cohort; that cohort's name."""
+    snapshot = snapshot_file(target)
     snapshot.parent.mkdir(parents=True)
-    shutil.copy(snapshot_file(dashboard_dir), snapshot)
+    shutil.copy(snapshot_file(source), snapshot)
     connection = duckdb.connect(str(snapshot))
     try:
         (cohort,) = connection.execute(
@@ -105,24 +727,165 @@ def test_small_cohort_is_suppressed(dashboard_dir, tmp_path, monkeypatch):
         ).fetchone()
         connection.execute(
             "create temp table leaving as select pid from marts.participants "
-            "where cohort = ? order by pid offset 3",
-            [cohort],
+            "where cohort = ? order by pid offset ?",
+            [cohort, keep],
         )
-        connection.execute(
-            """
-            delete from marts.participant_day where pid in (select pid from leaving);
-            delete from marts.participant_week where pid in (select pid from leaving);
-            delete from marts.participants where pid in (select pid from leaving);
-            """
-        )
+        for table in (
+            "participant_day",
+            "participant_week",
+            "principles",
+            "outcomes",
+            "sessions",
+            "participants",
+        ):
+            connection.execute(f"delete from marts.{table} where pid in (select pid from leaving)")
     finally:
         connection.close()
+    return cohort
+
+
+def test_small_cohort_is_suppressed(dashboard_dir, tmp_path, monkeypatch, downloads):
+    """Shrink the smallest cohort to 3 people in a copy of the snapshot, then select it."""
+    cohort = shrink_smallest_cohort(dashboard_dir, tmp_path)
     at = open_app(tmp_path, monkeypatch, "program_manager", "cohort")
 
-    at.multiselect[0].select(cohort).run()
+    select(at, "cohort_filter", cohort)
 
     assert not at.exception
-    assert metrics(at)["Participants"] == f"< {MIN_CELL_SIZE}"
-    assert metrics(at)["Adherent weeks"] == "suppressed"
-    assert not at.get("plotly_chart"), "a chart of fewer than 5 people must not be drawn"
-    assert any(f"fewer than {MIN_CELL_SIZE}" in info.value for info in at.info)
+    shown = metrics(at)
+    assert shown["Enrolled"] == f"< {MIN_CELL_SIZE}"
+    for label in ("Adherent this week", "Median adherence", "Pain responders", "Retention"):
+        assert shown[label] == "suppressed"
+    # only the whole-program forest plot is left; every chart of these 3 people is gone
+    specs = plotly_specs(at)
+    assert len(specs) == 1
+    assert specs[0]["layout"]["xaxis"]["title"]["text"].startswith("Change in pain")
+    assert len(at.info) == 6, "each chart of the selection says why it is not drawn"
+    for panel in PANELS[:-1]:
+        _, table = csv_of(at, downloads, panel)
+        if panel == "headline":
+            assert table["value"].to_list()[0] == f"< {MIN_CELL_SIZE}"
+            assert set(table["value"].to_list()[2:]) == {"suppressed"}
+            assert set(table["people"].to_list()) <= {None, 0}
+            continue
+        values = [column for column in table.columns if column not in CSV_KEYS]
+        assert values, panel
+        for column in values:
+            assert set(table[column].to_list()) <= {None, 0}, f"{panel}: {column}"
+
+
+def test_principle_cells_of_few_people_are_blank(dashboard_dir, tmp_path, monkeypatch):
+    cohort = shrink_smallest_cohort(dashboard_dir, tmp_path)
+    at = open_app(tmp_path, monkeypatch, "program_manager", "cohort")
+
+    cells = heat_map_cells(at)
+    row = cells["y"].index(cohort)
+    assert cells["z"][row] == [None] * len(PRINCIPLES)
+    assert all(f"fewer than {MIN_CELL_SIZE} people" in h for h in cells["customdata"][row])
+    assert all(value is not None for value in cells["z"][0][:4]), "the total row is shown"
+
+
+# --- CSV downloads -------------------------------------------------------------------------
+
+
+def test_csv_downloads_equal_what_is_shown_and_hold_no_pid(dashboard_dir, monkeypatch, downloads):
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+    pids = [pid for (pid,) in query(dashboard_dir, "select pid from marts.participants")]
+
+    tables = {panel: csv_of(at, downloads, panel) for panel in PANELS}
+
+    for panel, (text, table) in tables.items():
+        assert "pid" not in table.columns, panel
+        assert not any(pid in text for pid in pids), f"{panel} CSV names a participant"
+
+    headline = tables["headline"][1]
+    assert dict(zip(headline["measure"], headline["value"], strict=True)) == metrics(at)
+    assert headline["definition"].to_list() == [m.proto.help for m in at.metric]
+
+    adherence = tables["adherence-by-week"][1].filter(~pl.col("suppressed"))
+    median = trace(chart(at, "Weekly adherence"), "median person")
+    assert adherence["week"].to_list() == median["x"]
+    assert adherence["median"].to_list() == pytest.approx(median["y"])
+
+    bands = tables["pain-by-adherence-band"][1].filter(~pl.col("suppressed"))
+    drawn = [
+        (t["name"].removeprefix("adherence "), week, mean)
+        for t in chart(at, "Mean weekly pain")["data"]
+        for (week, *_), mean in zip(t["customdata"], t["y"], strict=True)
+    ]
+    assert [(b, w) for b, w, _ in drawn] == list(zip(bands["band"], bands["week"], strict=True))
+    assert bands["mean_pain"].to_list() == pytest.approx([m for *_, m in drawn])
+
+    cells = heat_map_cells(at)
+    principles = tables["principles"][1]
+    z = [value for row in cells["z"] for value in row]
+    assert principles["mean_score"].to_list() == pytest.approx(z)
+    assert principles["group"].unique(maintain_order=True).to_list() == cells["y"]
+
+    dose = tables["dose-response"][1].filter(pl.col("mean_pain_change").is_not_null())
+    (points,) = chart(at, "Pain change")["data"]
+    assert dose["mean_pain_change"].to_list() == pytest.approx(points["y"])
+
+    retention = tables["retention"][1].filter(~pl.col("suppressed"))
+    line = trace(chart(at, "Still engaged"), "still engaged")
+    assert retention["still_engaged"].to_list() == pytest.approx(line["y"])
+    assert retention["at_risk"].to_list() == [row[0] for row in line["customdata"]]
+
+    coverage = tables["data-coverage"][1].filter(~pl.col("suppressed"))
+    checkin = trace(chart(at, "Share of elapsed days"), "daily check-in")
+    assert coverage["checkin_share"].to_list() == pytest.approx(checkin["y"])
+
+    effects = tables["cohort-effects"][1].filter(pl.col("estimate").is_not_null())
+    (forest,) = chart(at, "Change in pain")["data"]
+    assert effects["estimate"].to_list() == pytest.approx(forest["x"])
+    assert [s.split(" ")[:4] for s in effects["sentence"]] == [
+        label.replace("<br>", " ").split(" ")[:4] for label in forest["y"]
+    ]
+
+
+# --- who may open it -----------------------------------------------------------------------
+
+
+def test_analyst_can_open_the_cohort_page(dashboard_dir, monkeypatch):
+    at = open_app(dashboard_dir, monkeypatch, "analyst", "cohort")
+
+    assert at.title[0].value == "Cohort"
+    assert metrics(at) == expected_headline(dashboard_dir, selected_pids(dashboard_dir))
+    assert len(plotly_specs(at)) == 7
+
+
+@pytest.mark.parametrize("role", ["coach", "other_coach"])
+def test_coach_is_denied_the_cohort_page(dashboard_dir, monkeypatch, role):
+    at = open_app(dashboard_dir, monkeypatch, role, "cohort")
+
+    assert [error.value for error in at.error] == [
+        "The Cohort page is not available to a coach (your pages: Caseload, Person)."
+    ]
+    assert not at.metric
+    assert not at.get("plotly_chart")
+    assert not at.get("download_button")
+    assert not at.multiselect
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        queries.cohort_filter_options,
+        queries.cohort_headline,
+        queries.adherence_by_week,
+        queries.pain_by_adherence_band,
+        queries.principles_by_group,
+        queries.dose_response,
+        queries.retention_by_week,
+        queries.data_coverage,
+        queries.cohort_effects,
+    ],
+)
+@pytest.mark.parametrize("viewer", [None, User("coach", "coach", coach_id="C-01")])
+def test_cohort_reads_refuse_anyone_but_program_managers_and_analysts(
+    dashboard_dir, monkeypatch, read, viewer
+):
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(dashboard_dir))
+
+    with pytest.raises(queries.AccessDenied):
+        read(viewer)

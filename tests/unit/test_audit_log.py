@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import stat
+import sys
+import types
 from datetime import UTC, date, datetime
 
 import pytest
@@ -123,7 +125,10 @@ def _append_many(data_dir: str, writer: int, count: int, pad: int) -> None:
         )
 
 
-def test_several_processes_appending_never_interleave_a_line(tmp_path):
+def test_several_processes_appending_never_interleave_a_line(tmp_path, monkeypatch):
+    # spawned children re-run the parent's __main__: after an AppTest in this process that
+    # would be a Streamlit page, so start them from a plain one
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     context = multiprocessing.get_context("spawn")
     writers, per_writer, pad = 4, 150, 20_000
     processes = [

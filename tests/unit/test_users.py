@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import stat
+import sys
 import threading
+import types
 from pathlib import Path
 
 import duckdb
@@ -193,7 +195,10 @@ def _add_in_process(data_dir: str, username: str) -> None:
     UserStore.at(data_dir).add(username, "analyst", PASSWORD)
 
 
-def test_concurrent_adds_from_processes_keep_every_user(tmp_path):
+def test_concurrent_adds_from_processes_keep_every_user(tmp_path, monkeypatch):
+    # spawned children re-run the parent's __main__: after an AppTest in this process that
+    # would be a Streamlit page, so start them from a plain one
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     context = multiprocessing.get_context("spawn")
     names = [f"proc{n}" for n in range(8)]
     processes = [
