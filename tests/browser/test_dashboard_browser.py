@@ -296,7 +296,17 @@ def test_analyst_sees_data_health_and_no_person_pages(browser, dashboard_url, us
     page = open_logged_in(browser, f"{dashboard_url}/", users["analyst"])
     try:
         assert heading(page) == "Data health"
+        page.get_by_text("Coverage by source and week").wait_for(timeout=30_000)
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        settle(page)
         assert_rendered_cleanly(page)
+        for section in (
+            "Runs",
+            "Freshness per source",
+            "Quarantined files and rows",
+            "Asset checks",
+        ):
+            assert page.get_by_role("heading", name=section).count() == 1, section
         assert page.get_by_text("Data as of").count() >= 1
         screenshot(page, "data-health.png")
 
