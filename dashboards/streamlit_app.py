@@ -12,11 +12,36 @@ first page.
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from dashboards import queries, session
 
 st.set_page_config(page_title="steadyback", page_icon="🧘", layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import what some pages need but is slow to import, in the background, once per server.
+
+    The cohort models load scipy (~1 s) and Data health's run history Dagster
+    (~2 s); done while the login form waits for typing, the first viewer after a
+    server start does not wait for them.
+    """
+
+    def load() -> None:
+        import dagster  # noqa: F401
+
+        import pipelines.lib.models.dose_response  # noqa: F401
+        import pipelines.lib.models.retention  # noqa: F401
+
+    thread = threading.Thread(target=load, name="steadyback-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+warm_up()
 
 viewer = session.current_viewer()
 allowed = queries.PAGES_BY_ROLE.get(viewer.role, ()) if viewer else ()
