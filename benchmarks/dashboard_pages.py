@@ -52,7 +52,7 @@ PAGE_FILES = {
 }
 TARGETS_S = {"cohort": 1.0, "person": 0.5}
 PEOPLE_PER_SIZE = 5
-TYPING_MS = 3000  # the login form is up this long before "Log in" is clicked, as when a person types
+TYPING_MS = 3000  # the login form is up this long before "Log in" is clicked (a person typing)
 
 
 def snapshot_rows(data_dir: Path, sql: str, params: list | None = None) -> list[tuple]:
