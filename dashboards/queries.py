@@ -77,7 +77,9 @@ def authorise(viewer: User | None, page: str) -> User:
     return viewer
 
 
-def authorise_person(viewer: User | None, pid: str) -> dict[str, Any] | None:
+def authorise_person(
+    viewer: User | None, pid: str, snapshot: SnapshotIdentity | None = None
+) -> dict[str, Any] | None:
     """The person's `marts.participants` row when the viewer may see it.
 
     Program managers may see anyone; a coach only people whose `coach_id` is
@@ -85,7 +87,9 @@ def authorise_person(viewer: User | None, pid: str) -> dict[str, Any] | None:
     so a coach cannot probe which pids exist. None: unknown pid (program managers).
     """
     viewer = authorise(viewer, "person")
-    snapshot = snapshot_identity()
+    # a caller about to read passes the snapshot it will read, so the check and the read
+    # cannot straddle a publish that moved the person to another coach
+    snapshot = snapshot or snapshot_identity()
     row = None if snapshot is None else _participant(snapshot, pid)
     if viewer.role == "coach" and (
         row is None or viewer.coach_id is None or row["coach_id"] != viewer.coach_id
@@ -433,9 +437,23 @@ def _cohort_headline(read: _Reader, selection: CohortSelection) -> dict[str, Any
     }
     for share in ("adherent_this_week", "median_adherence", "responders"):
         people = row[f"{share}_people"]
-        headline[share] = row[share] if _shown(people) else None
+        shown = _shown(people)
+        if shown and share != "median_adherence":
+            shown = _share_shown(row[share], people)
+        headline[share] = row[share] if shown else None
         headline[f"{share}_people"] = people if _shown(people) else None
     return headline
+
+
+def _share_shown(share: float | None, people: int) -> bool:
+    """A share of people may be shown when neither side of it is 1–4 people.
+
+    "20 % of 5 are responders" is one person; "95 % of 60" leaves three who are not.
+    """
+    if share is None:
+        return False
+    yes = round(share * people)
+    return not (0 < yes < MIN_CELL_SIZE or 0 < people - yes < MIN_CELL_SIZE)
 
 
 def adherence_by_week(
@@ -496,7 +514,12 @@ def _adherence_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFram
                 case when n_people >= $min_cell then median end::double as median,
                 case when n_people >= $min_cell then q25 end::double as q25,
                 case when n_people >= $min_cell then q75 end::double as q75,
-                case when n_people >= $min_cell then adherent_share end::double as adherent_share,
+                case
+                    when n_people >= $min_cell
+                     and round(adherent_share * n_people) not between 1 and $min_cell - 1
+                     and round((1 - adherent_share) * n_people) not between 1 and $min_cell - 1
+                    then adherent_share
+                end::double as adherent_share,
                 n_people < $min_cell as suppressed
             from by_week
         )
@@ -653,17 +676,14 @@ def _principles_by_group(
             from per_person
             group by grouping sets ((grp, principle), (principle))
         )
-        select
-            "group",
-            principle,
-            case when n_people >= $min_cell then n_people end::bigint as n_people,
-            case when n_people >= $min_cell then mean_score end::double as mean_score,
-            n_people < $min_cell as suppressed
+        select "group", principle, is_total, n_people::bigint as n_people,
+               mean_score::double as mean_score
         from cells
         order by not is_total, "group", principle
         """,
-        _selected_params(selection, rows=rows, all_selected=ALL_SELECTED, min_cell=MIN_CELL_SIZE),
+        _selected_params(selection, rows=rows, all_selected=ALL_SELECTED),
     )
+    frame = _suppress_with_complements(frame)
     order = {name: index for index, name in enumerate(PRINCIPLE_COLUMNS)}
     groups = frame["group"].unique(maintain_order=True).to_list()
     # a group or principle with no score at all still gets its (blank) cells
@@ -684,6 +704,50 @@ def _principles_by_group(
         .sort("_group_order", "_order")
         .drop("_group_order", "_order")
         .select(_empty_principles().columns)
+    )
+
+
+def _suppress_with_complements(cells: pl.DataFrame) -> pl.DataFrame:
+    """Blank every heat-map cell of fewer than MIN_CELL_SIZE people — and enough others that
+    the blanks cannot be recovered by subtraction.
+
+    Each principle's groups add up to its "all selected" row, so a single blank cell
+    would be the total minus the others. Per principle, while fewer than two cells are
+    blank or the blank ones hold fewer than MIN_CELL_SIZE people together, the smallest
+    shown group is blanked too; if no group is left to blank, the total is.
+    """
+    suppressed: set[tuple[str, str]] = set()
+    for (principle,), column in cells.group_by("principle"):
+        groups = column.filter(~pl.col("is_total")).sort("n_people", "group")
+        blank = [
+            (g, n) for g, n in groups.select("group", "n_people").iter_rows() if n < MIN_CELL_SIZE
+        ]
+        if blank:
+            shown = [
+                (g, n)
+                for g, n in groups.select("group", "n_people").iter_rows()
+                if n >= MIN_CELL_SIZE
+            ]
+            while shown and (len(blank) < 2 or sum(n for _, n in blank) < MIN_CELL_SIZE):
+                blank.append(shown.pop(0))
+            if len(blank) < 2 or sum(n for _, n in blank) < MIN_CELL_SIZE:
+                blank.append((ALL_SELECTED, 0))
+        suppressed.update((group, principle) for group, _ in blank)
+        total = column.filter(pl.col("is_total"))
+        if total.height and total["n_people"][0] < MIN_CELL_SIZE:
+            suppressed.add((ALL_SELECTED, principle))
+    hidden = pl.struct("group", "principle").map_elements(
+        lambda cell: (cell["group"], cell["principle"]) in suppressed, return_dtype=pl.Boolean
+    )
+    return cells.with_columns(hidden.alias("suppressed")).select(
+        "group",
+        "principle",
+        pl.when(pl.col("suppressed")).then(None).otherwise(pl.col("n_people")).alias("n_people"),
+        pl.when(pl.col("suppressed"))
+        .then(None)
+        .otherwise(pl.col("mean_score"))
+        .alias("mean_score"),
+        "suppressed",
     )
 
 
@@ -1148,8 +1212,8 @@ def person_panels(viewer: User | None, pid: str) -> dict[str, Any]:
     the cohort estimate of the same term) and `models_published` (False when the snapshot
     has no pain models). Every query is filtered by the bound pid.
     """
-    authorise_person(viewer, pid)
     snapshot = snapshot_identity()
+    authorise_person(viewer, pid, snapshot)
     if snapshot is None:
         return {
             "days": pl.DataFrame(),

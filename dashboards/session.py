@@ -39,8 +39,9 @@ _MAX_TRACKED_USERNAMES = 10_000
 def current_viewer() -> User | None:
     """The logged-in user as the users file has them now.
 
-    Re-read on every rerun (a small JSON read, no hashing): a user removed or
-    given another role since logging in loses or changes access at their next click.
+    Re-read on every rerun (a small JSON read, no hashing): a user removed,
+    given another role or a new password since logging in is logged out at
+    their next click.
     """
     viewer = st.session_state.get(VIEWER_KEY)
     if viewer is None:
@@ -49,17 +50,20 @@ def current_viewer() -> User | None:
         now = UserStore.at(queries.data_dir()).get(viewer.username)
     except UserError:
         now = None
-    if now is None:
+    if now != viewer:  # removed, or re-added (`--replace`): another role or password
         log_out()
         return None
-    if now != viewer:
-        st.session_state[VIEWER_KEY] = now
     return now
 
 
 def log_out() -> None:
-    st.session_state.pop(VIEWER_KEY, None)
-    if st.session_state.pop(SSO_KEY, False):
+    """Forget everything of this session — the viewer, the person they had open, what was
+    audited — so that whoever logs in next in this tab starts clean."""
+    was_sso = st.session_state.get(SSO_KEY, False)
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.query_params.clear()
+    if was_sso:
         st.logout()  # else the identity provider's cookie logs them straight back in
 
 
@@ -113,7 +117,7 @@ def _sso_login(store: UserStore) -> bool:
     if not sso_configured() or st.user.get("is_logged_in") is not True:
         return False
     email = str(st.user.get("email") or "").strip()
-    verified = st.user.get("email_verified") is not False  # refused only when said to be unverified
+    verified = st.user.get("email_verified") is True  # a provider must vouch for the address
     try:
         user = _sso_account(store, email) if email and verified else None
     except UserError as error:
@@ -247,7 +251,7 @@ def open_page(page: str, title: str, *, needs_snapshot: bool = True) -> tuple[Us
 
 def audit_person_view(viewer: User, page: str, pid: str, outcome: str = "viewed") -> None:
     """Append one audit event per person shown, not one per widget rerun of the same view."""
-    key = (page, pid, outcome)
+    key = (viewer.username, page, pid, outcome)
     if st.session_state.get("_audited") == key:
         return
     audit.record(

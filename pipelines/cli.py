@@ -164,12 +164,23 @@ PASSWORD_ARGUMENT_REFUSED = (
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
+    rows = [[_one_line(cell) for cell in row] for row in rows]
     widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
     lines = [headers, ["-" * width for width in widths], *rows]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in lines
     )
+
+
+def _one_line(cell: str) -> str:
+    """Control characters escaped: a crafted value (a pid from a URL) cannot forge a table line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in cell)
+
+
+def _spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula (e.g. a crafted pid)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
 
 
 def _read_password(confirm: bool) -> str:
@@ -269,7 +280,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows([[_spreadsheet_safe(cell) for cell in row] for row in rows])
     elif rows:
         print(_table(columns, rows))
     else:

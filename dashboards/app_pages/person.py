@@ -7,6 +7,7 @@ shown, refused or reported on is written to the audit log.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,7 +92,11 @@ def _missing_effect_reason(term: str, evidence: dict[str, Any], models_published
 
 # A role without person pages (an analyst) asking for a person by URL is refused by open_page;
 # the attempt is audited first.
+# A pid from the URL is whatever the visitor typed: cut it short for the audit log, and only
+# echo it on the page when it looks like a pid (no markdown smuggled into the message).
 requested = st.query_params.get("pid")
+if requested is not None:
+    requested = requested[:64]
 asker = session.current_viewer()
 if requested and asker is not None:
     try:
@@ -116,7 +121,8 @@ if requested is not None and requested not in labels:
         st.error(str(denied), icon="🚫")
         st.stop()
     if known is None:
-        st.error(f"No participant with pid `{requested}` in the published snapshot.", icon="🔎")
+        shown = f"`{requested}`" if re.fullmatch(r"[A-Za-z0-9_.-]+", requested) else "(malformed)"
+        st.error(f"No participant with pid {shown} in the published snapshot.", icon="🔎")
 
 # The selectbox keeps its identity across reruns (a key, not an index that follows the URL,
 # which would reset a fresh choice); a pid arriving in the URL is copied into it instead.

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import hashlib
 import json
 import os
 import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from dataclasses import replace as with_fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -54,6 +56,9 @@ class User:
     role: str
     coach_id: str | None = None
     created_at: str | None = None
+    # Changes with every new password (a digest of the salted hash, not of the password),
+    # so a session can tell that its user's password was reset.
+    credential: str | None = field(default=None, repr=False)
 
 
 class UserStore:
@@ -172,7 +177,10 @@ class UserStore:
                         "(--replace sets a new password and role; or remove it first)"
                     )
                 entries = [e for e in entries if e["username"] != username]
-            entries.append({**asdict(user), "password_hash": password_hash})
+            user = with_fields(user, credential=_credential(password_hash))
+            entry = asdict(user)
+            del entry["credential"]
+            entries.append({**entry, "password_hash": password_hash})
             self._write(entries)
         return user
 
@@ -230,7 +238,12 @@ def _user(entry: dict) -> User:
         role=entry["role"],
         coach_id=entry.get("coach_id"),
         created_at=entry.get("created_at"),
+        credential=_credential(entry.get("password_hash", "")),
     )
+
+
+def _credential(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
 
 
 # --- demo users ---------------------------------------------------------------------------

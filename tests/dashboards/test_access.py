@@ -509,7 +509,7 @@ def test_without_sso_configured_nothing_changes(dashboard_dir, monkeypatch):
     monkeypatch.setenv("STEADYBACK_DATA_DIR", str(dashboard_dir))
     UserStore.at(dashboard_dir).add("sso.pm@example.org", "program_manager", PASSWORD, replace=True)
     at = AppTest.from_file(APP, default_timeout=60)
-    at.user = {"is_logged_in": True, "email": "sso.pm@example.org"}
+    at.user = {"is_logged_in": True, "email": "sso.pm@example.org", "email_verified": True}
     at.run()
 
     assert login_form_shown(at)
@@ -535,7 +535,9 @@ def test_an_sso_user_gets_the_role_of_their_users_file_entry(
     UserStore.at(dashboard_dir).add("sso.pm@example.org", "program_manager", PASSWORD, replace=True)
     before = len(events_for(dashboard_dir, user="sso.pm@example.org", outcome="login"))
 
-    at = sso_app(dashboard_dir, monkeypatch, {"is_logged_in": True, "email": email})
+    at = sso_app(
+        dashboard_dir, monkeypatch, {"is_logged_in": True, "email": email, "email_verified": True}
+    )
 
     assert not login_form_shown(at)
     assert listed_pages(navigation[-1]) == ROLE_PAGES["program_manager"]
@@ -553,6 +555,7 @@ def test_an_sso_user_gets_the_role_of_their_users_file_entry(
     [
         {"is_logged_in": True, "email": "stranger@example.org"},
         {"is_logged_in": True, "email": "sso.pm@example.org", "email_verified": False},
+        {"is_logged_in": True, "email": "sso.pm@example.org"},  # no claim: not vouched for
         {"is_logged_in": True},
     ],
 )

@@ -142,6 +142,10 @@ def expected_headline(data_dir: Path, pids: set[str]) -> dict[str, str]:
     def share(values: list[bool | float], fraction: float | None = None) -> str:
         if len(values) < MIN_CELL_SIZE:
             return "suppressed"
+        if fraction is None:  # a share of people: neither side may be 1–4 people
+            yes = sum(values)
+            if 0 < yes < MIN_CELL_SIZE or 0 < len(values) - yes < MIN_CELL_SIZE:
+                return "suppressed"
         return f"{(fraction if fraction is not None else statistics.fmean(values)):.0%}"
 
     return {
@@ -783,6 +787,17 @@ def test_principle_cells_of_few_people_are_blank(dashboard_dir, tmp_path, monkey
     assert cells["z"][row] == [None] * len(PRINCIPLES)
     assert all(f"fewer than {MIN_CELL_SIZE} people" in h for h in cells["customdata"][row])
     assert all(value is not None for value in cells["z"][0][:4]), "the total row is shown"
+    for column in range(len(PRINCIPLES)):
+        blanks = sum(cells["z"][row][column] is None for row in range(1, len(cells["y"])))
+        assert blanks != 1, "a lone blank cell would be the total minus the shown cells"
+
+
+def test_share_of_people_hides_either_side_of_one_to_four():
+    assert not queries._share_shown(0.2, 5)  # one responder out of five
+    assert not queries._share_shown(0.95, 60)  # three who are not
+    assert queries._share_shown(0.0, 5)
+    assert queries._share_shown(0.5, 20)
+    assert not queries._share_shown(None, 20)
 
 
 # --- CSV downloads -------------------------------------------------------------------------

@@ -281,6 +281,19 @@ def test_unknown_pid_is_explained(dashboard_dir, monkeypatch):
     assert not at.get("plotly_chart")
 
 
+def test_a_crafted_pid_is_not_echoed_as_markdown_and_is_audited_short(dashboard_dir, monkeypatch):
+    crafted = "`[log in again](http://evil.example)`" + "x" * 500
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "person", pid=crafted)
+
+    assert at.error[0].value == "No participant with pid (malformed) in the published snapshot."
+    assert "evil" not in page_text(at)
+
+    at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid=crafted)
+    assert "not in your caseload" in at.error[0].value
+    denied = [e for e in audit.read(dashboard_dir) if e.outcome == "denied" and e.user == "coach"]
+    assert denied[-1].pid == crafted[:64]
+
+
 def test_discomfort_panel_counts_rated_sessions_gentle_and_aggressive(dashboard_dir, monkeypatch):
     pid = a_busy_person(dashboard_dir)
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "person", pid=pid)

@@ -361,3 +361,27 @@ def test_demo_on_real_exports_creates_no_demo_users(tmp_path, monkeypatch, capsy
     out = capsys.readouterr().out
     assert "No demo logins" in out and "steadyback users add" in out
     assert not UserStore.at(data_dir).path.exists()
+
+
+def test_audit_csv_never_hands_a_spreadsheet_a_formula(tmp_path, monkeypatch, capsys):
+    audit.record(
+        tmp_path, user="coach", role="coach", page="person", pid='=HYPERLINK("x")', outcome="denied"
+    )
+
+    _, out, _ = steadyback(
+        monkeypatch, capsys, "audit", "--data-dir", str(tmp_path), "--format", "csv"
+    )
+
+    [row] = list(csv.DictReader(io.StringIO(out)))
+    assert row["pid"] == '\'=HYPERLINK("x")'
+
+
+def test_audit_table_keeps_a_crafted_pid_on_its_own_line(tmp_path, monkeypatch, capsys):
+    forged = "p_x\n2026-01-01T00:00:00.000+00:00  pm  program_manager  person  p_0123  viewed"
+    audit.record(tmp_path, user="coach", role="coach", page="person", pid=forged, outcome="denied")
+
+    _, out, _ = steadyback(monkeypatch, capsys, "audit", "--data-dir", str(tmp_path))
+
+    lines = out.splitlines()
+    assert len(lines) == 3  # header, rule, the one event
+    assert "p_x\\n2026" in lines[2] and lines[2].rstrip().endswith("denied")
