@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import math
 from datetime import date
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from page_harness import (
     plotly_specs,
     query,
 )
+from report_html import ReportHtml
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from pipelines.lib import audit
@@ -664,61 +664,8 @@ def test_one_audit_event_per_person_view_not_per_rerun(dashboard_dir, monkeypatc
 # --- the printable progress report ------------------------------------------------------------
 
 
-class _Structure(HTMLParser):
-    """Checks that tags nest properly and collects text by data-* attributes."""
-
-    VOID = {"meta", "link", "br", "hr", "img", "input", "col", "area", "base", "source", "wbr"}
-    SVG_LEAVES = {"line", "rect", "circle", "polyline", "path"}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.tags: list[tuple[str, dict]] = []
-        self.text: dict[str, str] = {}
-        self._capture: str | None = None
-        self.doctype = ""
-
-    def handle_decl(self, decl: str) -> None:
-        self.doctype = decl
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        attributes = dict(attrs)
-        self.tags.append((tag, attributes))
-        if tag in self.VOID:
-            return
-        self.stack.append(tag)
-        key = attributes.get("data-metric")
-        if "data-principle" in attributes:
-            key = f"{attributes['data-principle']}:{attributes['data-week']}"
-        if key:
-            self._capture = key
-            self.text[key] = ""
-
-    def handle_startendtag(self, tag: str, attrs: list) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
-            return
-        self.stack.pop()
-        self._capture = None
-
-    def handle_data(self, data: str) -> None:
-        if self._capture:
-            self.text[self._capture] += data
-
-
-def parse_report(html: str) -> _Structure:
-    parsed = _Structure()
-    parsed.feed(html)
-    parsed.close()
-    return parsed
-
-
-def assert_standalone_html(html: str) -> _Structure:
-    parsed = parse_report(html)
+def assert_standalone_html(html: str) -> ReportHtml:
+    parsed = ReportHtml(html)
     assert parsed.doctype.lower() == "doctype html"
     assert not parsed.errors and not parsed.stack
     names = [tag for tag, _ in parsed.tags]

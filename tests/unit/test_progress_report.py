@@ -7,10 +7,10 @@ by reading the frames: enrolled Mon 2 Mar 2026, data as of Tue 17 Mar (program d
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from html.parser import HTMLParser
 
 import polars as pl
 import pytest
+from report_html import ReportHtml
 
 from dashboards.report import progress_report_html
 
@@ -104,58 +104,8 @@ def report(**overrides) -> str:
     return progress_report_html(**arguments)
 
 
-class Parsed(HTMLParser):
-    """Tags with their attributes, nesting errors, and the text of data-metric / data-principle."""
-
-    VOID = {"meta", "link", "br", "hr", "img", "input", "col", "area", "base", "source", "wbr"}
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.tags: list[tuple[str, dict]] = []
-        self.text: dict[str, str] = {}
-        self.doctype = ""
-        self._key: str | None = None
-        self.feed(html)
-        self.close()
-
-    def handle_decl(self, decl: str) -> None:
-        self.doctype = decl
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        attributes = dict(attrs)
-        self.tags.append((tag, attributes))
-        if tag in self.VOID:
-            return
-        self.stack.append(tag)
-        if "data-metric" in attributes:
-            self._key = attributes["data-metric"]
-        elif "data-principle" in attributes:
-            self._key = f"{attributes['data-principle']}:{attributes['data-week']}"
-        if self._key is not None:
-            self.text.setdefault(self._key, "")
-
-    def handle_startendtag(self, tag: str, attrs: list) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"</{tag}> inside <{self.stack[-1] if self.stack else None}>")
-            return
-        self.stack.pop()
-        self._key = None
-
-    def handle_data(self, data: str) -> None:
-        if self._key is not None:
-            self.text[self._key] += data
-
-    def attrs(self, tag: str, attribute: str) -> list[dict]:
-        return [a for t, a in self.tags if t == tag and attribute in a]
-
-
 def test_headline_numbers():
-    parsed = Parsed(report())
+    parsed = ReportHtml(report())
 
     assert parsed.text["days_done"] == "11"  # 5 + 5 + 1 done days up to as of
     assert parsed.text["days_missed"] == "5"
@@ -166,7 +116,7 @@ def test_headline_numbers():
 
 
 def test_calendar_has_every_program_day_with_its_state():
-    parsed = Parsed(report())
+    parsed = ReportHtml(report())
 
     cells = parsed.attrs("td", "data-state")
     assert [c["data-day"] for c in cells] == [str(ENROLLED + timedelta(days=i)) for i in range(21)]
@@ -175,7 +125,7 @@ def test_calendar_has_every_program_day_with_its_state():
 
 
 def test_sessions_per_week_against_the_prescription():
-    parsed = Parsed(report())
+    parsed = ReportHtml(report())
 
     bars = parsed.attrs("rect", "data-sessions")
     assert [(b["data-week"], b["data-sessions"], b["data-prescribed"]) for b in bars] == [
@@ -188,7 +138,7 @@ def test_sessions_per_week_against_the_prescription():
 
 
 def test_pain_weekly_means_baseline_and_responder_threshold():
-    parsed = Parsed(report())
+    parsed = ReportHtml(report())
 
     assert parsed.text["pain_baseline"] == "6.0"
     assert parsed.text["pain_latest"] == "4.0"
@@ -216,7 +166,7 @@ def test_threshold_uses_thirty_percent_for_a_high_baseline():
         "principles": principles_frame(),
         "outcome": outcome,
     }
-    parsed = Parsed(report(panels=panels))
+    parsed = ReportHtml(report(panels=panels))
 
     lines = {a["data-line"]: a["data-value"] for a in parsed.attrs("line", "data-line")}
     assert lines["threshold"] == "5.6"  # 8 − 2.4: 30 % is more than 2 points
@@ -224,7 +174,7 @@ def test_threshold_uses_thirty_percent_for_a_high_baseline():
 
 
 def test_principle_scores_per_week_and_missing_is_not_zero():
-    parsed = Parsed(report())
+    parsed = ReportHtml(report())
 
     assert parsed.text["consistency:1"] == "100%"
     assert parsed.text["consistency:2"] == "60%"
@@ -241,7 +191,7 @@ def test_principle_scores_per_week_and_missing_is_not_zero():
 
 def test_standalone_printable_html():
     html = report()
-    parsed = Parsed(html)
+    parsed = ReportHtml(html)
 
     assert html.startswith("<!DOCTYPE html>")
     assert parsed.doctype.lower() == "doctype html"
@@ -273,7 +223,7 @@ def test_text_is_escaped():
 
     assert "<script>" not in html and "<b>" not in html
     assert "Back &amp; Neck &lt;b&gt;" in html
-    assert not Parsed(html).errors
+    assert not ReportHtml(html).errors
 
 
 def test_before_the_program_starts_nothing_fails():
@@ -285,7 +235,7 @@ def test_before_the_program_starts_nothing_fails():
     }
     person = {**PERSON, "program_week_now": None, "status": "not_started"}
     html = report(person=person, panels=empty)
-    parsed = Parsed(html)
+    parsed = ReportHtml(html)
 
     assert not parsed.errors
     assert parsed.text["days_done"] == "0"
