@@ -730,50 +730,41 @@ def breathing_stability_figure(principles: pl.DataFrame) -> go.Figure:
         )
     ]
     figure = go.Figure()
-    figure.add_trace(
-        go.Bar(
-            x=started["week"].to_list(),
-            y=started["breathing"].to_list(),
-            name="stretch sessions with guided breathing",
-            marker={"color": BREATHING_COLOR},
-            text=_share_text(started["breathing"].to_list()),
-            textposition="outside",
-            customdata=list(
-                zip(
-                    labels,
-                    started["breathing_sessions"].to_list(),
-                    started["breathing_known_sessions"].to_list(),
-                    strict=True,
-                )
-            ),
-            hovertemplate=(
-                "%{customdata[0]}<br>%{y:.0%} — %{customdata[1]} of %{customdata[2]} "
-                "sessions with guided breathing<extra></extra>"
-            ),
+    for share, done, out_of, name, color, what in (
+        (
+            "breathing",
+            "breathing_sessions",
+            "breathing_known_sessions",
+            "stretch sessions with guided breathing",
+            BREATHING_COLOR,
+            "sessions with guided breathing",
+        ),
+        (
+            "stability",
+            "stability_days",
+            "stretch_days",
+            "practice days followed by stability work",
+            STABILITY_COLOR,
+            "practice days with a stability follow-up",
+        ),
+    ):
+        figure.add_trace(
+            go.Bar(
+                x=started["week"].to_list(),
+                y=started[share].to_list(),
+                name=name,
+                marker={"color": color},
+                text=_share_text(started[share].to_list()),
+                textposition="outside",
+                customdata=list(
+                    zip(labels, started[done].to_list(), started[out_of].to_list(), strict=True)
+                ),
+                hovertemplate=(
+                    f"%{{customdata[0]}}<br>%{{y:.0%}} — %{{customdata[1]}} of %{{customdata[2]}} "
+                    f"{what}<extra></extra>"
+                ),
+            )
         )
-    )
-    figure.add_trace(
-        go.Bar(
-            x=started["week"].to_list(),
-            y=started["stability"].to_list(),
-            name="practice days followed by stability work",
-            marker={"color": STABILITY_COLOR},
-            text=_share_text(started["stability"].to_list()),
-            textposition="outside",
-            customdata=list(
-                zip(
-                    labels,
-                    started["stability_days"].to_list(),
-                    started["stretch_days"].to_list(),
-                    strict=True,
-                )
-            ),
-            hovertemplate=(
-                "%{customdata[0]}<br>%{y:.0%} — %{customdata[1]} of %{customdata[2]} "
-                "practice days with a stability follow-up<extra></extra>"
-            ),
-        )
-    )
     figure.update_layout(
         barmode="group",
         xaxis={"title": {"text": "Program week"}, "dtick": 1},

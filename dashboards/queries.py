@@ -17,6 +17,7 @@ Query values are always bound parameters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -322,6 +323,20 @@ class _Reader:
         return self._connection.sql(sql, params=params).pl()
 
 
+def _selection_panel(
+    viewer: User | None,
+    selection: CohortSelection | None,
+    name: str,
+    empty: Callable[[], pl.DataFrame],
+) -> pl.DataFrame:
+    """One of `_selection_panels` for an authorised viewer; `empty()` without a snapshot."""
+    authorise(viewer, "cohort")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return empty()
+    return _selection_panels(snapshot, _selection(selection))[name]
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _selection_panels(snapshot: SnapshotIdentity, selection: CohortSelection) -> dict[str, Any]:
     """Every cohort panel that depends on the selection alone, suppressed, by name."""
@@ -465,11 +480,7 @@ def adherence_by_week(
     with fewer than `MIN_CELL_SIZE` people keep their row (so a page can say which
     weeks are hidden) but carry nulls instead of numbers.
     """
-    authorise(viewer, "cohort")
-    snapshot = snapshot_identity()
-    if snapshot is None:
-        return _empty_adherence_frame()
-    return _selection_panels(snapshot, _selection(selection))["adherence_by_week"]
+    return _selection_panel(viewer, selection, "adherence_by_week", _empty_adherence_frame)
 
 
 def _empty_adherence_frame() -> pl.DataFrame:
@@ -540,11 +551,7 @@ def pain_by_adherence_band(
     band, week, n_people, mean_pain, ci_low, ci_high, suppressed (fewer than
     `MIN_CELL_SIZE` people: numbers null).
     """
-    authorise(viewer, "cohort")
-    snapshot = snapshot_identity()
-    if snapshot is None:
-        return _empty_pain_by_band()
-    return _selection_panels(snapshot, _selection(selection))["pain_by_adherence_band"]
+    return _selection_panel(viewer, selection, "pain_by_adherence_band", _empty_pain_by_band)
 
 
 def _empty_pain_by_band() -> pl.DataFrame:
@@ -759,11 +766,7 @@ def dose_response(viewer: User | None, selection: CohortSelection | None = None)
     mean_pain_change, ci_low, ci_high, suppressed (1 to `MIN_CELL_SIZE` − 1 people; a band
     with nobody keeps n_people 0 and null numbers).
     """
-    authorise(viewer, "cohort")
-    snapshot = snapshot_identity()
-    if snapshot is None:
-        return _empty_dose_response()
-    return _selection_panels(snapshot, _selection(selection))["dose_response"]
+    return _selection_panel(viewer, selection, "dose_response", _empty_dose_response)
 
 
 def _empty_dose_response() -> pl.DataFrame:
@@ -816,11 +819,7 @@ def retention_by_week(
     still_engaged, ci_low, ci_high, suppressed (fewer than `MIN_CELL_SIZE` people at risk:
     that week and every later one carry nulls).
     """
-    authorise(viewer, "cohort")
-    snapshot = snapshot_identity()
-    if snapshot is None:
-        return _empty_retention()
-    return _selection_panels(snapshot, _selection(selection))["retention_by_week"]
+    return _selection_panel(viewer, selection, "retention_by_week", _empty_retention)
 
 
 def _empty_retention() -> pl.DataFrame:
@@ -939,11 +938,7 @@ def data_coverage(viewer: User | None, selection: CohortSelection | None = None)
     sleep_share, suppressed (fewer than `MIN_CELL_SIZE` people: all null),
     tracker_suppressed (fewer than `MIN_CELL_SIZE` tracker wearers: wear and sleep null).
     """
-    authorise(viewer, "cohort")
-    snapshot = snapshot_identity()
-    if snapshot is None:
-        return _empty_coverage()
-    return _selection_panels(snapshot, _selection(selection))["data_coverage"]
+    return _selection_panel(viewer, selection, "data_coverage", _empty_coverage)
 
 
 def _empty_coverage() -> pl.DataFrame:
