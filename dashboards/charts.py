@@ -24,6 +24,37 @@ CALENDAR_COLORS = (UPCOMING_COLOR, UNKNOWN_COLOR, MISSED_COLOR, DONE_COLOR)
 # --- cohort -------------------------------------------------------------------------------
 
 
+def _add_band(
+    figure: go.Figure, x: list, low: list, high: list, name: str, shape: str = "linear"
+) -> None:
+    """A shaded band between `low` and `high` (an interval): an invisible upper edge, then the
+    lower edge filled up to it; hover is left to the line the band surrounds."""
+    edge = {"width": 0, "shape": shape}
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=high,
+            mode="lines",
+            line=edge,
+            hoverinfo="skip",
+            showlegend=False,
+            name=f"{name}, upper edge",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=low,
+            mode="lines",
+            line=edge,
+            fill="tonexty",
+            fillcolor=BAND_COLOR,
+            hoverinfo="skip",
+            name=name,
+        )
+    )
+
+
 def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure:
     """Median weekly adherence with its interquartile band, and the adherent-week line.
 
@@ -33,28 +64,12 @@ def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure
     week = shown["week"].to_list()
     n_people = shown["n_people"].to_list()
     figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=week,
-            y=shown["q75"].to_list(),
-            mode="lines",
-            line={"width": 0},
-            hoverinfo="skip",
-            showlegend=False,
-            name="75th percentile",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=week,
-            y=shown["q25"].to_list(),
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor=BAND_COLOR,
-            hoverinfo="skip",
-            name="middle half of people (25th–75th percentile)",
-        )
+    _add_band(
+        figure,
+        week,
+        shown["q25"].to_list(),
+        shown["q75"].to_list(),
+        "middle half of people (25th–75th percentile)",
     )
     figure.add_trace(
         go.Scatter(
@@ -361,28 +376,13 @@ def retention_figure(weeks: pl.DataFrame) -> go.Figure:
     shown = weeks.filter(~pl.col("suppressed")).sort("week")
     week = shown["week"].to_list()
     figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=week,
-            y=shown["ci_high"].to_list(),
-            mode="lines",
-            line={"width": 0, "shape": "hv"},
-            hoverinfo="skip",
-            showlegend=False,
-            name="upper 95 %",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=week,
-            y=shown["ci_low"].to_list(),
-            mode="lines",
-            line={"width": 0, "shape": "hv"},
-            fill="tonexty",
-            fillcolor=BAND_COLOR,
-            hoverinfo="skip",
-            name="95 % interval",
-        )
+    _add_band(
+        figure,
+        week,
+        shown["ci_low"].to_list(),
+        shown["ci_high"].to_list(),
+        "95 % interval",
+        shape="hv",
     )
     figure.add_trace(
         go.Scatter(
