@@ -7,6 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR_ENV = "STEADYBACK_DATA_DIR"
+PRIVATE_UMASK = 0o077
+"""Every file steadyback writes is its owner's alone: folders 0700, files 0600."""
+
+
+def keep_private() -> None:
+    """Set the process umask so that nothing written from here on is readable by others.
+
+    Called first by every entry point (the CLI, the Dagster code location, the dashboard)
+    so that files written by libraries (DuckDB, Dagster's storage, Parquet) are covered too.
+    """
+    os.umask(PRIVATE_UMASK)
 
 
 def default_data_dir() -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import behaviour, exports, outcomes, truth, wearable
+from .manifest import write_landing_manifest
 from .people import make_people
 from .schedule import make_calendar
 
@@ -79,6 +80,7 @@ def generate_cohort(
         land.corrections,
         dups,
     )
+    truth_files.append(write_landing_manifest(out_dir, [path for path, _ in land.files]))
 
     # Modification times: every landing file carries its export instant (06:00 UTC on its
     # export date) so "later export wins" can order by mtime; truth/ and the folders get E.
