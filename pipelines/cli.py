@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.lib.layout import DATA_DIR_ENV, DataDir, default_data_dir
+from pipelines.lib.layout import DATA_DIR_ENV, DataDir, default_data_dir, keep_private
+from pipelines.lib.pseudonym import KeyRefused
 from pipelines.lib.users import ROLES, UserError
 
 DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
@@ -34,7 +35,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.runner import run_pipeline
 
-    report = run_pipeline(args.data_dir, as_of=args.as_of, instance=_instance(args.data_dir))
+    report = run_pipeline(
+        args.data_dir,
+        as_of=args.as_of,
+        instance=_instance(args.data_dir),
+        rotate_key=args.rotate_key,
+    )
     print(report.render())
     return 0 if report.published else 1
 
@@ -324,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--as-of", help="pin the 'as of' day (YYYY-MM-DD); default: the latest day with data"
     )
+    run.add_argument(
+        "--rotate-key",
+        action="store_true",
+        help="publish under a new STEADYBACK_PSEUDONYM_KEY: every pid changes "
+        "(docs/operations.md, 'Rotating the key')",
+    )
     run.set_defaults(handler=cmd_run)
 
     serve = commands.add_parser("serve", help="serve the dashboard on the published snapshot")
@@ -382,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_private()  # first: nothing any command writes is readable by others
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
@@ -389,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
     except UserError as err:
+        print(f"steadyback: {err}", file=sys.stderr)
+        return 2
+    except KeyRefused as err:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
 

@@ -8,21 +8,29 @@ from pipelines.defs.automation import landing_sensor, nightly_refresh, refresh_j
 from pipelines.defs.models import models
 from pipelines.defs.publish import current_snapshot
 from pipelines.defs.raw import raw_assets
-from pipelines.defs.resources import SteadybackResource
+from pipelines.defs.resources import KeyRotation, SteadybackResource
 from pipelines.defs.warehouse import warehouse
-from pipelines.lib.layout import default_data_dir
+from pipelines.lib.layout import default_data_dir, keep_private
+
+# Before Dagster or DuckDB write anything (importing writes nothing): every process that
+# loads this code location (code server, run worker, step processes) writes owner-only files.
+keep_private()
 
 
 def build_definitions(
-    data_dir: str | os.PathLike | None = None, as_of: str | None = None
+    data_dir: str | os.PathLike | None = None, as_of: str | None = None, rotate_key: bool = False
 ) -> dg.Definitions:
+    """`rotate_key`: only for `steadyback run --rotate-key`; the code location below never rotates."""
     root = os.fspath(data_dir) if data_dir is not None else str(default_data_dir().absolute())
     return dg.Definitions(
         assets=[*raw_assets, warehouse, models, current_snapshot],
         jobs=[refresh_job],
         schedules=[nightly_refresh],
         sensors=[landing_sensor],
-        resources={"steadyback": SteadybackResource(data_dir=root, as_of=as_of)},
+        resources={
+            "steadyback": SteadybackResource(data_dir=root, as_of=as_of),
+            "key_rotation": KeyRotation(allowed=rotate_key),
+        },
     )
 
 

@@ -10,8 +10,10 @@ import dagster as dg
 import duckdb
 
 from pipelines.definitions import build_definitions
+from pipelines.lib.key_policy import landing_run_key
 from pipelines.lib.landing import LANDING_FINGERPRINT_TAG, landing_fingerprint
-from pipelines.lib.layout import DataDir
+from pipelines.lib.layout import DataDir, private_dir
+from pipelines.lib.pseudonym import pseudonymize_mentions
 
 SNAPSHOT_ASSET = dg.AssetKey(["published", "current_snapshot"])
 INSTANCE_YAML = """\
@@ -29,8 +31,7 @@ telemetry:
 
 def dagster_home(data_dir: DataDir) -> Path:
     """The Dagster instance that keeps run history for this data dir (UI and CLI share it)."""
-    home = data_dir.root / ".dagster"
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_dir(data_dir.root / ".dagster")
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(INSTANCE_YAML)
@@ -43,9 +44,8 @@ class RunReport:
     success: bool
     published: bool
     failure: str | None = None
-    files: list[tuple] = field(
-        default_factory=list
-    )  # (entity, file, rows_read, quarantined, status)
+    # (entity, file as shown: per-person folders by pid, rows_read, quarantined, status)
+    files: list[tuple] = field(default_factory=list)
     table_rows: dict[str, int] = field(default_factory=dict)
     issues: list[tuple] = field(default_factory=list)  # (severity, action, count)
     checks: list[tuple] = field(default_factory=list)  # (asset, check, passed, blocking, failing)
@@ -97,14 +97,23 @@ def run_pipeline(
     as_of: str | None = None,
     instance: dg.DagsterInstance | None = None,
     log_level: str = "INFO",
+    rotate_key: bool = False,
 ) -> RunReport:
+    """Run the refresh job; KeyRefused (nothing run, nothing published) when the key may not.
+
+    `rotate_key`: publish even though the key differs from the published snapshot's
+    (every pid changes; docs/operations.md, "Rotating the key").
+    """
     layout = DataDir.at(data_dir)
     if not layout.landing.is_dir():
         raise FileNotFoundError(
             f"{layout.landing} does not exist: put exports there (see README) "
             "or create a demo cohort with `steadyback generate`"
         )
-    job = build_definitions(layout.root, as_of=as_of).resolve_job_def("refresh")
+    layout.make_private()
+    key = landing_run_key(layout, rotate_key)  # before anything is parsed
+    definitions = build_definitions(layout.root, as_of=as_of, rotate_key=rotate_key)
+    job = definitions.resolve_job_def("refresh")
     instance = instance or dg.DagsterInstance.ephemeral()
     fingerprint, _ = landing_fingerprint(layout.landing)
     result = job.execute_in_process(
@@ -134,7 +143,8 @@ def run_pipeline(
             if e.is_step_success
         },
     )
-    _fill_from_warehouse(report, layout)
+    _fill_from_warehouse(report, layout, key)
+    layout.make_private()  # also what Dagster wrote after the publish step
     return report
 
 
@@ -147,7 +157,7 @@ def _root_cause(error) -> str:
     return f"{error.cls_name}: " + " ".join(message.split())
 
 
-def _fill_from_warehouse(report: RunReport, layout: DataDir) -> None:
+def _fill_from_warehouse(report: RunReport, layout: DataDir, key: bytes) -> None:
     if not layout.warehouse.exists():
         return
     with duckdb.connect(str(layout.warehouse), read_only=True) as con:
@@ -161,9 +171,13 @@ def _fill_from_warehouse(report: RunReport, layout: DataDir) -> None:
             )
 
         if table_exists("raw", "files"):
-            report.files = con.execute(
-                "select entity, file, rows_read, rows_quarantined, status from raw.files order by entity, file"
-            ).fetchall()
+            report.files = [
+                (entity, pseudonymize_mentions(file, person, key), *counts)
+                for entity, file, person, *counts in con.execute(
+                    "select entity, file, participant_id, rows_read, rows_quarantined, status "
+                    "from raw.files order by entity, file"
+                ).fetchall()
+            ]
         report.table_rows = {
             f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
             for s, t in con.execute(

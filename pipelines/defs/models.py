@@ -19,7 +19,7 @@ from pipelines.lib.models.panels import (
 from pipelines.lib.models.retention import engagement_spells, kaplan_meier
 from pipelines.lib.warehouse import open_warehouse
 
-from .resources import SteadybackResource
+from .resources import KeyRotation, SteadybackResource
 
 
 class ModelInputs:
@@ -104,9 +104,13 @@ def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame)
     name="models",
     can_subset=True,
 )
-def models(context: dg.AssetExecutionContext, steadyback: SteadybackResource):
+def models(
+    context: dg.AssetExecutionContext,
+    steadyback: SteadybackResource,
+    key_rotation: dg.ResourceParam[KeyRotation],
+):
     """Fit every selected model on the marts and write its table."""
-    with open_warehouse(steadyback.layout(), steadyback.pseudonym_key()) as con:
+    with open_warehouse(steadyback.layout(), steadyback.pseudonym_key(key_rotation)) as con:
         inputs = ModelInputs(con)
         for model in MODELS:
             key = dg.AssetKey(["models", model.name])

@@ -9,7 +9,7 @@ from pipelines.lib.publish import publish
 from pipelines.lib.warehouse import open_warehouse
 
 from .models import MODELS as PYTHON_MODELS
-from .resources import SteadybackResource
+from .resources import KeyRotation, SteadybackResource
 from .warehouse import MODELS
 
 
@@ -22,16 +22,22 @@ from .warehouse import MODELS
     group_name="published",
     kinds={"duckdb"},
 )
-def current_snapshot(context: dg.AssetExecutionContext, steadyback: SteadybackResource):
+def current_snapshot(
+    context: dg.AssetExecutionContext,
+    steadyback: SteadybackResource,
+    key_rotation: dg.ResourceParam[KeyRotation],
+):
     """published/current.duckdb — what dashboards and analysts read; replaced atomically."""
     layout = steadyback.layout()
-    with open_warehouse(layout, steadyback.pseudonym_key()) as con:
+    layout.make_private()  # all the run wrote (and Dagster's storage) is its owner's alone
+    with open_warehouse(layout, steadyback.pseudonym_key(key_rotation)) as con:
         snapshot = publish(
             layout,
             con,
             context.run.run_id,
             version("steadyback"),
             landing_fingerprint=context.run.tags.get(LANDING_FINGERPRINT_TAG),
+            rotate_key=key_rotation.allowed,
         )
     context.log.info(f"published {snapshot.path} (as of {snapshot.as_of})")
     return dg.MaterializeResult(

@@ -2,10 +2,20 @@
 
 import dagster as dg
 
+from pipelines.lib.layout import DataDir
 from pipelines.lib.parsers import SOURCES, Source
+from pipelines.lib.pseudonym import Mentions, errors_pseudonymized
 from pipelines.lib.raw_store import ingest_source
 
-from .resources import SteadybackResource
+from .resources import KeyRotation, SteadybackResource
+
+
+def folder_mentions(layout: DataDir, source: Source, key: bytes) -> Mentions:
+    """The people of a per-person source's folders (landing/<source>/<participant_id>/)."""
+    folder = layout.landing / source.folder
+    if not source.per_person or not folder.is_dir():
+        return Mentions([], key)
+    return Mentions([p.name for p in folder.iterdir() if p.is_dir()], key)
 
 
 def raw_asset(source: Source) -> dg.AssetsDefinition:
@@ -22,9 +32,21 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
             )
         ],
     )
-    def _raw(context: dg.AssetExecutionContext, steadyback: SteadybackResource):
-        results = ingest_source(steadyback.layout(), source, log=context.log.info)
-        unreadable = [f"{r.found.relative}: {r.error}" for r in results if r.status != "loaded"]
+    def _raw(
+        context: dg.AssetExecutionContext,
+        steadyback: SteadybackResource,
+        key_rotation: dg.ResourceParam[KeyRotation],
+    ):
+        # first: a run that will not be allowed to publish should not parse for minutes
+        key = steadyback.pseudonym_key(key_rotation)
+        layout = steadyback.layout()
+        with errors_pseudonymized(folder_mentions(layout, source, key)):
+            results = ingest_source(layout, source, key, log=context.log.info)
+        unreadable = [
+            r.found.shown(f"{r.found.relative}: {r.error}", key)
+            for r in results
+            if r.status != "loaded"
+        ]
         return dg.MaterializeResult(
             metadata={
                 "files": len(results),

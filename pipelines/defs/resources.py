@@ -1,11 +1,23 @@
-"""The one resource every asset uses: where the data directory is and how the run is set."""
+"""The resources every asset uses: where the data directory is, how the run is set, the key rule."""
 
+from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
 
+from pipelines.lib.key_policy import landing_run_key
 from pipelines.lib.layout import DataDir
-from pipelines.lib.pseudonym import pseudonym_key
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    """Whether this run may publish under another key than the published snapshot's.
+
+    A Python object, not config: a launchpad, schedule or sensor cannot switch it on.
+    Only `steadyback run --rotate-key` builds definitions with `allowed=True`.
+    """
+
+    allowed: bool = False
 
 
 class SteadybackResource(dg.ConfigurableResource):
@@ -21,6 +33,9 @@ class SteadybackResource(dg.ConfigurableResource):
     def as_of_date(self) -> date | None:
         return date.fromisoformat(self.as_of) if self.as_of else None
 
-    def pseudonym_key(self) -> bytes:
-        # read from STEADYBACK_PSEUDONYM_KEY at use, so the secret never sits in run config
-        return pseudonym_key()
+    def pseudonym_key(self, rotation: KeyRotation) -> bytes:
+        """The key for this run (KeyRefused when it may not run: pipelines/lib/key_policy.py).
+
+        Read from STEADYBACK_PSEUDONYM_KEY at use, so the secret never sits in run config.
+        """
+        return landing_run_key(self.layout(), rotation.allowed)

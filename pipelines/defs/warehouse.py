@@ -3,6 +3,8 @@
 import dagster as dg
 
 from pipelines.lib.parsers import SOURCES
+from pipelines.lib.pseudonym import errors_pseudonymized, key_fingerprint
+from pipelines.lib.raw_identifiers import warehouse_mentions
 from pipelines.lib.sql_catalog import SqlModel, load_checks, load_models
 from pipelines.lib.warehouse import (
     build_model,
@@ -13,7 +15,7 @@ from pipelines.lib.warehouse import (
     set_run_parameters,
 )
 
-from .resources import SteadybackResource
+from .resources import KeyRotation, SteadybackResource
 
 # raw table → the raw assets (sources) that write it
 RAW_KEYS: dict[str, set[dg.AssetKey]] = {}
@@ -64,30 +66,43 @@ _check_specs = [
 
 
 @dg.multi_asset(specs=_specs, check_specs=_check_specs, name="warehouse", can_subset=True)
-def warehouse(context: dg.AssetExecutionContext, steadyback: SteadybackResource):
+def warehouse(
+    context: dg.AssetExecutionContext,
+    steadyback: SteadybackResource,
+    key_rotation: dg.ResourceParam[KeyRotation],
+):
     """Load raw Parquet into DuckDB and build staging and marts, checking each table as it lands."""
     layout = steadyback.layout()
     selected = context.selected_asset_keys
     selected_checks = context.selected_asset_check_keys
     outcomes = []
-    with open_warehouse(layout, steadyback.pseudonym_key()) as con:
+    pseudonym_key = steadyback.pseudonym_key(key_rotation)
+    with open_warehouse(layout, pseudonym_key) as con:
         raw_counts = load_raw(con, layout)
         context.log.info(f"raw tables loaded: {raw_counts}")
         set_run_parameters(
-            con, steadyback.as_of_date(), context.run.run_id, steadyback.min_wear_minutes
+            con,
+            steadyback.as_of_date(),
+            context.run.run_id,
+            steadyback.min_wear_minutes,
+            key_fingerprint(pseudonym_key),
         )
+        # staging tables hold raw ids: a failure or a check's sample rows show them as pids
+        mentions = warehouse_mentions(con, pseudonym_key)
         for model in MODELS:
             key = dg.AssetKey(model.asset_key)
             if key not in selected:
                 continue
-            rows = build_model(con, model)
+            with errors_pseudonymized(mentions):
+                rows = build_model(con, model)
             context.log.info(f"{model.table}: {rows} rows")
             yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows})
             for check in CHECKS:
                 check_key = dg.AssetCheckKey(key, check.name)
                 if check.table != model.table or check_key not in selected_checks:
                     continue
-                outcome = evaluate_check(con, check)
+                with errors_pseudonymized(mentions):
+                    outcome = evaluate_check(con, check)
                 outcomes.append(outcome)
                 yield dg.AssetCheckResult(
                     asset_key=key,
@@ -98,7 +113,12 @@ def warehouse(context: dg.AssetExecutionContext, steadyback: SteadybackResource)
                     else dg.AssetCheckSeverity.WARN,
                     metadata={
                         "failing_rows": outcome.failing_rows,
-                        "sample": dg.MetadataValue.json(outcome.sample),
+                        "sample": dg.MetadataValue.json(
+                            [
+                                {k: mentions.pseudonymized(v) for k, v in row.items()}
+                                for row in outcome.sample
+                            ]
+                        ),
                     },
                 )
         record_check_outcomes(con, outcomes)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR_ENV = "STEADYBACK_DATA_DIR"
 PRIVATE_UMASK = 0o077
 """Every file steadyback writes is its owner's alone: folders 0700, files 0600."""
+PRIVATE_DIR_MODE = 0o777 & ~PRIVATE_UMASK  # 0700
+PRIVATE_FILE_MODE = 0o666 & ~PRIVATE_UMASK  # 0600
 
 
 def keep_private() -> None:
@@ -74,3 +77,59 @@ class DataDir:
 
     def landing_relative(self, path: Path) -> str:
         return path.relative_to(self.landing).as_posix()
+
+    def make_private(self) -> None:
+        """Create the data dir 0700 (or tighten it), and everything in it but landing/ to 0700/0600.
+
+        Covers data dirs written by older versions or by processes started without
+        `keep_private` (e.g. `dagster dev` run by hand). landing/ is the exporters' folder
+        and keeps its modes; the 0700 data dir around it keeps others out of it too.
+        Symbolic links are left alone (a chmod would change what they point to).
+        """
+        private_dir(self.root)
+        _chmod(self.root, PRIVATE_DIR_MODE)
+        for entry in self.root.iterdir():
+            if entry.name == self.landing.name or entry.is_symlink():
+                continue
+            if not entry.is_dir():
+                _chmod(entry, PRIVATE_FILE_MODE)
+                continue
+            _chmod(entry, PRIVATE_DIR_MODE)
+            for folder, folders, files in os.walk(entry):
+                for name in folders:
+                    _chmod(Path(folder) / name, PRIVATE_DIR_MODE)
+                for name in files:
+                    _chmod(Path(folder) / name, PRIVATE_FILE_MODE)
+
+
+def private_dir(path: Path) -> Path:
+    """mkdir -p with every folder it creates 0700, whatever the umask."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            pass  # created meanwhile by a parallel step
+        else:
+            _chmod(folder, PRIVATE_DIR_MODE)  # mkdir's mode is masked by the umask
+    return path
+
+
+def _chmod(path: Path, mode: int) -> None:
+    """Set the mode of a file or folder of ours; links and other owners' files are left alone."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return  # removed meanwhile (a temporary file)
+    if stat.S_ISLNK(info.st_mode) or stat.S_IMODE(info.st_mode) == mode:
+        return
+    if info.st_uid != os.getuid():
+        return  # not ours to change (and not ours to read either: the data dir is 0700)
+    try:
+        os.chmod(path, mode)
+    except FileNotFoundError:
+        pass

@@ -15,12 +15,18 @@ from pathlib import Path
 
 import duckdb
 
-from .layout import DataDir
+from .key_policy import build_is_generated, run_key
+from .layout import PRIVATE_FILE_MODE, DataDir, private_dir
+from .pseudonym import ANYWHERE, WHOLE_VALUE, KeyRefused, key_fingerprint, pseudonymize
+from .raw_identifiers import DISPLAY_NAME, identifier_needles
+from .warehouse import built_with_key
 
 PUBLISHED_SCHEMAS = ("marts", "models", "meta")
 # meta tables that stay in the warehouse (they describe the run's inputs, not results)
 PRIVATE_META = ("run_parameters",)
-RAW_IDENTIFIER_COLUMNS = {"participant_id", "record_id", "fitbit_id", "id", "email", "name"}
+RAW_IDENTIFIER_COLUMNS = {
+    "participant_id", "record_id", "fitbit_id", "id", "email", "name", "display_name"
+}  # fmt: skip
 
 
 class PublishRefused(Exception):
@@ -62,51 +68,98 @@ def blocking_failures(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [f"{asset}: {name} ({n} rows)" for asset, name, n in rows]
 
 
-def raw_identifier_leaks(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Published text columns that hold a raw roster identifier, or are named like one."""
-    leaks: list[str] = []
-    identifiers = con.execute(
-        """
-        select distinct trim(v) from (
-            select participant_id as v from raw.roster
-            union all select fitbit_id from raw.roster
-            union all select participant_id from raw.files
-            union all select participant_id from raw.app_sessions
-            union all select participant_id from raw.app_checkins
-            union all select record_id from raw.prom
-            union all select participant_id from raw.wearable_intervals
-            union all select fitbit_id from raw.wearable_intervals
-        ) where v is not null and trim(v) <> ''
-        """
+# Machine-made values that cannot carry an identifier, blanked before searching so that
+# a numeric id is not "found" in their hex digits: pids and key fingerprints, SHA-256s, run ids.
+_MACHINE_MADE = (
+    r"[pk]_[0-9a-f]{16}|[0-9a-f]{64}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+
+
+# {texts}: (place, v), every distinct published text value in lower case with its machine-made
+# parts blanked ($3); $1 = WHOLE_VALUE, $2 = ANYWHERE (pseudonym.match_rule)
+_FIND_IDENTIFIERS = r"""
+with texts as ({texts}),
+lengths as (select distinct length(needle) as n from leak_needles where rule <> $1),
+windows as (
+    select t.place, t.v, l.n, w.pos
+    from texts as t cross join lengths as l, range(1, length(t.v) - l.n + 2) as w(pos)
+),
+found as (
+    select w.place, n.identifier, n.what
+    from windows as w
+    join leak_needles as n on n.rule <> $1 and substr(w.v, w.pos::bigint, w.n) = n.needle
+    where n.rule = $2
+        -- ALONE: no letter or digit right before or after
+        or ((w.pos = 1 or not regexp_matches(substr(w.v, (w.pos - 1)::bigint, 1), '[\pL\pN]'))
+            and not regexp_matches(substr(w.v, (w.pos + w.n)::bigint, 1), '[\pL\pN]'))
+    union all
+    select t.place, n.identifier, n.what
+    from texts as t join leak_needles as n on n.rule = $1 and trim(t.v) = n.needle
+)
+select place, count(distinct identifier), arg_min(what, identifier), min(identifier)
+from found group by place order by place
+"""
+
+
+def _text_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    published = set(_published_tables(con))
+    rows = con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_catalog = current_database() and table_schema in ? "
+        "and (data_type like '%VARCHAR%' or data_type like 'ENUM%' or data_type = 'JSON') "
+        "order by all",
+        [list(PUBLISHED_SCHEMAS)],
     ).fetchall()
-    con.execute(
-        "create or replace temp table raw_identifiers as select * from (values (null::varchar)) t(v) where false"
-    )
-    con.executemany("insert into raw_identifiers values (?)", identifiers)
-    for schema, table in _published_tables(con):
-        columns = con.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_schema = ? and table_name = ?",
+    return [(s, t, c) for s, t, c in rows if (s, t) in published]
+
+
+def raw_identifier_leaks(con: duckdb.DuckDBPyConnection, key: bytes) -> list[str]:
+    """Published columns named like a raw identifier, or whose text holds one (any case).
+
+    One query over every distinct value of every published text column: each value is
+    cut into windows as long as the identifiers, and the windows are joined to them.
+    """
+    leaks = [
+        f"{schema}.{table}.{column} is named like a raw identifier"
+        for schema, table in _published_tables(con)
+        for (column,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
             [schema, table],
         ).fetchall()
-        for column, data_type in columns:
-            if column.lower() in RAW_IDENTIFIER_COLUMNS:
-                leaks.append(f"{schema}.{table}.{column} is named like a raw identifier")
-            elif data_type == "VARCHAR":
-                # free text (paths, reasons) may embed an id; exact matches suffice elsewhere
-                embedded = schema == "meta" or table == "ingest_issues"
-                match = 'contains(t."{c}", r.v)' if embedded else 't."{c}" = r.v'
-                hits = con.execute(
-                    f'select count(*) from "{schema}"."{table}" t '
-                    f"semi join raw_identifiers r on {match.format(c=column)}"
-                ).fetchone()[0]
-                if hits:
-                    leaks.append(f"{schema}.{table}.{column} holds {hits} raw identifiers")
+        if column.lower() in RAW_IDENTIFIER_COLUMNS
+    ]
+    needles = identifier_needles(con)
+    columns = _text_columns(con)
+    if needles.is_empty() or not columns:
+        return leaks
+    texts = " union all ".join(
+        f"select '{s}.{t}.{c}' as place, regexp_replace(lower(v::varchar), $3, ' ', 'g') as v "
+        f'from (select distinct "{c}" as v from "{s}"."{t}") where v is not null'
+        for s, t, c in columns
+    )
+    con.register("leak_needles", needles.to_arrow())
+    try:
+        hits = con.execute(
+            _FIND_IDENTIFIERS.replace("{texts}", texts),
+            [WHOLE_VALUE, ANYWHERE, _MACHINE_MADE],
+        ).fetchall()
+    finally:
+        con.unregister("leak_needles")
+    for place, count, what, identifier in hits:
+        # never the value itself (this message is logged): whose it is, by pid
+        whose = what if what == DISPLAY_NAME[0] else f"{what} of {pseudonymize(identifier, key)}"
+        leaks.append(f"{place} holds {count} raw identifier(s), e.g. {whose}")
     return leaks
 
 
 def write_snapshot_meta(
-    con: duckdb.DuckDBPyConnection, run_id: str, code_version: str, landing_fingerprint: str | None
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    code_version: str,
+    landing_fingerprint: str | None,
+    generated_cohort: bool = False,
+    key_fingerprint: str | None = None,
 ) -> None:
     con.execute(
         """
@@ -115,9 +168,18 @@ def write_snapshot_meta(
                (select as_of from staging.data_horizon) as as_of,
                (select count(*) from raw.files) as landing_files,
                ?::varchar as landing_fingerprint,
-               ?::varchar as code_version
+               ?::varchar as code_version,
+               ?::boolean as generated_cohort,
+               ?::varchar as key_fingerprint
         """,
-        [run_id, datetime.now(UTC), landing_fingerprint, code_version],
+        [
+            run_id,
+            datetime.now(UTC),
+            landing_fingerprint,
+            code_version,
+            generated_cohort,
+            key_fingerprint,
+        ],
     )
     con.execute(
         """
@@ -142,17 +204,34 @@ def publish(
     run_id: str,
     code_version: str,
     landing_fingerprint: str | None = None,
+    rotate_key: bool = False,
 ) -> PublishedSnapshot:
-    """Copy the published schemas of the open warehouse into a new snapshot and swap it in."""
+    """Copy the published schemas of the open warehouse into a new snapshot and swap it in.
+
+    Refused (PublishRefused, the current snapshot untouched) when a blocking check
+    failed, when the key may not publish this build (key_policy), or when a raw
+    identifier would be published.
+    """
     failures = blocking_failures(con)
     if failures:
         raise PublishRefused("blocking checks failed: " + "; ".join(failures))
-    write_snapshot_meta(con, run_id, code_version, landing_fingerprint)
-    leaks = raw_identifier_leaks(con)
+    generated = build_is_generated(con, data_dir)
+    try:
+        key = run_key(data_dir, lambda: generated, rotate_key)
+    except KeyRefused as refused:
+        raise PublishRefused(str(refused)) from None
+    fingerprint = key_fingerprint(key)
+    if built_with_key(con) != fingerprint:
+        raise PublishRefused(
+            "the warehouse was built with another pseudonym key than this run's (or by an "
+            "older steadyback): run the whole `refresh` job (`steadyback run`) to rebuild it"
+        )
+    write_snapshot_meta(con, run_id, code_version, landing_fingerprint, generated, fingerprint)
+    leaks = raw_identifier_leaks(con, key)
     if leaks:
         raise PublishRefused("raw identifiers would be published: " + "; ".join(leaks))
 
-    data_dir.published_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir.published_dir)
     tmp = data_dir.published_dir / f".{run_id}.duckdb.tmp"
     tmp.unlink(missing_ok=True)
     tables: dict[str, int] = {}
@@ -169,6 +248,7 @@ def publish(
             ).fetchone()[0]
     finally:
         con.execute("detach snapshot")
+    os.chmod(tmp, PRIVATE_FILE_MODE)
     _fsync(tmp)
     os.replace(tmp, data_dir.snapshot)
     _fsync(data_dir.published_dir)

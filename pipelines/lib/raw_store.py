@@ -31,9 +31,10 @@ from pathlib import Path
 
 import polars as pl
 
-from .layout import DataDir
+from .layout import DataDir, private_dir
 from .parsers.source import LandingFile, Parsed, Source
 from .parsers.spec import Issue, issues_frame
+from .pseudonym import pseudonymize_mentions
 
 MANIFEST = "_files.parquet"
 # Starting worker processes costs about a second; below this, parse in-process.
@@ -77,6 +78,10 @@ class FoundFile:
             return self.sha256
         return hashlib.sha256(f"{self.sha256}\0{person}".encode()).hexdigest()
 
+    def shown(self, text: str, key: bytes) -> str:
+        """Text about this file (its path, an error) as it may be logged: the person's id as their pid."""
+        return pseudonymize_mentions(text, self.landing.participant_id, key)
+
 
 @dataclass(frozen=True)
 class ParsedFile:
@@ -99,16 +104,21 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def landing_files(data_dir: DataDir, source: Source) -> list[FoundFile]:
-    """The source's files in landing/, oldest export first (mtime, then path)."""
+def landing_paths(data_dir: DataDir, source: Source) -> list[Path]:
+    """The source's files in landing/ (what a run reads of it), in path order."""
     found: dict[Path, None] = {}
     for pattern in source.patterns:
         for path in sorted(data_dir.landing.glob(pattern)):
             hidden = any(p.startswith(".") for p in path.relative_to(data_dir.landing).parts)
             if path.is_file() and not hidden:  # partial copies hide until complete
                 found[path] = None
+    return list(found)
+
+
+def landing_files(data_dir: DataDir, source: Source) -> list[FoundFile]:
+    """The source's files in landing/, oldest export first (mtime, then path)."""
     files = []
-    for path in found:
+    for path in landing_paths(data_dir, source):
         stat = path.stat()
         relative = data_dir.landing_relative(path)
         parts = relative.split("/")
@@ -144,7 +154,9 @@ def parse_landing_file(source: Source, landing: LandingFile) -> Parsed:
     try:
         return source.parse(landing)
     except Exception as err:  # noqa: BLE001 — a parser bug or an unforeseen format: keep going
-        reason = f"could not be parsed ({type(err).__name__}: {err})"
+        # an OSError names the file by its absolute path: name it as the rest of the report does
+        message = str(err).replace(str(landing.path), landing.relative)
+        reason = f"could not be parsed ({type(err).__name__}: {message})"
         return Parsed({}, [Issue(None, None, None, reason, action="file quarantined")], 0)
 
 
@@ -156,7 +168,7 @@ def _parse(source_name: str, landing: LandingFile) -> Parsed:
 
 
 def _write_partition(target: Path, found: FoundFile, parsed: Parsed) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     ingested_at = datetime.now(UTC)
     try:
@@ -211,10 +223,14 @@ def _plain_main() -> Iterator[None]:
 def ingest_source(
     data_dir: DataDir,
     source: Source,
+    key: bytes,
     log: Callable[[str], None] = lambda _: None,
     max_workers: int | None = None,
 ) -> list[ParsedFile]:
-    """Parse every new landing file of the source (in parallel) and rewrite its manifest."""
+    """Parse every new landing file of the source (in parallel) and rewrite its manifest.
+
+    `key` pseudonymises the per-person folders in what is logged (`FoundFile.shown`).
+    """
     files = landing_files(data_dir, source)
     new = {f.key: f for f in files if not partition_dir(data_dir, source, f.key).exists()}
     if new:
@@ -230,7 +246,7 @@ def ingest_source(
             futures = {sha: pool.submit(_parse, source.name, f.landing) for sha, f in new.items()}
             for sha, future in futures.items():
                 _write_partition(partition_dir(data_dir, source, sha), new[sha], future.result())
-                log(f"  parsed {new[sha].relative}")
+                log(f"  parsed {new[sha].shown(new[sha].relative, key)}")
     else:
         for sha, found in new.items():
             _write_partition(
@@ -243,10 +259,13 @@ def ingest_source(
         )
         result = ParsedFile(found, parsed_now=found.key in new, **summary)
         log(
-            f"{found.relative}: {result.rows_landed} rows landed, "
-            f"{result.rows_quarantined} quarantined"
-            + (f" — FILE QUARANTINED: {result.error}" if result.error else "")
-            + ("" if result.parsed_now else " (unchanged since an earlier run)")
+            found.shown(
+                f"{found.relative}: {result.rows_landed} rows landed, "
+                f"{result.rows_quarantined} quarantined"
+                + (f" — FILE QUARANTINED: {result.error}" if result.error else "")
+                + ("" if result.parsed_now else " (unchanged since an earlier run)"),
+                key,
+            )
         )
         results.append(result)
     write_manifest(data_dir, source, results)
@@ -276,8 +295,7 @@ def write_manifest(data_dir: DataDir, source: Source, results: list[ParsedFile])
         schema=MANIFEST_SCHEMA,
         orient="row",
     )
-    folder = data_dir.raw_entity(source.name)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(data_dir.raw_entity(source.name))
     tmp = folder / f".{MANIFEST}.tmp"
     manifest.write_parquet(tmp)
     os.replace(tmp, folder / MANIFEST)

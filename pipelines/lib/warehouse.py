@@ -6,6 +6,7 @@ builds it; readers use the published snapshot instead (see publish.py).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,21 +16,30 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from .layout import DataDir
+from .layout import PRIVATE_FILE_MODE, DataDir, private_dir
 from .parsers import SOURCES
 from .parsers.wearable_tables import WEARABLE_TABLES
-from .pseudonym import pseudonymize
+from .pseudonym import pseudonymize, pseudonymize_mentions
 from .raw_store import MANIFEST, MANIFEST_SCHEMA, current_partitions
 from .sql_catalog import Check, SqlModel
 
 
 def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
-    """Register `pseudonymize()` and create the schemas the SQL models write to."""
+    """Register `pseudonymize()` and `pseudonymize_mentions()`; create the schemas the SQL models write to."""
     con.create_function(
         "pseudonymize",
         lambda identifier: pseudonymize(identifier, key),
         [duckdb.sqltype("VARCHAR")],
         duckdb.sqltype("VARCHAR"),
+        side_effects=False,
+    )
+    # (text, participant_id): a landing path or a parser's message with the person's id as pid
+    con.create_function(
+        "pseudonymize_mentions",
+        lambda text, identifier: pseudonymize_mentions(text, identifier, key),
+        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR"),
+        null_handling="special",
         side_effects=False,
     )
     for schema in ("raw", "meta", "staging", "marts", "models"):
@@ -38,8 +48,9 @@ def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
 
 @contextmanager
 def open_warehouse(data_dir: DataDir, key: bytes) -> Iterator[duckdb.DuckDBPyConnection]:
-    data_dir.root.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir.root)
     con = duckdb.connect(str(data_dir.warehouse))
+    os.chmod(data_dir.warehouse, PRIVATE_FILE_MODE)  # it holds raw identifiers
     try:
         prepare(con, key)
         yield con
@@ -137,18 +148,19 @@ def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int
         con.executemany(
             "insert into raw.identifier_fields values (?, ?)", sorted(identifier_fields)
         )
+    # participant_id: the per-person folder of the file (staging shows it only by pid)
     con.execute(
         "create or replace table raw.ingest_issues (entity varchar, source varchar, "
-        "file varchar, file_sha256 varchar, line bigint, field varchar, value varchar, "
-        "reason varchar, severity varchar, action varchar)"
+        "file varchar, file_sha256 varchar, participant_id varchar, line bigint, "
+        "field varchar, value varchar, reason varchar, severity varchar, action varchar)"
     )
     for entity, path in issue_files:
         key = Path(path).parent.name.removeprefix("file_sha256=")
         con.execute(
             """
             insert into raw.ingest_issues
-            select f.entity, f.source, f.file, f.file_sha256, i.line, i.field, i.value,
-                   i.reason, i.severity, i.action
+            select f.entity, f.source, f.file, f.file_sha256, f.participant_id, i.line, i.field,
+                   i.value, i.reason, i.severity, i.action
             from read_parquet(?, hive_partitioning = false) as i
             cross join (
                 select * from raw.files where entity = ? and partition_key = ?
@@ -165,12 +177,26 @@ def set_run_parameters(
     as_of: date | None,
     run_id: str,
     min_wear_minutes: int = 600,
+    key_fingerprint: str | None = None,
 ) -> None:
+    """The build's settings; `key_fingerprint` says which key made its pids (publish checks it)."""
     con.execute(
         "create or replace table meta.run_parameters as select ?::date as as_of_override, "
-        "?::varchar as run_id, ?::integer as min_wear_minutes",
-        [as_of, run_id, min_wear_minutes],
+        "?::varchar as run_id, ?::integer as min_wear_minutes, ?::varchar as key_fingerprint",
+        [as_of, run_id, min_wear_minutes, key_fingerprint],
     )
+
+
+def built_with_key(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The key fingerprint the warehouse's pids were made with; None if it does not say."""
+    recorded = con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'meta' "
+        "and table_name = 'run_parameters' and column_name = 'key_fingerprint'"
+    ).fetchone()[0]
+    if not recorded:
+        return None
+    row = con.execute("select key_fingerprint from meta.run_parameters").fetchone()
+    return row[0] if row else None
 
 
 def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:

@@ -13,8 +13,12 @@ parse_issues as (
         files.display_file as file,
         i.line,
         i.field,
-        case when idf.field is not null then pseudonymize(i.value) else i.value end as value,
-        i.reason,
+        case
+            when idf.field is not null then pseudonymize(i.value)
+            else pseudonymize_mentions(i.value, i.participant_id)
+        end as value,
+        -- a parser's message about a person's file may name the person's folder
+        pseudonymize_mentions(i.reason, i.participant_id) as reason,
         i.severity,
         i.action
     from raw.ingest_issues as i

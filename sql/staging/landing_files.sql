@@ -10,12 +10,9 @@ final as (
         entity,
         source,
         file,
-        -- the person's id may also be part of a file name (oura_P-00042_trends.csv)
-        case
-            when participant_id is not null
-                then replace(file, participant_id, pseudonymize(participant_id))
-            else file
-        end as display_file,
+        -- the person's id, in any case, as their pid: the folder and any file name with it
+        -- (oura_p-00042_trends.csv); the one way a landing path is shown (pseudonym.py)
+        pseudonymize_mentions(file, participant_id) as display_file,
         participant_id is not null as per_person,
         -- what the file is, whatever export it came from: steps-2020-01-01.json → steps;
         -- a newer file of the same kind repeats or corrects an older one
@@ -33,7 +30,7 @@ final as (
         rows_landed,
         rows_quarantined,
         status,
-        error
+        pseudonymize_mentions(error, participant_id) as error
     from files
 )
 
