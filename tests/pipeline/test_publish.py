@@ -10,19 +10,20 @@ import duckdb
 import pytest
 
 from pipelines.lib.layout import DataDir
-from pipelines.lib.publish import PublishRefused, publish
+from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
+from pipelines.lib.publish import PublishRefused, publish, raw_identifier_leaks
 from pipelines.lib.warehouse import CheckOutcome
 from pipelines.runner import run_pipeline
 
 ROSTER = (
-    "participant_id,cohort,coach_id,enrolled_on,program_weeks,timezone\n"
-    "P-1,A,C-1,2026-03-02,2,America/Chicago\n"
-    "P-2,A,C-1,2026-03-02,2,Europe/London\n"
+    "participant_id,cohort,site,coach_id,enrolled_on,program_weeks,timezone,fitbit_id\n"
+    "P-00001,A,Northside,C-1,2026-03-02,2,America/Chicago,1503960366\n"
+    "P-00002,A,Northside,C-1,2026-03-02,2,Europe/London,\n"
 )
 SESSIONS = (
-    "session_id,participant_id,started_at,duration_s,kind,discomfort,guided_breathing,completed\n"
-    "s1,P-1,2026-03-02T22:30:00-06:00,600,stretch,2,true,true\n"
-    "s2,P-2,2026-03-05T07:00:00+00:00,600,stretch,5,false,true\n"
+    "session_id,participant_id,started_at,duration_s,kind,target,discomfort,guided_breathing,completed\n"
+    "s1,P-00001,2026-03-02T22:30:00-06:00,600,stretch,hamstrings,2,true,true\n"
+    "s2,P-00002,2026-03-05T07:00:00+00:00,600,stretch,core,5,false,true\n"
 )
 
 
@@ -99,12 +100,71 @@ def test_publish_refuses_a_build_that_would_leak_a_raw_identifier(data_dir):
     assert run_pipeline(data_dir, log_level="WARNING").published
     layout = DataDir.at(data_dir)
     with duckdb.connect(str(layout.warehouse)) as con:
-        con.execute("create or replace table marts.leaky as select 'P-1' as note")
-        with pytest.raises(PublishRefused, match=r"marts\.leaky\.note holds 1 raw identifiers"):
+        con.execute("create or replace table marts.leaky as select 'P-00001' as note")
+        with pytest.raises(PublishRefused, match=r"marts\.leaky\.note holds 1 raw identifier"):
             publish(layout, con, "run-x", "test")
         # the meta tables are rebuilt before the check, so a fixed build publishes again
         con.execute("drop table marts.leaky")
         assert publish(layout, con, "run-y", "test").run_id == "run-y"
+
+
+def test_an_id_in_free_text_or_in_lower_case_refuses_the_publish_and_keeps_the_snapshot(
+    data_dir,
+):
+    assert run_pipeline(data_dir, log_level="WARNING").published
+    before = snapshot_run_id(data_dir)
+    landing = data_dir / "landing"
+    (landing / "app" / "sessions_2.csv").write_text(
+        SESSIONS.splitlines()[0]
+        + "\ns3,P-00001,2026-03-03T07:00:00-06:00,600,stretch,hamstrings (P-00001),2,true,true\n"
+    )
+    (landing / "roster" / "roster_2.csv").write_text(
+        ROSTER.replace("P-00002,A,Northside", "P-00002,A,home visits p-00002")
+    )
+
+    report = run_pipeline(data_dir, log_level="CRITICAL")
+
+    assert not report.published
+    assert "marts.sessions.target holds 1 raw identifier" in report.failure
+    assert "marts.participants.site holds 1 raw identifier" in report.failure
+    assert "p-0000" not in report.failure.lower(), "the refusal names people by pid only"
+    assert snapshot_run_id(data_dir) == before
+
+
+def test_short_ids_display_names_and_machine_made_values_follow_their_own_rules(data_dir):
+    assert run_pipeline(data_dir, log_level="WARNING").published
+    key = pseudonym_key()
+    with duckdb.connect(str(DataDir.at(data_dir).warehouse)) as con:
+        # ids from an export that matched nobody: too short to look for inside words
+        con.execute("insert into raw.app_sessions (participant_id) values ('17'), ('Q7')")
+        harmless = [
+            "its 17 rows",  # a count, not the id 17
+            "q70 x",  # Q7 inside a word
+            "Banana R. called",  # a display name inside a word
+            "p_1503960366abcdef",  # a pid whose hex digits spell a fitbit_id
+        ]
+        leaking = {  # text → whose id the refusal names (by pid), or that it is a name
+            "17": f"the app sessions' participant_id of {pseudonymize('17', key)}",
+            "moved to q7.": f"the app sessions' participant_id of {pseudonymize('Q7', key)}",
+            "device 1503960366": f"the roster fitbit_id of {pseudonymize('1503960366', key)}",
+            "seen by ana r. today": "a roster display_name",
+        }
+
+        def leaks(text: str) -> list[str]:
+            con.execute("create or replace table marts.notes as select ? as note", [text])
+            return [x for x in raw_identifier_leaks(con, key) if "marts.notes" in x]
+
+        # the roster's display_name is optional: looked for only when the roster has it
+        assert leaks("seen by ana r. today") == []
+        con.execute("alter table raw.roster add column display_name varchar")
+        con.execute(
+            "update raw.roster set display_name = 'Ana R.' where participant_id = 'P-00001'"
+        )
+        assert {text: leaks(text) for text in harmless} == {text: [] for text in harmless}
+        assert {text: leaks(text) for text in leaking} == {
+            text: [f"marts.notes.note holds 1 raw identifier(s), e.g. {whose}"]
+            for text, whose in leaking.items()
+        }
 
 
 def test_sessions_land_on_the_local_day(data_dir):
@@ -133,7 +193,7 @@ def test_many_new_files_are_parsed_in_worker_processes_with_the_same_result(tmp_
                 "participant_id,cohort,coach_id,enrolled_on,timezone\n"
                 f"P-{n},A,C-1,2026-03-0{n + 1},America/Chicago\nP-x{n},A,C-1,bad,America/Chicago\n"
             )
-        results = ingest_source(data_dir, roster, max_workers=2 if parallel else 1)
+        results = ingest_source(data_dir, roster, b"k" * 16, max_workers=2 if parallel else 1)
         summary = [
             (r.found.relative, r.rows_read, r.rows_landed, r.rows_quarantined) for r in results
         ]

@@ -1,10 +1,21 @@
-"""Pseudonyms: stable for one key, different across keys, never the identifier itself."""
-
-import warnings
+"""Pseudonyms and the key: stable for one key, refused without a real key on real data, never in text."""
 
 import pytest
 
-from pipelines.lib.pseudonym import DemoKeyWarning, pseudonym_key, pseudonymize
+from pipelines.lib.pseudonym import (
+    DEMO_KEY,
+    KEY_ENV,
+    MIN_KEY_CHARS,
+    NAME_SHOWN,
+    IdentifiersHidden,
+    KeyRefused,
+    Mentions,
+    errors_pseudonymized,
+    key_fingerprint,
+    pseudonym_key,
+    pseudonymize,
+    pseudonymize_mentions,
+)
 
 
 def test_pseudonym_is_stable_keyed_and_hides_the_identifier():
@@ -16,11 +27,85 @@ def test_pseudonym_is_stable_keyed_and_hides_the_identifier():
     assert pseudonymize(None, b"k") is None and pseudonymize("  ", b"k") is None
 
 
-def test_missing_key_falls_back_to_demo_key_with_a_warning(monkeypatch):
-    monkeypatch.delenv("STEADYBACK_PSEUDONYM_KEY", raising=False)
-    with pytest.warns(DemoKeyWarning, match="STEADYBACK_PSEUDONYM_KEY"):
-        demo = pseudonym_key()
-    monkeypatch.setenv("STEADYBACK_PSEUDONYM_KEY", "secret")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert pseudonym_key() == b"secret" != demo
+def test_real_data_gets_no_key_but_the_configured_one(monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    with pytest.raises(KeyRefused, match=f"{KEY_ENV} is not set") as refused:
+        pseudonym_key()
+    assert "secrets.token_urlsafe" in str(refused.value), "says how to make one"
+    assert pseudonym_key(generated_cohort=True) == DEMO_KEY.encode()
+
+    monkeypatch.setenv(KEY_ENV, DEMO_KEY)
+    with pytest.raises(KeyRefused, match="public demo key"):
+        pseudonym_key()
+    monkeypatch.setenv(KEY_ENV, "x" * (MIN_KEY_CHARS - 1))
+    with pytest.raises(KeyRefused, match=f"at least {MIN_KEY_CHARS}"):
+        pseudonym_key()
+    assert pseudonym_key(generated_cohort=True) == b"x" * (MIN_KEY_CHARS - 1)
+
+    monkeypatch.setenv(KEY_ENV, "a-real-secret-of-enough-length")
+    assert (
+        pseudonym_key() == pseudonym_key(generated_cohort=True) == b"a-real-secret-of-enough-length"
+    )
+
+
+def test_the_key_fingerprint_tells_keys_apart_and_reveals_neither_key_nor_pids():
+    secret = b"a-real-secret-of-enough-length"
+    fingerprint = key_fingerprint(secret)
+    assert (
+        fingerprint
+        == key_fingerprint(secret)
+        != key_fingerprint(b"another-secret-of-enough-length")
+    )
+    assert fingerprint.startswith("k_") and len(fingerprint) == 18
+    assert "secret" not in fingerprint
+    assert fingerprint[2:] not in (pseudonymize("", secret) or "")
+
+
+def test_a_landing_path_shows_the_person_by_pid_in_any_case():
+    key = b"k" * 16
+    pid = pseudonymize("P-00042", key)
+    assert pseudonymize_mentions("apple_health/P-00042/export.xml", "P-00042", key) == (
+        f"apple_health/{pid}/export.xml"
+    )
+    assert pseudonymize_mentions("oura/P-00042/oura_p-00042_trends.csv", "P-00042", key) == (
+        f"oura/{pid}/oura_{pid}_trends.csv"
+    )
+    assert pseudonymize_mentions("app/sessions_1.csv", None, key) == "app/sessions_1.csv"
+    # a short id is replaced only where it stands alone, not inside other words
+    assert pseudonymize_mentions("garmin/x/export.fit", "x", key) == (
+        f"garmin/{pseudonymize('x', key)}/export.fit"
+    )
+
+
+def test_mentions_find_ids_inside_free_text_and_names_only_as_words():
+    key = b"k" * 16
+    mentions = Mentions(["P-00001", "1503960366", "17"], key, names=["Ana R."])
+    assert mentions.pseudonymized("hamstrings (p-00001)") == (
+        f"hamstrings ({pseudonymize('P-00001', key)})"
+    )
+    assert mentions.pseudonymized("device 1503960366x") == (
+        f"device {pseudonymize('1503960366', key)}x"
+    )
+    assert mentions.pseudonymized("week 170, 17 rows") == (
+        f"week 170, {pseudonymize('17', key)} rows"
+    )
+    assert mentions.pseudonymized("Banana R. called ana r.") == f"Banana R. called {NAME_SHOWN}"
+
+
+def test_an_error_naming_a_person_leaves_with_their_pid_only():
+    key = b"k" * 16
+    mentions = Mentions(["P-00042"], key)
+    with pytest.raises(IdentifiersHidden) as hidden:
+        with errors_pseudonymized(mentions):
+            try:
+                raise FileNotFoundError("/data/landing/apple_health/P-00042/export.xml")
+            except FileNotFoundError as err:
+                raise RuntimeError("could not hash the file") from err
+    message = str(hidden.value)
+    assert "P-00042" not in message and pseudonymize("P-00042", key) in message
+    assert "RuntimeError: could not hash the file" in message
+    assert hidden.value.__cause__ is None and hidden.value.__suppress_context__
+
+    with pytest.raises(ValueError, match="nothing personal"):  # passes through unchanged
+        with errors_pseudonymized(mentions):
+            raise ValueError("nothing personal")
