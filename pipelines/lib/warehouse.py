@@ -148,19 +148,18 @@ def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int
         con.executemany(
             "insert into raw.identifier_fields values (?, ?)", sorted(identifier_fields)
         )
-    # participant_id: the per-person folder of the file (staging shows it only by pid)
     con.execute(
         "create or replace table raw.ingest_issues (entity varchar, source varchar, "
-        "file varchar, file_sha256 varchar, participant_id varchar, line bigint, "
-        "field varchar, value varchar, reason varchar, severity varchar, action varchar)"
+        "file varchar, file_sha256 varchar, line bigint, field varchar, value varchar, "
+        "reason varchar, severity varchar, action varchar)"
     )
     for entity, path in issue_files:
         key = Path(path).parent.name.removeprefix("file_sha256=")
         con.execute(
             """
             insert into raw.ingest_issues
-            select f.entity, f.source, f.file, f.file_sha256, f.participant_id, i.line, i.field,
-                   i.value, i.reason, i.severity, i.action
+            select f.entity, f.source, f.file, f.file_sha256, i.line, i.field, i.value,
+                   i.reason, i.severity, i.action
             from read_parquet(?, hive_partitioning = false) as i
             cross join (
                 select * from raw.files where entity = ? and partition_key = ?

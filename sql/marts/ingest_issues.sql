@@ -3,7 +3,10 @@
 -- @not_null: source, file, reason, severity, action
 -- @accepted_values: severity = error, warning
 with files as (
-    select entity, file, display_file from staging.landing_files
+    -- participant_id: the file's per-person folder, to hide it in the parser's messages
+    select l.entity, l.file, l.display_file, r.participant_id
+    from staging.landing_files as l
+    join raw.files as r using (entity, file)
 ),
 
 parse_issues as (
@@ -15,10 +18,10 @@ parse_issues as (
         i.field,
         case
             when idf.field is not null then pseudonymize(i.value)
-            else pseudonymize_mentions(i.value, i.participant_id)
+            else pseudonymize_mentions(i.value, files.participant_id)
         end as value,
         -- a parser's message about a person's file may name the person's folder
-        pseudonymize_mentions(i.reason, i.participant_id) as reason,
+        pseudonymize_mentions(i.reason, files.participant_id) as reason,
         i.severity,
         i.action
     from raw.ingest_issues as i
