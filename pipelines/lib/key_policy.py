@@ -21,7 +21,12 @@ from pathlib import Path
 
 import duckdb
 
-from .demo_cohort.manifest import file_sha256, matches_manifest, read_landing_manifest
+from .demo_cohort.manifest import (
+    file_sha256,
+    manifest_path,
+    matches_manifest,
+    read_landing_manifest,
+)
 from .landing import landing_fingerprint
 from .layout import DataDir
 from .parsers import SOURCES
@@ -99,13 +104,19 @@ def run_key(data_dir: DataDir, generated_cohort: Callable[[], bool], rotate: boo
 
 def landing_is_generated(data_dir: DataDir) -> bool:
     """Whether the files the sources would read in landing/ are exactly the generated ones."""
-    fingerprint, _ = landing_fingerprint(data_dir.landing)
-    return _landing_is_generated(data_dir.root, fingerprint)
+    landing_state, _ = landing_fingerprint(data_dir.landing)
+    try:
+        manifest = manifest_path(data_dir.root).stat()
+    except FileNotFoundError:
+        return False
+    return _landing_is_generated(
+        data_dir.root, landing_state, (manifest.st_size, manifest.st_mtime_ns)
+    )
 
 
 @lru_cache(maxsize=8)
-def _landing_is_generated(root: Path, landing_state: str) -> bool:
-    # keyed by landing/'s path, size and mtime fingerprint: every step of a run asks
+def _landing_is_generated(root: Path, landing_state: str, manifest_state: tuple) -> bool:
+    # keyed by the files' paths, sizes and mtimes (no content read): every step of a run asks
     data_dir = DataDir.at(root)
     manifest = read_landing_manifest(data_dir.root)
     if manifest is None:

@@ -17,7 +17,14 @@ import duckdb
 
 from .key_policy import build_is_generated, run_key
 from .layout import PRIVATE_FILE_MODE, DataDir, private_dir
-from .pseudonym import ANYWHERE, WHOLE_VALUE, KeyRefused, key_fingerprint, pseudonymize
+from .pseudonym import (
+    ANYWHERE,
+    MIN_IDENTIFIER_CHARS,
+    WHOLE_VALUE,
+    KeyRefused,
+    key_fingerprint,
+    pseudonymize,
+)
 from .raw_identifiers import DISPLAY_NAME, identifier_needles
 from .warehouse import built_with_key
 
@@ -76,22 +83,31 @@ _MACHINE_MADE = (
 
 
 # {texts}: (place, v), every distinct published text value in lower case with its machine-made
-# parts blanked ($3); $1 = WHOLE_VALUE, $2 = ANYWHERE (pseudonym.match_rule)
+# parts blanked ($4); $1 = WHOLE_VALUE, $2 = ANYWHERE (pseudonym.match_rule), $3 = the
+# length of the windows the texts are cut into, each joined to the needles starting with it
 _FIND_IDENTIFIERS = r"""
 with texts as ({texts}),
-lengths as (select distinct length(needle) as n from leak_needles where rule <> $1),
+needles as (
+    select *, length(needle) as n, left(needle, $3) as gram from leak_needles where rule <> $1
+),
+short_lengths as (select distinct n from needles where n < $3),
+-- every run of $3 characters of every text (and of each shorter needle's length):
+-- one pass over the text whatever the needles' lengths
 windows as (
-    select t.place, t.v, l.n, w.pos
-    from texts as t cross join lengths as l, range(1, length(t.v) - l.n + 2) as w(pos)
+    select t.place, t.v, w.pos, substr(t.v, w.pos::bigint, $3) as gram
+    from texts as t, range(1, length(t.v) - $3 + 2) as w(pos)
+    union all
+    select t.place, t.v, w.pos, substr(t.v, w.pos::bigint, l.n) as gram
+    from texts as t cross join short_lengths as l, range(1, length(t.v) - l.n + 2) as w(pos)
 ),
 found as (
     select w.place, n.identifier, n.what
     from windows as w
-    join leak_needles as n on n.rule <> $1 and substr(w.v, w.pos::bigint, w.n) = n.needle
+    join needles as n on w.gram = n.gram and substr(w.v, w.pos::bigint, n.n) = n.needle
     where n.rule = $2
         -- ALONE: no letter or digit right before or after
         or ((w.pos = 1 or not regexp_matches(substr(w.v, (w.pos - 1)::bigint, 1), '[\pL\pN]'))
-            and not regexp_matches(substr(w.v, (w.pos + w.n)::bigint, 1), '[\pL\pN]'))
+            and not regexp_matches(substr(w.v, (w.pos + n.n)::bigint, 1), '[\pL\pN]'))
     union all
     select t.place, n.identifier, n.what
     from texts as t join leak_needles as n on n.rule = $1 and trim(t.v) = n.needle
@@ -134,7 +150,7 @@ def raw_identifier_leaks(con: duckdb.DuckDBPyConnection, key: bytes) -> list[str
     if needles.is_empty() or not columns:
         return leaks
     texts = " union all ".join(
-        f"select '{s}.{t}.{c}' as place, regexp_replace(lower(v::varchar), $3, ' ', 'g') as v "
+        f"select '{s}.{t}.{c}' as place, regexp_replace(lower(v::varchar), $4, ' ', 'g') as v "
         f'from (select distinct "{c}" as v from "{s}"."{t}") where v is not null'
         for s, t, c in columns
     )
@@ -142,7 +158,7 @@ def raw_identifier_leaks(con: duckdb.DuckDBPyConnection, key: bytes) -> list[str
     try:
         hits = con.execute(
             _FIND_IDENTIFIERS.replace("{texts}", texts),
-            [WHOLE_VALUE, ANYWHERE, _MACHINE_MADE],
+            [WHOLE_VALUE, ANYWHERE, MIN_IDENTIFIER_CHARS, _MACHINE_MADE],
         ).fetchall()
     finally:
         con.unregister("leak_needles")
