@@ -17,7 +17,8 @@ Query values are always bound parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping, MutableSet
 from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,6 +27,8 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from pipelines.lib import audit
+from pipelines.lib.identities import IdentitiesError, Identity, read_identities
 from pipelines.lib.layout import DataDir, default_data_dir
 from pipelines.lib.users import User
 
@@ -1544,6 +1547,157 @@ def _caseload(snapshot: SnapshotIdentity, coach_id: str) -> pl.DataFrame:
         """,
         {"coach_id": coach_id, "severities": list(SEVERITY_ORDER)},
     )
+
+
+# --- identities (coaches: who each pid is) ------------------------------------------------
+
+REVEAL_SETTING = "STEADYBACK_REVEAL_IDENTITIES_TO"
+"""Environment variable: the roles besides coaches that see participant ids on the Person page.
+
+Unset (the default): nobody but each person's own coach. The only role it may name is
+`program_manager` (analysts have no page about one person).
+"""
+REVEALABLE_ROLES = ("program_manager",)
+
+REVEALED_KEY = "identities_revealed"
+"""Session-state key of the set the pages pass as `revealed` (emptied by logging out)."""
+
+
+class IdentitiesUnavailable(Exception):
+    """Participant ids cannot be shown now; the page shows pids only, with this message."""
+
+
+def caseload_identities(
+    viewer: User | None, revealed: MutableSet[tuple[str, Identity]]
+) -> dict[str, Identity]:
+    """pid → participant id and display name of each person in the coach's own caseload.
+
+    Coaches only. Each person passes `authorise_person` first, and an identity is
+    returned only when the identities file names the viewer as that person's coach
+    too (a file left from an earlier run never shows someone to their former coach).
+    Every identity returned is in the audit log (`_audit_reveal`).
+    """
+    viewer = authorise(viewer, "caseload")
+    snapshot = snapshot_identity()
+    if snapshot is None or viewer.coach_id is None:
+        return {}
+    pids = _caseload(snapshot, viewer.coach_id)["pid"].to_list()
+    known = _identities()
+    shown = {}
+    for pid in pids:
+        authorise_person(viewer, pid, snapshot)
+        identity = known.get(pid)
+        if identity is not None and identity.coach_id == viewer.coach_id:
+            shown[pid] = identity
+    _audit_reveal(viewer, "caseload", shown, revealed)
+    return shown
+
+
+def person_identity(
+    viewer: User | None, pid: str, revealed: MutableSet[tuple[str, Identity]]
+) -> Identity | None:
+    """The person's participant id and display name, for their own coach; audited.
+
+    None for an unknown pid, a person the identities file does not name, and any
+    viewer who is not the person's coach — unless `REVEAL_SETTING` gives their
+    role the ids.
+    """
+    snapshot = snapshot_identity()
+    row = authorise_person(viewer, pid, snapshot)
+    if row is None:
+        return None
+    if viewer.role != "coach" and viewer.role not in _revealed_to_roles():
+        return None
+    identity = _identities().get(pid)
+    if identity is None or (viewer.role == "coach" and identity.coach_id != viewer.coach_id):
+        return None
+    _audit_reveal(viewer, "person", {pid: identity}, revealed)
+    return identity
+
+
+def search_caseload(
+    people: pl.DataFrame, identities: Mapping[str, Identity], text: str
+) -> pl.DataFrame:
+    """The rows of `people` whose pid, participant id or display name contains `text`.
+
+    Ignores case and surrounding blanks; an empty text keeps every row. It looks only
+    at the rows it is given — a coach's own caseload — so a search for someone else
+    finds nobody, exactly as for someone who does not exist.
+    """
+    needle = text.strip().casefold()
+    if not needle:
+        return people
+
+    def found(pid: str) -> bool:
+        identity = identities.get(pid)
+        words = [pid] + ([identity.participant_id, identity.display_name or ""] if identity else [])
+        return any(needle in word.casefold() for word in words)
+
+    return people.filter(pl.col("pid").is_in([pid for pid in people["pid"] if found(pid)]))
+
+
+def _revealed_to_roles() -> frozenset[str]:
+    setting = os.environ.get(REVEAL_SETTING, "")
+    roles = frozenset(role.strip() for role in setting.split(",") if role.strip())
+    if not roles <= set(REVEALABLE_ROLES):
+        raise IdentitiesUnavailable(
+            f"Participant ids are not shown: {REVEAL_SETTING}={setting!r} may name only "
+            f"{', '.join(REVEALABLE_ROLES)} (coaches always see their own caseload's). "
+            "Ask an administrator to correct it."
+        )
+    return roles
+
+
+def _identities() -> dict[str, Identity]:
+    """The identities file, re-read only when it changed (path, mtime, size)."""
+    path = DataDir.at(data_dir()).identities
+    try:
+        stat = path.stat()
+        return _read_identities(str(path), stat.st_mtime_ns, stat.st_size)
+    except FileNotFoundError as error:
+        raise IdentitiesUnavailable(
+            "Participant ids are not available yet: the next publishing run "
+            "(`steadyback run`) writes them to access/identities.json in the data directory."
+        ) from error
+    except (OSError, IdentitiesError) as error:
+        raise IdentitiesUnavailable(f"Participant ids cannot be shown: {error}") from error
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _read_identities(path: str, mtime_ns: int, size: int) -> dict[str, Identity]:
+    return read_identities(Path(path))
+
+
+def _audit_reveal(
+    viewer: User,
+    page: str,
+    shown: Mapping[str, Identity],
+    revealed: MutableSet[tuple[str, Identity]],
+) -> None:
+    """Log each identity this session has not been shown yet (`identity_shown`), then note it.
+
+    Written before the page gets the identities: if the audit log cannot be written,
+    nothing is shown. `revealed` is the session's memory, so reruns and coming back
+    to a page log nothing new; a changed identity (say, a corrected display name) is
+    logged again.
+    """
+    new = [(pid, identity) for pid, identity in shown.items() if (pid, identity) not in revealed]
+    if not new:
+        return
+    try:
+        audit.record_each(
+            data_dir(),
+            user=viewer.username,
+            role=viewer.role,
+            page=page,
+            pids=[pid for pid, _ in new],
+            outcome="identity_shown",
+        )
+    except OSError as error:
+        raise IdentitiesUnavailable(
+            f"Participant ids are not shown: the audit log cannot be written ({error})."
+        ) from error
+    revealed.update(new)
 
 
 # --- data health (analysts) ----------------------------------------------------------------

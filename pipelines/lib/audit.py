@@ -3,8 +3,11 @@
 `<data dir>/access/audit.jsonl`, one event per line:
 `{"at": UTC ISO time, "user", "role", "page", "pid", "outcome"}` — outcome is
 `viewed`, `denied`, `report` (a printable report was produced), `login`,
-`login_failed` or `locked_out` (a login refused unchecked: too many failures). Each line is one JSON document, so no value (a username, a
-pid from a URL) can break a line or forge another. Lines are appended with
+`login_failed` or `locked_out` (a login refused unchecked: too many failures),
+`identity_shown` (a page showed the person's participant id / display name:
+see pipelines/lib/identities.py) or `searched` (a coach searched their
+caseload; the search text is not kept). Each line is one JSON document, so no
+value (a username, a pid from a URL) can break a line or forge another. Lines are appended with
 O_APPEND under an exclusive lock, so concurrent dashboard sessions never
 interleave a line. The log and the `access/` folder are readable by their
 owner only. Nothing here is ever rewritten or published.
@@ -22,7 +25,16 @@ from pathlib import Path
 
 from pipelines.lib.layout import DataDir
 
-OUTCOMES = ("viewed", "denied", "report", "login", "login_failed", "locked_out")
+OUTCOMES = (
+    "viewed",
+    "denied",
+    "report",
+    "login",
+    "login_failed",
+    "locked_out",
+    "identity_shown",
+    "searched",
+)
 
 
 class AuditLogError(ValueError):
@@ -51,19 +63,30 @@ def record(
     pid: str | None = None,
     outcome: str = "viewed",
 ) -> AuditEvent:
+    return record_each(data_dir, user=user, role=role, page=page, pids=[pid], outcome=outcome)[0]
+
+
+def record_each(
+    data_dir: str | os.PathLike,
+    *,
+    user: str,
+    role: str | None,
+    page: str,
+    pids: Iterable[str | None],
+    outcome: str,
+) -> list[AuditEvent]:
+    """One event per pid, all appended in one locked write (a page showing many people)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"audit outcome {outcome!r}: must be one of {', '.join(OUTCOMES)}")
-    event = AuditEvent(
-        at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-        user=user,
-        role=role,
-        page=page,
-        pid=pid,
-        outcome=outcome,
-    )
+    at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    events = [
+        AuditEvent(at=at, user=user, role=role, page=page, pid=pid, outcome=outcome) for pid in pids
+    ]
+    if not events:
+        return events
     path = DataDir.at(data_dir).audit_log
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    line = (json.dumps(asdict(event), ensure_ascii=False) + "\n").encode("utf-8")
+    line = "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in events).encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -72,7 +95,7 @@ def record(
             written += os.write(fd, line[written:])
     finally:
         os.close(fd)  # closing releases the lock
-    return event
+    return events
 
 
 def read(data_dir: str | os.PathLike) -> list[AuditEvent]:

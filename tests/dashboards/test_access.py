@@ -14,7 +14,18 @@ import re
 from pathlib import Path
 
 import pytest
-from page_harness import APP, PAGES, PASSWORD, USERS, log_in, open_app, query
+from page_harness import (
+    APP,
+    PAGES,
+    PASSWORD,
+    USERS,
+    capture_downloads,
+    expected_identities,
+    log_in,
+    open_app,
+    query,
+    sent_text,
+)
 from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
 from streamlit.testing.v1 import AppTest
 
@@ -41,17 +52,6 @@ def fresh_app(data_dir: Path, monkeypatch) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def nodes(node):
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from nodes(child)
-
-
-def shown(at: AppTest) -> str:
-    """Everything the app sent to the browser: every element's protobuf, as text."""
-    return "\n".join(str(node.proto) for node in nodes(at._tree) if hasattr(node, "proto"))
 
 
 def data_elements(at: AppTest) -> dict[str, int]:
@@ -139,7 +139,7 @@ def test_no_page_opens_before_logging_in(dashboard_dir, monkeypatch, page):
     assert not at.exception
     assert login_form_shown(at)
     assert not data_elements(at)
-    assert not any(pid[:10] in shown(at) for pid in pids_of(dashboard_dir))
+    assert not any(pid[:10] in sent_text(at) for pid in pids_of(dashboard_dir))
 
 
 @pytest.mark.usefixtures("fresh_failures")
@@ -268,7 +268,7 @@ def test_every_role_on_every_page(dashboard_dir, monkeypatch, role, page):
     assert re.search(f"not available to an? {words}", access_messages[0])
     assert data_elements(at) == {}
     assert not at.selectbox and not at.multiselect
-    text = shown(at)
+    text = sent_text(at)
     assert not any(pid[:10] in text for pid in pids_of(dashboard_dir))
 
 
@@ -281,7 +281,7 @@ def test_a_coach_never_sees_another_coachs_participant(dashboard_dir, monkeypatc
 
     at = open_app(dashboard_dir, monkeypatch, "coach", page)
 
-    text = shown(at)
+    text = sent_text(at)
     assert not [pid for pid in others if pid[:10] in text]
 
 
@@ -297,7 +297,9 @@ def test_a_coach_with_another_coachs_pid_in_the_url_is_refused(dashboard_dir, mo
     assert queries.NOT_IN_CASELOAD in errors(at)
     assert "not in your caseload" in queries.NOT_IN_CASELOAD
     assert data_elements(at) == {}
-    assert pid[:10] not in shown(at)
+    text = sent_text(at)
+    participant_id, name, _ = expected_identities(dashboard_dir)[pid]
+    assert pid[:10] not in text and participant_id not in text and (name or pid) not in text
     new = events_for(dashboard_dir, user=USERS["coach"][0], pid=pid)[before:]
     assert [(e.role, e.page, e.outcome) for e in new] == [("coach", "person", "denied")]
 
@@ -345,6 +347,33 @@ def test_a_person_view_is_audited_exactly_once(dashboard_dir, monkeypatch):
         (username, "program_manager", "person", pid, "viewed")
     ]
     assert new[0].at
+
+
+@pytest.mark.parametrize("role", ["program_manager", "analyst"])
+def test_no_participant_id_or_name_reaches_managers_or_analysts(dashboard_dir, monkeypatch, role):
+    """Every page (a program manager's Person page for someone of each coach), every download."""
+    downloads = capture_downloads(monkeypatch)
+    identities = expected_identities(dashboard_dir)
+    secrets = {i[0] for i in identities.values()} | {i[1] for i in identities.values() if i[1]}
+    username = USERS[role][0]
+    before = len(events_for(dashboard_dir, user=username))
+    at = open_app(dashboard_dir, monkeypatch, role)
+
+    sent = []
+    for page in ALL_PAGES:
+        at.switch_page(PAGES[page]).run()
+        sent.append(sent_text(at))
+        if page == "person" and role == "program_manager":
+            for coach in sorted({i[2] for i in identities.values()}):
+                at.selectbox[0].select(pids_of(dashboard_dir, "coach_id = ?", [coach])[0]).run()
+                assert not at.exception and data_elements(at)
+                sent.append(sent_text(at))
+    sent += [data.decode("utf-8", "replace") for _, data in downloads]
+    assert len(downloads) >= (3 if role == "program_manager" else 1)
+    everything = "\n".join(sent)
+    assert not [s for s in secrets if s in everything]
+    new = events_for(dashboard_dir, user=username)[before:]
+    assert not [e for e in new if e.outcome == "identity_shown"]
 
 
 def test_the_audit_log_stays_outside_the_published_snapshot(dashboard_dir):
@@ -445,7 +474,14 @@ def call_with(function, someone: User | None, pid: str):
 
 def test_every_public_query_refuses_an_anonymous_viewer(data_env):
     functions = public_viewer_functions()
-    assert {"people", "person", "person_days", "person_weeks"} <= {n for n, _ in functions}
+    assert {
+        "people",
+        "person",
+        "person_days",
+        "person_weeks",
+        "caseload_identities",
+        "person_identity",
+    } <= {n for n, _ in functions}
     pid = pids_of(data_env)[0]
     answered = []
     for name, function in functions:
