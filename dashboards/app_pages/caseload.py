@@ -86,7 +86,8 @@ def caseload_table(
         found = [identities.get(r["pid"]) for r in rows]
         who = {
             "Participant ID": [i.participant_id if i else None for i in found],
-            "Name": [i.display_name if i else None for i in found],
+            # blank, not a null Streamlit would print as "None" (a name, to the eye)
+            "Name": [(i.display_name or "") if i else "" for i in found],
         }
     return pl.DataFrame(
         {

@@ -10,6 +10,7 @@ STEADYBACK_SCREENSHOTS=docs/screenshots).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -288,6 +289,42 @@ def test_coach_sees_own_caseload_and_person_but_not_others(
         assert page.locator(".js-plotly-plot").count() == 0
         assert page.locator('[data-testid="stMetric"]').count() == 0
         assert_rendered_cleanly(page)
+    finally:
+        page.close()
+
+
+def test_coach_finds_their_person_by_participant_id_and_no_one_else(
+    browser, dashboard_url, users, served_dir
+):
+    coach = users["coach"]
+    people = json.loads((served_dir / "access" / "identities.json").read_text())["people"]
+    pid = a_person_of(served_dir, coach.coach_id)
+    mine, theirs = people[pid], people[someone_else(served_dir, coach.coach_id)]
+    page = open_logged_in(browser, f"{dashboard_url}/caseload", coach)
+    try:
+        search = page.get_by_role("textbox", name="Search your caseload")
+        search.fill(theirs["participant_id"])
+        search.press("Enter")
+        page.get_by_text("This participant is not in your caseload.").wait_for(timeout=30_000)
+        settle(page)
+        assert page.locator('[data-testid="stDataFrame"]').count() == 0
+
+        search.fill(mine["participant_id"].lower())
+        search.press("Enter")
+        page.locator('[data-testid="stDataFrame"]').wait_for(timeout=30_000)
+        settle(page)
+        assert page.get_by_text("not in your caseload").count() == 0
+        assert_rendered_cleanly(page)
+
+        page.goto(f"{dashboard_url}/person?pid={pid}", wait_until="domcontentloaded")
+        page.get_by_label("Username", exact=True).fill(coach.username)  # a new session
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        named = " · ".join(part for part in (mine["participant_id"], mine["display_name"]) if part)
+        page.locator("h3", has_text=named).wait_for(timeout=30_000)
+        settle(page)
+        assert_rendered_cleanly(page)
+        assert theirs["participant_id"] not in page.content()
     finally:
         page.close()
 
