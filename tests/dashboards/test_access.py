@@ -9,7 +9,9 @@ they hold whatever the page modules put on their pages.
 
 from __future__ import annotations
 
+import csv
 import inspect
+import io
 import re
 import threading
 from pathlib import Path
@@ -20,6 +22,7 @@ from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
 from streamlit.testing.v1 import AppTest
 
 from dashboards import queries, session
+from pipelines import cli
 from pipelines.lib import audit
 from pipelines.lib.users import User, UserStore
 
@@ -31,6 +34,7 @@ ROLE_PAGES = {  # the issue: who may open which page
 ALL_PAGES = ("cohort", "caseload", "person", "data-health")
 DATA_ELEMENTS = ("plotly_chart", "dataframe", "table", "metric", "download_button")
 WRONG_LOGIN = "Unknown username or wrong password."
+NOT_IN_CASELOAD_TEXT = "not in your caseload"
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -394,6 +398,30 @@ def test_a_person_view_is_audited_exactly_once(dashboard_dir, monkeypatch):
         (username, "program_manager", "person", pid, "viewed")
     ]
     assert new[0].at
+
+
+@pytest.mark.parametrize(
+    ("typed", "exported"),
+    [("\r=1+1", "\\r=1+1"), (" =cmd|' /C calc'!A0", "' =cmd|' /C calc'!A0")],
+)
+def test_a_pid_typed_into_the_url_exports_as_one_inert_csv_row(
+    dashboard_dir, monkeypatch, capsys, typed, exported
+):
+    """Issue 9: a coach types a formula as ?pid=; it is logged as denied, and the CSV export
+    of the log keeps it in its own row, as text a spreadsheet will not run."""
+    at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid=typed)
+    assert NOT_IN_CASELOAD_TEXT in " ".join(errors(at))
+    assert events_for(dashboard_dir, pid=typed)[-1].outcome == "denied"
+
+    assert (
+        cli.main(["audit", "--data-dir", str(dashboard_dir), "--pid", typed, "--format", "csv"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len(lines) == 1 + len(events_for(dashboard_dir, pid=typed))
+    [*_, row] = csv.reader(io.StringIO(out))
+    assert (row[4], row[5]) == (exported, "denied")
 
 
 def test_the_audit_log_stays_outside_the_published_snapshot(dashboard_dir):
