@@ -6,8 +6,10 @@
 `login_failed` or `locked_out` (a login refused unchecked: too many failures),
 `identity_shown` (a page showed the person's participant id / display name:
 see pipelines/lib/identities.py) or `searched` (a coach searched their
-caseload; the search text is not kept). Each line is one JSON document, so no
-value (a username, a pid from a URL) can break a line or forge another. Lines are appended with
+caseload; the search text is not kept).
+Each line is one JSON document with every control and line-separator character
+escaped (`text_export.json_line`), so no value (a username, a pid from a URL)
+can break a line or forge another. Lines are appended with
 O_APPEND under an exclusive lock, so concurrent dashboard sessions never
 interleave a line. The log and the `access/` folder are readable by their
 owner only. Nothing here is ever rewritten or published.
@@ -24,6 +26,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipelines.lib.layout import DataDir
+from pipelines.lib.text_export import json_line, spreadsheet_cell
 
 OUTCOMES = (
     "viewed",
@@ -86,7 +89,7 @@ def record_each(
         return events
     path = DataDir.at(data_dir).audit_log
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    line = "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in events).encode("utf-8")
+    line = "".join(export_line(e) + "\n" for e in events).encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -149,6 +152,26 @@ def select(
         and (pid is None or event.pid == pid)
         and (first_day is None or event.at[:10] >= first_day)
     ]
+
+
+EXPORT_COLUMNS = ("time", "user", "role", "page", "pid", "outcome")
+
+
+def export_rows(events: Iterable[AuditEvent]) -> list[list[str]]:
+    """The events as rows of `EXPORT_COLUMNS` for a table or a CSV: every cell one line of
+    text that a spreadsheet shows as text (`text_export.spreadsheet_cell`)."""
+    return [
+        [
+            spreadsheet_cell(value or "")
+            for value in (e.at, e.user, e.role, e.page, e.pid, e.outcome)
+        ]
+        for e in events
+    ]
+
+
+def export_line(event: AuditEvent) -> str:
+    """The event as its JSON line, exactly as `record` stores it."""
+    return json_line(asdict(event))
 
 
 def log_path(data_dir: str | os.PathLike) -> Path:
