@@ -10,9 +10,10 @@ no restart needed.
 Access is enforced here, not by the pages: every public function takes the
 logged-in `viewer` (a `pipelines.lib.users.User`) and refuses with `AccessDenied`
 what the viewer's role may not read — a coach gets only their own caseload, an
-analyst no person-level data. Cohort aggregates come with cells of fewer than
-`MIN_CELL_SIZE` people suppressed in this layer, not merely hidden by a page.
-Query values are always bound parameters.
+analyst no person-level data. Cohort aggregates are computed only over whole atoms
+of people and with small cells, small shares and excess precision removed in this layer
+(`dashboards.disclosure`), not merely hidden by a page. Query values are always bound
+parameters.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from dashboards import disclosure
+from dashboards.disclosure import MIN_CELL_SIZE
 from pipelines.lib.layout import DataDir, default_data_dir
 from pipelines.lib.users import User
-
-MIN_CELL_SIZE = 5
-"""Aggregates describing fewer people than this are suppressed."""
 
 ADHERENT_WEEK_THRESHOLD = 0.8
 """A week is adherent at ≥ 80 % of prescribed stretching sessions."""
@@ -151,13 +151,6 @@ def _read(
         connection.close()
 
 
-def suppress_small(count: int | None) -> int | None:
-    """None for a count of 1…4 people: too few to show a program manager."""
-    if count is None or 0 < count < MIN_CELL_SIZE:
-        return None
-    return count
-
-
 # --- snapshot ---------------------------------------------------------------------------
 
 
@@ -180,11 +173,11 @@ def _snapshot_info(snapshot: SnapshotIdentity) -> dict[str, Any] | None:
 
 # --- cohort (program managers) ----------------------------------------------------------
 
-# The cohort page's figures are computed for the people its filters select; each shares one
-# definition with the pipeline: a person's adherence is the mean of their completed weeks (as
-# `models.dose_response`), dose–response bands and retention reuse `pipelines.lib.models`.
-# Those modules load scipy (≈ 1 s), so they are imported on first use, not with this module.
-
+# The cohort page's figures are computed for the people its filters select — resolved to whole
+# atoms by `dashboards.disclosure` — and each shares one definition with the pipeline: a
+# person's adherence is the mean of their completed weeks (as `models.dose_response`),
+# dose–response bands and retention reuse `pipelines.lib.models`. Those modules load scipy
+# (≈ 1 s), so they are imported on first use, not with this module.
 PAIN_BAND_MIN_CHECKINS = 3
 """A weekly mean pain enters the pain-by-band chart with ≥ 3 check-ins (as in marts.outcomes)."""
 
@@ -230,16 +223,60 @@ def _selection(selection: CohortSelection | None) -> CohortSelection:
     return CohortSelection(*(tuple(sorted(values)) for values in selection))
 
 
-# Every cohort query starts from the people the filters select; the filters are bound
-# lists, and an empty list selects everyone.
+def cohort_scope(viewer: User | None, selection: CohortSelection | None = None) -> disclosure.Scope:
+    """Whom the selection's figures describe: the roster cells of the atoms it covers in full.
+
+    `people` is 0 or at least `MIN_CELL_SIZE`; `refused` when it is below (nobody, or the
+    people the filters match are all in atoms they match only in part); `left_out` when some
+    people the filters match are in such atoms. Every cohort panel is computed over this scope.
+    """
+    authorise(viewer, "cohort")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return disclosure.Scope((), 0, False)
+    return _scope(snapshot, _selection(selection))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _scope(snapshot: SnapshotIdentity, selection: CohortSelection) -> disclosure.Scope:
+    return disclosure.resolve(
+        _roster_atoms(snapshot), selection.cohorts, selection.sites, selection.enrolment_months
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _roster_atoms(snapshot: SnapshotIdentity) -> tuple[disclosure.Atom, ...]:
+    cells = _read(
+        snapshot,
+        """
+        select cohort, site, strftime(enrolled_on, '%Y-%m') as month, count(*) as people
+        from marts.participants
+        group by all
+        """,
+    )
+    return disclosure.atoms({(c, s, m): n for c, s, m, n in cells.iter_rows()})
+
+
+# Every cohort query starts from the people of the selection's scope: the roster cells of the
+# atoms it covers, bound as lists (with each atom's heat-map row labels). An empty scope
+# selects nobody.
 _SELECTED_PEOPLE = """
-with selected as (
-    select pid, cohort, site, enrolled_on, program_weeks, withdrawn_on, has_wearable, status
-    from marts.participants
-    where (len($cohorts::varchar[]) = 0 or list_contains($cohorts::varchar[], cohort))
-      and (len($sites::varchar[]) = 0 or list_contains($sites::varchar[], site))
-      and (len($months::varchar[]) = 0
-           or list_contains($months::varchar[], strftime(enrolled_on, '%Y-%m')))
+with scope as (
+    select
+        unnest($scope_cohorts::varchar[]) as cohort,
+        unnest($scope_sites::varchar[]) as site,
+        unnest($scope_months::varchar[]) as month,
+        unnest($scope_cohort_rows::varchar[]) as cohort_row,
+        unnest($scope_site_rows::varchar[]) as site_row
+),
+selected as (
+    select p.pid, p.cohort, p.site, p.enrolled_on, p.program_weeks, p.withdrawn_on,
+           p.has_wearable, p.status, s.cohort_row, s.site_row
+    from marts.participants as p
+    join scope as s
+      on p.cohort is not distinct from s.cohort
+     and p.site is not distinct from s.site
+     and strftime(p.enrolled_on, '%Y-%m') is not distinct from s.month
 ),
 person_adherence as (
     -- a person's adherence: the mean of their completed weeks (as models.dose_response)
@@ -253,11 +290,13 @@ person_adherence as (
 """
 
 
-def _selected_params(selection: CohortSelection, **params: Any) -> dict[str, Any]:
+def _selected_params(scope: disclosure.Scope, **params: Any) -> dict[str, Any]:
     return {
-        "cohorts": list(selection.cohorts),
-        "sites": list(selection.sites),
-        "months": list(selection.enrolment_months),
+        "scope_cohorts": [cell.cohort for cell in scope.cells],
+        "scope_sites": [cell.site for cell in scope.cells],
+        "scope_months": [cell.month for cell in scope.cells],
+        "scope_cohort_rows": [cell.cohort_row for cell in scope.cells],
+        "scope_site_rows": [cell.site_row for cell in scope.cells],
         **params,
     }
 
@@ -334,20 +373,23 @@ def _selection_panel(
     snapshot = snapshot_identity()
     if snapshot is None:
         return empty()
-    return _selection_panels(snapshot, _selection(selection))[name]
+    return _selection_panels(snapshot, _scope(snapshot, _selection(selection)))[name]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _selection_panels(snapshot: SnapshotIdentity, selection: CohortSelection) -> dict[str, Any]:
-    """Every cohort panel that depends on the selection alone, suppressed, by name."""
+def _selection_panels(snapshot: SnapshotIdentity, scope: disclosure.Scope) -> dict[str, Any]:
+    """Every cohort panel that depends on the selection alone, suppressed and rounded, by name.
+
+    Keyed by the scope, not the filters: selections that cover the same atoms share it.
+    """
     with _Reader(snapshot) as read:
         return {
-            "headline": _cohort_headline(read, selection),
-            "adherence_by_week": _adherence_by_week(read, selection),
-            "pain_by_adherence_band": _pain_by_adherence_band(read, selection),
-            "dose_response": _dose_response(read, selection),
-            "retention_by_week": _retention_by_week(read, selection),
-            "data_coverage": _data_coverage(read, selection),
+            "headline": _cohort_headline(read, scope),
+            "adherence_by_week": _adherence_by_week(read, scope),
+            "pain_by_adherence_band": _pain_by_adherence_band(read, scope),
+            "dose_response": _dose_response(read, scope),
+            "retention_by_week": _retention_by_week(read, scope),
+            "data_coverage": _data_coverage(read, scope),
         }
 
 
@@ -381,10 +423,12 @@ def cohort_headline(
 ) -> dict[str, Any]:
     """The page's six headline figures for the selected people, with the people each describes.
 
-    Keys: enrolled, active (head counts); adherent_this_week, median_adherence, responders,
-    retention (shares 0–1), each with `<key>_people` (how many people it is computed over);
-    retention_week (the program week the retention share is read at). A head count of 1…4
-    and a share computed over fewer than `MIN_CELL_SIZE` people come back as None.
+    Keys: enrolled, active (head counts; active only when neither the active nor the other
+    people are 1…4); adherent_this_week, median_adherence, responders,
+    retention (shares 0–1, rounded to `disclosure.SHARE`), each with `<key>_people` (how many
+    people it is computed over); retention_week (the program week the retention share is read
+    at). A head count of 1…4 comes back as None, and so does a share computed over fewer than
+    `MIN_CELL_SIZE` people or with 1…4 people on either side of it (`disclosure.share_shown`).
     """
     authorise(viewer, "cohort")
     snapshot = snapshot_identity()
@@ -404,8 +448,10 @@ def cohort_headline(
                 "retention_week",
             )
         )
-    panels = _selection_panels(snapshot, _selection(selection))
+    panels = _selection_panels(snapshot, _scope(snapshot, _selection(selection)))
     retention = panels["retention_by_week"]
+    # the last week at least MIN_CELL_SIZE people were followed to; its share may still be
+    # suppressed (1–4 people disengaged by then)
     latest = retention.filter(~pl.col("suppressed") & (pl.col("week") > 0)).tail(1)
     return {
         **panels["headline"],
@@ -415,7 +461,7 @@ def cohort_headline(
     }
 
 
-def _cohort_headline(read: _Reader, selection: CohortSelection) -> dict[str, Any]:
+def _cohort_headline(read: _Reader, scope: disclosure.Scope) -> dict[str, Any]:
     row = read(
         _SELECTED_PEOPLE
         + """,
@@ -437,38 +483,42 @@ def _cohort_headline(read: _Reader, selection: CohortSelection) -> dict[str, Any
             (select count(*) from selected) as enrolled,
             (select count(*) from selected where status = 'active') as active,
             (select count(*) from latest_completed_week) as adherent_this_week_people,
-            (select avg((adherence >= $threshold)::int) from latest_completed_week)
-                as adherent_this_week,
+            (select count(*) filter (where adherence >= $threshold) from latest_completed_week)
+                as adherent_this_week_yes,
             (select count(*) from person_adherence) as median_adherence_people,
             (select median(mean_adherence) from person_adherence) as median_adherence,
             (select count(*) from responder) as responders_people,
-            (select avg(pain_responder::int) from responder) as responders
+            (select count(*) filter (where pain_responder) from responder) as responders_yes
         """,
-        _selected_params(selection, threshold=ADHERENT_WEEK_THRESHOLD),
+        _selected_params(scope, threshold=ADHERENT_WEEK_THRESHOLD),
     ).row(0, named=True)
+    enrolled, active = row["enrolled"], row["active"]
     headline: dict[str, Any] = {
-        "enrolled": suppress_small(row["enrolled"]),
-        "active": suppress_small(row["active"]),
+        "enrolled": disclosure.head_count(enrolled),
+        # active of enrolled is a share of people: 38 of 40 would say 2 are not active
+        "active": (
+            active
+            if disclosure.count_shown(active) and disclosure.count_shown(enrolled - active)
+            else None
+        ),
     }
-    for share in ("adherent_this_week", "median_adherence", "responders"):
-        people = row[f"{share}_people"]
-        shown = _shown(people)
-        if shown and share != "median_adherence":
-            shown = _share_shown(row[share], people)
-        headline[share] = row[share] if shown else None
+    for share in ("adherent_this_week", "responders"):  # shares of people
+        yes, people = row[f"{share}_yes"], row[f"{share}_people"]
+        headline[share] = (
+            disclosure.round_value(yes / people, disclosure.SHARE)
+            if disclosure.share_shown(yes, people)
+            else None
+        )
         headline[f"{share}_people"] = people if _shown(people) else None
+    # the middle person's adherence is not a share of people: it needs enough people only
+    people = row["median_adherence_people"]
+    headline["median_adherence"] = (
+        disclosure.round_value(row["median_adherence"], disclosure.SHARE)
+        if _shown(people)
+        else None
+    )
+    headline["median_adherence_people"] = people if _shown(people) else None
     return headline
-
-
-def _share_shown(share: float | None, people: int) -> bool:
-    """A share of people may be shown when neither side of it is 1–4 people.
-
-    "20 % of 5 are responders" is one person; "95 % of 60" leaves three who are not.
-    """
-    if share is None:
-        return False
-    yes = round(share * people)
-    return not (0 < yes < MIN_CELL_SIZE or 0 < people - yes < MIN_CELL_SIZE)
 
 
 def adherence_by_week(
@@ -497,8 +547,8 @@ def _empty_adherence_frame() -> pl.DataFrame:
     )
 
 
-def _adherence_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
-    return read(
+def _adherence_by_week(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
+    weeks = read(
         _SELECTED_PEOPLE
         + """,
         completed_weeks as (
@@ -506,38 +556,41 @@ def _adherence_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFram
             from marts.participant_week as w
             join selected using (pid)
             where w.week_complete and w.adherence is not null
-        ),
-        by_week as (
-            select
-                week,
-                count(*) as n_people,
-                median(adherence) as median,
-                quantile_cont(adherence, 0.25) as q25,
-                quantile_cont(adherence, 0.75) as q75,
-                avg(case when adherence >= $threshold then 1.0 else 0.0 end) as adherent_share
-            from completed_weeks
-            group by week
-        ),
-        final as (
-            select
-                week::bigint as week,
-                case when n_people >= $min_cell then n_people end::bigint as n_people,
-                case when n_people >= $min_cell then median end::double as median,
-                case when n_people >= $min_cell then q25 end::double as q25,
-                case when n_people >= $min_cell then q75 end::double as q75,
-                case
-                    when n_people >= $min_cell
-                     and round(adherent_share * n_people) not between 1 and $min_cell - 1
-                     and round((1 - adherent_share) * n_people) not between 1 and $min_cell - 1
-                    then adherent_share
-                end::double as adherent_share,
-                n_people < $min_cell as suppressed
-            from by_week
         )
-        select * from final order by week
+        select
+            week::bigint as week,
+            count(*) as n_people,
+            median(adherence)::double as median,
+            quantile_cont(adherence, 0.25)::double as q25,
+            quantile_cont(adherence, 0.75)::double as q75,
+            count(*) filter (where adherence >= $threshold) as adherent
+        from completed_weeks
+        group by week
+        order by week
         """,
-        _selected_params(selection, threshold=ADHERENT_WEEK_THRESHOLD, min_cell=MIN_CELL_SIZE),
+        _selected_params(scope, threshold=ADHERENT_WEEK_THRESHOLD),
     )
+    hidden = pl.col("n_people") < MIN_CELL_SIZE
+    adherent_share = pl.struct("adherent", "n_people").map_elements(
+        lambda week: (
+            week["adherent"] / week["n_people"]
+            if disclosure.share_shown(week["adherent"], week["n_people"])
+            else None
+        ),
+        return_dtype=pl.Float64,
+    )
+    return disclosure.rounded(
+        weeks.select(
+            "week",
+            *(
+                pl.when(hidden).then(None).otherwise(pl.col(name)).alias(name)
+                for name in ("n_people", "median", "q25", "q75")
+            ),
+            pl.when(hidden).then(None).otherwise(adherent_share).alias("adherent_share"),
+            hidden.alias("suppressed"),
+        ),
+        dict.fromkeys(("median", "q25", "q75", "adherent_share"), disclosure.SHARE),
+    ).cast(_empty_adherence_frame().schema)
 
 
 def pain_by_adherence_band(
@@ -569,7 +622,7 @@ def _empty_pain_by_band() -> pl.DataFrame:
     )
 
 
-def _pain_by_adherence_band(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+def _pain_by_adherence_band(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
     from pipelines.lib.models.dose_response import BANDS
 
     rows = read(
@@ -588,7 +641,7 @@ def _pain_by_adherence_band(read: _Reader, selection: CohortSelection) -> pl.Dat
         group by all
         order by band_order, week
         """,
-        _selected_params(selection, min_checkins=PAIN_BAND_MIN_CHECKINS, **_band_params()),
+        _selected_params(scope, min_checkins=PAIN_BAND_MIN_CHECKINS, **_band_params()),
     )
     out = []
     for row in rows.iter_rows(named=True):
@@ -606,7 +659,10 @@ def _pain_by_adherence_band(read: _Reader, selection: CohortSelection) -> pl.Dat
                 "suppressed": not shown,
             }
         )
-    return pl.DataFrame(out, schema=_empty_pain_by_band().schema)
+    return disclosure.rounded(
+        pl.DataFrame(out, schema=_empty_pain_by_band().schema),
+        dict.fromkeys(("mean_pain", "ci_low", "ci_high"), disclosure.POINTS),
+    )
 
 
 def principles_by_group(
@@ -614,9 +670,12 @@ def principles_by_group(
 ) -> pl.DataFrame:
     """Mean principle scores over completed person-weeks, per group and for the whole selection.
 
-    `rows`: a `HEATMAP_ROWS` key. Columns: group (`ALL_SELECTED` first), principle (a
-    `PRINCIPLE_COLUMNS` name), n_people (people with a score), mean_score (0–1),
-    suppressed. Cells describing fewer than `MIN_CELL_SIZE` people carry nulls.
+    `rows`: a `HEATMAP_ROWS` key. A row is the cohort (site) of whole atoms: an atom that
+    pools several cohorts (sites) is a row "several cohorts" ("several sites") of its own, so
+    every row is a union of atoms like the selection itself. Columns: group (`ALL_SELECTED`
+    first), principle (a `PRINCIPLE_COLUMNS` name), n_people (people with a score),
+    mean_score (0–1, rounded to `disclosure.SHARE`), suppressed. Cells describing fewer than
+    `MIN_CELL_SIZE` people carry nulls.
     """
     authorise(viewer, "cohort")
     if rows not in HEATMAP_ROWS:
@@ -624,7 +683,7 @@ def principles_by_group(
     snapshot = snapshot_identity()
     if snapshot is None:
         return _empty_principles()
-    return _principles_by_group(snapshot, _selection(selection), rows)
+    return _principles_by_group(snapshot, _scope(snapshot, _selection(selection)), rows)
 
 
 def _empty_principles() -> pl.DataFrame:
@@ -641,7 +700,7 @@ def _empty_principles() -> pl.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _principles_by_group(
-    snapshot: SnapshotIdentity, selection: CohortSelection, rows: str
+    snapshot: SnapshotIdentity, scope: disclosure.Scope, rows: str
 ) -> pl.DataFrame:
     frame = _read(
         snapshot,
@@ -651,9 +710,9 @@ def _principles_by_group(
             select
                 w.pid,
                 case $rows
-                    when 'cohort' then coalesce(s.cohort, 'no cohort')
-                    when 'site' then coalesce(s.site, 'no site')
-                    else coalesce(s.cohort, 'no cohort') || ' · ' || coalesce(s.site, 'no site')
+                    when 'cohort' then s.cohort_row
+                    when 'site' then s.site_row
+                    else s.cohort_row || ' · ' || s.site_row
                 end as grp,
                 w.consistency, w.gentle, w.breathing, w.stability, w.activity,
                 w.sleep_recovery, w.confidence
@@ -688,9 +747,9 @@ def _principles_by_group(
         from cells
         order by not is_total, "group", principle
         """,
-        _selected_params(selection, rows=rows, all_selected=ALL_SELECTED),
+        _selected_params(scope, rows=rows, all_selected=ALL_SELECTED),
     )
-    frame = _suppress_with_complements(frame)
+    frame = disclosure.rounded(_suppress_with_complements(frame), {"mean_score": disclosure.SHARE})
     order = {name: index for index, name in enumerate(PRINCIPLE_COLUMNS)}
     groups = frame["group"].unique(maintain_order=True).to_list()
     # a group or principle with no score at all still gets its (blank) cells
@@ -783,7 +842,7 @@ def _empty_dose_response() -> pl.DataFrame:
     )
 
 
-def _dose_response(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+def _dose_response(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
     from pipelines.lib.models.dose_response import dose_response as fit_dose_response
 
     people = read(
@@ -795,16 +854,19 @@ def _dose_response(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
         join person_adherence as a using (pid)
         where o.pain_change is not null
         """,
-        _selected_params(selection),
+        _selected_params(scope),
     )
     bands = fit_dose_response(people)
     small = pl.col("n_people").is_between(1, MIN_CELL_SIZE - 1)
-    return bands.with_columns(
-        *(
-            pl.when(small).then(None).otherwise(pl.col(name)).alias(name)
-            for name in ("n_people", "mean_pain_change", "ci_low", "ci_high")
+    return disclosure.rounded(
+        bands.with_columns(
+            *(
+                pl.when(small).then(None).otherwise(pl.col(name)).alias(name)
+                for name in ("n_people", "mean_pain_change", "ci_low", "ci_high")
+            ),
+            small.alias("suppressed"),
         ),
-        small.alias("suppressed"),
+        dict.fromkeys(("mean_pain_change", "ci_low", "ci_high"), disclosure.POINTS_CHANGE),
     )
 
 
@@ -816,8 +878,10 @@ def retention_by_week(
     Recomputed with `pipelines.lib.models.retention` (the definition of `models.retention`)
     on the selection. Columns: week (0 = enrolment), day (days since enrolment at the end of
     the week), at_risk (people still engaged and followed to the end of the week),
-    still_engaged, ci_low, ci_high, suppressed (fewer than `MIN_CELL_SIZE` people at risk:
-    that week and every later one carry nulls).
+    still_engaged, ci_low, ci_high (rounded to `disclosure.SHARE`), suppressed (fewer than
+    `MIN_CELL_SIZE` people at risk: that week and every later one carry nulls),
+    share_suppressed (1 to `MIN_CELL_SIZE` − 1 people disengaged before the end of the week:
+    the share and its interval are null — "83 % of 6" would be one person; `at_risk` stays).
     """
     return _selection_panel(viewer, selection, "retention_by_week", _empty_retention)
 
@@ -832,11 +896,12 @@ def _empty_retention() -> pl.DataFrame:
             "ci_low": pl.Float64,
             "ci_high": pl.Float64,
             "suppressed": pl.Boolean,
+            "share_suppressed": pl.Boolean,
         }
     )
 
 
-def _retention_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+def _retention_by_week(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
     from pipelines.lib.models.retention import DISENGAGED_AFTER_DAYS, kaplan_meier
 
     # `retention.engagement_spells` in SQL, so that no per-day rows reach Python: a person
@@ -895,13 +960,14 @@ def _retention_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFram
         from followed as f
         join first_gap as g using (person)
         """,
-        _selected_params(selection, gap_days=DISENGAGED_AFTER_DAYS),
+        _selected_params(scope, gap_days=DISENGAGED_AFTER_DAYS),
     )
     if spells.is_empty():
         return _empty_retention()
     program_weeks = spells["program_weeks"][0]
     curve = kaplan_meier(spells)
     times = spells["days"].to_numpy()
+    disengaged_on = spells.filter("disengaged")["days"].to_numpy()
     out = []
     hidden = False
     for week in range(program_weeks + 1):
@@ -910,6 +976,10 @@ def _retention_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFram
         before = curve.filter(pl.col("days_since_enrolment") < day).tail(1)
         at_risk = int((times >= day).sum())
         hidden = hidden or at_risk < MIN_CELL_SIZE
+        # the share's two sides: who disengaged by the end of the week, and who is still
+        # engaged and followed (people censored earlier are on neither side)
+        disengaged = int((disengaged_on < day).sum())
+        share_hidden = hidden or not disclosure.share_shown(disengaged, disengaged + at_risk)
         still, low, high = (
             (1.0, 1.0, 1.0)
             if before.is_empty()
@@ -920,13 +990,17 @@ def _retention_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFram
                 "week": week,
                 "day": day,
                 "at_risk": None if hidden else at_risk,
-                "still_engaged": None if hidden else still,
-                "ci_low": None if hidden else low,
-                "ci_high": None if hidden else high,
+                "still_engaged": None if share_hidden else still,
+                "ci_low": None if share_hidden else low,
+                "ci_high": None if share_hidden else high,
                 "suppressed": hidden,
+                "share_suppressed": share_hidden,
             }
         )
-    return pl.DataFrame(out, schema=_empty_retention().schema)
+    return disclosure.rounded(
+        pl.DataFrame(out, schema=_empty_retention().schema),
+        dict.fromkeys(("still_engaged", "ci_low", "ci_high"), disclosure.SHARE),
+    )
 
 
 def data_coverage(viewer: User | None, selection: CohortSelection | None = None) -> pl.DataFrame:
@@ -934,9 +1008,11 @@ def data_coverage(viewer: User | None, selection: CohortSelection | None = None)
 
     Check-ins over everyone selected; tracker wear and sleep over the people with a
     tracker (`has_wearable`). Elapsed days are days not `unknown` (up to as of, before any
-    withdrawal). Columns: week, n_people, checkin_share, n_tracker_people, wear_share,
-    sleep_share, suppressed (fewer than `MIN_CELL_SIZE` people: all null),
-    tracker_suppressed (fewer than `MIN_CELL_SIZE` tracker wearers: wear and sleep null).
+    withdrawal). Shares are of person-days, rounded to `disclosure.SHARE`. Columns: week,
+    n_people, checkin_share, n_tracker_people, wear_share, sleep_share, suppressed (fewer than
+    `MIN_CELL_SIZE` people: all null), tracker_suppressed (fewer than `MIN_CELL_SIZE` tracker
+    wearers: wear and sleep null). n_tracker_people is also null when 1 to `MIN_CELL_SIZE` − 1
+    of the week's people have no tracker (the two counts would tell how many).
     """
     return _selection_panel(viewer, selection, "data_coverage", _empty_coverage)
 
@@ -956,8 +1032,8 @@ def _empty_coverage() -> pl.DataFrame:
     )
 
 
-def _data_coverage(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
-    return read(
+def _data_coverage(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
+    weeks = read(
         _SELECTED_PEOPLE
         + """,
         person_week as (
@@ -987,30 +1063,48 @@ def _data_coverage(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
             from person_week
             group by week
         )
-        select
-            week::bigint as week,
-            case when n_people >= $min_cell then n_people end::bigint as n_people,
-            case when n_people >= $min_cell then checkin_share end::double as checkin_share,
-            case when n_people >= $min_cell and n_tracker_people >= $min_cell
-                then n_tracker_people end::bigint as n_tracker_people,
-            case when n_people >= $min_cell and n_tracker_people >= $min_cell
-                then wear_share end::double as wear_share,
-            case when n_people >= $min_cell and n_tracker_people >= $min_cell
-                then sleep_share end::double as sleep_share,
-            n_people < $min_cell as suppressed,
-            n_people < $min_cell or n_tracker_people < $min_cell as tracker_suppressed
+        select week::bigint as week, n_people, checkin_share::double as checkin_share,
+               n_tracker_people, wear_share::double as wear_share,
+               sleep_share::double as sleep_share
         from by_week
         order by week
         """,
-        _selected_params(selection, min_cell=MIN_CELL_SIZE),
+        _selected_params(scope),
     )
+    hidden = pl.col("n_people") < MIN_CELL_SIZE
+    tracker_hidden = hidden | (pl.col("n_tracker_people") < MIN_CELL_SIZE)
+    # wearers of n_people is a share of people: its count is shown only when the people
+    # without a tracker are not 1–4 either (the lines are shares of days and stay)
+    wearers_shown = pl.struct("n_tracker_people", "n_people").map_elements(
+        lambda week: disclosure.count_shown(week["n_people"] - week["n_tracker_people"]),
+        return_dtype=pl.Boolean,
+    )
+    return disclosure.rounded(
+        weeks.select(
+            "week",
+            pl.when(hidden).then(None).otherwise(pl.col("n_people")).alias("n_people"),
+            pl.when(hidden).then(None).otherwise(pl.col("checkin_share")).alias("checkin_share"),
+            pl.when(tracker_hidden | ~wearers_shown)
+            .then(None)
+            .otherwise(pl.col("n_tracker_people"))
+            .alias("n_tracker_people"),
+            *(
+                pl.when(tracker_hidden).then(None).otherwise(pl.col(name)).alias(name)
+                for name in ("wear_share", "sleep_share")
+            ),
+            hidden.alias("suppressed"),
+            tracker_hidden.alias("tracker_suppressed"),
+        ),
+        dict.fromkeys(("checkin_share", "wear_share", "sleep_share"), disclosure.SHARE),
+    ).cast(_empty_coverage().schema)
 
 
 def cohort_effects(viewer: User | None) -> pl.DataFrame:
     """`models.cohort_effects` — fitted on the whole program; the page's filters do not apply.
 
     Columns: term, estimate, ci_low, ci_high, p_value, n_people, n_obs, unit, model, in the
-    order of `COHORT_EFFECT_TERMS` (other terms after). A term resting on fewer than
+    order of `COHORT_EFFECT_TERMS` (other terms after). Estimates and intervals are rounded
+    to `disclosure.EFFECT`, p-values to `disclosure.P_VALUE`. A term resting on fewer than
     `MIN_CELL_SIZE` people has null numbers (suppressed).
     """
     authorise(viewer, "cohort")
@@ -1048,7 +1142,7 @@ def _cohort_effects(snapshot: SnapshotIdentity) -> pl.DataFrame:
         )
         if not tables["n"][0]:  # a snapshot published without the models step
             return _empty_cohort_effects()
-        return read(
+        effects = read(
             """
         select
             term,
@@ -1066,6 +1160,13 @@ def _cohort_effects(snapshot: SnapshotIdentity) -> pl.DataFrame:
         """,
             {"terms": list(COHORT_EFFECT_TERMS), "min_cell": MIN_CELL_SIZE},
         )
+    return disclosure.rounded(
+        effects,
+        {
+            **dict.fromkeys(("estimate", "ci_low", "ci_high"), disclosure.EFFECT),
+            "p_value": disclosure.P_VALUE,
+        },
+    )
 
 
 # --- person (coaches) ---------------------------------------------------------------------
