@@ -215,9 +215,12 @@ P_VALUE = Precision(3, ".3f")
 
 
 def rounded(frame: pl.DataFrame, precision: Mapping[str, Precision]) -> pl.DataFrame:
-    """The frame with each named column rounded to its precision."""
+    """The frame with each named column rounded to its precision (half to even)."""
     return frame.with_columns(pl.col(name).round(kind.decimals) for name, kind in precision.items())
 
 
 def round_value(value: float | None, kind: Precision) -> float | None:
-    return None if value is None else round(value, kind.decimals)
+    """One number rounded exactly as `rounded` rounds a column."""
+    if value is None:
+        return None
+    return pl.Series([value], dtype=pl.Float64).round(kind.decimals).item()
