@@ -1116,11 +1116,11 @@ def coverage_series_name(measure: str, source: str) -> str:
 def coverage_by_week_figure(coverage: pl.DataFrame) -> go.Figure:
     """Share of elapsed person-days with each data stream, per program week.
 
-    `coverage` is `queries.coverage_by_week(...)`; suppressed weeks are left out.
-    One line per (measure, source): measures keep their colour, sources of the
-    same measure differ by dash.
+    `coverage` is `queries.coverage_by_week(...)`; suppressed weeks, and weeks of a source
+    with too few people, are left out. One line per (measure, source): measures keep their
+    colour, sources of the same measure differ by dash.
     """
-    shown = coverage.filter(~pl.col("suppressed")).sort("week")
+    shown = coverage.filter(pl.col("share").is_not_null()).sort("week")
     figure = go.Figure()
     dash_of: dict[tuple[str, str], str] = {}
     for (measure, source), series in shown.group_by(["measure", "source"], maintain_order=True):

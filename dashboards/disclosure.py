@@ -173,6 +173,11 @@ def resolve(
 # --- counts and shares ----------------------------------------------------------------------
 
 
+def too_few(people: pl.Expr) -> pl.Expr:
+    """A column of people counts: true for 1 to MIN_CELL_SIZE − 1 (0 is nobody, not too few)."""
+    return people.is_between(1, MIN_CELL_SIZE - 1)
+
+
 def count_shown(people: int | None) -> bool:
     """A count of people may be shown when it is 0 or at least MIN_CELL_SIZE."""
     return people is not None and not 0 < people < MIN_CELL_SIZE
