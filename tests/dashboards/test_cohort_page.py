@@ -896,9 +896,7 @@ def test_principle_cells_of_few_people_are_blank(dashboard_dir, tmp_path, monkey
     snapshot = snapshot_file(tmp_path)
     snapshot.parent.mkdir(parents=True)
     shutil.copy(snapshot_file(dashboard_dir), snapshot)
-    atom = next(
-        a for a in roster_atoms(dashboard_dir) if a.site_label != disclosure.POOLED_SITES
-    )
+    atom = next(a for a in roster_atoms(dashboard_dir) if a.site_label != disclosure.POOLED_SITES)
     people = [pid for pid, cell in roster_cells(dashboard_dir).items() if cell in atom.cells]
     connection = duckdb.connect(str(snapshot))
     try:
