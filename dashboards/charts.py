@@ -7,6 +7,8 @@ from datetime import date
 import plotly.graph_objects as go
 import polars as pl
 
+from dashboards.disclosure import EFFECT, P_VALUE, POINTS, POINTS_CHANGE, SHARE
+
 DONE_COLOR = "#2e9e5b"
 MISSED_COLOR = "#e4572e"
 UNKNOWN_COLOR = "#9aa0a6"
@@ -90,10 +92,10 @@ def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure
             ),
             hovertemplate=(
                 "Program week %{x}<br>"
-                "Median adherence %{y:.0%}<br>"
-                "Middle half %{customdata[1]:.0%}–%{customdata[2]:.0%}<br>"
-                f"Adherent (≥ {threshold:.0%}): "
-                "%{customdata[3]:.0%} of %{customdata[0]} people"
+                f"Median adherence %{{y:{SHARE.format}}}<br>"
+                f"Middle half %{{customdata[1]:{SHARE.format}}}–%{{customdata[2]:{SHARE.format}}}"
+                f"<br>Adherent (≥ {threshold:.0%}): "
+                f"%{{customdata[3]:{SHARE.format}}} of %{{customdata[0]}} people"
                 "<extra></extra>"
             ),
         )
@@ -222,7 +224,8 @@ def pain_by_band_figure(bands: pl.DataFrame) -> go.Figure:
                 customdata=list(zip(weeks, rows["n_people"].to_list(), lows, highs, strict=True)),
                 hovertemplate=(
                     f"Adherence {name}<br>Program week %{{customdata[0]}}<br>"
-                    "Mean weekly pain %{y:.1f} (95 %: %{customdata[2]:.1f}–%{customdata[3]:.1f})"
+                    f"Mean weekly pain %{{y:{POINTS.format}}} (95 %: "
+                    f"%{{customdata[2]:{POINTS.format}}}–%{{customdata[3]:{POINTS.format}}})"
                     "<br>%{customdata[1]} people<extra></extra>"
                 ),
             )
@@ -264,9 +267,9 @@ def principles_by_group_figure(
                 hover_row.append(f"{group}<br>{name}<br>no score (no data)")
             else:
                 z_row.append(row["mean_score"])
-                text_row.append(f"{row['mean_score']:.0%}")
+                text_row.append(f"{row['mean_score']:{SHARE.format}}")
                 hover_row.append(
-                    f"{group}<br>{name}<br>mean score {row['mean_score']:.0%} "
+                    f"{group}<br>{name}<br>mean score {row['mean_score']:{SHARE.format}} "
                     f"over {row['n_people']} people's completed weeks"
                 )
         z.append(z_row)
@@ -352,8 +355,9 @@ def dose_response_figure(bands: pl.DataFrame) -> go.Figure:
             },
             customdata=[[row["band"], row["ci_low"], row["ci_high"]] for row in rows],
             hovertemplate=(
-                "Mean adherence %{customdata[0]}<br>pain change %{y:+.2f} points "
-                "(95 %: %{customdata[1]:+.2f} to %{customdata[2]:+.2f})<extra></extra>"
+                f"Mean adherence %{{customdata[0]}}<br>pain change %{{y:{POINTS_CHANGE.format}}} "
+                f"points (95 %: %{{customdata[1]:{POINTS_CHANGE.format}}} to "
+                f"%{{customdata[2]:{POINTS_CHANGE.format}}})<extra></extra>"
             ),
         )
     )
@@ -371,9 +375,10 @@ def dose_response_figure(bands: pl.DataFrame) -> go.Figure:
 def retention_figure(weeks: pl.DataFrame) -> go.Figure:
     """Share still engaged at the end of each program week, with its 95 % band.
 
-    `weeks` is `queries.retention_by_week(...)`; suppressed weeks are left out.
+    `weeks` is `queries.retention_by_week(...)`; weeks without a share (suppressed) are left
+    out.
     """
-    shown = weeks.filter(~pl.col("suppressed")).sort("week")
+    shown = weeks.filter(pl.col("still_engaged").is_not_null()).sort("week")
     week = shown["week"].to_list()
     figure = go.Figure()
     _add_band(
@@ -400,8 +405,8 @@ def retention_figure(weeks: pl.DataFrame) -> go.Figure:
                 )
             ),
             hovertemplate=(
-                "End of program week %{x}<br>Still engaged %{y:.0%} "
-                "(95 %: %{customdata[1]:.0%}–%{customdata[2]:.0%})<br>"
+                f"End of program week %{{x}}<br>Still engaged %{{y:{SHARE.format}}} "
+                f"(95 %: %{{customdata[1]:{SHARE.format}}}–%{{customdata[2]:{SHARE.format}}})<br>"
                 "%{customdata[0]} people still followed<extra></extra>"
             ),
         )
@@ -436,7 +441,7 @@ def data_coverage_figure(coverage: pl.DataFrame) -> go.Figure:
                 line={"color": color, "dash": dash, "width": 2},
                 customdata=shown[people].to_list(),
                 hovertemplate=(
-                    f"Program week %{{x}}<br>{name}: %{{y:.0%}} of days"
+                    f"Program week %{{x}}<br>{name}: %{{y:{SHARE.format}}} of days"
                     "<br>%{customdata} people<extra></extra>"
                 ),
             )
@@ -486,11 +491,13 @@ def cohort_effects_figure(effects: pl.DataFrame) -> go.Figure:
                     "the interval includes 0: no clear association"
                     if row["ci_low"] <= 0 <= row["ci_high"]
                     else "the interval excludes 0",
+                    row["p_value"],
                 ]
                 for row in rows
             ],
             hovertemplate=(
-                "%{x:+.2f} points (95 %: %{customdata[0]:+.2f} to %{customdata[1]:+.2f})<br>"
+                f"%{{x:{EFFECT.format}}} points (95 %: %{{customdata[0]:{EFFECT.format}}} to "
+                f"%{{customdata[1]:{EFFECT.format}}}, p = %{{customdata[5]:{P_VALUE.format}}})<br>"
                 "%{customdata[4]}<br>%{customdata[2]} people, %{customdata[3]} observations"
                 "<extra></extra>"
             ),
@@ -1109,11 +1116,11 @@ def coverage_series_name(measure: str, source: str) -> str:
 def coverage_by_week_figure(coverage: pl.DataFrame) -> go.Figure:
     """Share of elapsed person-days with each data stream, per program week.
 
-    `coverage` is `queries.coverage_by_week(...)`; suppressed weeks are left out.
-    One line per (measure, source): measures keep their colour, sources of the
-    same measure differ by dash.
+    `coverage` is `queries.coverage_by_week(...)`; suppressed weeks, and weeks of a source
+    with too few people, are left out. One line per (measure, source): measures keep their
+    colour, sources of the same measure differ by dash.
     """
-    shown = coverage.filter(~pl.col("suppressed")).sort("week")
+    shown = coverage.filter(pl.col("share").is_not_null()).sort("week")
     figure = go.Figure()
     dash_of: dict[tuple[str, str], str] = {}
     for (measure, source), series in shown.group_by(["measure", "source"], maintain_order=True):

@@ -10,14 +10,16 @@ no restart needed.
 Access is enforced here, not by the pages: every public function takes the
 logged-in `viewer` (a `pipelines.lib.users.User`) and refuses with `AccessDenied`
 what the viewer's role may not read — a coach gets only their own caseload, an
-analyst no person-level data. Cohort aggregates come with cells of fewer than
-`MIN_CELL_SIZE` people suppressed in this layer, not merely hidden by a page.
-Query values are always bound parameters.
+analyst no person-level data. Cohort aggregates are computed only over whole atoms
+of people and with small cells, small shares and excess precision removed in this layer
+(`dashboards.disclosure`), not merely hidden by a page. Query values are always bound
+parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping, MutableSet
 from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,11 +28,12 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from dashboards import disclosure
+from dashboards.disclosure import MIN_CELL_SIZE
+from pipelines.lib import audit
+from pipelines.lib.identities import IdentitiesError, Identity, read_identities
 from pipelines.lib.layout import DataDir, default_data_dir
 from pipelines.lib.users import User
-
-MIN_CELL_SIZE = 5
-"""Aggregates describing fewer people than this are suppressed."""
 
 ADHERENT_WEEK_THRESHOLD = 0.8
 """A week is adherent at ≥ 80 % of prescribed stretching sessions."""
@@ -151,13 +154,6 @@ def _read(
         connection.close()
 
 
-def suppress_small(count: int | None) -> int | None:
-    """None for a count of 1…4 people: too few to show a program manager."""
-    if count is None or 0 < count < MIN_CELL_SIZE:
-        return None
-    return count
-
-
 # --- snapshot ---------------------------------------------------------------------------
 
 
@@ -180,11 +176,11 @@ def _snapshot_info(snapshot: SnapshotIdentity) -> dict[str, Any] | None:
 
 # --- cohort (program managers) ----------------------------------------------------------
 
-# The cohort page's figures are computed for the people its filters select; each shares one
-# definition with the pipeline: a person's adherence is the mean of their completed weeks (as
-# `models.dose_response`), dose–response bands and retention reuse `pipelines.lib.models`.
-# Those modules load scipy (≈ 1 s), so they are imported on first use, not with this module.
-
+# The cohort page's figures are computed for the people its filters select — resolved to whole
+# atoms by `dashboards.disclosure` — and each shares one definition with the pipeline: a
+# person's adherence is the mean of their completed weeks (as `models.dose_response`),
+# dose–response bands and retention reuse `pipelines.lib.models`. Those modules load scipy
+# (≈ 1 s), so they are imported on first use, not with this module.
 PAIN_BAND_MIN_CHECKINS = 3
 """A weekly mean pain enters the pain-by-band chart with ≥ 3 check-ins (as in marts.outcomes)."""
 
@@ -230,16 +226,60 @@ def _selection(selection: CohortSelection | None) -> CohortSelection:
     return CohortSelection(*(tuple(sorted(values)) for values in selection))
 
 
-# Every cohort query starts from the people the filters select; the filters are bound
-# lists, and an empty list selects everyone.
+def cohort_scope(viewer: User | None, selection: CohortSelection | None = None) -> disclosure.Scope:
+    """Whom the selection's figures describe: the roster cells of the atoms it covers in full.
+
+    `people` is 0 or at least `MIN_CELL_SIZE`; `refused` when it is below (nobody, or the
+    people the filters match are all in atoms they match only in part); `left_out` when some
+    people the filters match are in such atoms. Every cohort panel is computed over this scope.
+    """
+    authorise(viewer, "cohort")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return disclosure.Scope((), 0, False)
+    return _scope(snapshot, _selection(selection))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _scope(snapshot: SnapshotIdentity, selection: CohortSelection) -> disclosure.Scope:
+    return disclosure.resolve(
+        _roster_atoms(snapshot), selection.cohorts, selection.sites, selection.enrolment_months
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _roster_atoms(snapshot: SnapshotIdentity) -> tuple[disclosure.Atom, ...]:
+    cells = _read(
+        snapshot,
+        """
+        select cohort, site, strftime(enrolled_on, '%Y-%m') as month, count(*) as people
+        from marts.participants
+        group by all
+        """,
+    )
+    return disclosure.atoms({(c, s, m): n for c, s, m, n in cells.iter_rows()})
+
+
+# Every cohort query starts from the people of the selection's scope: the roster cells of the
+# atoms it covers, bound as lists (with each atom's heat-map row labels). An empty scope
+# selects nobody.
 _SELECTED_PEOPLE = """
-with selected as (
-    select pid, cohort, site, enrolled_on, program_weeks, withdrawn_on, has_wearable, status
-    from marts.participants
-    where (len($cohorts::varchar[]) = 0 or list_contains($cohorts::varchar[], cohort))
-      and (len($sites::varchar[]) = 0 or list_contains($sites::varchar[], site))
-      and (len($months::varchar[]) = 0
-           or list_contains($months::varchar[], strftime(enrolled_on, '%Y-%m')))
+with scope as (
+    select
+        unnest($scope_cohorts::varchar[]) as cohort,
+        unnest($scope_sites::varchar[]) as site,
+        unnest($scope_months::varchar[]) as month,
+        unnest($scope_cohort_rows::varchar[]) as cohort_row,
+        unnest($scope_site_rows::varchar[]) as site_row
+),
+selected as (
+    select p.pid, p.cohort, p.site, p.enrolled_on, p.program_weeks, p.withdrawn_on,
+           p.has_wearable, p.status, s.cohort_row, s.site_row
+    from marts.participants as p
+    join scope as s
+      on p.cohort is not distinct from s.cohort
+     and p.site is not distinct from s.site
+     and strftime(p.enrolled_on, '%Y-%m') is not distinct from s.month
 ),
 person_adherence as (
     -- a person's adherence: the mean of their completed weeks (as models.dose_response)
@@ -253,11 +293,13 @@ person_adherence as (
 """
 
 
-def _selected_params(selection: CohortSelection, **params: Any) -> dict[str, Any]:
+def _selected_params(scope: disclosure.Scope, **params: Any) -> dict[str, Any]:
     return {
-        "cohorts": list(selection.cohorts),
-        "sites": list(selection.sites),
-        "months": list(selection.enrolment_months),
+        "scope_cohorts": [cell.cohort for cell in scope.cells],
+        "scope_sites": [cell.site for cell in scope.cells],
+        "scope_months": [cell.month for cell in scope.cells],
+        "scope_cohort_rows": [cell.cohort_row for cell in scope.cells],
+        "scope_site_rows": [cell.site_row for cell in scope.cells],
         **params,
     }
 
@@ -334,20 +376,23 @@ def _selection_panel(
     snapshot = snapshot_identity()
     if snapshot is None:
         return empty()
-    return _selection_panels(snapshot, _selection(selection))[name]
+    return _selection_panels(snapshot, _scope(snapshot, _selection(selection)))[name]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _selection_panels(snapshot: SnapshotIdentity, selection: CohortSelection) -> dict[str, Any]:
-    """Every cohort panel that depends on the selection alone, suppressed, by name."""
+def _selection_panels(snapshot: SnapshotIdentity, scope: disclosure.Scope) -> dict[str, Any]:
+    """Every cohort panel that depends on the selection alone, suppressed and rounded, by name.
+
+    Keyed by the scope, not the filters: selections that cover the same atoms share it.
+    """
     with _Reader(snapshot) as read:
         return {
-            "headline": _cohort_headline(read, selection),
-            "adherence_by_week": _adherence_by_week(read, selection),
-            "pain_by_adherence_band": _pain_by_adherence_band(read, selection),
-            "dose_response": _dose_response(read, selection),
-            "retention_by_week": _retention_by_week(read, selection),
-            "data_coverage": _data_coverage(read, selection),
+            "headline": _cohort_headline(read, scope),
+            "adherence_by_week": _adherence_by_week(read, scope),
+            "pain_by_adherence_band": _pain_by_adherence_band(read, scope),
+            "dose_response": _dose_response(read, scope),
+            "retention_by_week": _retention_by_week(read, scope),
+            "data_coverage": _data_coverage(read, scope),
         }
 
 
@@ -381,10 +426,12 @@ def cohort_headline(
 ) -> dict[str, Any]:
     """The page's six headline figures for the selected people, with the people each describes.
 
-    Keys: enrolled, active (head counts); adherent_this_week, median_adherence, responders,
-    retention (shares 0–1), each with `<key>_people` (how many people it is computed over);
-    retention_week (the program week the retention share is read at). A head count of 1…4
-    and a share computed over fewer than `MIN_CELL_SIZE` people come back as None.
+    Keys: enrolled, active (head counts; active only when neither the active nor the other
+    people are 1…4); adherent_this_week, median_adherence, responders,
+    retention (shares 0–1, rounded to `disclosure.SHARE`), each with `<key>_people` (how many
+    people it is computed over); retention_week (the program week the retention share is read
+    at). A head count of 1…4 comes back as None, and so does a share computed over fewer than
+    `MIN_CELL_SIZE` people or with 1…4 people on either side of it (`disclosure.share_shown`).
     """
     authorise(viewer, "cohort")
     snapshot = snapshot_identity()
@@ -404,8 +451,10 @@ def cohort_headline(
                 "retention_week",
             )
         )
-    panels = _selection_panels(snapshot, _selection(selection))
+    panels = _selection_panels(snapshot, _scope(snapshot, _selection(selection)))
     retention = panels["retention_by_week"]
+    # the last week at least MIN_CELL_SIZE people were followed to; its share may still be
+    # suppressed (1–4 people disengaged by then)
     latest = retention.filter(~pl.col("suppressed") & (pl.col("week") > 0)).tail(1)
     return {
         **panels["headline"],
@@ -415,7 +464,7 @@ def cohort_headline(
     }
 
 
-def _cohort_headline(read: _Reader, selection: CohortSelection) -> dict[str, Any]:
+def _cohort_headline(read: _Reader, scope: disclosure.Scope) -> dict[str, Any]:
     row = read(
         _SELECTED_PEOPLE
         + """,
@@ -437,38 +486,42 @@ def _cohort_headline(read: _Reader, selection: CohortSelection) -> dict[str, Any
             (select count(*) from selected) as enrolled,
             (select count(*) from selected where status = 'active') as active,
             (select count(*) from latest_completed_week) as adherent_this_week_people,
-            (select avg((adherence >= $threshold)::int) from latest_completed_week)
-                as adherent_this_week,
+            (select count(*) filter (where adherence >= $threshold) from latest_completed_week)
+                as adherent_this_week_yes,
             (select count(*) from person_adherence) as median_adherence_people,
             (select median(mean_adherence) from person_adherence) as median_adherence,
             (select count(*) from responder) as responders_people,
-            (select avg(pain_responder::int) from responder) as responders
+            (select count(*) filter (where pain_responder) from responder) as responders_yes
         """,
-        _selected_params(selection, threshold=ADHERENT_WEEK_THRESHOLD),
+        _selected_params(scope, threshold=ADHERENT_WEEK_THRESHOLD),
     ).row(0, named=True)
+    enrolled, active = row["enrolled"], row["active"]
     headline: dict[str, Any] = {
-        "enrolled": suppress_small(row["enrolled"]),
-        "active": suppress_small(row["active"]),
+        "enrolled": disclosure.head_count(enrolled),
+        # active of enrolled is a share of people: 38 of 40 would say 2 are not active
+        "active": (
+            active
+            if disclosure.count_shown(active) and disclosure.count_shown(enrolled - active)
+            else None
+        ),
     }
-    for share in ("adherent_this_week", "median_adherence", "responders"):
-        people = row[f"{share}_people"]
-        shown = _shown(people)
-        if shown and share != "median_adherence":
-            shown = _share_shown(row[share], people)
-        headline[share] = row[share] if shown else None
+    for share in ("adherent_this_week", "responders"):  # shares of people
+        yes, people = row[f"{share}_yes"], row[f"{share}_people"]
+        headline[share] = (
+            disclosure.round_value(yes / people, disclosure.SHARE)
+            if disclosure.share_shown(yes, people)
+            else None
+        )
         headline[f"{share}_people"] = people if _shown(people) else None
+    # the middle person's adherence is not a share of people: it needs enough people only
+    people = row["median_adherence_people"]
+    headline["median_adherence"] = (
+        disclosure.round_value(row["median_adherence"], disclosure.SHARE)
+        if _shown(people)
+        else None
+    )
+    headline["median_adherence_people"] = people if _shown(people) else None
     return headline
-
-
-def _share_shown(share: float | None, people: int) -> bool:
-    """A share of people may be shown when neither side of it is 1–4 people.
-
-    "20 % of 5 are responders" is one person; "95 % of 60" leaves three who are not.
-    """
-    if share is None:
-        return False
-    yes = round(share * people)
-    return not (0 < yes < MIN_CELL_SIZE or 0 < people - yes < MIN_CELL_SIZE)
 
 
 def adherence_by_week(
@@ -497,8 +550,8 @@ def _empty_adherence_frame() -> pl.DataFrame:
     )
 
 
-def _adherence_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
-    return read(
+def _adherence_by_week(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
+    weeks = read(
         _SELECTED_PEOPLE
         + """,
         completed_weeks as (
@@ -506,38 +559,41 @@ def _adherence_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFram
             from marts.participant_week as w
             join selected using (pid)
             where w.week_complete and w.adherence is not null
-        ),
-        by_week as (
-            select
-                week,
-                count(*) as n_people,
-                median(adherence) as median,
-                quantile_cont(adherence, 0.25) as q25,
-                quantile_cont(adherence, 0.75) as q75,
-                avg(case when adherence >= $threshold then 1.0 else 0.0 end) as adherent_share
-            from completed_weeks
-            group by week
-        ),
-        final as (
-            select
-                week::bigint as week,
-                case when n_people >= $min_cell then n_people end::bigint as n_people,
-                case when n_people >= $min_cell then median end::double as median,
-                case when n_people >= $min_cell then q25 end::double as q25,
-                case when n_people >= $min_cell then q75 end::double as q75,
-                case
-                    when n_people >= $min_cell
-                     and round(adherent_share * n_people) not between 1 and $min_cell - 1
-                     and round((1 - adherent_share) * n_people) not between 1 and $min_cell - 1
-                    then adherent_share
-                end::double as adherent_share,
-                n_people < $min_cell as suppressed
-            from by_week
         )
-        select * from final order by week
+        select
+            week::bigint as week,
+            count(*) as n_people,
+            median(adherence)::double as median,
+            quantile_cont(adherence, 0.25)::double as q25,
+            quantile_cont(adherence, 0.75)::double as q75,
+            count(*) filter (where adherence >= $threshold) as adherent
+        from completed_weeks
+        group by week
+        order by week
         """,
-        _selected_params(selection, threshold=ADHERENT_WEEK_THRESHOLD, min_cell=MIN_CELL_SIZE),
+        _selected_params(scope, threshold=ADHERENT_WEEK_THRESHOLD),
     )
+    hidden = pl.col("n_people") < MIN_CELL_SIZE
+    adherent_share = pl.struct("adherent", "n_people").map_elements(
+        lambda week: (
+            week["adherent"] / week["n_people"]
+            if disclosure.share_shown(week["adherent"], week["n_people"])
+            else None
+        ),
+        return_dtype=pl.Float64,
+    )
+    return disclosure.rounded(
+        weeks.select(
+            "week",
+            *(
+                pl.when(hidden).then(None).otherwise(pl.col(name)).alias(name)
+                for name in ("n_people", "median", "q25", "q75")
+            ),
+            pl.when(hidden).then(None).otherwise(adherent_share).alias("adherent_share"),
+            hidden.alias("suppressed"),
+        ),
+        dict.fromkeys(("median", "q25", "q75", "adherent_share"), disclosure.SHARE),
+    ).cast(_empty_adherence_frame().schema)
 
 
 def pain_by_adherence_band(
@@ -569,7 +625,7 @@ def _empty_pain_by_band() -> pl.DataFrame:
     )
 
 
-def _pain_by_adherence_band(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+def _pain_by_adherence_band(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
     from pipelines.lib.models.dose_response import BANDS
 
     rows = read(
@@ -588,7 +644,7 @@ def _pain_by_adherence_band(read: _Reader, selection: CohortSelection) -> pl.Dat
         group by all
         order by band_order, week
         """,
-        _selected_params(selection, min_checkins=PAIN_BAND_MIN_CHECKINS, **_band_params()),
+        _selected_params(scope, min_checkins=PAIN_BAND_MIN_CHECKINS, **_band_params()),
     )
     out = []
     for row in rows.iter_rows(named=True):
@@ -606,7 +662,10 @@ def _pain_by_adherence_band(read: _Reader, selection: CohortSelection) -> pl.Dat
                 "suppressed": not shown,
             }
         )
-    return pl.DataFrame(out, schema=_empty_pain_by_band().schema)
+    return disclosure.rounded(
+        pl.DataFrame(out, schema=_empty_pain_by_band().schema),
+        dict.fromkeys(("mean_pain", "ci_low", "ci_high"), disclosure.POINTS),
+    )
 
 
 def principles_by_group(
@@ -614,9 +673,12 @@ def principles_by_group(
 ) -> pl.DataFrame:
     """Mean principle scores over completed person-weeks, per group and for the whole selection.
 
-    `rows`: a `HEATMAP_ROWS` key. Columns: group (`ALL_SELECTED` first), principle (a
-    `PRINCIPLE_COLUMNS` name), n_people (people with a score), mean_score (0–1),
-    suppressed. Cells describing fewer than `MIN_CELL_SIZE` people carry nulls.
+    `rows`: a `HEATMAP_ROWS` key. A row is the cohort (site) of whole atoms: an atom that
+    pools several cohorts (sites) is a row "several cohorts" ("several sites") of its own, so
+    every row is a union of atoms like the selection itself. Columns: group (`ALL_SELECTED`
+    first), principle (a `PRINCIPLE_COLUMNS` name), n_people (people with a score),
+    mean_score (0–1, rounded to `disclosure.SHARE`), suppressed. Cells describing fewer than
+    `MIN_CELL_SIZE` people carry nulls.
     """
     authorise(viewer, "cohort")
     if rows not in HEATMAP_ROWS:
@@ -624,7 +686,7 @@ def principles_by_group(
     snapshot = snapshot_identity()
     if snapshot is None:
         return _empty_principles()
-    return _principles_by_group(snapshot, _selection(selection), rows)
+    return _principles_by_group(snapshot, _scope(snapshot, _selection(selection)), rows)
 
 
 def _empty_principles() -> pl.DataFrame:
@@ -641,7 +703,7 @@ def _empty_principles() -> pl.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _principles_by_group(
-    snapshot: SnapshotIdentity, selection: CohortSelection, rows: str
+    snapshot: SnapshotIdentity, scope: disclosure.Scope, rows: str
 ) -> pl.DataFrame:
     frame = _read(
         snapshot,
@@ -651,9 +713,9 @@ def _principles_by_group(
             select
                 w.pid,
                 case $rows
-                    when 'cohort' then coalesce(s.cohort, 'no cohort')
-                    when 'site' then coalesce(s.site, 'no site')
-                    else coalesce(s.cohort, 'no cohort') || ' · ' || coalesce(s.site, 'no site')
+                    when 'cohort' then s.cohort_row
+                    when 'site' then s.site_row
+                    else s.cohort_row || ' · ' || s.site_row
                 end as grp,
                 w.consistency, w.gentle, w.breathing, w.stability, w.activity,
                 w.sleep_recovery, w.confidence
@@ -688,9 +750,9 @@ def _principles_by_group(
         from cells
         order by not is_total, "group", principle
         """,
-        _selected_params(selection, rows=rows, all_selected=ALL_SELECTED),
+        _selected_params(scope, rows=rows, all_selected=ALL_SELECTED),
     )
-    frame = _suppress_with_complements(frame)
+    frame = disclosure.rounded(_suppress_with_complements(frame), {"mean_score": disclosure.SHARE})
     order = {name: index for index, name in enumerate(PRINCIPLE_COLUMNS)}
     groups = frame["group"].unique(maintain_order=True).to_list()
     # a group or principle with no score at all still gets its (blank) cells
@@ -783,7 +845,7 @@ def _empty_dose_response() -> pl.DataFrame:
     )
 
 
-def _dose_response(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+def _dose_response(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
     from pipelines.lib.models.dose_response import dose_response as fit_dose_response
 
     people = read(
@@ -795,16 +857,19 @@ def _dose_response(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
         join person_adherence as a using (pid)
         where o.pain_change is not null
         """,
-        _selected_params(selection),
+        _selected_params(scope),
     )
     bands = fit_dose_response(people)
-    small = pl.col("n_people").is_between(1, MIN_CELL_SIZE - 1)
-    return bands.with_columns(
-        *(
-            pl.when(small).then(None).otherwise(pl.col(name)).alias(name)
-            for name in ("n_people", "mean_pain_change", "ci_low", "ci_high")
+    small = disclosure.too_few(pl.col("n_people"))
+    return disclosure.rounded(
+        bands.with_columns(
+            *(
+                pl.when(small).then(None).otherwise(pl.col(name)).alias(name)
+                for name in ("n_people", "mean_pain_change", "ci_low", "ci_high")
+            ),
+            small.alias("suppressed"),
         ),
-        small.alias("suppressed"),
+        dict.fromkeys(("mean_pain_change", "ci_low", "ci_high"), disclosure.POINTS_CHANGE),
     )
 
 
@@ -816,8 +881,10 @@ def retention_by_week(
     Recomputed with `pipelines.lib.models.retention` (the definition of `models.retention`)
     on the selection. Columns: week (0 = enrolment), day (days since enrolment at the end of
     the week), at_risk (people still engaged and followed to the end of the week),
-    still_engaged, ci_low, ci_high, suppressed (fewer than `MIN_CELL_SIZE` people at risk:
-    that week and every later one carry nulls).
+    still_engaged, ci_low, ci_high (rounded to `disclosure.SHARE`), suppressed (fewer than
+    `MIN_CELL_SIZE` people at risk: that week and every later one carry nulls),
+    share_suppressed (1 to `MIN_CELL_SIZE` − 1 people disengaged before the end of the week:
+    the share and its interval are null — "83 % of 6" would be one person; `at_risk` stays).
     """
     return _selection_panel(viewer, selection, "retention_by_week", _empty_retention)
 
@@ -832,11 +899,12 @@ def _empty_retention() -> pl.DataFrame:
             "ci_low": pl.Float64,
             "ci_high": pl.Float64,
             "suppressed": pl.Boolean,
+            "share_suppressed": pl.Boolean,
         }
     )
 
 
-def _retention_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
+def _retention_by_week(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
     from pipelines.lib.models.retention import DISENGAGED_AFTER_DAYS, kaplan_meier
 
     # `retention.engagement_spells` in SQL, so that no per-day rows reach Python: a person
@@ -895,13 +963,14 @@ def _retention_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFram
         from followed as f
         join first_gap as g using (person)
         """,
-        _selected_params(selection, gap_days=DISENGAGED_AFTER_DAYS),
+        _selected_params(scope, gap_days=DISENGAGED_AFTER_DAYS),
     )
     if spells.is_empty():
         return _empty_retention()
     program_weeks = spells["program_weeks"][0]
     curve = kaplan_meier(spells)
     times = spells["days"].to_numpy()
+    disengaged_on = spells.filter("disengaged")["days"].to_numpy()
     out = []
     hidden = False
     for week in range(program_weeks + 1):
@@ -910,6 +979,10 @@ def _retention_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFram
         before = curve.filter(pl.col("days_since_enrolment") < day).tail(1)
         at_risk = int((times >= day).sum())
         hidden = hidden or at_risk < MIN_CELL_SIZE
+        # the share's two sides: who disengaged by the end of the week, and who is still
+        # engaged and followed (people censored earlier are on neither side)
+        disengaged = int((disengaged_on < day).sum())
+        share_hidden = hidden or not disclosure.share_shown(disengaged, disengaged + at_risk)
         still, low, high = (
             (1.0, 1.0, 1.0)
             if before.is_empty()
@@ -920,13 +993,17 @@ def _retention_by_week(read: _Reader, selection: CohortSelection) -> pl.DataFram
                 "week": week,
                 "day": day,
                 "at_risk": None if hidden else at_risk,
-                "still_engaged": None if hidden else still,
-                "ci_low": None if hidden else low,
-                "ci_high": None if hidden else high,
+                "still_engaged": None if share_hidden else still,
+                "ci_low": None if share_hidden else low,
+                "ci_high": None if share_hidden else high,
                 "suppressed": hidden,
+                "share_suppressed": share_hidden,
             }
         )
-    return pl.DataFrame(out, schema=_empty_retention().schema)
+    return disclosure.rounded(
+        pl.DataFrame(out, schema=_empty_retention().schema),
+        dict.fromkeys(("still_engaged", "ci_low", "ci_high"), disclosure.SHARE),
+    )
 
 
 def data_coverage(viewer: User | None, selection: CohortSelection | None = None) -> pl.DataFrame:
@@ -934,9 +1011,11 @@ def data_coverage(viewer: User | None, selection: CohortSelection | None = None)
 
     Check-ins over everyone selected; tracker wear and sleep over the people with a
     tracker (`has_wearable`). Elapsed days are days not `unknown` (up to as of, before any
-    withdrawal). Columns: week, n_people, checkin_share, n_tracker_people, wear_share,
-    sleep_share, suppressed (fewer than `MIN_CELL_SIZE` people: all null),
-    tracker_suppressed (fewer than `MIN_CELL_SIZE` tracker wearers: wear and sleep null).
+    withdrawal). Shares are of person-days, rounded to `disclosure.SHARE`. Columns: week,
+    n_people, checkin_share, n_tracker_people, wear_share, sleep_share, suppressed (fewer than
+    `MIN_CELL_SIZE` people: all null), tracker_suppressed (fewer than `MIN_CELL_SIZE` tracker
+    wearers: wear and sleep null). n_tracker_people is also null when 1 to `MIN_CELL_SIZE` − 1
+    of the week's people have no tracker (the two counts would tell how many).
     """
     return _selection_panel(viewer, selection, "data_coverage", _empty_coverage)
 
@@ -956,8 +1035,8 @@ def _empty_coverage() -> pl.DataFrame:
     )
 
 
-def _data_coverage(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
-    return read(
+def _data_coverage(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
+    weeks = read(
         _SELECTED_PEOPLE
         + """,
         person_week as (
@@ -987,30 +1066,48 @@ def _data_coverage(read: _Reader, selection: CohortSelection) -> pl.DataFrame:
             from person_week
             group by week
         )
-        select
-            week::bigint as week,
-            case when n_people >= $min_cell then n_people end::bigint as n_people,
-            case when n_people >= $min_cell then checkin_share end::double as checkin_share,
-            case when n_people >= $min_cell and n_tracker_people >= $min_cell
-                then n_tracker_people end::bigint as n_tracker_people,
-            case when n_people >= $min_cell and n_tracker_people >= $min_cell
-                then wear_share end::double as wear_share,
-            case when n_people >= $min_cell and n_tracker_people >= $min_cell
-                then sleep_share end::double as sleep_share,
-            n_people < $min_cell as suppressed,
-            n_people < $min_cell or n_tracker_people < $min_cell as tracker_suppressed
+        select week::bigint as week, n_people, checkin_share::double as checkin_share,
+               n_tracker_people, wear_share::double as wear_share,
+               sleep_share::double as sleep_share
         from by_week
         order by week
         """,
-        _selected_params(selection, min_cell=MIN_CELL_SIZE),
+        _selected_params(scope),
     )
+    hidden = pl.col("n_people") < MIN_CELL_SIZE
+    tracker_hidden = hidden | (pl.col("n_tracker_people") < MIN_CELL_SIZE)
+    # wearers of n_people is a share of people: its count is shown only when the people
+    # without a tracker are not 1–4 either (the lines are shares of days and stay)
+    wearers_shown = pl.struct("n_tracker_people", "n_people").map_elements(
+        lambda week: disclosure.count_shown(week["n_people"] - week["n_tracker_people"]),
+        return_dtype=pl.Boolean,
+    )
+    return disclosure.rounded(
+        weeks.select(
+            "week",
+            pl.when(hidden).then(None).otherwise(pl.col("n_people")).alias("n_people"),
+            pl.when(hidden).then(None).otherwise(pl.col("checkin_share")).alias("checkin_share"),
+            pl.when(tracker_hidden | ~wearers_shown)
+            .then(None)
+            .otherwise(pl.col("n_tracker_people"))
+            .alias("n_tracker_people"),
+            *(
+                pl.when(tracker_hidden).then(None).otherwise(pl.col(name)).alias(name)
+                for name in ("wear_share", "sleep_share")
+            ),
+            hidden.alias("suppressed"),
+            tracker_hidden.alias("tracker_suppressed"),
+        ),
+        dict.fromkeys(("checkin_share", "wear_share", "sleep_share"), disclosure.SHARE),
+    ).cast(_empty_coverage().schema)
 
 
 def cohort_effects(viewer: User | None) -> pl.DataFrame:
     """`models.cohort_effects` — fitted on the whole program; the page's filters do not apply.
 
     Columns: term, estimate, ci_low, ci_high, p_value, n_people, n_obs, unit, model, in the
-    order of `COHORT_EFFECT_TERMS` (other terms after). A term resting on fewer than
+    order of `COHORT_EFFECT_TERMS` (other terms after). Estimates and intervals are rounded
+    to `disclosure.EFFECT`, p-values to `disclosure.P_VALUE`. A term resting on fewer than
     `MIN_CELL_SIZE` people has null numbers (suppressed).
     """
     authorise(viewer, "cohort")
@@ -1048,7 +1145,7 @@ def _cohort_effects(snapshot: SnapshotIdentity) -> pl.DataFrame:
         )
         if not tables["n"][0]:  # a snapshot published without the models step
             return _empty_cohort_effects()
-        return read(
+        effects = read(
             """
         select
             term,
@@ -1066,6 +1163,13 @@ def _cohort_effects(snapshot: SnapshotIdentity) -> pl.DataFrame:
         """,
             {"terms": list(COHORT_EFFECT_TERMS), "min_cell": MIN_CELL_SIZE},
         )
+    return disclosure.rounded(
+        effects,
+        {
+            **dict.fromkeys(("estimate", "ci_low", "ci_high"), disclosure.EFFECT),
+            "p_value": disclosure.P_VALUE,
+        },
+    )
 
 
 # --- person (coaches) ---------------------------------------------------------------------
@@ -1546,6 +1650,157 @@ def _caseload(snapshot: SnapshotIdentity, coach_id: str) -> pl.DataFrame:
     )
 
 
+# --- identities (coaches: who each pid is) ------------------------------------------------
+
+REVEAL_SETTING = "STEADYBACK_REVEAL_IDENTITIES_TO"
+"""Environment variable: the roles besides coaches that see participant ids on the Person page.
+
+Unset (the default): nobody but each person's own coach. The only role it may name is
+`program_manager` (analysts have no page about one person).
+"""
+REVEALABLE_ROLES = ("program_manager",)
+
+REVEALED_KEY = "identities_revealed"
+"""Session-state key of the set the pages pass as `revealed` (emptied by logging out)."""
+
+
+class IdentitiesUnavailable(Exception):
+    """Participant ids cannot be shown now; the page shows pids only, with this message."""
+
+
+def caseload_identities(
+    viewer: User | None, revealed: MutableSet[tuple[str, Identity]]
+) -> dict[str, Identity]:
+    """pid → participant id and display name of each person in the coach's own caseload.
+
+    Coaches only. Each person passes `authorise_person` first, and an identity is
+    returned only when the identities file names the viewer as that person's coach
+    too (a file left from an earlier run never shows someone to their former coach).
+    Every identity returned is in the audit log (`_audit_reveal`).
+    """
+    viewer = authorise(viewer, "caseload")
+    snapshot = snapshot_identity()
+    if snapshot is None or viewer.coach_id is None:
+        return {}
+    pids = _caseload(snapshot, viewer.coach_id)["pid"].to_list()
+    known = _identities()
+    shown = {}
+    for pid in pids:
+        authorise_person(viewer, pid, snapshot)
+        identity = known.get(pid)
+        if identity is not None and identity.coach_id == viewer.coach_id:
+            shown[pid] = identity
+    _audit_reveal(viewer, "caseload", shown, revealed)
+    return shown
+
+
+def person_identity(
+    viewer: User | None, pid: str, revealed: MutableSet[tuple[str, Identity]]
+) -> Identity | None:
+    """The person's participant id and display name, for their own coach; audited.
+
+    None for an unknown pid, a person the identities file does not name, and any
+    viewer who is not the person's coach — unless `REVEAL_SETTING` gives their
+    role the ids.
+    """
+    snapshot = snapshot_identity()
+    row = authorise_person(viewer, pid, snapshot)
+    if row is None:
+        return None
+    if viewer.role != "coach" and viewer.role not in _revealed_to_roles():
+        return None
+    identity = _identities().get(pid)
+    if identity is None or (viewer.role == "coach" and identity.coach_id != viewer.coach_id):
+        return None
+    _audit_reveal(viewer, "person", {pid: identity}, revealed)
+    return identity
+
+
+def search_caseload(
+    people: pl.DataFrame, identities: Mapping[str, Identity], text: str
+) -> pl.DataFrame:
+    """The rows of `people` whose pid, participant id or display name contains `text`.
+
+    Ignores case and surrounding blanks; an empty text keeps every row. It looks only
+    at the rows it is given — a coach's own caseload — so a search for someone else
+    finds nobody, exactly as for someone who does not exist.
+    """
+    needle = text.strip().casefold()
+    if not needle:
+        return people
+
+    def found(pid: str) -> bool:
+        identity = identities.get(pid)
+        words = [pid] + ([identity.participant_id, identity.display_name or ""] if identity else [])
+        return any(needle in word.casefold() for word in words)
+
+    return people.filter(pl.col("pid").is_in([pid for pid in people["pid"] if found(pid)]))
+
+
+def _revealed_to_roles() -> frozenset[str]:
+    setting = os.environ.get(REVEAL_SETTING, "")
+    roles = frozenset(role.strip() for role in setting.split(",") if role.strip())
+    if not roles <= set(REVEALABLE_ROLES):
+        raise IdentitiesUnavailable(
+            f"Participant ids are not shown: {REVEAL_SETTING}={setting!r} may name only "
+            f"{', '.join(REVEALABLE_ROLES)} (coaches always see their own caseload's). "
+            "Ask an administrator to correct it."
+        )
+    return roles
+
+
+def _identities() -> dict[str, Identity]:
+    """The identities file, re-read only when it changed (path, mtime, size)."""
+    path = DataDir.at(data_dir()).identities
+    try:
+        stat = path.stat()
+        return _read_identities(str(path), stat.st_mtime_ns, stat.st_size)
+    except FileNotFoundError as error:
+        raise IdentitiesUnavailable(
+            "Participant ids are not available yet: the next publishing run "
+            "(`steadyback run`) writes them to access/identities.json in the data directory."
+        ) from error
+    except (OSError, IdentitiesError) as error:
+        raise IdentitiesUnavailable(f"Participant ids cannot be shown: {error}") from error
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _read_identities(path: str, mtime_ns: int, size: int) -> dict[str, Identity]:
+    return read_identities(Path(path))
+
+
+def _audit_reveal(
+    viewer: User,
+    page: str,
+    shown: Mapping[str, Identity],
+    revealed: MutableSet[tuple[str, Identity]],
+) -> None:
+    """Log each identity this session has not been shown yet (`identity_shown`), then note it.
+
+    Written before the page gets the identities: if the audit log cannot be written,
+    nothing is shown. `revealed` is the session's memory, so reruns and coming back
+    to a page log nothing new; a changed identity (say, a corrected display name) is
+    logged again.
+    """
+    new = [(pid, identity) for pid, identity in shown.items() if (pid, identity) not in revealed]
+    if not new:
+        return
+    try:
+        audit.record_each(
+            data_dir(),
+            user=viewer.username,
+            role=viewer.role,
+            page=page,
+            pids=[pid for pid, _ in new],
+            outcome="identity_shown",
+        )
+    except OSError as error:
+        raise IdentitiesUnavailable(
+            f"Participant ids are not shown: the audit log cannot be written ({error})."
+        ) from error
+    revealed.update(new)
+
+
 # --- data health (analysts) ----------------------------------------------------------------
 
 RUN_HISTORY_TTL_S = 30
@@ -1555,6 +1810,64 @@ RUN_HISTORY_LIMIT = 25
 ISSUE_ROWS_SHOWN = 2000
 STALE_AFTER_DAYS = 3
 """A daily data stream whose latest day lies this many days or more before as of is stale."""
+
+# Who each landing source describes, counted before any of its figures is shown: a source of
+# 1 to MIN_CELL_SIZE − 1 people shows "fewer than 5 people" instead of its rows, latest day or
+# coverage. A person counts for a source when the snapshot holds anything of theirs from it:
+# a per-person folder or file name (shown by the person's pseudonym), a linked Fitabase Id,
+# sessions, steps or sleep attributed to it, app check-ins, questionnaire answers; the roster
+# describes everyone on it.
+_SOURCE_PEOPLE = """
+with source_person as (
+    select distinct source, pid from (
+        select source, regexp_extract(file, $pseudonym_pattern) as pid from meta.source_files
+        union all
+        select 'roster', pid from marts.participants
+        union all
+        select 'fitabase', pid from marts.participants where has_wearable
+        union all
+        select source, pid from marts.sessions
+        union all
+        select 'app', pid from marts.participant_day
+        where pain is not null or sleep_quality is not null or stress is not null
+           or movement_confidence is not null
+        union all
+        select steps_source, pid from marts.participant_day where steps_source is not null
+        union all
+        select sleep_source, pid from marts.participant_day where sleep_source is not null
+        union all
+        select 'prom', pid from marts.outcomes
+        where coalesce(odi_baseline_on, odi_latest_on, tsk_baseline_on, tsk_latest_on) is not null
+    )
+    where source is not null and pid is not null and pid <> ''
+),
+source_people as (
+    select source, count(*) as people from source_person group by source
+)
+"""
+
+
+def _source_people_params(**params: Any) -> dict[str, Any]:
+    from pipelines.lib.pseudonym import PSEUDONYM_HEX_CHARS
+
+    return {"pseudonym_pattern": f"p_[0-9a-f]{{{PSEUDONYM_HEX_CHARS}}}", **params}
+
+
+def _hide_small_sources(
+    frame: pl.DataFrame, figures: tuple[str, ...], also: pl.Expr | None = None
+) -> pl.DataFrame:
+    """`figures` and `people` null, `suppressed` true, where `people` or `source_people` (when
+    the frame has it, then dropped) is 1 to MIN_CELL_SIZE − 1, or where `also` holds."""
+    small = disclosure.too_few(pl.col("people"))
+    if "source_people" in frame.columns:
+        small = small | disclosure.too_few(pl.col("source_people"))
+    if also is not None:
+        small = small | also
+    return frame.with_columns(
+        *(pl.when(small).then(None).otherwise(pl.col(name)).alias(name) for name in figures),
+        pl.when(small).then(None).otherwise(pl.col("people")).alias("people"),
+        small.alias("suppressed"),
+    ).drop("source_people", strict=False)
 
 
 def run_history(viewer: User | None, limit: int = RUN_HISTORY_LIMIT):
@@ -1589,40 +1902,59 @@ def _data_health_read(viewer: User | None, reader, *args) -> pl.DataFrame:
 
 
 def source_files_by_source(viewer: User | None) -> pl.DataFrame:
-    """Per landing source (`meta.source_files`): files, quarantined files, newest file, rows.
+    """Per landing source (`meta.source_files`): people, files, quarantined files, newest file,
+    rows.
 
-    Columns: source, files, files_quarantined, newest_file_at, rows_read, rows_landed,
-    rows_quarantined.
+    Columns: source, people, files, files_quarantined, newest_file_at, rows_read, rows_landed,
+    rows_quarantined, suppressed — a source describing 1 to `MIN_CELL_SIZE` − 1 people keeps
+    its name with every other column null.
     """
     return _data_health_read(viewer, _source_files_by_source)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _source_files_by_source(snapshot: SnapshotIdentity) -> pl.DataFrame:
-    return _read(
+    files = _read(
         snapshot,
-        """
+        _SOURCE_PEOPLE
+        + """
         select
-            source,
+            f.source,
+            coalesce(any_value(p.people), 0) as people,
             count(*) as files,
-            count(*) filter (where status <> 'loaded') as files_quarantined,
-            max(modified_at) as newest_file_at,
-            sum(rows_read)::bigint as rows_read,
-            sum(rows_landed)::bigint as rows_landed,
-            sum(rows_quarantined)::bigint as rows_quarantined
-        from meta.source_files
-        group by source
-        order by source
+            count(*) filter (where f.status <> 'loaded') as files_quarantined,
+            max(f.modified_at) as newest_file_at,
+            sum(f.rows_read)::bigint as rows_read,
+            sum(f.rows_landed)::bigint as rows_landed,
+            sum(f.rows_quarantined)::bigint as rows_quarantined
+        from meta.source_files as f
+        left join source_people as p using (source)
+        group by f.source
+        order by f.source
         """,
+        _source_people_params(),
+    )
+    return _hide_small_sources(
+        files,
+        (
+            "files",
+            "files_quarantined",
+            "newest_file_at",
+            "rows_read",
+            "rows_landed",
+            "rows_quarantined",
+        ),
     )
 
 
 def latest_data_days(viewer: User | None) -> pl.DataFrame:
     """The latest day with data of each stream, and how many days it lies before as of.
 
-    Columns: source, data, daily, latest_day, days_behind, stale — only a daily stream
-    (sessions, check-ins, steps, sleep) can be stale: `STALE_AFTER_DAYS` or more days
-    behind, or no data at all; workouts and questionnaires are occasional. Streams: app sessions
+    Columns: source, data, people (with data in the stream), daily, latest_day, days_behind,
+    stale, suppressed — only a daily stream (sessions, check-ins, steps, sleep) can be stale:
+    `STALE_AFTER_DAYS` or more days behind, or no data at all; workouts and questionnaires
+    are occasional. A stream, or a source, of 1 to `MIN_CELL_SIZE` − 1 people has its people,
+    day, days behind and staleness null (suppressed). Streams: app sessions
     (`marts.sessions`, source app) and wearable workouts (other sources); app
     check-ins, steps of valid wear days (by `steps_source`) and sleep (by
     `sleep_source`) from `marts.participant_day`; questionnaires (answer dates in
@@ -1633,45 +1965,54 @@ def latest_data_days(viewer: User | None) -> pl.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _latest_data_days(snapshot: SnapshotIdentity) -> pl.DataFrame:
-    return _read(
+    streams = _read(
         snapshot,
-        """
-        with streams as (
-            select 'app' as source, 'sessions' as data, true as daily, max(day) as latest_day
+        _SOURCE_PEOPLE
+        + """,
+        streams as (
+            select 'app' as source, 'sessions' as data, true as daily, max(day) as latest_day,
+                   count(distinct pid) as people
             from marts.sessions where source = 'app'
             union all
-            select source, 'workouts', false, max(day)
+            select source, 'workouts', false, max(day), count(distinct pid)
             from marts.sessions where source <> 'app' group by source
             union all
-            select 'app', 'daily check-ins', true, max(day)
+            select 'app', 'daily check-ins', true, max(day), count(distinct pid)
             from marts.participant_day
             where pain is not null or sleep_quality is not null or stress is not null
                or movement_confidence is not null
             union all
-            select steps_source, 'steps (valid wear days)', true, max(day)
+            select steps_source, 'steps (valid wear days)', true, max(day), count(distinct pid)
             from marts.participant_day
             where steps is not null and steps_source is not null group by steps_source
             union all
-            select sleep_source, 'sleep', true, max(day)
+            select sleep_source, 'sleep', true, max(day), count(distinct pid)
             from marts.participant_day
             where sleep_minutes is not null and sleep_source is not null group by sleep_source
             union all
             select 'prom', 'questionnaires', false,
-                   max(greatest(odi_baseline_on, odi_latest_on, tsk_baseline_on, tsk_latest_on))
+                   max(greatest(odi_baseline_on, odi_latest_on, tsk_baseline_on, tsk_latest_on)),
+                   count(distinct pid) filter (
+                       where coalesce(odi_baseline_on, odi_latest_on, tsk_baseline_on,
+                                      tsk_latest_on) is not null)
             from marts.outcomes
         ),
         behind as (
-            select source, data, daily, latest_day,
+            select source, data, daily, latest_day, streams.people,
+                   coalesce(p.people, 0) as source_people,
                    (s.as_of - latest_day)::bigint as days_behind
-            from streams cross join meta.snapshot as s
+            from streams
+            left join source_people as p using (source)
+            cross join meta.snapshot as s
         )
-        select source, data, daily, latest_day, days_behind,
-               daily and coalesce(days_behind >= $stale, true) as stale
+        select source, data, people, daily, latest_day, days_behind,
+               daily and coalesce(days_behind >= $stale, true) as stale, source_people
         from behind
         order by source, data
         """,
-        {"stale": STALE_AFTER_DAYS},
+        _source_people_params(stale=STALE_AFTER_DAYS),
     )
+    return _hide_small_sources(streams, ("latest_day", "days_behind", "stale"))
 
 
 def quarantined_files(viewer: User | None) -> pl.DataFrame:
@@ -1756,18 +2097,21 @@ def coverage_by_week(viewer: User | None) -> pl.DataFrame:
     (up to as of and up to a withdrawal). Streams: `check-in` (app: any daily
     check-in answer), `steps` per `steps_source` (a valid wear day), `sleep` per
     `sleep_source`. Columns: week, measure, source, people, person_days,
-    days_with, share, suppressed — weeks describing fewer than `MIN_CELL_SIZE`
-    people keep their rows with null numbers.
+    days_with, share, suppressed, source_suppressed — weeks describing fewer than
+    `MIN_CELL_SIZE` people keep their rows with null numbers (suppressed); a stream whose
+    source describes 1 to `MIN_CELL_SIZE` − 1 people, or whose data that week comes from
+    1 to `MIN_CELL_SIZE` − 1 people, has days_with and share null (source_suppressed).
     """
     return _data_health_read(viewer, _coverage_by_week)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _coverage_by_week(snapshot: SnapshotIdentity) -> pl.DataFrame:
-    return _read(
+    cells = _read(
         snapshot,
-        """
-        with elapsed as (
+        _SOURCE_PEOPLE
+        + """,
+        elapsed as (
             select
                 pid, program_week as week, steps, steps_source, sleep_minutes, sleep_source,
                 pain is not null or sleep_quality is not null or stress is not null
@@ -1780,13 +2124,14 @@ def _coverage_by_week(snapshot: SnapshotIdentity) -> pl.DataFrame:
             from elapsed group by week
         ),
         hits as (
-            select week, 'check-in' as measure, 'app' as source, count(*) as days_with
+            select week, 'check-in' as measure, 'app' as source, count(*) as days_with,
+                   count(distinct pid) as stream_people
             from elapsed where checked_in group by week
             union all
-            select week, 'steps', steps_source, count(*)
+            select week, 'steps', steps_source, count(*), count(distinct pid)
             from elapsed where steps is not null group by week, steps_source
             union all
-            select week, 'sleep', sleep_source, count(*)
+            select week, 'sleep', sleep_source, count(*), count(distinct pid)
             from elapsed where sleep_minutes is not null group by week, sleep_source
         ),
         streams as (
@@ -1796,24 +2141,41 @@ def _coverage_by_week(snapshot: SnapshotIdentity) -> pl.DataFrame:
         ),
         grid as (
             select w.week, s.measure, coalesce(s.source, 'unknown') as source, w.people,
-                   w.person_days, coalesce(h.days_with, 0) as days_with
+                   w.person_days, coalesce(h.days_with, 0) as days_with,
+                   coalesce(h.stream_people, 0) as stream_people,
+                   coalesce(sp.people, 0) as source_people
             from weeks as w
             cross join streams as s
             left join hits as h
               on h.week = w.week and h.measure = s.measure
              and h.source is not distinct from s.source
+            left join source_people as sp on sp.source = s.source
         )
-        select
-            week::bigint as week,
-            measure,
-            source,
-            case when people >= $min_cell then people end::bigint as people,
-            case when people >= $min_cell then person_days end::bigint as person_days,
-            case when people >= $min_cell then days_with end::bigint as days_with,
-            case when people >= $min_cell then days_with / person_days end::double as share,
-            people < $min_cell as suppressed
+        select week::bigint as week, measure, source, people, person_days, days_with,
+               (days_with / person_days)::double as share, stream_people, source_people
         from grid
         order by week, list_position(['check-in', 'steps', 'sleep'], measure), source
         """,
-        {"min_cell": MIN_CELL_SIZE},
+        _source_people_params(),
+    )
+    week_hidden = pl.col("people") < MIN_CELL_SIZE
+    source_hidden = (
+        week_hidden
+        | disclosure.too_few(pl.col("stream_people"))
+        | disclosure.too_few(pl.col("source_people"))
+    )
+    return cells.select(
+        "week",
+        "measure",
+        "source",
+        *(
+            pl.when(week_hidden).then(None).otherwise(pl.col(name)).alias(name)
+            for name in ("people", "person_days")
+        ),
+        *(
+            pl.when(source_hidden).then(None).otherwise(pl.col(name)).alias(name)
+            for name in ("days_with", "share")
+        ),
+        week_hidden.alias("suppressed"),
+        source_hidden.alias("source_suppressed"),
     )

@@ -7,6 +7,7 @@ page (the data-access layer checks again on every read), prints the title and
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -19,7 +20,14 @@ from streamlit.errors import StreamlitAuthError
 
 from dashboards import queries
 from pipelines.lib import audit
-from pipelines.lib.users import User, UserError, UserStore
+from pipelines.lib.users import (
+    DEMO_USERNAMES,
+    User,
+    UserError,
+    UserStore,
+    is_demo_login,
+    snapshot_is_generated,
+)
 
 VIEWER_KEY = "viewer"
 SSO_KEY = "viewer_via_sso"
@@ -29,8 +37,19 @@ FAILURE_WINDOW_S = 900.0
 LOCKOUT_S = 300.0
 """How long a locked-out username stays locked, from its last failed login."""
 SSO_BUTTON = "Log in with single sign-on"
+DEMO_REFUSED = (
+    "Demo logins work only on the generated demo cohort, and this dashboard is not "
+    "showing it. Ask a steadyback administrator for an account."
+)
+USERS_FILE_UNREADABLE = (
+    "The users file cannot be read, so nobody can log in. "
+    "A steadyback administrator will find the reason in the dashboard server's log."
+)
 
-# Failed logins per username across all sessions of this server process.
+_log = logging.getLogger(__name__)
+
+# Login attempts per username across all sessions of this server process: counted before the
+# password is checked, cleared by a successful login.
 _failures: dict[str, list[float]] = {}
 _failures_lock = threading.Lock()
 _MAX_TRACKED_USERNAMES = 10_000
@@ -53,6 +72,9 @@ def current_viewer() -> User | None:
     if now != viewer:  # removed, or re-added (`--replace`): another role or password
         log_out()
         return None
+    if now.username in DEMO_USERNAMES and not _demo_data():
+        log_out()  # a run published real data under an open demo session
+        return None
     return now
 
 
@@ -67,25 +89,28 @@ def log_out() -> None:
         st.logout()  # else the identity provider's cookie logs them straight back in
 
 
-def _lockout_remaining(username: str, now: float) -> float:
-    """Seconds until `username` may try again; 0 when it is not locked out."""
+def _begin_attempt(username: str) -> float:
+    """Count a login attempt for `username` before its password is checked.
+
+    Returns the seconds `username` is still locked out (the attempt is then not
+    counted and must not be checked), else 0. Counting under the lock before the
+    slow argon2 check is what bounds the checks: of any number of simultaneous
+    attempts, at most MAX_FAILED_LOGINS per window get past here. A successful
+    login clears the count.
+    """
     with _failures_lock:
+        now = time.monotonic()
         recent = [t for t in _failures.get(username, ()) if now - t < FAILURE_WINDOW_S]
-        if len(recent) < MAX_FAILED_LOGINS:
-            return 0.0
-        remaining = recent[-1] + LOCKOUT_S - now
-        if remaining <= 0:
-            _failures.pop(username, None)  # served its time: a fresh count
-            return 0.0
-        return remaining
-
-
-def _note_failure(username: str, now: float) -> None:
-    with _failures_lock:
+        if len(recent) >= MAX_FAILED_LOGINS:
+            remaining = recent[-1] + LOCKOUT_S - now
+            if remaining > 0:
+                return remaining
+            recent = []  # served its time: a fresh count
         if len(_failures) >= _MAX_TRACKED_USERNAMES:  # bound the memory random usernames take
             for stale in [u for u, ts in _failures.items() if now - ts[-1] >= FAILURE_WINDOW_S]:
                 del _failures[stale]
-        _failures.setdefault(username, []).append(now)
+        _failures[username] = [*recent, now]
+        return 0.0
 
 
 def _clear_failures(username: str) -> None:
@@ -121,8 +146,11 @@ def _sso_login(store: UserStore) -> bool:
     try:
         user = _sso_account(store, email) if email and verified else None
     except UserError as error:
-        st.error(f"The users file cannot be read: {error}")
+        _log.error("%s", error)
+        st.error(USERS_FILE_UNREADABLE)
         return True
+    if user is not None and user.username in DEMO_USERNAMES and not _demo_data():
+        user = None
     if user is None:
         if not st.session_state.get("_sso_refusal_audited"):
             audit.record(
@@ -163,21 +191,27 @@ def login_form() -> None:
         submitted = st.form_submit_button("Log in")
     if not store.path.exists():
         st.info(
-            "No dashboard users yet. Add one with\n\n"
-            f"`steadyback users add --data-dir {queries.data_dir()} --username NAME "
-            "--role program_manager --password-stdin`",
+            "No dashboard users yet. An administrator adds one on the server with "
+            "`steadyback users add --data-dir DIR --username NAME --role program_manager "
+            "--password-stdin`.",
             icon="🔑",
         )
     if sso_configured() and st.button(SSO_BUTTON):
         try:
             st.login()
         except StreamlitAuthError as error:
-            st.error(f"Single sign-on is not set up correctly: {error}")
+            _log.error("single sign-on: %s", error)
+            st.error("Single sign-on is not set up correctly (the details are in the server log).")
     if not submitted:
         return
     username = username.strip()[:128]
-    now = time.monotonic()
-    remaining = _lockout_remaining(username, now)
+    if is_demo_login(username, password) and not _demo_data():
+        audit.record(
+            queries.data_dir(), user=username, role=None, page="login", outcome="login_failed"
+        )
+        st.error(DEMO_REFUSED)
+        return
+    remaining = _begin_attempt(username)
     if remaining:
         audit.record(
             queries.data_dir(), user=username, role=None, page="login", outcome="locked_out"
@@ -191,10 +225,10 @@ def login_form() -> None:
     try:
         user = store.verify(username, password)
     except UserError as error:
-        st.error(f"The users file cannot be read: {error}")
+        _log.error("%s", error)
+        st.error(USERS_FILE_UNREADABLE)
         return
     if user is None:
-        _note_failure(username, now)
         audit.record(
             queries.data_dir(), user=username, role=None, page="login", outcome="login_failed"
         )
@@ -206,6 +240,11 @@ def login_form() -> None:
     )
     st.session_state[VIEWER_KEY] = user
     st.rerun()
+
+
+def _demo_data() -> bool:
+    """Whether the published snapshot is the generated cohort: demo logins work only then."""
+    return snapshot_is_generated(queries.data_dir())
 
 
 def _when(value: object) -> str:

@@ -1,7 +1,10 @@
 """steadyback dashboard entry script: login, role-scoped navigation, shared sidebar.
 
 Run with `steadyback serve --data-dir DIR` or
-`STEADYBACK_DATA_DIR=DIR streamlit run dashboards/streamlit_app.py`.
+`STEADYBACK_DATA_DIR=DIR streamlit run dashboards/streamlit_app.py`. Either way
+Streamlit applies `dashboards/.streamlit/config.toml` (beside this script, from any
+working directory): loopback only, no error details, no Deploy button
+(docs/deploy.md).
 
 Every page is registered for every viewer so that its URL (`/cohort`,
 `/caseload`, `/person?pid=…`, `/data-health`) always resolves — a page the
@@ -17,7 +20,9 @@ import threading
 import streamlit as st
 
 from dashboards import queries, session
+from pipelines.lib.layout import keep_private
 
+keep_private()  # first: nothing this server writes (audit log, users file) is for others
 st.set_page_config(page_title="steadyback", page_icon="🧘", layout="wide")
 
 

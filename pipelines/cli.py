@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from pipelines.lib.layout import DATA_DIR_ENV, DataDir, default_data_dir, keep_private
 from pipelines.lib.pseudonym import KeyRefused
+from pipelines.lib.text_export import spreadsheet_cell
 from pipelines.lib.users import ROLES, UserError
 
 DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
+DASHBOARD_CONFIG = DASHBOARD_APP.parent / ".streamlit" / "config.toml"
 DEMO_COHORT = {"participants": 300, "weeks": 12, "seed": 7}
 
 
@@ -54,32 +58,124 @@ def _instance(data_dir: str | os.PathLike):
     return dg.DagsterInstance.get()
 
 
+def dashboard_settings() -> dict[str, object]:
+    """The dashboard's Streamlit settings (`section.option` → value) from its config.toml.
+
+    One definition: Streamlit reads the same file itself when it runs the app, and
+    `steadyback serve`/`demo` pass every setting as a flag, which also wins over any
+    other config file and STREAMLIT_* environment variables.
+    """
+    import tomllib
+
+    with DASHBOARD_CONFIG.open("rb") as handle:
+        return dict(_flattened(tomllib.load(handle)))
+
+
+def _flattened(table: dict, prefix: str = ""):
+    for name, value in table.items():
+        if isinstance(value, dict):
+            yield from _flattened(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", value
+
+
 def streamlit_command(
     data_dir: str | os.PathLike, port: int, host: str
 ) -> tuple[list[str], dict[str, str]]:
-    # fmt: off
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
-        "--server.port", str(port),
-        "--server.address", host,
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]
-    # fmt: on
+    """The dashboard server: every setting of its config.toml as a flag, on `host`:`port`."""
+    settings = {**dashboard_settings(), "server.address": host, "server.port": port}
+    command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP)]
+    for name, value in settings.items():
+        command += [f"--{name}", str(value).lower() if isinstance(value, bool) else str(value)]
     env = {**os.environ, DATA_DIR_ENV: str(DataDir.at(data_dir).root)}
     return command, env
 
 
+def dagster_command(
+    data_dir: str | os.PathLike, port: int, host: str
+) -> tuple[list[str], dict[str, str]]:
+    """The Dagster UI (`dagster dev`: webserver, daemon, code server) on this data dir."""
+    from pipelines.runner import dagster_home
+
+    layout = DataDir.at(data_dir)
+    # fmt: off
+    command = [
+        sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions",
+        "-h", host, "-p", str(port),
+    ]
+    # fmt: on
+    env = {**os.environ, DATA_DIR_ENV: str(layout.root), "DAGSTER_HOME": str(dagster_home(layout))}
+    return command, env
+
+
+DASHBOARD_EXPOSED = "it speaks plain HTTP, so passwords cross the network readable"
+DAGSTER_EXPOSED = "it has no login: whoever reaches it can read run logs and start runs"
+
+
+class Service(NamedTuple):
+    name: str
+    host: str
+    port: int
+    command: list[str]
+    env: dict[str, str]
+    exposed_risk: str
+    """What anyone who can reach it off this machine gets."""
+
+
+def demo_services(args: argparse.Namespace) -> list[Service]:
+    """The servers `steadyback demo` starts.
+
+    `--host` is the dashboard's address only; the Dagster UI, which has no login,
+    listens on `--dagster-host` (loopback unless told otherwise).
+    """
+    return [
+        Service(
+            "Dashboard",
+            args.host,
+            args.port,
+            *streamlit_command(args.data_dir, args.port, args.host),
+            DASHBOARD_EXPOSED,
+        ),
+        Service(
+            "Dagster UI",
+            args.dagster_host,
+            args.dagster_port,
+            *dagster_command(args.data_dir, args.dagster_port, args.dagster_host),
+            DAGSTER_EXPOSED,
+        ),
+    ]
+
+
+def _url(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return f"http://{socket.gethostname()}:{port} (every interface)"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _warn_if_exposed(name: str, host: str, risk: str) -> None:
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            f"warning: the {name} listens on {host}, not only on this machine; {risk}. "
+            "Put it behind a reverse proxy with TLS and authentication (docs/deploy.md).",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    from pipelines.lib.users import refuse_demo_users_on_real_data
+
+    refuse_demo_users_on_real_data(args.data_dir)
     command, env = streamlit_command(args.data_dir, args.port, args.host)
-    print(f"Dashboard: http://{args.host}:{args.port}", flush=True)
+    _warn_if_exposed("Dashboard", args.host, DASHBOARD_EXPOSED)
+    print(f"Dashboard: {_url(args.host, args.port)}", flush=True)
     os.execve(command[0], command, env)  # become the server: signals reach it directly
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.lib.demo_cohort import generate_cohort
-    from pipelines.lib.users import ensure_demo_users
-    from pipelines.runner import dagster_home, run_pipeline
+    from pipelines.lib.users import ensure_demo_users, refuse_demo_users_on_real_data
+    from pipelines.runner import run_pipeline
 
     layout = DataDir.at(args.data_dir)
     if not layout.landing.is_dir() or not any(layout.landing.iterdir()):
@@ -95,47 +191,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
         demo_logins = demo_users_text(ensure_demo_users(layout.root))
     except UserError as error:
         demo_logins = f"  No demo logins: {error}\n"
+    refuse_demo_users_on_real_data(layout.root)
 
-    env = {**os.environ, DATA_DIR_ENV: str(layout.root), "DAGSTER_HOME": str(dagster_home(layout))}
-    command, streamlit_env = streamlit_command(layout.root, args.port, args.host)
     # Each service gets its own process group so that stopping the demo stops all
     # of their children too (the Dagster webserver, daemon and code servers).
-    services = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dagster",
-                "dev",
-                "-m",
-                "pipelines.definitions",
-                "-h",
-                args.host,
-                "-p",
-                str(args.dagster_port),
-            ],
-            env=env,
-            start_new_session=True,
-        ),
-        subprocess.Popen(command, env=streamlit_env, start_new_session=True),
+    services = demo_services(args)
+    for service in services:
+        _warn_if_exposed(service.name, service.host, service.exposed_risk)
+    started = [
+        subprocess.Popen(service.command, env=service.env, start_new_session=True)
+        for service in services
     ]
     print(
         "\n"
-        f"  Dashboard:  http://localhost:{args.port}\n"
-        f"  Dagster UI: http://localhost:{args.dagster_port}\n"
-        "  Ctrl-C stops both.\n\n" + demo_logins,
+        + "".join(f"  {s.name + ':':<12}{_url(s.host, s.port)}\n" for s in services)
+        + "  Ctrl-C stops both.\n\n"
+        + demo_logins,
         flush=True,
     )
     # also for SIGINT: a demo started in the background of a script inherits "ignore Ctrl-C"
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while all(service.poll() is None for service in services):
+        while all(service.poll() is None for service in started):
             time.sleep(1)
     except KeyboardInterrupt:
         print("Stopping the dashboard and the Dagster UI …", flush=True)
     finally:
-        _stop(services)
+        _stop(started)
     return 0
 
 
@@ -170,23 +253,13 @@ PASSWORD_ARGUMENT_REFUSED = (
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
-    rows = [[_one_line(cell) for cell in row] for row in rows]
+    rows = [[spreadsheet_cell(cell) for cell in row] for row in rows]
     widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
     lines = [headers, ["-" * width for width in widths], *rows]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in lines
     )
-
-
-def _one_line(cell: str) -> str:
-    """Control characters escaped: a crafted value (a pid from a URL) cannot forge a table line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in cell)
-
-
-def _spreadsheet_safe(cell: str) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula (e.g. a crafted pid)."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
 
 
 def _read_password(confirm: bool) -> str:
@@ -250,9 +323,17 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_users_remove(args: argparse.Namespace) -> int:
-    from pipelines.lib.users import UserStore
+    from pipelines.lib.users import DEMO_USERNAMES, UserStore
 
     store = UserStore.at(args.data_dir)
+    if args.demo:
+        removed = store.remove_all(DEMO_USERNAMES)
+        print(
+            f"Removed {', '.join(removed)} from {store.path}"
+            if removed
+            else f"No demo users in {store.path}"
+        )
+        return 0
     if not store.remove(args.username):
         print(f"steadyback: no user {args.username!r} in {store.path}", file=sys.stderr)
         return 1
@@ -270,25 +351,23 @@ def _day(value: str):
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    """The audit log as a table, CSV or JSON lines; see `pipelines.lib.text_export` for why
+    no value in any of them can forge a line, drive a terminal or run as a formula."""
     import csv
-    import json
-    from dataclasses import asdict
 
     from pipelines.lib import audit
 
     events, problems = audit.read_with_problems(args.data_dir)
     events = audit.select(events, user=args.user, pid=args.pid, since=args.since)
-    columns = ["time", "user", "role", "page", "pid", "outcome"]
-    rows = [[e.at, e.user, e.role or "", e.page, e.pid or "", e.outcome] for e in events]
     if args.format == "jsonl":
         for event in events:
-            print(json.dumps(asdict(event), ensure_ascii=False))
+            print(audit.export_line(event))
     elif args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([[_spreadsheet_safe(cell) for cell in row] for row in rows])
-    elif rows:
-        print(_table(columns, rows))
+        writer.writerow(audit.EXPORT_COLUMNS)
+        writer.writerows(audit.export_rows(events))
+    elif events:
+        print(_table(list(audit.EXPORT_COLUMNS), audit.export_rows(events)))
     else:
         print(f"No audit events in {audit.log_path(args.data_dir)}", file=sys.stderr)
     for problem in problems:
@@ -341,7 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the dashboard on the published snapshot")
     serve.add_argument("--data-dir", default=str(default_data_dir()))
     serve.add_argument("--port", type=int, default=8501)
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the dashboard's address (default: loopback only)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     demo = commands.add_parser(
@@ -350,7 +431,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default=str(default_data_dir()))
     demo.add_argument("--port", type=int, default=8501)
     demo.add_argument("--dagster-port", type=int, default=3000)
-    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument(
+        "--host", default="127.0.0.1", help="the dashboard's address (default: loopback only)"
+    )
+    demo.add_argument(
+        "--dagster-host",
+        default="127.0.0.1",
+        help="the Dagster UI's address (default: loopback only; the UI has no login)",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     users = commands.add_parser("users", help="add, list or remove dashboard users")
@@ -378,7 +466,11 @@ def build_parser() -> argparse.ArgumentParser:
     users_list.set_defaults(handler=cmd_users_list)
     users_remove = users_commands.add_parser("remove", help="remove a dashboard user")
     users_remove.add_argument("--data-dir", default=str(default_data_dir()))
-    users_remove.add_argument("--username", required=True)
+    which = users_remove.add_mutually_exclusive_group(required=True)
+    which.add_argument("--username")
+    which.add_argument(
+        "--demo", action="store_true", help="remove every demo user (demo-manager, …)"
+    )
     users_remove.set_defaults(handler=cmd_users_remove)
 
     audit = commands.add_parser(

@@ -1,4 +1,8 @@
-"""Caseload for coaches: their own participants, most in need of attention first."""
+"""Caseload for coaches: their own participants, most in need of attention first.
+
+Beside each pseudonymous pid the coach sees the program's participant id and display name
+(read through `queries.caseload_identities`, which audits them) and can search by either.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import queries, session
+from pipelines.lib import audit
 
 SEVERITY_ICONS = {"alert": "🔴", "warning": "🟠", "info": "🔵"}
 SEVERITY_MEANING = {
@@ -25,6 +30,8 @@ FLAG_LABELS = {
 }
 PERSON_PAGE = "app_pages/person.py"
 TABLE_KEY = "caseload_table"
+SEARCH_KEY = "caseload_search"
+SEARCH_AUDITED_KEY = "_caseload_search_audited"
 ROW_HEIGHT_PX = 35  # st.dataframe's default row height
 MAX_TABLE_HEIGHT_PX = 740
 
@@ -65,12 +72,27 @@ def week_text(row: dict) -> str | None:
     return f"{row['program_week_now']} of {row['program_weeks']}"
 
 
-def caseload_table(people: pl.DataFrame) -> pl.DataFrame:
-    """The coach's view of each person: plain-language columns, in the caseload order."""
+def caseload_table(
+    people: pl.DataFrame, identities: dict[str, queries.Identity] | None
+) -> pl.DataFrame:
+    """The coach's view of each person: plain-language columns, in the caseload order.
+
+    With `identities` (None: not available) the program's participant id and the display
+    name follow the pid.
+    """
     rows = people.to_dicts()
+    who = {}
+    if identities is not None:
+        found = [identities.get(r["pid"]) for r in rows]
+        who = {
+            "Participant ID": [i.participant_id if i else None for i in found],
+            # blank, not a null Streamlit would print as "None" (a name, to the eye)
+            "Name": [(i.display_name or "") if i else "" for i in found],
+        }
     return pl.DataFrame(
         {
             "Participant": [r["pid"] for r in rows],
+            **who,
             "Status": [r["status"].replace("_", " ") for r in rows],
             "Week": [week_text(r) for r in rows],
             "Most urgent": [severity_text(r["top_severity"]) for r in rows],
@@ -89,8 +111,31 @@ def caseload_table(people: pl.DataFrame) -> pl.DataFrame:
             "Last practice": pl.Date,
             "Days since": pl.Int64,
             "Week": pl.String,
+            "Participant ID": pl.String,
+            "Name": pl.String,
         },
     )
+
+
+def audit_search(viewer, text: str) -> None:
+    """One `searched` event per new search text (not per rerun); the text itself is not kept."""
+    if not text.strip():
+        st.session_state.pop(SEARCH_AUDITED_KEY, None)
+        return
+    if st.session_state.get(SEARCH_AUDITED_KEY) == text:
+        return
+    try:
+        audit.record(
+            queries.data_dir(),
+            user=viewer.username,
+            role=viewer.role,
+            page="caseload",
+            outcome="searched",
+        )
+    except OSError as error:
+        st.error(f"Searching is off: the audit log cannot be written ({error}).")
+        st.stop()
+    st.session_state[SEARCH_AUDITED_KEY] = text
 
 
 viewer, snapshot = session.open_page("caseload", "Caseload")
@@ -104,6 +149,14 @@ if people.height == 0:
         icon="📭",
     )
     st.stop()
+
+try:
+    identities = queries.caseload_identities(
+        viewer, st.session_state.setdefault(queries.REVEALED_KEY, set())
+    )
+except queries.IdentitiesUnavailable as unavailable:
+    identities = None
+    st.info(f"{unavailable} Until then the caseload shows pseudonymous pids only.", icon="🪪")
 
 active = people.filter(pl.col("status") == "active")
 people_column, active_column, alert_column, flagged_column = st.columns(4)
@@ -126,14 +179,34 @@ flagged_column.metric(
     help="People with at least one flag still running at the data date (alert, warning or info).",
 )
 
-only_flagged = st.toggle("Only people with open flags", help="Hide people without any open flag.")
-shown = people.filter(pl.col("open_flags") > 0) if only_flagged else people
+search_column, toggle_column = st.columns([2, 1], vertical_alignment="bottom")
+search = search_column.text_input(
+    "Search your caseload",
+    key=SEARCH_KEY,
+    placeholder="Participant ID, name or pid",
+    help="Part of a participant ID, a name or a pid, in any case. Only your own caseload is "
+    "searched. Each search is recorded in the audit log (not what you typed).",
+)
+only_flagged = toggle_column.toggle(
+    "Only people with open flags", help="Hide people without any open flag."
+)
+audit_search(viewer, search)
+found = queries.search_caseload(people, identities or {}, search)
+if found.height == 0:
+    st.warning(queries.NOT_IN_CASELOAD, icon="🔎")
+    st.stop()
+shown = found.filter(pl.col("open_flags") > 0) if only_flagged else found
 if shown.height == 0:
-    st.success("No open flags in your caseload right now.", icon="✅")
+    st.success(
+        "No open flags among the people found."
+        if search.strip()
+        else "No open flags in your caseload right now.",
+        icon="✅",
+    )
     st.stop()
 
 st.caption(f"**Order**: {queries.CASELOAD_ORDER_TEXT}. Click a row to open that person's page.")
-table = caseload_table(shown)
+table = caseload_table(shown, identities)
 event = st.dataframe(
     table,
     key=TABLE_KEY,
@@ -145,6 +218,17 @@ event = st.dataframe(
         "Participant": st.column_config.TextColumn(
             "Participant",
             help="Pseudonymous id; click the row to open the person page.",
+            pinned=True,
+        ),
+        "Participant ID": st.column_config.TextColumn(
+            "Participant ID",
+            help="The program's own id for this person (from the roster). Shown to you as "
+            "their coach only; showing it is recorded in the audit log.",
+            pinned=True,
+        ),
+        "Name": st.column_config.TextColumn(
+            "Name",
+            help="The roster's display name, when it has one. Shown to you as their coach only.",
             pinned=True,
         ),
         "Week": st.column_config.TextColumn(

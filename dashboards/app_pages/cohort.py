@@ -1,5 +1,6 @@
 """Cohort overview for program managers and analysts: how the selected people practise, feel and
-stay engaged, with every number describing fewer than five people suppressed."""
+stay engaged. Selections cover whole atoms of people and small numbers are suppressed
+(`dashboards.disclosure`, applied in `dashboards.queries`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,32 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, queries, session
+from dashboards import charts, disclosure, queries, session
 
-MIN_CELL = queries.MIN_CELL_SIZE
+MIN_CELL = disclosure.MIN_CELL_SIZE
 THRESHOLD = queries.ADHERENT_WEEK_THRESHOLD
 SUPPRESSED = "suppressed"
+
+NOBODY = "Nobody on the roster matches these filters: widen them to see figures."
+POOLED_ONLY = (
+    f"The people these filters match are in groups of fewer than {MIN_CELL} people (by cohort "
+    "× site × enrolment month) that are pooled with people the filters leave out, so no figure "
+    "can be shown for them alone. Widen the filters — whole cohorts, sites or months — to see "
+    "figures."
+)
+LEFT_OUT = (
+    "Some people these filters match are left out of the figures below: their cohort × site × "
+    f"enrolment-month group has fewer than {MIN_CELL} people and is pooled with people the "
+    "filters leave out. A pool counts only when the filters take it in whole, so that no two "
+    f"selections differ by fewer than {MIN_CELL} people."
+)
+PRIVACY_NOTE = (
+    f"Privacy: figures cover whole groups of at least {MIN_CELL} people (a cohort × site × "
+    "enrolment month, or a pool of smaller ones), so no two selections differ by fewer than "
+    f"{MIN_CELL} people. A number describing 1–{MIN_CELL - 1} people is suppressed (head counts "
+    f"show “< {MIN_CELL}”; shares with 1–{MIN_CELL - 1} people on either side, chart points and "
+    "heat-map cells are left out), and every number is rounded as shown — in the CSVs too."
+)
 
 
 def _people_count(count: int | None) -> str:
@@ -20,7 +42,7 @@ def _people_count(count: int | None) -> str:
 
 
 def _share(value: float | None) -> str:
-    return SUPPRESSED if value is None else f"{value:.0%}"
+    return SUPPRESSED if value is None else f"{value:{disclosure.SHARE.format}}"
 
 
 def _month_label(month: str) -> str:
@@ -84,247 +106,296 @@ selection = queries.CohortSelection(
 
 # --- headline ----------------------------------------------------------------------------
 
-headline = queries.cohort_headline(viewer, selection)
-if headline["enrolled"] == 0:
-    st.warning("Nobody on the roster matches these filters: widen them to see figures.", icon="🔎")
 
-
-def _over(key: str, who: str) -> str:
+def _over(headline: dict, key: str, who: str) -> str:
     people = headline[f"{key}_people"]
     if people is None:
         return f" Suppressed: fewer than {MIN_CELL} {who} in this selection."
     return f" Computed over {people:,} {who}."
 
 
-retention_week = headline["retention_week"]
-headline_rows = [
-    (
-        "Enrolled",
-        _people_count(headline["enrolled"]),
-        headline["enrolled"],
-        "People on the program roster in this selection, whatever their status "
-        "(active, completed, withdrawn or not started yet).",
-    ),
-    (
-        "Active",
-        _people_count(headline["active"]),
-        headline["active"],
-        "People in their program now: enrolled, not withdrawn, and with program days still "
-        "to come.",
-    ),
-    (
-        "Adherent this week",
-        _share(headline["adherent_this_week"]),
-        headline["adherent_this_week_people"],
-        f"Share of active people whose latest completed program week had at least "
-        f"{THRESHOLD:.0%} of their prescribed stretching sessions. Program weeks start on each "
-        "person's enrolment weekday; the week in progress counts once it ends."
-        + _over("adherent_this_week", "active people with a completed week"),
-    ),
-    (
-        "Median adherence",
-        _share(headline["median_adherence"]),
-        headline["median_adherence_people"],
-        "The middle person's adherence, where a person's adherence is the mean over their "
-        "completed program weeks of sessions done ÷ prescribed (capped at 100 %)."
-        + _over("median_adherence", "people with a completed week"),
-    ),
-    (
-        "Pain responders",
-        _share(headline["responders"]),
-        headline["responders_people"],
-        "Share of people whose weekly pain fell by at least 2 points and at least 30 % from "
-        "their baseline week to their latest week (each a weekly mean of ≥ 3 check-ins)."
-        + _over("responders", "people with both a baseline and a latest pain week"),
-    ),
-    (
-        "Retention",
-        _share(headline["retention"]),
-        headline["retention_people"],
-        (
-            f"Estimated share still engaged at the end of program week {retention_week} "
-            "(Kaplan–Meier, see the retention chart): someone disengages when 14 days in a row "
-            "pass without any completed session. "
-            f"{headline['retention_people']:,} people were still followed at that point."
-        )
-        if retention_week is not None
-        else (
+def _retention_definition(headline: dict) -> str:
+    week, people = headline["retention_week"], headline["retention_people"]
+    if week is None:
+        return (
             "Estimated share still engaged (Kaplan–Meier): not enough people followed to the "
             f"end of a program week — fewer than {MIN_CELL}."
+        )
+    definition = (
+        f"Estimated share still engaged at the end of program week {week} (Kaplan–Meier, see "
+        "the retention chart): someone disengages when 14 days in a row pass without any "
+        f"completed session. {people:,} people were still followed at that point."
+    )
+    if headline["retention"] is None:
+        definition += (
+            f" Suppressed: fewer than {MIN_CELL} people on one side of this share (disengaged, "
+            "or still engaged)."
+        )
+    return definition
+
+
+def show_headline(selection: queries.CohortSelection) -> None:
+    headline = queries.cohort_headline(viewer, selection)
+    headline_rows = [
+        (
+            "Enrolled",
+            _people_count(headline["enrolled"]),
+            headline["enrolled"],
+            "People on the program roster in this selection, whatever their status "
+            "(active, completed, withdrawn or not started yet).",
         ),
-    ),
-]
-for column, (label, value, _, definition) in zip(
-    st.columns(len(headline_rows)), headline_rows, strict=True
-):
-    column.metric(label, value, help=definition)
-_csv_button(
-    pl.DataFrame(
-        {
-            "measure": [label for label, *_ in headline_rows],
-            "value": [value for _, value, _, _ in headline_rows],
-            "people": [people for _, _, people, _ in headline_rows],
-            "definition": [definition for *_, definition in headline_rows],
-        },
-        schema={
-            "measure": pl.String,
-            "value": pl.String,
-            "people": pl.Int64,
-            "definition": pl.String,
-        },
-    ),
-    "headline",
-)
-st.caption(
-    f"Privacy: any number describing fewer than {MIN_CELL} people is suppressed on this page "
-    f"(head counts show “< {MIN_CELL}”, shares and chart points are left out, heat-map cells "
-    "stay grey)."
-)
+        (
+            "Active",
+            SUPPRESSED if headline["active"] is None else f"{headline['active']:,}",
+            headline["active"],
+            "People in their program now: enrolled, not withdrawn, and with program days still "
+            f"to come. Suppressed when 1 to {MIN_CELL - 1} of the selected people are active, "
+            "or are not.",
+        ),
+        (
+            "Adherent this week",
+            _share(headline["adherent_this_week"]),
+            headline["adherent_this_week_people"],
+            f"Share of active people whose latest completed program week had at least "
+            f"{THRESHOLD:.0%} of their prescribed stretching sessions. Program weeks start on "
+            "each person's enrolment weekday; the week in progress counts once it ends."
+            + _over(headline, "adherent_this_week", "active people with a completed week"),
+        ),
+        (
+            "Median adherence",
+            _share(headline["median_adherence"]),
+            headline["median_adherence_people"],
+            "The middle person's adherence, where a person's adherence is the mean over their "
+            "completed program weeks of sessions done ÷ prescribed (capped at 100 %)."
+            + _over(headline, "median_adherence", "people with a completed week"),
+        ),
+        (
+            "Pain responders",
+            _share(headline["responders"]),
+            headline["responders_people"],
+            "Share of people whose weekly pain fell by at least 2 points and at least 30 % from "
+            "their baseline week to their latest week (each a weekly mean of ≥ 3 check-ins)."
+            + _over(headline, "responders", "people with both a baseline and a latest pain week"),
+        ),
+        (
+            "Retention",
+            _share(headline["retention"]),
+            headline["retention_people"],
+            _retention_definition(headline),
+        ),
+    ]
+    for column, (label, value, _, definition) in zip(
+        st.columns(len(headline_rows)), headline_rows, strict=True
+    ):
+        column.metric(label, value, help=definition)
+    _csv_button(
+        pl.DataFrame(
+            {
+                "measure": [label for label, *_ in headline_rows],
+                "value": [value for _, value, _, _ in headline_rows],
+                "people": [people for _, _, people, _ in headline_rows],
+                "definition": [definition for *_, definition in headline_rows],
+            },
+            schema={
+                "measure": pl.String,
+                "value": pl.String,
+                "people": pl.Int64,
+                "definition": pl.String,
+            },
+        ),
+        "headline",
+    )
+    st.caption(PRIVACY_NOTE)
+
 
 # --- adherence by week -------------------------------------------------------------------
 
-st.subheader("Adherence by program week")
-st.caption(
-    "Each person's weekly adherence is completed stretch sessions ÷ prescribed, capped at 100 %. "
-    "The line is the median person, the band the middle half of people (25th–75th percentile); "
-    f"the dashed line marks an adherent week ({THRESHOLD:.0%}). "
-    "Only completed weeks count — the week in progress is left out until it ends."
-)
-weeks = queries.adherence_by_week(viewer, selection)
-hidden_weeks = weeks.filter(weeks["suppressed"])["week"].to_list()
-if weeks.filter(~weeks["suppressed"]).height:
-    st.plotly_chart(charts.adherence_by_week_figure(weeks, THRESHOLD), width="stretch")
-else:
-    st.info(
-        f"Not enough completed weeks to show: every program week so far describes fewer than "
-        f"{MIN_CELL} people in this selection.",
-        icon="🔒",
-    )
-if hidden_weeks:
+
+def show_adherence_by_week(selection: queries.CohortSelection) -> None:
+    st.subheader("Adherence by program week")
     st.caption(
-        f"🔒 Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
-        f"{', '.join(str(week) for week in hidden_weeks)} — fewer than "
-        f"{MIN_CELL} people have completed them, so they are not shown."
+        "Each person's weekly adherence is completed stretch sessions ÷ prescribed, capped at "
+        "100 %. The line is the median person, the band the middle half of people (25th–75th "
+        f"percentile); the dashed line marks an adherent week ({THRESHOLD:.0%}). "
+        "Only completed weeks count — the week in progress is left out until it ends."
     )
-_csv_button(weeks, "adherence-by-week")
+    weeks = queries.adherence_by_week(viewer, selection)
+    hidden_weeks = weeks.filter(weeks["suppressed"])["week"].to_list()
+    if weeks.filter(~weeks["suppressed"]).height:
+        st.plotly_chart(charts.adherence_by_week_figure(weeks, THRESHOLD), width="stretch")
+    else:
+        st.info(
+            "Not enough completed weeks to show: every program week so far describes fewer "
+            f"than {MIN_CELL} people in this selection.",
+            icon="🔒",
+        )
+    if hidden_weeks:
+        st.caption(
+            f"🔒 Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
+            f"{', '.join(str(week) for week in hidden_weeks)} — fewer than "
+            f"{MIN_CELL} people have completed them, so they are not shown."
+        )
+    _csv_button(weeks, "adherence-by-week")
+
 
 # --- pain by adherence band --------------------------------------------------------------
 
-st.subheader("Pain by adherence band")
-st.caption(
-    "People are grouped by their mean adherence over completed weeks (< 60 %, 60–79 %, ≥ 80 %). "
-    "Each point is the band's mean weekly pain (0–10) in that program week, with its 95 % "
-    f"confidence interval; a person-week counts when the week is complete and has at least "
-    f"{queries.PAIN_BAND_MIN_CHECKINS} pain check-ins. Descriptive: people choose how much "
-    "they practise, so this is not proof that practice lowers pain."
-)
-pain_bands = queries.pain_by_adherence_band(viewer, selection)
-if pain_bands.filter(~pl.col("suppressed")).height:
-    st.plotly_chart(charts.pain_by_band_figure(pain_bands), width="stretch")
-else:
-    st.info(
-        f"No band has a program week with {MIN_CELL} or more people's weekly pain in this "
-        "selection yet.",
-        icon="🔒",
+
+def show_pain_by_adherence_band(selection: queries.CohortSelection) -> None:
+    st.subheader("Pain by adherence band")
+    st.caption(
+        "People are grouped by their mean adherence over completed weeks (< 60 %, 60–79 %, "
+        "≥ 80 %). Each point is the band's mean weekly pain (0–10) in that program week, with its "
+        "95 % confidence interval; a person-week counts when the week is complete and has at least "
+        f"{queries.PAIN_BAND_MIN_CHECKINS} pain check-ins. Descriptive: people choose how much "
+        "they practise, so this is not proof that practice lowers pain."
     )
-_suppressed_note(pain_bands["suppressed"].sum(), "band-weeks")
-_csv_button(pain_bands, "pain-by-adherence-band")
+    pain_bands = queries.pain_by_adherence_band(viewer, selection)
+    if pain_bands.filter(~pl.col("suppressed")).height:
+        st.plotly_chart(charts.pain_by_band_figure(pain_bands), width="stretch")
+    else:
+        st.info(
+            f"No band has a program week with {MIN_CELL} or more people's weekly pain in this "
+            "selection yet.",
+            icon="🔒",
+        )
+    _suppressed_note(pain_bands["suppressed"].sum(), "band-weeks")
+    _csv_button(pain_bands, "pain-by-adherence-band")
+
 
 # --- the seven principles ----------------------------------------------------------------
 
-st.subheader("The seven principles")
-st.caption(
-    "Each principle is scored 0–100 % per person-week (100 % = the target met in full); a cell "
-    "is the mean over the completed weeks of the people in that row. Grey cells: suppressed "
-    f"(fewer than {MIN_CELL} people) or no data — hover to see which."
-)
-rows = st.radio(
-    "Rows",
-    list(queries.HEATMAP_ROWS),
-    format_func=queries.HEATMAP_ROWS.get,
-    horizontal=True,
-    key="principles_rows",
-)
-principles = queries.principles_by_group(viewer, selection, rows)
-names = {column: queries.PRINCIPLES.get(column, column) for column in queries.PRINCIPLE_COLUMNS}
-if principles.filter(pl.col("mean_score").is_not_null()).height:
-    st.plotly_chart(charts.principles_by_group_figure(principles, names, MIN_CELL), width="stretch")
-else:
-    st.info(
-        f"No principle score describes {MIN_CELL} or more people with a completed week in this "
-        "selection yet.",
-        icon="🔒",
+
+def show_principles(selection: queries.CohortSelection) -> None:
+    st.subheader("The seven principles")
+    st.caption(
+        "Each principle is scored 0–100 % per person-week (100 % = the target met in full); a "
+        "cell is the mean over the completed weeks of the people in that row. Grey cells: "
+        f"suppressed (fewer than {MIN_CELL} people) or no data — hover to see which. Rows are "
+        "whole groups of the selection: people whose small groups are pooled across cohorts or "
+        "sites are a row “several cohorts” or “several sites” of their own."
     )
-_suppressed_note(principles["suppressed"].sum(), "cells")
-_csv_button(
-    principles.with_columns(
-        pl.col("principle").replace_strict(names, return_dtype=pl.String).alias("principle_name")
-    ).select("group", "principle", "principle_name", "n_people", "mean_score", "suppressed"),
-    "principles",
-)
+    rows = st.radio(
+        "Rows",
+        list(queries.HEATMAP_ROWS),
+        format_func=queries.HEATMAP_ROWS.get,
+        horizontal=True,
+        key="principles_rows",
+    )
+    principles = queries.principles_by_group(viewer, selection, rows)
+    names = {column: queries.PRINCIPLES.get(column, column) for column in queries.PRINCIPLE_COLUMNS}
+    if principles.filter(pl.col("mean_score").is_not_null()).height:
+        st.plotly_chart(
+            charts.principles_by_group_figure(principles, names, MIN_CELL), width="stretch"
+        )
+    else:
+        st.info(
+            f"No principle score describes {MIN_CELL} or more people with a completed week in "
+            "this selection yet.",
+            icon="🔒",
+        )
+    _suppressed_note(principles["suppressed"].sum(), "cells")
+    _csv_button(
+        principles.with_columns(
+            pl.col("principle")
+            .replace_strict(names, return_dtype=pl.String)
+            .alias("principle_name")
+        ).select("group", "principle", "principle_name", "n_people", "mean_score", "suppressed"),
+        "principles",
+    )
+
 
 # --- dose-response and retention ---------------------------------------------------------
 
-dose_column, retention_column = st.columns(2)
-with dose_column:
-    st.subheader("Dose–response")
-    st.caption(
-        "Mean change in weekly pain from each person's baseline week to their latest week "
-        "(below 0 = less pain), by mean adherence over completed weeks, with 95 % confidence "
-        "intervals. Descriptive, not causal."
-    )
-    dose = queries.dose_response(viewer, selection)
-    if dose.filter(pl.col("mean_pain_change").is_not_null()).height:
-        st.plotly_chart(charts.dose_response_figure(dose), width="stretch")
-    else:
-        st.info(
-            f"No adherence band has {MIN_CELL} or more people with a pain change in this "
-            "selection.",
-            icon="🔒",
-        )
-    _suppressed_note(dose["suppressed"].sum(), "bands")
-    _csv_button(dose, "dose-response")
 
-with retention_column:
-    st.subheader("Retention")
-    st.caption(
-        "Estimated share of people still engaged at the end of each program week "
-        "(Kaplan–Meier, with its 95 % band). Someone disengages on the first of 14 days in a "
-        "row without any completed session; people are followed until their program ends, "
-        "they withdraw, or the data date."
-    )
-    retention = queries.retention_by_week(viewer, selection)
-    if retention.filter(~pl.col("suppressed")).height:
-        st.plotly_chart(charts.retention_figure(retention), width="stretch")
-    else:
-        st.info(f"Fewer than {MIN_CELL} people in this selection have started.", icon="🔒")
-    hidden_retention = retention.filter(pl.col("suppressed"))["week"].to_list()
-    if hidden_retention:
+def show_dose_response_and_retention(selection: queries.CohortSelection) -> None:
+    dose_column, retention_column = st.columns(2)
+    with dose_column:
+        st.subheader("Dose–response")
         st.caption(
-            f"🔒 From week {hidden_retention[0]} on, fewer than {MIN_CELL} people are still "
-            "followed, so the curve stops there."
+            "Mean change in weekly pain from each person's baseline week to their latest week "
+            "(below 0 = less pain), by mean adherence over completed weeks, with 95 % confidence "
+            "intervals. Descriptive, not causal."
         )
-    _csv_button(retention, "retention")
+        dose = queries.dose_response(viewer, selection)
+        if dose.filter(pl.col("mean_pain_change").is_not_null()).height:
+            st.plotly_chart(charts.dose_response_figure(dose), width="stretch")
+        else:
+            st.info(
+                f"No adherence band has {MIN_CELL} or more people with a pain change in this "
+                "selection.",
+                icon="🔒",
+            )
+        _suppressed_note(dose["suppressed"].sum(), "bands")
+        _csv_button(dose, "dose-response")
+
+    with retention_column:
+        st.subheader("Retention")
+        st.caption(
+            "Estimated share of people still engaged at the end of each program week "
+            "(Kaplan–Meier, with its 95 % band). Someone disengages on the first of 14 days in a "
+            "row without any completed session; people are followed until their program ends, "
+            "they withdraw, or the data date."
+        )
+        retention = queries.retention_by_week(viewer, selection)
+        if retention.filter(pl.col("still_engaged").is_not_null()).height:
+            st.plotly_chart(charts.retention_figure(retention), width="stretch")
+        else:
+            st.info(f"Fewer than {MIN_CELL} people in this selection have started.", icon="🔒")
+        hidden_shares = retention.filter(~pl.col("suppressed") & pl.col("share_suppressed"))
+        if hidden_shares.height:
+            weeks = hidden_shares["week"].to_list()
+            st.caption(
+                f"🔒 Week{'s' if len(weeks) > 1 else ''} {', '.join(map(str, weeks))}: the share "
+                f"is not shown — fewer than {MIN_CELL} people on one side of it (disengaged, or "
+                "still engaged)."
+            )
+        hidden_retention = retention.filter(pl.col("suppressed"))["week"].to_list()
+        if hidden_retention:
+            st.caption(
+                f"🔒 From week {hidden_retention[0]} on, fewer than {MIN_CELL} people are still "
+                "followed, so the curve stops there."
+            )
+        _csv_button(retention, "retention")
+
 
 # --- data coverage -----------------------------------------------------------------------
 
-st.subheader("Data coverage")
-st.caption(
-    "Share of elapsed program days (up to the data date, before any withdrawal) with a daily "
-    "check-in, and — among people with a tracker — with the tracker worn and a night of sleep "
-    "recorded. Low coverage makes every other chart rest on fewer people."
-)
-coverage = queries.data_coverage(viewer, selection)
-if coverage.filter(~pl.col("suppressed")).height:
-    st.plotly_chart(charts.data_coverage_figure(coverage), width="stretch")
+
+def show_data_coverage(selection: queries.CohortSelection) -> None:
+    st.subheader("Data coverage")
+    st.caption(
+        "Share of elapsed program days (up to the data date, before any withdrawal) with a "
+        "daily check-in, and — among people with a tracker — with the tracker worn and a night "
+        "of sleep recorded. Low coverage makes every other chart rest on fewer people."
+    )
+    coverage = queries.data_coverage(viewer, selection)
+    if coverage.filter(~pl.col("suppressed")).height:
+        st.plotly_chart(charts.data_coverage_figure(coverage), width="stretch")
+    else:
+        st.info(f"Fewer than {MIN_CELL} people in this selection have started.", icon="🔒")
+    _suppressed_note(coverage["suppressed"].sum(), "weeks")
+    _suppressed_note(
+        (coverage["tracker_suppressed"] & ~coverage["suppressed"]).sum(),
+        "weeks of tracker data (too few tracker wearers)",
+    )
+    _csv_button(coverage, "data-coverage")
+
+
+# --- the selection ---------------------------------------------------------------------
+
+scope = queries.cohort_scope(viewer, selection)
+if scope.refused:
+    st.warning(POOLED_ONLY if scope.left_out else NOBODY, icon="🔎")
 else:
-    st.info(f"Fewer than {MIN_CELL} people in this selection have started.", icon="🔒")
-_suppressed_note(coverage["suppressed"].sum(), "weeks")
-_suppressed_note(
-    (coverage["tracker_suppressed"] & ~coverage["suppressed"]).sum(),
-    "weeks of tracker data (too few tracker wearers)",
-)
-_csv_button(coverage, "data-coverage")
+    if scope.left_out:
+        st.info(LEFT_OUT, icon="🔒")
+    show_headline(selection)
+    show_adherence_by_week(selection)
+    show_pain_by_adherence_band(selection)
+    show_principles(selection)
+    show_dose_response_and_retention(selection)
+    show_data_coverage(selection)
 
 # --- cohort effects (whole program) ------------------------------------------------------
 

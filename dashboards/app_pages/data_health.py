@@ -7,7 +7,7 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, queries, session
+from dashboards import charts, disclosure, queries, session
 
 STATUS_ICONS = {
     "success": "✅",
@@ -20,6 +20,17 @@ STATUS_ICONS = {
     "not_started": "🕒",
 }
 FAILED_ROW_STYLE = "background-color: rgba(228, 87, 46, 0.18)"
+FEW_PEOPLE = f"fewer than {disclosure.MIN_CELL_SIZE} people"
+
+
+def people_text(frame: pl.DataFrame) -> pl.Expr:
+    """The `people` column as the page shows it: a count, or FEW_PEOPLE where suppressed."""
+    return (
+        pl.when(pl.col("suppressed"))
+        .then(pl.lit(f"🔒 {FEW_PEOPLE}"))
+        .otherwise(pl.col("people").cast(pl.String))
+        .alias("people")
+    )
 
 
 def duration_text(seconds: float | None) -> str | None:
@@ -168,10 +179,16 @@ def show_freshness(as_of) -> None:
     files = queries.source_files_by_source(viewer)
     if files.height:
         st.dataframe(
-            files,
+            files.with_columns(people_text(files)).drop("suppressed"),
             hide_index=True,
             column_config={
                 "source": "Source",
+                "people": st.column_config.TextColumn(
+                    "People",
+                    help="People the source holds anything of (a per-person folder, a linked "
+                    "Fitabase Id, sessions, steps, sleep, check-ins or answers). A source of "
+                    f"{FEW_PEOPLE} shows no figures: they would describe those few people.",
+                ),
                 "files": st.column_config.NumberColumn("Files", help="Landing files read."),
                 "files_quarantined": st.column_config.NumberColumn(
                     "Unreadable files", help="Files quarantined whole (see below)."
@@ -197,19 +214,23 @@ def show_freshness(as_of) -> None:
     streams = queries.latest_data_days(viewer)
     st.dataframe(
         streams.with_columns(
-            pl.when(pl.col("latest_day").is_null())
+            people_text(streams),
+            pl.when(pl.col("suppressed"))
+            .then(pl.lit(f"🔒 {FEW_PEOPLE}"))
+            .when(pl.col("latest_day").is_null())
             .then(pl.lit("⚠️ no data"))
             .when(pl.col("stale"))
             .then(pl.lit("⚠️ stale"))
             .when(~pl.col("daily"))
             .then(pl.lit("occasional"))
             .otherwise(pl.lit("ok"))
-            .alias("stale")
-        ).drop("daily"),
+            .alias("stale"),
+        ).drop("daily", "suppressed"),
         hide_index=True,
         column_config={
             "source": "Source",
             "data": "Data",
+            "people": st.column_config.TextColumn("People", help="People with data in the stream."),
             "latest_day": st.column_config.DateColumn(
                 "Latest day with data", help="Participants' local day.", format="YYYY-MM-DD"
             ),
@@ -370,7 +391,8 @@ def show_coverage() -> None:
     if shown.height:
         st.plotly_chart(charts.coverage_by_week_figure(coverage), width="stretch")
         pivot = (
-            shown.with_columns(
+            shown.filter(~pl.col("source_suppressed"))
+            .with_columns(
                 pl.struct("measure", "source")
                 .map_elements(
                     lambda key: charts.coverage_series_name(key["measure"], key["source"]),
@@ -399,15 +421,28 @@ def show_coverage() -> None:
         )
     else:
         st.info(
-            f"Every program week so far describes fewer than {queries.MIN_CELL_SIZE} people: "
-            "coverage is suppressed.",
+            f"Every program week so far describes {FEW_PEOPLE}: coverage is suppressed.",
             icon="🔒",
         )
     if hidden_weeks:
         st.caption(
             f"🔒 Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
-            f"{', '.join(str(week) for week in hidden_weeks)} — fewer than "
-            f"{queries.MIN_CELL_SIZE} people, so not shown."
+            f"{', '.join(str(week) for week in hidden_weeks)} — {FEW_PEOPLE}, so not shown."
+        )
+    hidden_series = (
+        shown.filter(pl.col("source_suppressed"))
+        .group_by("measure", "source", maintain_order=True)
+        .agg(pl.col("week").sort())
+    )
+    for measure, source, weeks in hidden_series.iter_rows():
+        which = (
+            "every week"
+            if len(weeks) == shown["week"].n_unique()
+            else f"week{'s' if len(weeks) > 1 else ''} {', '.join(map(str, weeks))}"
+        )
+        st.caption(
+            f"🔒 {charts.coverage_series_name(measure, source)}: {which} not shown — its data "
+            f"comes from {FEW_PEOPLE}."
         )
 
 

@@ -2,7 +2,9 @@
 
 `/person?pid=…`. A coach sees only their own caseload; anyone else's pid — by URL or
 otherwise — is "not in your caseload" and nothing about that person is read. Every person
-shown, refused or reported on is written to the audit log.
+shown, refused or reported on is written to the audit log. Their coach also sees the
+program's participant id and display name (`queries.person_identity`, audited); the
+printable report names the person by pid only.
 """
 
 from __future__ import annotations
@@ -18,11 +20,17 @@ from pipelines.lib import audit
 from pipelines.lib.users import User
 
 PID_KEY = "person_pid"
+# Characters that make markdown of text; a roster's display name is shown as plain text.
+MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=])")
 URL_PID_KEY = "_person_url_pid"
 EFFECT_LABELS = {
     "sleep_prev_night_h": "Sleep +1 h → next-day pain",
     "consistency_10pct": "Practice +10 % → weekly pain",
 }
+
+
+def _literal(text: str) -> str:
+    return MARKDOWN_SYNTAX.sub(r"\\\1", text)
 
 
 def _record_report(viewer: User, pid: str) -> None:
@@ -157,6 +165,25 @@ if participant is None:  # the snapshot was replaced and this person is no longe
     st.error(f"No participant with pid `{chosen}` in the published snapshot.", icon="🔎")
     st.stop()
 session.audit_person_view(viewer, "person", chosen)
+try:
+    identity = queries.person_identity(
+        viewer, chosen, st.session_state.setdefault(queries.REVEALED_KEY, set())
+    )
+except queries.IdentitiesUnavailable as unavailable:
+    identity = None
+    st.caption(f"🪪 {unavailable}")
+if identity is not None:
+    st.subheader(
+        " · ".join(_literal(part) for part in identity[:2] if part),
+        anchor=False,
+        help="The program's participant id and the roster's display name, shown to "
+        + (
+            "you as their coach"
+            if viewer.role == "coach"
+            else f"{viewer.role.replace('_', ' ')}s by the {queries.REVEAL_SETTING} setting"
+        )
+        + f". Showing them is recorded in the audit log. Pseudonymous id: {chosen}.",
+    )
 as_of = snapshot["as_of"]
 panels = queries.person_panels(viewer, chosen)
 days, weeks, principles = panels["days"], panels["weeks"], panels["principles"]

@@ -4,6 +4,7 @@ from importlib.metadata import version
 
 import dagster as dg
 
+from pipelines.lib.identities import publish_identities
 from pipelines.lib.landing import LANDING_FINGERPRINT_TAG
 from pipelines.lib.publish import publish
 from pipelines.lib.warehouse import open_warehouse
@@ -39,7 +40,9 @@ def current_snapshot(
             landing_fingerprint=context.run.tags.get(LANDING_FINGERPRINT_TAG),
             rotate_key=key_rotation.allowed,
         )
+        people = publish_identities(layout, con, context.run.run_id)
     context.log.info(f"published {snapshot.path} (as of {snapshot.as_of})")
+    context.log.info(f"access/identities.json: the identities of {people} people")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(snapshot.path)),

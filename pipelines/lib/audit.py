@@ -3,8 +3,13 @@
 `<data dir>/access/audit.jsonl`, one event per line:
 `{"at": UTC ISO time, "user", "role", "page", "pid", "outcome"}` — outcome is
 `viewed`, `denied`, `report` (a printable report was produced), `login`,
-`login_failed` or `locked_out` (a login refused unchecked: too many failures). Each line is one JSON document, so no value (a username, a
-pid from a URL) can break a line or forge another. Lines are appended with
+`login_failed` or `locked_out` (a login refused unchecked: too many failures),
+`identity_shown` (a page showed the person's participant id / display name:
+see pipelines/lib/identities.py) or `searched` (a coach searched their
+caseload; the search text is not kept).
+Each line is one JSON document with every control and line-separator character
+escaped (`text_export.json_line`), so no value (a username, a pid from a URL)
+can break a line or forge another. Lines are appended with
 O_APPEND under an exclusive lock, so concurrent dashboard sessions never
 interleave a line. The log and the `access/` folder are readable by their
 owner only. Nothing here is ever rewritten or published.
@@ -21,8 +26,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipelines.lib.layout import DataDir
+from pipelines.lib.text_export import json_line, spreadsheet_cell
 
-OUTCOMES = ("viewed", "denied", "report", "login", "login_failed", "locked_out")
+OUTCOMES = (
+    "viewed",
+    "denied",
+    "report",
+    "login",
+    "login_failed",
+    "locked_out",
+    "identity_shown",
+    "searched",
+)
 
 
 class AuditLogError(ValueError):
@@ -51,19 +66,30 @@ def record(
     pid: str | None = None,
     outcome: str = "viewed",
 ) -> AuditEvent:
+    return record_each(data_dir, user=user, role=role, page=page, pids=[pid], outcome=outcome)[0]
+
+
+def record_each(
+    data_dir: str | os.PathLike,
+    *,
+    user: str,
+    role: str | None,
+    page: str,
+    pids: Iterable[str | None],
+    outcome: str,
+) -> list[AuditEvent]:
+    """One event per pid, all appended in one locked write (a page showing many people)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"audit outcome {outcome!r}: must be one of {', '.join(OUTCOMES)}")
-    event = AuditEvent(
-        at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-        user=user,
-        role=role,
-        page=page,
-        pid=pid,
-        outcome=outcome,
-    )
+    at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    events = [
+        AuditEvent(at=at, user=user, role=role, page=page, pid=pid, outcome=outcome) for pid in pids
+    ]
+    if not events:
+        return events
     path = DataDir.at(data_dir).audit_log
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    line = (json.dumps(asdict(event), ensure_ascii=False) + "\n").encode("utf-8")
+    line = "".join(export_line(e) + "\n" for e in events).encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -72,7 +98,7 @@ def record(
             written += os.write(fd, line[written:])
     finally:
         os.close(fd)  # closing releases the lock
-    return event
+    return events
 
 
 def read(data_dir: str | os.PathLike) -> list[AuditEvent]:
@@ -126,6 +152,26 @@ def select(
         and (pid is None or event.pid == pid)
         and (first_day is None or event.at[:10] >= first_day)
     ]
+
+
+EXPORT_COLUMNS = ("time", "user", "role", "page", "pid", "outcome")
+
+
+def export_rows(events: Iterable[AuditEvent]) -> list[list[str]]:
+    """The events as rows of `EXPORT_COLUMNS` for a table or a CSV: every cell one line of
+    text that a spreadsheet shows as text (`text_export.spreadsheet_cell`)."""
+    return [
+        [
+            spreadsheet_cell(value or "")
+            for value in (e.at, e.user, e.role, e.page, e.pid, e.outcome)
+        ]
+        for e in events
+    ]
+
+
+def export_line(event: AuditEvent) -> str:
+    """The event as its JSON line, exactly as `record` stores it."""
+    return json_line(asdict(event))
 
 
 def log_path(data_dir: str | os.PathLike) -> Path:

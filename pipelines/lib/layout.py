@@ -69,6 +69,11 @@ class DataDir:
         return self.access_dir / "audit.jsonl"
 
     @property
+    def identities(self) -> Path:
+        """pid → participant id for the coaches (pipelines/lib/identities.py); never published."""
+        return self.access_dir / "identities.json"
+
+    @property
     def truth(self) -> Path:
         return self.root / "truth"
 

@@ -17,8 +17,9 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from dataclasses import replace as with_fields
@@ -160,6 +161,8 @@ class UserStore:
             raise UserError(f"--coach-id is only for coaches, not for a {role}")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+        if password == DEMO_PASSWORD and username not in DEMO_USERNAMES:
+            raise UserError("password: that is the public demo password; choose another")
         user = User(
             username=username,
             role=role,
@@ -185,13 +188,17 @@ class UserStore:
         return user
 
     def remove(self, username: str) -> bool:
+        return bool(self.remove_all([username]))
+
+    def remove_all(self, usernames: Iterable[str]) -> list[str]:
+        """Remove these users in one change; the ones that were there, sorted."""
+        unwanted = set(usernames)
         with self._locked():
             entries = self._entries()
-            kept = [e for e in entries if e["username"] != username]
-            if len(kept) == len(entries):
-                return False
-            self._write(kept)
-        return True
+            removed = sorted(e["username"] for e in entries if e["username"] in unwanted)
+            if removed:
+                self._write([e for e in entries if e["username"] not in unwanted])
+        return removed
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -259,6 +266,10 @@ DEMO_USERS = (  # username, role, index into the snapshot's sorted coach ids (co
 )
 
 
+DEMO_USERNAMES = frozenset(username for username, _, _ in DEMO_USERS)
+"""A demo user is known by its username: whatever its password now, it exists for demo data."""
+
+
 class DemoUser(NamedTuple):
     username: str
     password: str | None
@@ -267,9 +278,49 @@ class DemoUser(NamedTuple):
     coach_id: str | None
 
 
-def is_demo_data_dir(data_dir: str | os.PathLike) -> bool:
-    """Whether the data dir holds a generated demo cohort (the generator leaves its truth file)."""
-    return (DataDir.at(data_dir).truth / "effects.json").is_file()
+def is_demo_login(username: str, password: str) -> bool:
+    """Whether a login attempt uses a demo username or the public demo password.
+
+    Either one is allowed only while the snapshot is generated: a demo username is
+    a demo user whatever its password, and the public password opens nothing real
+    even under another name (`UserStore.add` refuses it, but a users file can be
+    edited by hand).
+    """
+    return username in DEMO_USERNAMES or password == DEMO_PASSWORD
+
+
+def snapshot_is_generated(data_dir: str | os.PathLike) -> bool:
+    """Whether the published snapshot was built from the generated demo cohort.
+
+    `meta.snapshot.generated_cohort` is true only when the landing files a run
+    ingested were exactly the generator's manifest. No snapshot, an unreadable
+    one, a snapshot without the column (published before it existed) or NULL
+    all mean "not generated": demo logins fail closed.
+    """
+    snapshot = DataDir.at(data_dir).snapshot
+    try:
+        stat = snapshot.stat()
+    except FileNotFoundError:
+        return False
+    return _generated_flag(str(snapshot), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _generated_flag(snapshot: str, mtime_ns: int, size: int) -> bool:
+    """Read once per snapshot file version (a run swaps in a new file: new mtime and size)."""
+    import duckdb
+
+    try:
+        connection = duckdb.connect(snapshot, read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        row = connection.execute("select generated_cohort from meta.snapshot").fetchone()
+    except duckdb.Error:
+        return False
+    finally:
+        connection.close()
+    return row is not None and row[0] is True
 
 
 def snapshot_coach_ids(data_dir: str | os.PathLike) -> list[str] | None:
@@ -294,15 +345,27 @@ def ensure_demo_users(data_dir: str | os.PathLike) -> list[DemoUser]:
     """Create the demo users that are missing; all of them, as (username, password, role, coach id).
 
     A program manager, an analyst, and coaches of the first two coach ids in the
-    published snapshot, all with `DEMO_PASSWORD`. Refused (UserError) unless the
-    data dir holds a generated demo cohort: a published password must never
-    open real participants' data. Existing users are left as they are.
+    published snapshot, all with `DEMO_PASSWORD`. Refused (UserError) unless
+    landing/ holds exactly the files the generator wrote (`truth/landing.sha256`)
+    and the published snapshot was built from them: a published password must
+    never open real participants' data. Existing users are left as they are.
     """
-    if not is_demo_data_dir(data_dir):
+    # imported here: the package loads the generator (numpy), which a dashboard never needs
+    from pipelines.lib.demo_cohort.manifest import landing_is_generated, manifest_path
+
+    layout = DataDir.at(data_dir)
+    if not landing_is_generated(layout.root):
         raise UserError(
-            f"{DataDir.at(data_dir).root} does not hold a generated demo cohort: demo users "
-            "(whose password is public) are only created for generated data. "
+            f"{layout.landing} is not the generated demo cohort (its files are not exactly "
+            f"those listed in {manifest_path(layout.root)}): demo users, whose password is "
+            "public, are only created for generated data. "
             "Add real users with `steadyback users add`."
+        )
+    if not snapshot_is_generated(layout.root):
+        raise UserError(
+            f"the published snapshot {layout.snapshot} does not come from the generated demo "
+            "cohort (run the pipeline on it first): demo users, whose password is public, "
+            "log in only to generated data. Add real users with `steadyback users add`."
         )
     coach_ids = snapshot_coach_ids(data_dir) or []
     store = UserStore.at(data_dir)
@@ -322,3 +385,31 @@ def ensure_demo_users(data_dir: str | os.PathLike) -> list[DemoUser]:
         password = DEMO_PASSWORD if store.verify(username, DEMO_PASSWORD) else None
         demo_users.append(DemoUser(username, password, existing.role, existing.coach_id))
     return demo_users
+
+
+def demo_users_in(store: UserStore) -> list[str]:
+    """The demo usernames the users file lists, sorted."""
+    return sorted(user.username for user in store.list() if user.username in DEMO_USERNAMES)
+
+
+REMOVE_DEMO_USERS = "steadyback users remove --demo --data-dir {data_dir}"
+
+
+def refuse_demo_users_on_real_data(data_dir: str | os.PathLike) -> None:
+    """Raise UserError when the users file has demo users but the snapshot is not generated.
+
+    `steadyback serve` and `steadyback demo` call this before starting a server:
+    while demo users exist, a public password is one click from the data unless the
+    data is the generated cohort.
+    """
+    layout = DataDir.at(data_dir)
+    store = UserStore.at(layout.root)
+    demo = demo_users_in(store)
+    if not demo or snapshot_is_generated(layout.root):
+        return
+    raise UserError(
+        f"{store.path} has demo users ({', '.join(demo)}) whose password is public, but the "
+        f"published snapshot {layout.snapshot} is not the generated demo cohort. "
+        "Remove them before serving:\n  "
+        + REMOVE_DEMO_USERS.format(data_dir=shlex.quote(str(layout.root)))
+    )

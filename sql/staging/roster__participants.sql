@@ -28,6 +28,8 @@ final as (
         cast(trim(withdrawn_on) as date) as withdrawn_on,
         -- only used to link Fitabase rows; never published
         pseudonymize(nullif(trim(fitbit_id), '')) as fitbit_key,
+        -- personal: only for the coach's identities file (access/), never in a mart
+        nullif(trim(display_name), '') as display_name,
         source_file
     from latest
 )

@@ -10,60 +10,28 @@ STEADYBACK_SCREENSHOTS=docs/screenshots).
 
 from __future__ import annotations
 
+import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
+from live_server import chromium, free_port, serving
 
 from pipelines.lib.users import User
 
 pytestmark = pytest.mark.browser
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 # Screenshots for the docs are refreshed on request (STEADYBACK_SCREENSHOTS=docs/screenshots);
 # a plain test run keeps them out of the work tree.
 SCREENSHOTS = Path(
     os.environ.get("STEADYBACK_SCREENSHOTS")
     or Path(tempfile.gettempdir()) / "steadyback-screenshots"
 )
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not answer on {url} within {timeout_s} s")
 
 
 PASSWORD = "browser-test-password"
@@ -102,53 +70,18 @@ def users(served_dir: Path) -> dict[str, User]:
 def dashboard_url(served_dir: Path, users, tmp_path_factory) -> Iterator[str]:
     port = free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = dict(os.environ)
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pipelines.cli",
-                "serve",
-                "--data-dir",
-                str(served_dir),
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(url, server)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    command = [sys.executable, "-m", "pipelines.cli", "serve", "--data-dir", str(served_dir)]
+    command += ["--port", str(port), "--host", "127.0.0.1"]
+    with serving(command, port, log_path, PROJECT_ROOT, dict(os.environ)) as url:
+        yield url
     server_log = log_path.read_text()
     assert "Traceback" not in server_log, server_log
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def open_logged_in(browser, url: str, user: User):
@@ -288,6 +221,42 @@ def test_coach_sees_own_caseload_and_person_but_not_others(
         assert page.locator(".js-plotly-plot").count() == 0
         assert page.locator('[data-testid="stMetric"]').count() == 0
         assert_rendered_cleanly(page)
+    finally:
+        page.close()
+
+
+def test_coach_finds_their_person_by_participant_id_and_no_one_else(
+    browser, dashboard_url, users, served_dir
+):
+    coach = users["coach"]
+    people = json.loads((served_dir / "access" / "identities.json").read_text())["people"]
+    pid = a_person_of(served_dir, coach.coach_id)
+    mine, theirs = people[pid], people[someone_else(served_dir, coach.coach_id)]
+    page = open_logged_in(browser, f"{dashboard_url}/caseload", coach)
+    try:
+        search = page.get_by_role("textbox", name="Search your caseload")
+        search.fill(theirs["participant_id"])
+        search.press("Enter")
+        page.get_by_text("This participant is not in your caseload.").wait_for(timeout=30_000)
+        settle(page)
+        assert page.locator('[data-testid="stDataFrame"]').count() == 0
+
+        search.fill(mine["participant_id"].lower())
+        search.press("Enter")
+        page.locator('[data-testid="stDataFrame"]').wait_for(timeout=30_000)
+        settle(page)
+        assert page.get_by_text("not in your caseload").count() == 0
+        assert_rendered_cleanly(page)
+
+        page.goto(f"{dashboard_url}/person?pid={pid}", wait_until="domcontentloaded")
+        page.get_by_label("Username", exact=True).fill(coach.username)  # a new session
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        named = " · ".join(part for part in (mine["participant_id"], mine["display_name"]) if part)
+        page.locator("h3", has_text=named).wait_for(timeout=30_000)
+        settle(page)
+        assert_rendered_cleanly(page)
+        assert theirs["participant_id"] not in page.content()
     finally:
         page.close()
 

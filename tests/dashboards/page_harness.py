@@ -6,12 +6,16 @@ DuckDB (not through `dashboards.queries`), so they hold for any valid snapshot.
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
 from pipelines.lib.users import UserStore
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "streamlit_app.py"
@@ -93,6 +97,17 @@ def plotly_specs(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
+def sent_text(at: AppTest) -> str:
+    """Everything the app sent to the browser: every element's protobuf, as text."""
+
+    def nodes(node):
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from nodes(child)
+
+    return "\n".join(str(node.proto) for node in nodes(at._tree) if hasattr(node, "proto"))
+
+
 def page_text(at: AppTest) -> str:
     """Every caption, markdown, info, warning and error on the page, as one string."""
     parts = [
@@ -101,3 +116,42 @@ def page_text(at: AppTest) -> str:
         for e in getattr(at, kind)
     ]
     return "\n".join(str(p) for p in parts)
+
+
+def expected_identities(data_dir: Path) -> dict[str, tuple[str, str | None, str]]:
+    """pid → (participant id, display name or None, coach id), from the generator's truth."""
+    key = pseudonym_key()
+    with (data_dir / "truth" / "participants.csv").open(newline="", encoding="utf-8") as handle:
+        return {
+            pseudonymize(p["participant_id"], key): (
+                p["participant_id"],
+                p["display_name"] or None,
+                p["coach_id"],
+            )
+            for p in csv.DictReader(handle)
+        }
+
+
+def copy_published(data_dir: Path, into: Path, identities: bool = True) -> Path:
+    """A fresh data dir with `data_dir`'s snapshot, users file and (optionally) identities."""
+    snapshot_file(into).parent.mkdir(parents=True)
+    shutil.copy(snapshot_file(data_dir), snapshot_file(into))
+    (into / "access").mkdir(mode=0o700)
+    shutil.copy(data_dir / "access" / "users.json", into / "access" / "users.json")
+    if identities:
+        shutil.copy(data_dir / "access" / "identities.json", into / "access" / "identities.json")
+    return into
+
+
+def capture_downloads(monkeypatch) -> list[tuple[str | None, bytes]]:
+    """Files the app hands to the browser for download from now on, as (file name, bytes)."""
+    files: list[tuple[str | None, bytes]] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        if isinstance(path_or_data, bytes):
+            files.append((filename, path_or_data))
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    return files

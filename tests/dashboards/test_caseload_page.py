@@ -14,9 +14,22 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from page_harness import first_coach, metrics, open_app, page_text, query, snapshot_file
+from page_harness import (
+    copy_published,
+    expected_identities,
+    first_coach,
+    metrics,
+    open_app,
+    page_text,
+    query,
+    sent_text,
+    snapshot_file,
+)
 
 from dashboards import queries
+from pipelines.lib import audit
+from pipelines.lib.identities import read_identities, write_identities
+from pipelines.lib.layout import DataDir
 from pipelines.lib.users import User
 
 SEVERITY_RANK = {"alert": 0, "warning": 1, "info": 2}
@@ -108,6 +121,10 @@ def as_date(value) -> date | None:
     if isinstance(value, datetime | pd.Timestamp):
         return value.date()
     return value
+
+
+def as_text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def as_int(value) -> int | None:
@@ -276,3 +293,178 @@ def test_data_layer_scopes_rows_to_the_viewer_coach(dashboard_dir, monkeypatch):
             queries.caseload(User("someone", role))
     with pytest.raises(queries.AccessDenied):
         queries.caseload(None)
+
+
+# --- whom the coach is helping: participant ids and display names -----------------------------
+
+
+def new_events(data_dir: Path, before: int, **match: str) -> list[audit.AuditEvent]:
+    return [
+        event
+        for event in audit.read(data_dir)[before:]
+        if all(getattr(event, field) == value for field, value in match.items())
+    ]
+
+
+def test_coach_sees_participant_id_and_name_beside_each_pid(dashboard_dir, monkeypatch):
+    coach = first_coach(dashboard_dir)
+    identities = expected_identities(dashboard_dir)
+    at = open_app(dashboard_dir, monkeypatch, "coach", "caseload")
+
+    shown = table(at)
+    assert list(shown.columns[:3]) == ["Participant", "Participant ID", "Name"]
+    rows = {row["Participant"]: row for row in shown.to_dict("records")}
+    for pid, row in rows.items():
+        participant_id, name, coach_id = identities[pid]
+        assert coach_id == coach
+        assert row["Participant ID"] == participant_id
+        assert as_text(row["Name"]) == name
+    assert any(as_text(row["Name"]) for row in rows.values())
+    # nobody else's identity is anywhere on the page
+    others = {i[0] for pid, i in identities.items() if pid not in rows}
+    others |= {i[1] for pid, i in identities.items() if pid not in rows and i[1]}
+    sent = sent_text(at)
+    assert others and not {o for o in others if o in sent}
+
+
+def test_each_identity_is_audited_the_first_time_a_session_shows_it(dashboard_dir, monkeypatch):
+    caseload = {
+        pid
+        for (pid,) in query(
+            dashboard_dir,
+            "select pid from marts.participants where coach_id = ?",
+            [first_coach(dashboard_dir)],
+        )
+    }
+    before = len(audit.read(dashboard_dir))
+    at = open_app(dashboard_dir, monkeypatch, "coach", "caseload")
+    shown = new_events(dashboard_dir, before, outcome="identity_shown")
+    assert sorted(e.pid for e in shown) == sorted(caseload)
+    assert {(e.user, e.role, e.page) for e in shown} == {("coach", "coach", "caseload")}
+
+    at.toggle[0].set_value(True).run()  # reruns, the person page, coming back: nothing new
+    at.switch_page("app_pages/person.py").run()
+    at.switch_page("app_pages/caseload.py").run()
+    assert len(new_events(dashboard_dir, before, outcome="identity_shown")) == len(caseload)
+
+    again = open_app(dashboard_dir, monkeypatch, "coach", "caseload")  # a new login session
+    assert again.dataframe
+    assert len(new_events(dashboard_dir, before, outcome="identity_shown")) == 2 * len(caseload)
+
+
+def search(at, text: str):
+    at.text_input(key="caseload_search").input(text).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_search_by_participant_id_name_or_pid_ignores_case(dashboard_dir, monkeypatch):
+    identities = expected_identities(dashboard_dir)
+    coach = first_coach(dashboard_dir)
+    mine = {pid: i for pid, i in identities.items() if i[2] == coach}
+    pid, (participant_id, _, _) = next(iter(sorted(mine.items())))
+    named = next(i[1] for i in mine.values() if i[1])
+    at = open_app(dashboard_dir, monkeypatch, "coach", "caseload")
+
+    assert list(table(search(at, participant_id.lower())).iloc[:, 0]) == [pid]
+    assert list(table(search(at, f"  {pid[-6:].upper()} ")).iloc[:, 0]) == [pid]
+    first_name = named.split()[0]
+    expected = {p for p, i in mine.items() if i[1] and first_name.lower() in i[1].lower()}
+    expected |= {p for p, i in mine.items() if first_name.lower() in i[0].lower()}
+    assert set(table(search(at, first_name.upper()))["Participant"]) == expected
+    assert len(table(search(at, ""))) == len(mine)
+
+
+def test_searching_for_someone_elses_participant_id_finds_nobody_like_a_made_up_one(
+    dashboard_dir, monkeypatch
+):
+    identities = expected_identities(dashboard_dir)
+    coach = first_coach(dashboard_dir)
+    theirs = next(i for i in identities.values() if i[2] != coach)
+    at = open_app(dashboard_dir, monkeypatch, "coach", "caseload")
+    before = len(audit.read(dashboard_dir))
+
+    answers = []
+    for text in (theirs[0], "P-99998", theirs[1] or theirs[0]):
+        search(at, text)
+        assert not at.dataframe
+        answers.append(([w.value for w in at.warning], [e.value for e in at.error]))
+    assert answers[0] == answers[1] == answers[2] == ([queries.NOT_IN_CASELOAD], [])
+    # each search is audited once, without what was typed
+    searched = new_events(dashboard_dir, before, outcome="searched")
+    assert [(e.user, e.page, e.pid) for e in searched] == [("coach", "caseload", None)] * 3
+    at.run()
+    assert len(new_events(dashboard_dir, before, outcome="searched")) == 3
+    log = audit.log_path(dashboard_dir).read_text(encoding="utf-8")
+    assert theirs[0] not in log and "P-99998" not in log
+
+
+def test_without_the_identities_file_the_caseload_shows_pids_with_a_note(
+    dashboard_dir, tmp_path, monkeypatch
+):
+    data_dir = copy_published(dashboard_dir, tmp_path, identities=False)
+    at = open_app(data_dir, monkeypatch, "coach", "caseload")
+
+    shown = table(at)
+    assert "Participant ID" not in shown.columns and "Name" not in shown.columns
+    assert "Participant ids are not available yet" in page_text(at)
+    pid = shown["Participant"][0]
+    assert list(table(search(at, pid))["Participant"]) == [pid]
+    assert not [e for e in audit.read(data_dir) if e.outcome == "identity_shown"]
+
+
+def test_a_broken_identities_file_fails_closed(dashboard_dir, tmp_path, monkeypatch):
+    data_dir = copy_published(dashboard_dir, tmp_path)
+    (data_dir / "access" / "identities.json").write_text('{"version": 1, "people": [', "utf-8")
+    at = open_app(data_dir, monkeypatch, "coach", "caseload")
+
+    assert "Participant ID" not in table(at).columns
+    assert "Participant ids cannot be shown" in page_text(at)
+
+
+def test_identities_are_not_shown_when_the_audit_log_cannot_be_written(
+    dashboard_dir, tmp_path, monkeypatch
+):
+    data_dir = copy_published(dashboard_dir, tmp_path)
+    (data_dir / "access" / "audit.jsonl").mkdir()  # any write to it fails
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(data_dir))
+    coach = User("someone", "coach", coach_id=first_coach(dashboard_dir))
+    revealed: set = set()
+    with pytest.raises(queries.IdentitiesUnavailable, match="audit log cannot be written"):
+        queries.caseload_identities(coach, revealed)
+    assert not revealed
+
+
+def test_a_stale_file_never_shows_someone_to_their_former_coach(
+    dashboard_dir, tmp_path, monkeypatch
+):
+    """The snapshot and the identities file must both name the viewer as the person's coach."""
+    data_dir = copy_published(dashboard_dir, tmp_path)
+    coach = first_coach(dashboard_dir)
+    identities = read_identities(data_dir / "access" / "identities.json")
+    moved = sorted(pid for pid, i in identities.items() if i.coach_id == coach)[0]
+    identities[moved] = identities[moved]._replace(coach_id="C-ELSEWHERE")
+    write_identities(DataDir.at(data_dir), identities, "an-earlier-run")
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(data_dir))
+
+    shown = queries.caseload_identities(User("someone", "coach", coach_id=coach), set())
+    assert moved not in shown
+    assert shown and all(i.coach_id == coach for i in shown.values())
+
+
+def test_data_layer_gives_identities_to_the_persons_coach_only(dashboard_dir, monkeypatch):
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(dashboard_dir))
+    identities = expected_identities(dashboard_dir)
+    for coach, people in query(
+        dashboard_dir,
+        "select coach_id, list(pid order by pid) from marts.participants group by coach_id",
+    ):
+        shown = queries.caseload_identities(User("someone", "coach", coach_id=coach), set())
+        assert sorted(shown) == people
+        assert {pid: (i.participant_id, i.display_name) for pid, i in shown.items()} == {
+            pid: identities[pid][:2] for pid in people
+        }
+    assert queries.caseload_identities(User("someone", "coach", coach_id=None), set()) == {}
+    for someone in (User("someone", "program_manager"), User("someone", "analyst"), None):
+        with pytest.raises(queries.AccessDenied):
+            queries.caseload_identities(someone, set())

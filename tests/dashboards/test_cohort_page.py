@@ -2,6 +2,9 @@
 
 Every expected number is computed here from the snapshot itself — in Python over rows read
 with DuckDB, not through `dashboards.queries` — so the tests hold for any valid snapshot.
+Whom a selection covers is the disclosure rule's (`dashboards.disclosure.atoms` / `resolve`
+on the roster's cells, tested on its own in test_disclosure.py); numbers are compared to
+within the precision the page shows them at (`disclosure.SHARE`, `POINTS`, …).
 Dose–response and retention are checked twice: against the pipeline's own definitions
 (`pipelines.lib.models`) run on the selected people, and, for the whole program, against the
 published `models.*` tables.
@@ -9,7 +12,9 @@ published `models.*` tables.
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 import shutil
 import statistics
 from collections import defaultdict
@@ -32,7 +37,7 @@ from page_harness import (
 from scipy import stats
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from dashboards import queries
+from dashboards import disclosure, queries
 from pipelines.lib.models.dose_response import adherence_band, dose_response
 from pipelines.lib.models.retention import engagement_spells, kaplan_meier
 from pipelines.lib.users import User
@@ -57,6 +62,7 @@ CSV_KEYS = {
     "principle_name",
     "suppressed",
     "tracker_suppressed",
+    "share_suppressed",
 }
 """CSV columns that say which cell a row is, not what it holds."""
 PRINCIPLES = (
@@ -78,21 +84,53 @@ def people_count_text(count: int) -> str:
     return f"< {MIN_CELL_SIZE}" if 0 < count < MIN_CELL_SIZE else f"{count:,}"
 
 
+def near(values, precision: disclosure.Precision):
+    """`values` as the page shows them: equal to within half a step of `precision`."""
+    return pytest.approx(values, abs=0.5 * 10**-precision.decimals + 1e-9)
+
+
+def roster_cells(data_dir: Path) -> dict[str, tuple]:
+    """pid → (cohort, site, enrolment month)."""
+    return {
+        pid: (cohort, site, f"{enrolled_on:%Y-%m}")
+        for pid, cohort, site, enrolled_on in query(
+            data_dir, "select pid, cohort, site, enrolled_on from marts.participants"
+        )
+    }
+
+
+def roster_atoms(data_dir: Path) -> tuple[disclosure.Atom, ...]:
+    cells: dict[tuple, int] = defaultdict(int)
+    for cell in roster_cells(data_dir).values():
+        cells[cell] += 1
+    return disclosure.atoms(cells)
+
+
 def selected_pids(
     data_dir: Path,
     cohorts: tuple[str, ...] = (),
     sites: tuple[str, ...] = (),
     months: tuple[str, ...] = (),
 ) -> set[str]:
-    """The pids a filter selects; an empty filter selects everyone."""
+    """The pids a filter selects: the people of the atoms it covers in full (empty = all)."""
+    scope = disclosure.resolve(roster_atoms(data_dir), cohorts, sites, months)
+    covered = {cell[:3] for cell in scope.cells}
+    return {pid for pid, cell in roster_cells(data_dir).items() if cell in covered}
+
+
+def matched_pids(
+    data_dir: Path,
+    cohorts: tuple[str, ...] = (),
+    sites: tuple[str, ...] = (),
+    months: tuple[str, ...] = (),
+) -> set[str]:
+    """The pids the filters match, before they are resolved to whole atoms."""
     return {
         pid
-        for pid, cohort, site, enrolled_on in query(
-            data_dir, "select pid, cohort, site, enrolled_on from marts.participants"
-        )
+        for pid, (cohort, site, month) in roster_cells(data_dir).items()
         if (not cohorts or cohort in cohorts)
         and (not sites or site in sites)
-        and (not months or f"{enrolled_on:%Y-%m}" in months)
+        and (not months or month in months)
     }
 
 
@@ -139,6 +177,11 @@ def expected_headline(data_dir: Path, pids: set[str]) -> dict[str, str]:
     ]
     retention = [row for row in expected_retention(data_dir, pids) if row[0] > 0]
 
+    def percent(value: float | None) -> str:
+        if value is None:
+            return "suppressed"
+        return f"{disclosure.round_value(value, disclosure.SHARE):.0%}"
+
     def share(values: list[bool | float], fraction: float | None = None) -> str:
         if len(values) < MIN_CELL_SIZE:
             return "suppressed"
@@ -146,11 +189,14 @@ def expected_headline(data_dir: Path, pids: set[str]) -> dict[str, str]:
             yes = sum(values)
             if 0 < yes < MIN_CELL_SIZE or 0 < len(values) - yes < MIN_CELL_SIZE:
                 return "suppressed"
-        return f"{(fraction if fraction is not None else statistics.fmean(values)):.0%}"
+        return percent(fraction if fraction is not None else statistics.fmean(values))
 
+    inactive = len(people) - len(active)
     return {
         "Enrolled": people_count_text(len(people)),
-        "Active": people_count_text(len(active)),
+        "Active": "suppressed"
+        if 0 < len(active) < MIN_CELL_SIZE or 0 < inactive < MIN_CELL_SIZE
+        else f"{len(active):,}",
         "Adherent this week": share(
             [adherence >= ADHERENT_WEEK_THRESHOLD for _, adherence in latest.values()]
         ),
@@ -159,7 +205,7 @@ def expected_headline(data_dir: Path, pids: set[str]) -> dict[str, str]:
             statistics.median(person_means.values()) if person_means else None,
         ),
         "Pain responders": share(responders),
-        "Retention": f"{retention[-1][2]:.0%}" if retention else "suppressed",
+        "Retention": percent(retention[-1][2]) if retention else "suppressed",
     }
 
 
@@ -192,19 +238,30 @@ def expected_pain_by_band(data_dir: Path, pids: set[str]) -> dict[tuple[str, int
 def expected_principles(
     data_dir: Path, pids: set[str], rows: str
 ) -> dict[tuple[str, str], tuple[int, float]]:
-    """(group, principle) → (people with a score, mean score over completed person-weeks)."""
+    """(group, principle) → (people with a score, mean score over completed person-weeks).
+
+    A row is the cohort (site) of an atom, or "several cohorts" ("several sites") for people
+    whose atom pools several."""
+    labels = {
+        (atom_cell, atom.cohort_label, atom.site_label)
+        for atom in roster_atoms(data_dir)
+        for atom_cell in atom.cells
+    }
+    row_of = {cell: (cohort, site) for cell, cohort, site in labels}
+    cells = roster_cells(data_dir)
     scores: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
-    for pid, cohort, site, *values in query(
+    for pid, *values in query(
         data_dir,
         """
-        select w.pid, p.cohort, p.site, w.consistency, w.gentle, w.breathing, w.stability,
-               w.activity, w.sleep_recovery, w.confidence
-        from marts.principles as w join marts.participants as p using (pid)
-        where w.week_complete
+        select pid, consistency, gentle, breathing, stability, activity, sleep_recovery,
+               confidence
+        from marts.principles
+        where week_complete
         """,
     ):
         if pid not in pids:
             continue
+        cohort, site = row_of[cells[pid]]
         group = {"cohort": cohort, "site": site, "cohort_site": f"{cohort} · {site}"}[rows]
         for principle, value in zip(PRINCIPLES, values, strict=True):
             if value is not None:
@@ -233,9 +290,10 @@ def expected_dose_response(data_dir: Path, pids: set[str]) -> pl.DataFrame:
 
 def expected_retention(
     data_dir: Path, pids: set[str]
-) -> list[tuple[int, int, float, float, float]]:
+) -> list[tuple[int, int, float | None, float | None, float | None]]:
     """(week, at risk, still engaged, CI low, CI high) for each week with ≥ 5 people at risk,
-    from `models.retention`'s own definition run on the selected people."""
+    from `models.retention`'s own definition run on the selected people. The share and its
+    interval are None when 1–4 people disengaged before the week ended."""
     people = pl.DataFrame(
         query(
             data_dir,
@@ -261,7 +319,11 @@ def expected_retention(
             break
         before = [row for row in curve if row["days_since_enrolment"] < 7 * week]
         last = before[-1] if before else {"still_engaged": 1.0, "ci_low": 1.0, "ci_high": 1.0}
-        rows.append((week, at_risk, last["still_engaged"], last["ci_low"], last["ci_high"]))
+        disengaged = spells.filter(pl.col("disengaged") & (pl.col("days") < 7 * week)).height
+        if 0 < disengaged < MIN_CELL_SIZE:
+            rows.append((week, at_risk, None, None, None))
+        else:
+            rows.append((week, at_risk, last["still_engaged"], last["ci_low"], last["ci_high"]))
     return rows
 
 
@@ -376,11 +438,12 @@ def test_adherence_chart_shows_median_of_weeks_with_enough_people(dashboard_dir,
     spec = chart(at, "Weekly adherence")
     median = trace(spec, "median person")
     assert median["x"] == list(shown)
-    assert median["y"] == pytest.approx([statistics.median(v) for v in shown.values()])
+    assert median["y"] == near([statistics.median(v) for v in shown.values()], disclosure.SHARE)
     low = trace(spec, "middle half of people (25th–75th percentile)")
     assert low["fill"] == "tonexty"
-    assert low["y"] == pytest.approx(
-        [statistics.quantiles(v, n=4, method="inclusive")[0] for v in shown.values()]
+    assert low["y"] == near(
+        [statistics.quantiles(v, n=4, method="inclusive")[0] for v in shown.values()],
+        disclosure.SHARE,
     )
     threshold_lines = [shape for shape in spec["layout"]["shapes"] if shape["type"] == "line"]
     assert [line["y0"] for line in threshold_lines] == [ADHERENT_WEEK_THRESHOLD]
@@ -411,7 +474,8 @@ def test_pain_by_band_shows_weekly_means_with_intervals(dashboard_dir, monkeypat
     assert set(drawn) == set(shown)
     for cell, values in shown.items():
         mean, low, high = t_interval(values)
-        assert drawn[cell] == pytest.approx((len(values), mean, low, high))
+        assert drawn[cell][0] == len(values)
+        assert drawn[cell][1:] == near((mean, low, high), disclosure.POINTS)
     hidden = len(cells) - len(shown)
     if hidden:
         assert f"{hidden} band-weeks left out" in page_text(at)
@@ -442,7 +506,7 @@ def test_principles_heat_map_by_group(dashboard_dir, monkeypatch, rows):
             elif n == 0:
                 assert cells["z"][r][c] is None
             else:
-                assert cells["z"][r][c] == pytest.approx(mean)
+                assert cells["z"][r][c] == near(mean, disclosure.SHARE)
                 assert f"over {n} people" in cells["customdata"][r][c]
     if suppressed:
         assert f"{suppressed} cells left out" in page_text(at)
@@ -463,9 +527,9 @@ def test_dose_response_equals_the_published_model_for_the_whole_program(dashboar
     assert published, "the test cohort should have an adherence band with enough people"
     (points,) = chart(at, "Pain change")["data"]
     assert points["x"] == [f"{band}<br>{n} people" for band, n, *_ in published]
-    assert points["y"] == pytest.approx([mean for _, _, mean, _, _ in published])
-    assert [v for row in points["customdata"] for v in row[1:]] == pytest.approx(
-        [v for *_, low, high in published for v in (low, high)]
+    assert points["y"] == near([mean for _, _, mean, _, _ in published], disclosure.POINTS_CHANGE)
+    assert [v for row in points["customdata"] for v in row[1:]] == near(
+        [v for *_, low, high in published for v in (low, high)], disclosure.POINTS_CHANGE
     )
 
 
@@ -486,8 +550,8 @@ def test_dose_response_is_recomputed_for_the_filter(dashboard_dir, monkeypatch, 
             assert row["mean_pain_change"] is None
         else:
             assert row["n_people"] == want["n_people"]
-            assert row["mean_pain_change"] == pytest.approx(want["mean_pain_change"])
-            assert row["ci_low"] == pytest.approx(want["ci_low"])
+            assert row["mean_pain_change"] == near(want["mean_pain_change"], disclosure.POINTS)
+            assert row["ci_low"] == near(want["ci_low"], disclosure.POINTS)
 
 
 # --- retention -----------------------------------------------------------------------------
@@ -496,11 +560,13 @@ def test_dose_response_is_recomputed_for_the_filter(dashboard_dir, monkeypatch, 
 def test_retention_curve_follows_the_published_model(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
 
-    expected = expected_retention(dashboard_dir, selected_pids(dashboard_dir))
+    expected = [
+        row for row in expected_retention(dashboard_dir, selected_pids(dashboard_dir)) if row[2]
+    ]
     assert len(expected) > 1, "the test cohort should be followed beyond enrolment"
     line = trace(chart(at, "Still engaged"), "still engaged")
     assert line["x"] == [week for week, *_ in expected]
-    assert line["y"] == pytest.approx([still for _, _, still, _, _ in expected])
+    assert line["y"] == near([still for _, _, still, _, _ in expected], disclosure.SHARE)
     assert [row[0] for row in line["customdata"]] == [at_risk for _, at_risk, *_ in expected]
 
     # the published models.retention (fitted by the pipeline) gives the same weekly values
@@ -511,23 +577,26 @@ def test_retention_curve_follows_the_published_model(dashboard_dir, monkeypatch)
     )
     for week, still in zip(line["x"], line["y"], strict=True):
         before = [value for day, value in published if day < 7 * week]
-        assert still == pytest.approx(before[-1] if before else 1.0)
+        assert still == near(before[-1] if before else 1.0, disclosure.SHARE)
 
 
 def test_retention_is_recomputed_for_the_filter(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
-    ((site,),) = query(
+    ((cohort,),) = query(
         dashboard_dir,
-        "select site from marts.participants group by site order by count(*) desc limit 1",
+        "select cohort from marts.participants group by cohort order by count(*) desc limit 1",
     )
-    select(at, "site_filter", site)
+    select(at, "cohort_filter", cohort)
 
-    expected = expected_retention(dashboard_dir, selected_pids(dashboard_dir, sites=(site,)))
-    assert expected, "the largest site should have enough people to draw"
+    pids = selected_pids(dashboard_dir, (cohort,))
+    assert len(pids) < len(selected_pids(dashboard_dir))
+    expected = [row for row in expected_retention(dashboard_dir, pids) if row[2] is not None]
+    assert len(expected) > 1, "the largest cohort should have enough people to draw"
     line = trace(chart(at, "Still engaged"), "still engaged")
-    assert line["y"] == pytest.approx([still for _, _, still, _, _ in expected])
-    assert [v for row in line["customdata"] for v in row[1:]] == pytest.approx(
-        [v for *_, low, high in expected for v in (low, high)]
+    assert line["x"] == [week for week, *_ in expected]
+    assert line["y"] == near([still for _, _, still, _, _ in expected], disclosure.SHARE)
+    assert [v for row in line["customdata"] for v in row[1:]] == near(
+        [v for *_, low, high in expected for v in (low, high)], disclosure.SHARE
     )
 
 
@@ -542,15 +611,20 @@ def test_data_coverage_by_week(dashboard_dir, monkeypatch):
     checkin = trace(spec, "daily check-in")
     shown = {w: e for w, e in expected.items() if e["people"] >= MIN_CELL_SIZE}
     assert checkin["x"] == list(shown)
-    assert checkin["y"] == pytest.approx([e["checkin"] for e in shown.values()])
+    assert checkin["y"] == near([e["checkin"] for e in shown.values()], disclosure.SHARE)
     assert checkin["customdata"] == [e["people"] for e in shown.values()]
     tracker = {w: e for w, e in shown.items() if e["tracker_people"] >= MIN_CELL_SIZE}
     assert tracker, "the test cohort should have tracker wearers"
     worn = trace(spec, "tracker worn (tracker wearers)")
     assert worn["x"] == list(tracker)
-    assert worn["y"] == pytest.approx([e["wear"] for e in tracker.values()])
+    assert worn["y"] == near([e["wear"] for e in tracker.values()], disclosure.SHARE)
+    # how many wear a tracker is shown only when those without one are not 1–4 either
+    assert worn["customdata"] == [
+        None if 0 < e["people"] - e["tracker_people"] < MIN_CELL_SIZE else e["tracker_people"]
+        for e in tracker.values()
+    ]
     sleep = trace(spec, "night of sleep recorded (tracker wearers)")
-    assert sleep["y"] == pytest.approx([e["sleep"] for e in tracker.values()])
+    assert sleep["y"] == near([e["sleep"] for e in tracker.values()], disclosure.SHARE)
 
 
 # --- cohort effects ------------------------------------------------------------------------
@@ -571,8 +645,13 @@ def test_forest_plot_in_plain_words_for_the_whole_program(dashboard_dir, monkeyp
     (forest,) = chart(at, "Change in pain")["data"]
     labels = [label.replace("<br>", " ") for label in forest["y"]]
     assert len(labels) == len(effects)
-    assert sorted(forest["x"]) == pytest.approx(sorted(e for e, *_ in effects.values()))
+    assert sorted(forest["x"]) == near(sorted(e for e, *_ in effects.values()), disclosure.EFFECT)
 
+    # the page shows each estimate rounded to disclosure.EFFECT, its words included
+    effects = {
+        term: tuple(disclosure.round_value(v, disclosure.EFFECT) for v in values[:3]) + values[3:]
+        for term, values in effects.items()
+    }
     sleep, low, high, n = effects["sleep_prev_night_h"]
     (sleep_label,) = [label for label in labels if "hour of sleep" in label]
     assert sleep_label.startswith(
@@ -580,7 +659,7 @@ def test_forest_plot_in_plain_words_for_the_whole_program(dashboard_dir, monkeyp
         f"{'less' if sleep < 0 else 'more'} pain the next day"
     )
     assert f"{n:,} people" in sleep_label
-    row = forest["x"].index(pytest.approx(sleep))
+    row = forest["x"].index(sleep)
     assert forest["error_x"]["array"][row] == pytest.approx(high - sleep)
     assert forest["error_x"]["arrayminus"][row] == pytest.approx(sleep - low)
     week, *_ = effects["week"]
@@ -674,6 +753,8 @@ def test_site_and_enrolment_month_filters_narrow_every_panel(dashboard_dir, monk
     pids = selected_pids(dashboard_dir, sites=(site,), months=(month,))
     assert 0 < len(pids) < len(selected_pids(dashboard_dir))
     assert metrics(at) == expected_headline(dashboard_dir, pids)
+    if pids != matched_pids(dashboard_dir, sites=(site,), months=(month,)):
+        assert "Some people these filters match are left out" in page_text(at)
     weeks = expected_adherence_weeks(dashboard_dir, pids)
     median = trace(chart(at, "Weekly adherence"), "median person")
     assert [n for n, *_ in median["customdata"]] == [
@@ -710,10 +791,34 @@ def test_filters_that_select_nobody_say_so(dashboard_dir, monkeypatch):
     select(at, "month_filter", month)
 
     assert not at.exception
-    assert metrics(at)["Enrolled"] == "0"
     assert "Nobody on the roster matches these filters" in at.warning[0].value
+    assert not at.metric, "a refused selection shows no figure"
     assert len(plotly_specs(at)) == 1, "only the whole-program forest plot is left"
-    assert len(at.info) == 6
+    assert [button.key for button in at.get("download_button")] == ["csv-cohort-effects"]
+
+
+def test_filters_that_match_only_pooled_people_are_refused(dashboard_dir, monkeypatch):
+    """A cohort × site of 1–4 people is pooled with others: selecting it alone shows nothing."""
+    ((cohort, site),) = query(
+        dashboard_dir,
+        """
+        select cohort, site from marts.participants
+        group by all having count(*) < ? order by count(*), cohort, site limit 1
+        """,
+        [MIN_CELL_SIZE],
+    )
+    assert 0 < len(matched_pids(dashboard_dir, (cohort,), (site,))) < MIN_CELL_SIZE
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+
+    select(at, "cohort_filter", cohort)
+    select(at, "site_filter", site)
+
+    assert not at.exception
+    assert selected_pids(dashboard_dir, (cohort,), (site,)) == set()
+    assert "are in groups of fewer than 5 people" in at.warning[0].value
+    assert not at.metric
+    assert len(plotly_specs(at)) == 1, "only the whole-program forest plot is left"
+    assert [button.key for button in at.get("download_button")] == ["csv-cohort-effects"]
 
 
 # --- suppression ---------------------------------------------------------------------------
@@ -748,56 +853,69 @@ def shrink_smallest_cohort(source: Path, target: Path, keep: int = 3) -> str:
     return cohort
 
 
-def test_small_cohort_is_suppressed(dashboard_dir, tmp_path, monkeypatch, downloads):
-    """Shrink the smallest cohort to 3 people in a copy of the snapshot, then select it."""
+def test_small_cohort_is_refused(tmp_path, dashboard_dir, monkeypatch):
+    """Shrink the smallest cohort to 3 people in a copy of the snapshot, then select it: its
+    people are pooled with another cohort's, so the selection shows no figure at all."""
     cohort = shrink_smallest_cohort(dashboard_dir, tmp_path)
+    assert len(matched_pids(tmp_path, (cohort,))) == 3
     at = open_app(tmp_path, monkeypatch, "program_manager", "cohort")
 
     select(at, "cohort_filter", cohort)
 
     assert not at.exception
-    shown = metrics(at)
-    assert shown["Enrolled"] == f"< {MIN_CELL_SIZE}"
-    for label in ("Adherent this week", "Median adherence", "Pain responders", "Retention"):
-        assert shown[label] == "suppressed"
-    # only the whole-program forest plot is left; every chart of these 3 people is gone
+    assert selected_pids(tmp_path, (cohort,)) == set()
+    assert "are in groups of fewer than 5 people" in at.warning[0].value
+    assert not at.metric
     specs = plotly_specs(at)
     assert len(specs) == 1
     assert specs[0]["layout"]["xaxis"]["title"]["text"].startswith("Change in pain")
-    assert len(at.info) == 6, "each chart of the selection says why it is not drawn"
-    for panel in PANELS[:-1]:
-        _, table = csv_of(at, downloads, panel)
-        if panel == "headline":
-            assert table["value"].to_list()[0] == f"< {MIN_CELL_SIZE}"
-            assert set(table["value"].to_list()[2:]) == {"suppressed"}
-            assert set(table["people"].to_list()) <= {None, 0}
-            continue
-        values = [column for column in table.columns if column not in CSV_KEYS]
-        assert values, panel
-        for column in values:
-            assert set(table[column].to_list()) <= {None, 0}, f"{panel}: {column}"
+    assert [button.key for button in at.get("download_button")] == ["csv-cohort-effects"]
+    # unfiltered, the 3 are counted with everyone else: nobody is dropped from the whole
+    at.multiselect(key="cohort_filter").set_value([]).run()
+    assert metrics(at)["Enrolled"] == f"{len(matched_pids(tmp_path)):,}"
+
+
+def test_a_headline_share_with_one_to_four_on_a_side_is_suppressed(
+    dashboard_dir, monkeypatch, downloads
+):
+    """Every share of people in the headline, and its CSV row, hides 1–4 on either side."""
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+    expected = expected_headline(dashboard_dir, selected_pids(dashboard_dir))
+    suppressed = [label for label, value in expected.items() if value == "suppressed"]
+    assert suppressed, "the small cohort should have a share with 1–4 people on a side"
+
+    shown = metrics(at)
+    _, table = csv_of(at, downloads, "headline")
+    for label in suppressed:
+        assert shown[label] == "suppressed"
+        assert dict(zip(table["measure"], table["value"], strict=True))[label] == "suppressed"
 
 
 def test_principle_cells_of_few_people_are_blank(dashboard_dir, tmp_path, monkeypatch):
-    cohort = shrink_smallest_cohort(dashboard_dir, tmp_path)
+    """In a copy, only 3 people of one heat-map row keep their principle scores."""
+    snapshot = snapshot_file(tmp_path)
+    snapshot.parent.mkdir(parents=True)
+    shutil.copy(snapshot_file(dashboard_dir), snapshot)
+    atom = next(a for a in roster_atoms(dashboard_dir) if a.site_label != disclosure.POOLED_SITES)
+    people = [pid for pid, cell in roster_cells(dashboard_dir).items() if cell in atom.cells]
+    connection = duckdb.connect(str(snapshot))
+    try:
+        connection.execute(
+            "delete from marts.principles where list_contains(?, pid)", [sorted(people)[3:]]
+        )
+    finally:
+        connection.close()
     at = open_app(tmp_path, monkeypatch, "program_manager", "cohort")
+    at.radio(key="principles_rows").set_value("site").run()
 
     cells = heat_map_cells(at)
-    row = cells["y"].index(cohort)
+    row = cells["y"].index(atom.site_label)
     assert cells["z"][row] == [None] * len(PRINCIPLES)
     assert all(f"fewer than {MIN_CELL_SIZE} people" in h for h in cells["customdata"][row])
     assert all(value is not None for value in cells["z"][0][:4]), "the total row is shown"
     for column in range(len(PRINCIPLES)):
         blanks = sum(cells["z"][row][column] is None for row in range(1, len(cells["y"])))
         assert blanks != 1, "a lone blank cell would be the total minus the shown cells"
-
-
-def test_share_of_people_hides_either_side_of_one_to_four():
-    assert not queries._share_shown(0.2, 5)  # one responder out of five
-    assert not queries._share_shown(0.95, 60)  # three who are not
-    assert queries._share_shown(0.0, 5)
-    assert queries._share_shown(0.5, 20)
-    assert not queries._share_shown(None, 20)
 
 
 # --- CSV downloads -------------------------------------------------------------------------
@@ -820,7 +938,7 @@ def test_csv_downloads_equal_what_is_shown_and_hold_no_pid(dashboard_dir, monkey
     adherence = tables["adherence-by-week"][1].filter(~pl.col("suppressed"))
     median = trace(chart(at, "Weekly adherence"), "median person")
     assert adherence["week"].to_list() == median["x"]
-    assert adherence["median"].to_list() == pytest.approx(median["y"])
+    assert adherence["median"].to_list() == median["y"]
 
     bands = tables["pain-by-adherence-band"][1].filter(~pl.col("suppressed"))
     drawn = [
@@ -829,33 +947,81 @@ def test_csv_downloads_equal_what_is_shown_and_hold_no_pid(dashboard_dir, monkey
         for (week, *_), mean in zip(t["customdata"], t["y"], strict=True)
     ]
     assert [(b, w) for b, w, _ in drawn] == list(zip(bands["band"], bands["week"], strict=True))
-    assert bands["mean_pain"].to_list() == pytest.approx([m for *_, m in drawn])
+    assert bands["mean_pain"].to_list() == [m for *_, m in drawn]
 
     cells = heat_map_cells(at)
     principles = tables["principles"][1]
     z = [value for row in cells["z"] for value in row]
-    assert principles["mean_score"].to_list() == pytest.approx(z)
+    assert principles["mean_score"].to_list() == z
     assert principles["group"].unique(maintain_order=True).to_list() == cells["y"]
 
     dose = tables["dose-response"][1].filter(pl.col("mean_pain_change").is_not_null())
     (points,) = chart(at, "Pain change")["data"]
-    assert dose["mean_pain_change"].to_list() == pytest.approx(points["y"])
+    assert dose["mean_pain_change"].to_list() == points["y"]
 
-    retention = tables["retention"][1].filter(~pl.col("suppressed"))
+    retention = tables["retention"][1].filter(pl.col("still_engaged").is_not_null())
     line = trace(chart(at, "Still engaged"), "still engaged")
-    assert retention["still_engaged"].to_list() == pytest.approx(line["y"])
+    assert retention["still_engaged"].to_list() == line["y"]
     assert retention["at_risk"].to_list() == [row[0] for row in line["customdata"]]
 
     coverage = tables["data-coverage"][1].filter(~pl.col("suppressed"))
     checkin = trace(chart(at, "Share of elapsed days"), "daily check-in")
-    assert coverage["checkin_share"].to_list() == pytest.approx(checkin["y"])
+    assert coverage["checkin_share"].to_list() == checkin["y"]
 
     effects = tables["cohort-effects"][1].filter(pl.col("estimate").is_not_null())
     (forest,) = chart(at, "Change in pain")["data"]
-    assert effects["estimate"].to_list() == pytest.approx(forest["x"])
+    assert effects["estimate"].to_list() == forest["x"]
     assert [s.split(" ")[:4] for s in effects["sentence"]] == [
         label.replace("<br>", " ").split(" ")[:4] for label in forest["y"]
     ]
+
+
+CSV_DECIMALS = {
+    # the issue: shares to whole percent (2 decimals of a 0–1 share), pain to 0.1 point
+    "adherence-by-week": {"median": 2, "q25": 2, "q75": 2, "adherent_share": 2},
+    "pain-by-adherence-band": {"mean_pain": 1, "ci_low": 1, "ci_high": 1},
+    "principles": {"mean_score": 2},
+    "dose-response": {"mean_pain_change": 1, "ci_low": 1, "ci_high": 1},
+    "retention": {"still_engaged": 2, "ci_low": 2, "ci_high": 2},
+    "data-coverage": {"checkin_share": 2, "wear_share": 2, "sleep_share": 2},
+    "cohort-effects": {"estimate": 2, "ci_low": 2, "ci_high": 2, "p_value": 3},
+}
+"""Decimals each CSV column carries; every other value column holds whole numbers or text."""
+HOVER_FORMATS = {
+    # axis title words → the formats its hover text uses: the same decimals as the CSV
+    "Weekly adherence": {".0%"},
+    "Mean weekly pain": {".1f"},
+    "Pain change": {"+.1f"},
+    "Still engaged": {".0%"},
+    "Share of elapsed days": {".0%"},
+    "Change in pain": {"+.2f", ".3f"},
+}
+
+
+def test_csv_numbers_carry_the_precision_the_screen_shows(dashboard_dir, monkeypatch, downloads):
+    """The CSVs hold no more decimals than the charts and hover text show (whole percent,
+    0.1 pain point): a download at full precision would undo the rounding."""
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
+
+    for panel, decimals in CSV_DECIMALS.items():
+        text, table = csv_of(at, downloads, panel)
+        rows = list(csv.DictReader(io.StringIO(text)))
+        for column in table.columns:
+            if column in CSV_KEYS or table[column].dtype == pl.String:
+                continue
+            places = decimals.get(column, 0)
+            for row in rows:
+                value = row[column]
+                assert len(value.partition(".")[2]) <= places, f"{panel}.{column} = {value}"
+        assert any(table[column].drop_nulls().len() for column in decimals), panel
+    for words, formats in HOVER_FORMATS.items():
+        hover = " ".join(t.get("hovertemplate", "") for t in chart(at, words)["data"])
+        used = set(re.findall(r"%\{[^:}]+:([^}]+)\}", hover))
+        assert used == formats, words
+    cells = heat_map_cells(at)
+    assert all(
+        text == "" or re.fullmatch(r"\d+%", text) for row in cells["text"] for text in row
+    ), "heat-map cells show whole percents"
 
 
 # --- who may open it -----------------------------------------------------------------------

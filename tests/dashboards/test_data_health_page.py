@@ -11,12 +11,12 @@ and from the generator's `truth/` files.
 from __future__ import annotations
 
 import csv
-import math
 import shutil
 import sqlite3
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from page_harness import metrics, open_app, page_text, plotly_specs, query, snapshot_file
 
@@ -83,7 +83,7 @@ def copy_snapshot(source: Path, target: Path) -> Path:
 
 
 def present(value) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
+    return value is not None and not pd.isna(value)
 
 
 # --- run history --------------------------------------------------------------------------
@@ -468,3 +468,104 @@ def test_data_layer_refuses_data_health_to_other_roles(run_dirs, monkeypatch):
             with pytest.raises(queries.AccessDenied):
                 reader(viewer)
     assert queries.run_history(User("a", "analyst")).state == "ok"
+
+
+# --- people per source --------------------------------------------------------------------
+
+
+def plant_small_sources(source: Path, target: Path) -> dict[str, list[str]]:
+    """A copy of the snapshot in which 3 people's steps come from `garmin` (with a per-person
+    folder each) and 5 people's from `oura` — in week 3 only 2 of them."""
+    snapshot = copy_snapshot(source, target)
+    connection = duckdb.connect(str(snapshot))
+    try:
+        pids = [
+            pid
+            for (pid,) in connection.execute(
+                "select pid from marts.participant_day where steps is not null and program_week = 3 "
+                "group by pid order by pid limit 8"
+            ).fetchall()
+        ]
+        garmin, oura = pids[:3], pids[3:8]
+        connection.execute(
+            "update marts.participant_day set steps_source = 'garmin' "
+            "where list_contains(?, pid) and steps is not null",
+            [garmin],
+        )
+        connection.execute(
+            "update marts.participant_day set steps_source = 'oura' "
+            "where steps is not null and (list_contains(?, pid) and program_week in (1, 2) "
+            "or list_contains(?, pid) and program_week = 3)",
+            [oura, oura[:2]],
+        )
+        for pid in garmin:
+            connection.execute(
+                "insert into meta.source_files values ('garmin', 'garmin_fit', ?, 'abc', 120, "
+                "110, 10, 'loaded', null, timestamp '2026-05-09 06:00:00+00')",
+                [f"garmin/{pid}/2026-05-09.fit"],
+            )
+    finally:
+        connection.close()
+    return {"garmin": garmin, "oura": oura}
+
+
+def test_a_source_of_fewer_than_five_people_shows_no_figures(dashboard_dir, tmp_path, monkeypatch):
+    planted = plant_small_sources(dashboard_dir, tmp_path)
+
+    at = open_app(tmp_path, monkeypatch, "analyst", "data-health")
+
+    files = frame_with_column(at, "files_quarantined")
+    garmin = files[files["source"] == "garmin"].iloc[0]
+    assert garmin["people"] == f"🔒 fewer than {MIN_CELL_SIZE} people"
+    for column in ("files", "files_quarantined", "newest_file_at", "rows_read", "rows_landed"):
+        assert not present(garmin[column]), column
+    assert all(files[files["source"] != "garmin"]["people"].str.isdigit())
+
+    streams = frame_with_column(at, "latest_day")
+    by_source = {(r.source, r.data): r for r in streams.itertuples()}
+    hidden = by_source[("garmin", "steps (valid wear days)")]
+    assert hidden.stale == f"🔒 fewer than {MIN_CELL_SIZE} people"
+    assert not present(hidden.latest_day) and not present(hidden.days_behind)
+    shown = by_source[("oura", "steps (valid wear days)")]
+    assert shown.people == str(len(planted["oura"])) and present(shown.latest_day)
+
+    (spec,) = plotly_specs(at)
+    traces = {trace["name"]: trace for trace in spec["data"]}
+    assert "steps · garmin" not in traces
+    oura = dict(zip(traces["steps · oura"]["x"], traces["steps · oura"]["y"], strict=True))
+    assert 3 not in oura, "week 3's oura steps come from 2 people"
+    assert oura[1] > 0 and oura[2] > 0
+    assert {share for week, share in oura.items() if week > 3} <= {0}, "nobody is shown as 0"
+    coverage = frame_with_column(at, "person_days")
+    assert "steps · garmin" not in coverage.columns
+    text = page_text(at)
+    assert (
+        f"steps · garmin: every week not shown — its data comes from fewer than {MIN_CELL_SIZE}"
+        in text
+    )
+    assert (
+        f"steps · oura: week 3 not shown — its data comes from fewer than {MIN_CELL_SIZE}" in text
+    )
+
+
+def test_data_layer_counts_people_per_source_before_its_figures(
+    dashboard_dir, tmp_path, monkeypatch
+):
+    plant_small_sources(dashboard_dir, tmp_path)
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(tmp_path))
+    analyst = User("a", "analyst")
+
+    files = queries.source_files_by_source(analyst)
+    garmin = files.filter(files["source"] == "garmin").row(0, named=True)
+    assert garmin["suppressed"] and garmin["people"] is None
+    assert {garmin[c] for c in ("files", "rows_read", "newest_file_at")} == {None}
+    people = dict(zip(files["source"], files["people"], strict=True))
+    [(everyone,)] = query(tmp_path, "select count(*) from marts.participants")
+    assert people["roster"] == everyone
+    [(linked,)] = query(tmp_path, "select count(*) from marts.participants where has_wearable")
+    assert people["fitabase"] >= linked
+
+    coverage = queries.coverage_by_week(analyst)
+    small = coverage.filter(coverage["source"] == "garmin")
+    assert small["share"].is_null().all() and small["days_with"].is_null().all()
+    assert small["source_suppressed"].all()

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from page_harness import (
     ADHERENT_WEEK_THRESHOLD,
+    capture_downloads,
+    copy_published,
+    expected_identities,
     metrics,
     open_app,
     page_text,
@@ -22,9 +25,11 @@ from page_harness import (
     query,
 )
 from report_html import ReportHtml
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
+from dashboards import queries
 from pipelines.lib import audit
+from pipelines.lib.identities import read_identities, write_identities
+from pipelines.lib.layout import DataDir
 
 PRINCIPLES = (
     "consistency",
@@ -173,16 +178,7 @@ def new_events(data_dir: Path, before: int, **match: str) -> list[audit.AuditEve
 @pytest.fixture
 def downloads(monkeypatch) -> list[tuple[str | None, bytes]]:
     """Files a page hands to the browser for download, as (file name, bytes)."""
-    files: list[tuple[str | None, bytes]] = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def capture(self, path_or_data, mimetype, kind, filename=None):
-        if isinstance(path_or_data, bytes):
-            files.append((filename, path_or_data))
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
-    return files
+    return capture_downloads(monkeypatch)
 
 
 # --- the page and its panels ------------------------------------------------------------------
@@ -778,3 +774,84 @@ def test_report_download_has_the_numbers_and_no_raw_ids(dashboard_dir, monkeypat
     reports = new_events(dashboard_dir, before, pid=pid, outcome="report")
     assert [(e.user, e.role, e.page) for e in reports] == [("pm", "program_manager", "person")]
     assert len(new_events(dashboard_dir, before, pid=pid, outcome="viewed")) == 1
+
+
+# --- whom the coach is helping: the participant id beside the pid -----------------------------
+
+
+def a_named_person(data_dir: Path, coach_id: str) -> tuple[str, tuple[str, str | None, str]]:
+    """A person of `coach_id` whose roster row has a display name: (pid, identity)."""
+    return next(
+        (pid, identity)
+        for pid, identity in sorted(expected_identities(data_dir).items())
+        if identity[2] == coach_id and identity[1]
+    )
+
+
+def identity_heading(at) -> str | None:
+    """The page's subheader naming the person, markdown escapes removed."""
+    headings = [h.value for h in at.subheader if " · " in h.value]
+    return headings[0].replace("\\", "") if headings else None
+
+
+def test_coach_sees_the_participant_id_and_name_of_their_own_person(dashboard_dir, monkeypatch):
+    pid, (participant_id, name, _) = a_named_person(dashboard_dir, first_coach(dashboard_dir))
+    before = len(audit.read(dashboard_dir))
+    at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid=pid)
+
+    assert identity_heading(at) == f"{participant_id} · {name}"
+    at.run()
+    # logging in landed on the caseload, which showed (and logged) everyone's identity first:
+    # the person page shows nothing this session has not been shown, so it logs nothing new
+    shown = new_events(dashboard_dir, before, outcome="identity_shown", pid=pid)
+    assert [(e.user, e.page) for e in shown] == [("coach", "caseload")]
+
+
+def test_a_documented_setting_gives_program_managers_the_ids(dashboard_dir, monkeypatch):
+    pid, (participant_id, name, _) = a_named_person(dashboard_dir, first_coach(dashboard_dir))
+    monkeypatch.setenv(queries.REVEAL_SETTING, "program_manager")
+    before = len(audit.read(dashboard_dir))
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "person", pid=pid)
+
+    assert identity_heading(at) == f"{participant_id} · {name}"
+    shown = new_events(dashboard_dir, before, outcome="identity_shown")
+    assert [(e.user, e.role, e.pid) for e in shown] == [("pm", "program_manager", pid)]
+
+
+@pytest.mark.parametrize("setting", ["analyst", "program_manager,coach", "everyone"])
+def test_a_setting_naming_another_role_shows_nothing_and_says_why(
+    dashboard_dir, monkeypatch, setting
+):
+    pid, _ = a_named_person(dashboard_dir, first_coach(dashboard_dir))
+    monkeypatch.setenv(queries.REVEAL_SETTING, setting)
+    at = open_app(dashboard_dir, monkeypatch, "program_manager", "person", pid=pid)
+
+    assert identity_heading(at) is None
+    assert f"{queries.REVEAL_SETTING}={setting!r} may name only program_manager" in page_text(at)
+
+
+def test_a_display_name_is_shown_as_text_never_as_markdown(dashboard_dir, tmp_path, monkeypatch):
+    data_dir = copy_published(dashboard_dir, tmp_path)
+    pid, _ = a_named_person(dashboard_dir, first_coach(dashboard_dir))
+    identities = read_identities(data_dir / "access" / "identities.json")
+    crafted = "![x](https://tracker.invalid/p.png) **Ana** <b>R.</b> :red[!]"
+    identities[pid] = identities[pid]._replace(display_name=crafted)
+    write_identities(DataDir.at(data_dir), identities, "crafted")
+    at = open_app(data_dir, monkeypatch, "coach", "person", pid=pid)
+
+    (heading,) = [h.value for h in at.subheader if " · " in h.value]
+    assert heading.endswith(
+        r"\!\[x\]\(https\://tracker\.invalid/p\.png\) \*\*Ana\*\* \<b\>R\.\</b\> \:red\[\!\]"
+    )
+
+
+def test_the_coachs_printed_report_names_the_person_by_pid_only(
+    dashboard_dir, monkeypatch, downloads
+):
+    pid, (participant_id, name, _) = a_named_person(dashboard_dir, first_coach(dashboard_dir))
+    at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid=pid)
+
+    assert identity_heading(at) == f"{participant_id} · {name}"  # on screen, yes
+    [html] = [data.decode("utf-8") for file, data in downloads if file and pid in file]
+    assert pid in html
+    assert participant_id not in html and name not in html

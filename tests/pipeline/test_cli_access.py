@@ -17,10 +17,11 @@ from types import SimpleNamespace
 
 import duckdb
 import pytest
+from generated_data import copy_generated
 
 from pipelines import cli
 from pipelines.lib import audit
-from pipelines.lib.users import DEMO_PASSWORD, UserStore
+from pipelines.lib.users import DEMO_PASSWORD, UserStore, snapshot_coach_ids
 
 PASSWORD = "correct horse battery"
 
@@ -298,15 +299,11 @@ def test_audit_without_a_log(tmp_path, monkeypatch, capsys):
 # --- demo -----------------------------------------------------------------------------------
 
 
-def test_demo_prints_the_demo_logins_before_serving(tmp_path, monkeypatch, capsys):
+def test_demo_prints_the_demo_logins_before_serving(small_cohort, tmp_path, monkeypatch, capsys):
     """`steadyback demo` on generated data: demo users created and printed, then the servers."""
     import pipelines.runner
 
-    data_dir = with_roster(tmp_path, ["C-03", "C-01", "C-02"])
-    (data_dir / "landing").mkdir()
-    (data_dir / "landing" / "roster.csv").write_text("participant_id\n")
-    (data_dir / "truth").mkdir()
-    (data_dir / "truth" / "effects.json").write_text("{}")
+    data_dir = copy_generated(small_cohort, tmp_path)
     report = SimpleNamespace(published=True, render=lambda: "run summary")
     monkeypatch.setattr(pipelines.runner, "run_pipeline", lambda *args, **kwargs: report)
     monkeypatch.setattr(cli, "_instance", lambda data_dir: None)
@@ -336,7 +333,7 @@ def test_demo_prints_the_demo_logins_before_serving(tmp_path, monkeypatch, capsy
     assert [(row[1], row[2]) for row in printed] == [(DEMO_PASSWORD, "program_manager")] + [
         (DEMO_PASSWORD, "analyst")
     ] + [(DEMO_PASSWORD, "coach")] * 2
-    assert [row[3] for row in printed[2:]] == ["C-01", "C-02"]
+    assert [row[3] for row in printed[2:]] == snapshot_coach_ids(data_dir)[:2]
     store = UserStore.at(data_dir)
     for username, password, role, *_ in printed:
         assert store.verify(username, password).role == role
@@ -385,3 +382,175 @@ def test_audit_table_keeps_a_crafted_pid_on_its_own_line(tmp_path, monkeypatch, 
     lines = out.splitlines()
     assert len(lines) == 3  # header, rule, the one event
     assert "p_x\\n2026" in lines[2] and lines[2].rstrip().endswith("denied")
+
+
+# --- audit exports: no value can forge a row, drive a terminal or run as a formula -----------
+
+CRAFTED_PIDS = [  # what a coach can type as ?pid= (logged as denied)
+    "\r=1+1",
+    " =cmd|' /C calc'!A0",
+    "\t=1+1",
+    "@SUM(1+1)",
+    "-2+3",
+    "+1",
+    "p_1\r\n=1+1",
+    "\u2028=1+1",
+    "\x85=1+1",
+    "\x1b[2J\x1b[31m=1+1",
+    "a\u202eb=1+1",
+]
+LEGITIMATE = [  # (user, role, page, pid, outcome): read back exactly, in every format
+    ("ana", "program_manager", "person", "p_02afba33ae4696a2", "viewed"),
+    ("cora@example.org", "coach", "person", "p_6f24d43ebf6fdfee", "report"),
+    ('zoë, "o\'brien"', None, "login", None, "login_failed"),  # a username as typed
+]
+
+
+def crafted_and_legitimate(data_dir: Path) -> list[audit.AuditEvent]:
+    events = [
+        audit.record(data_dir, user=u, role=r, page=g, pid=p, outcome=o)
+        for u, r, g, p, o in LEGITIMATE
+    ]
+    events += [
+        audit.record(data_dir, user="coach", role="coach", page="person", pid=pid, outcome="denied")
+        for pid in CRAFTED_PIDS
+    ]
+    return events
+
+
+def starts_a_formula(cell: str) -> bool:
+    return cell.lstrip(" ")[:1] in ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_audit_csv_is_one_line_per_event_and_never_a_formula(tmp_path, monkeypatch, capsys):
+    events = crafted_and_legitimate(tmp_path)
+
+    code, out, _ = steadyback(
+        monkeypatch, capsys, "audit", "--data-dir", str(tmp_path), "--format", "csv"
+    )
+
+    assert code == 0
+    lines = out.splitlines()  # splits at \r, \n, \u2028, \x85 and the other line breaks
+    assert len(lines) == 1 + len(events)
+    assert all(line[:4].isdigit() for line in lines[1:]), "every physical line is one event"
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["time", "user", "role", "page", "pid", "outcome"]
+    assert all(cell.isprintable() and not starts_a_formula(cell) for row in rows for cell in row)
+    legitimate = [
+        [e.at, e.user, e.role or "", e.page, e.pid or "", e.outcome]
+        for e in events[: len(LEGITIMATE)]
+    ]
+    assert rows[1 : 1 + len(LEGITIMATE)] == legitimate  # legitimate values round-trip exactly
+    pids = [row[4] for row in rows[1 + len(LEGITIMATE) :]]
+    assert pids[:2] == ["\\r=1+1", "' =cmd|' /C calc'!A0"]
+    assert pids[CRAFTED_PIDS.index("-2+3")] == "'-2+3"
+    assert pids[CRAFTED_PIDS.index("\u2028=1+1")] == "\\u2028=1+1"
+
+
+def test_audit_table_is_one_line_per_event_and_never_a_formula(tmp_path, monkeypatch, capsys):
+    events = crafted_and_legitimate(tmp_path)
+
+    code, out, _ = steadyback(monkeypatch, capsys, "audit", "--data-dir", str(tmp_path))
+
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 2 + len(events)
+    assert all(line.isprintable() for line in lines), "no escape sequence reaches the terminal"
+    assert all(line[:4].isdigit() for line in lines[2:])
+    assert lines[2].split() == [
+        events[0].at,
+        "ana",
+        "program_manager",
+        "person",
+        events[0].pid,
+        "viewed",
+    ]
+    for line, pid in zip(lines[2 + len(LEGITIMATE) :], CRAFTED_PIDS, strict=True):
+        assert line.rstrip().endswith("denied")
+        shown = line.split("person", 1)[1].strip()
+        assert not starts_a_formula(shown), (pid, shown)
+
+
+def test_audit_jsonl_is_one_line_per_event_with_exact_values(tmp_path, monkeypatch, capsys):
+    events = crafted_and_legitimate(tmp_path)
+
+    code, out, _ = steadyback(
+        monkeypatch, capsys, "audit", "--data-dir", str(tmp_path), "--format", "jsonl"
+    )
+
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == len(events)
+    assert all(line.isprintable() for line in lines)
+    assert [audit.AuditEvent(**json.loads(line)) for line in lines] == events  # lossless
+    assert lines == audit.log_path(tmp_path).read_text(encoding="utf-8").splitlines()  # as stored
+
+
+# --- users remove --demo, and what the servers bind to -------------------------------------------
+
+
+def test_users_remove_demo_removes_the_demo_users_and_nobody_else(
+    small_cohort, tmp_path, monkeypatch, capsys
+):
+    from pipelines.lib.users import ensure_demo_users
+
+    data_dir = copy_generated(small_cohort, tmp_path)
+    ensure_demo_users(data_dir)
+    UserStore.at(data_dir).add("ana", "program_manager", PASSWORD)
+
+    code, out, _ = steadyback(
+        monkeypatch, capsys, "users", "remove", "--demo", "--data-dir", str(data_dir)
+    )
+
+    assert code == 0
+    assert "Removed demo-analyst, demo-coach-1, demo-coach-2, demo-manager" in out
+    assert [u.username for u in UserStore.at(data_dir).list()] == ["ana"]
+    code, out, _ = steadyback(
+        monkeypatch, capsys, "users", "remove", "--demo", "--data-dir", str(data_dir)
+    )
+    assert code == 0 and "No demo users" in out
+
+
+@pytest.mark.parametrize("which", [(), ("--demo", "--username", "ana")], ids=["neither", "both"])
+def test_users_remove_needs_exactly_one_of_username_and_demo(tmp_path, monkeypatch, capsys, which):
+    with pytest.raises(SystemExit) as exit_:
+        steadyback(monkeypatch, capsys, "users", "remove", "--data-dir", str(tmp_path), *which)
+    assert exit_.value.code == 2
+
+
+def argument_after(command: list[str], flag: str) -> str:
+    return command[command.index(flag) + 1]
+
+
+def test_demo_keeps_the_dagster_ui_on_loopback_when_the_dashboard_is_exposed(tmp_path):
+    """`--host` is the dashboard's; the Dagster UI (no login) moves only with `--dagster-host`."""
+    args = cli.build_parser().parse_args(["demo", "--data-dir", str(tmp_path), "--host", "0.0.0.0"])
+    dashboard, dagster = cli.demo_services(args)
+
+    assert dagster.command[2:4] == ["dagster", "dev"]
+    assert argument_after(dagster.command, "-h") == "127.0.0.1"
+    assert argument_after(dashboard.command, "--server.address") == "0.0.0.0"
+
+    args = cli.build_parser().parse_args(["demo", "--dagster-host", "10.0.0.5"])
+    dashboard, dagster = cli.demo_services(args)
+    assert argument_after(dagster.command, "-h") == "10.0.0.5"
+    assert argument_after(dashboard.command, "--server.address") == "127.0.0.1"
+
+
+def test_serve_passes_every_dashboard_setting_as_a_flag(tmp_path):
+    """Flags win over every other Streamlit config file and STREAMLIT_* variables."""
+    import tomllib
+
+    with cli.DASHBOARD_CONFIG.open("rb") as handle:
+        config = tomllib.load(handle)
+    command, env = cli.streamlit_command(tmp_path, 9999, "127.0.0.1")
+
+    assert config["server"]["address"] == "127.0.0.1"
+    assert config["client"] == {"showErrorDetails": "none", "toolbarMode": "minimal"}
+    for section, options in config.items():
+        for name, value in options.items():
+            expected = {"server.port": "9999"}.get(
+                f"{section}.{name}", str(value).lower() if isinstance(value, bool) else str(value)
+            )
+            assert argument_after(command, f"--{section}.{name}") == expected
+    assert env["STEADYBACK_DATA_DIR"] == str(tmp_path)

@@ -147,3 +147,37 @@ def test_several_processes_appending_never_interleave_a_line(tmp_path, monkeypat
     for writer in range(writers):
         own = [e.pid for e in events if e.user == f"writer{writer}"]
         assert own == [f"{n:05d}-" + "x" * pad for n in range(per_writer)]  # whole and in order
+
+
+def test_a_page_showing_many_identities_logs_one_event_per_person_at_once(tmp_path, capsys):
+    from pipelines import cli
+
+    audit.record(tmp_path, user="cora", role="coach", page="login", outcome="login")
+    shown = audit.record_each(
+        tmp_path,
+        user="cora",
+        role="coach",
+        page="caseload",
+        pids=["p_1", "p_2", "p_3"],
+        outcome="identity_shown",
+    )
+    searched = audit.record(
+        tmp_path, user="cora", role="coach", page="caseload", outcome="searched"
+    )
+
+    assert audit.read(tmp_path)[1:] == [*shown, searched]
+    assert len({e.at for e in shown}) == 1
+    assert (
+        audit.record_each(
+            tmp_path, user="cora", role="coach", page="caseload", pids=[], outcome="identity_shown"
+        )
+        == []
+    )
+    assert len(audit.read(tmp_path)) == 5
+
+    # `steadyback audit --pid` answers "who was shown whom"
+    assert cli.main(["audit", "--data-dir", str(tmp_path), "--pid", "p_2"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [row.split()[1:] for row in rows] == [
+        ["cora", "coach", "caseload", "p_2", "identity_shown"]
+    ]

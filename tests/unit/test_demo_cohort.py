@@ -36,6 +36,7 @@ ROSTER_COLUMNS = {
     "timezone",
     "withdrawn_on",
     "fitbit_id",
+    "display_name",
 }
 SESSION_FIELDS = [
     "session_id",
@@ -305,8 +306,17 @@ def test_roster_exports(landing, participants):
         assert r["program_weeks"] == str(WEEKS)
         assert r["prescribed_sessions_per_week"] in {"3", "5", "7"}
         assert r["fitbit_id"] == "" or re.fullmatch(r"[1-9]\d{9}", r["fitbit_id"])
-        for col in ("coach_id", "withdrawn_on", "fitbit_id", "timezone", "cohort", "site"):
+        for col in (
+            "coach_id",
+            "withdrawn_on",
+            "fitbit_id",
+            "timezone",
+            "cohort",
+            "site",
+            "display_name",
+        ):
             assert r[col] == t[col], col
+        assert r["display_name"] == "" or re.fullmatch(r"[A-Z][a-z]+ [A-Z]\.", r["display_name"])
     coach_changes = [
         a["participant_id"] for a, b in zip(r1, r2, strict=True) if a["coach_id"] != b["coach_id"]
     ]
@@ -319,6 +329,8 @@ def test_roster_exports(landing, participants):
         assert start < w <= AS_OF and w < start + timedelta(days=WEEKS * 7)
     share = sum(bool(r["fitbit_id"]) for r in r2) / N
     assert 0.6 <= share <= 0.8
+    # display_name is optional: most rows have one, a few leave it blank
+    assert 1 <= sum(r["display_name"] == "" for r in r2) <= N // 10
     assert {r["timezone"] for r in r2} >= {"America/Chicago", "Asia/Kolkata", "Australia/Sydney"}
 
 

@@ -204,3 +204,20 @@ def test_redcap_standard_columns_are_known_and_events_checked(tmp_path):
     rows, issues, _ = parse_file(path, PROM)
     assert rows["record_id"].to_list() == ["P-1"]
     assert [(i.line, i.field) for i in issues] == [(3, "redcap_event_name"), (4, "odi_1")]
+
+
+def test_roster_keeps_the_optional_display_name_and_lands_without_it(tmp_path):
+    header = "participant_id,cohort,coach_id,enrolled_on,timezone"
+    named = write(
+        tmp_path,
+        "named.csv",
+        f"{header},display_name\nP-1,A,C-1,2026-03-02,America/Chicago,Ana R.\n"
+        "P-2,A,C-1,2026-03-02,America/Chicago,\n",
+    )
+    rows, issues, _ = parse_file(named, ROSTER)
+    assert issues == []  # a known column: no "unknown column ignored" warning
+    assert rows["display_name"].to_list() == ["Ana R.", None]
+
+    plain = write(tmp_path, "plain.csv", f"{header}\nP-3,A,C-1,2026-03-02,Europe/London\n")
+    rows, issues, _ = parse_file(plain, ROSTER)
+    assert issues == [] and rows["display_name"].to_list() == [None]

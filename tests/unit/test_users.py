@@ -20,12 +20,17 @@ import duckdb
 import pytest
 from argon2 import PasswordHasher
 
+from pipelines.lib.demo_cohort import generate_cohort
 from pipelines.lib.users import (
     DEMO_PASSWORD,
+    DEMO_USERNAMES,
     UserError,
     UserStore,
     ensure_demo_users,
+    is_demo_login,
+    refuse_demo_users_on_real_data,
     snapshot_coach_ids,
+    snapshot_is_generated,
 )
 
 PASSWORD = "correct horse battery"
@@ -215,9 +220,17 @@ def test_concurrent_adds_from_processes_keep_every_user(tmp_path, monkeypatch):
 
 # --- demo users ------------------------------------------------------------------------------
 
+NOT_GENERATED = {  # what meta.snapshot says, each of which must read as "not generated"
+    "false": False,
+    "null": None,
+    "a snapshot published before the column existed": "no column",
+}
 
-def fake_demo_dir(root: Path, coach_ids: list[str], generated: bool = True) -> Path:
-    """A data dir with a snapshot roster of these coaches (and the generator's truth file)."""
+
+def fake_demo_dir(root: Path, coach_ids: list, generated: object = True) -> Path:
+    """The generator's landing files (and its manifest of them) under a snapshot whose roster
+    lists these coaches and whose `meta.snapshot.generated_cohort` is `generated`."""
+    generate_cohort(root, participants=4, weeks=2, seed=1)
     snapshot = root / "published" / "current.duckdb"
     snapshot.parent.mkdir(parents=True)
     connection = duckdb.connect(str(snapshot))
@@ -225,10 +238,15 @@ def fake_demo_dir(root: Path, coach_ids: list[str], generated: bool = True) -> P
     connection.execute("create table marts.participants (pid varchar, coach_id varchar)")
     for number, coach_id in enumerate(coach_ids):
         connection.execute("insert into marts.participants values (?, ?)", [f"p{number}", coach_id])
+    connection.execute("create schema meta")
+    if generated == "no column":
+        connection.execute("create table meta.snapshot as select 'run-1' as run_id")
+    else:
+        connection.execute(
+            "create table meta.snapshot as select 'run-1' as run_id, ?::boolean as generated_cohort",
+            [generated],
+        )
     connection.close()
-    if generated:
-        (root / "truth").mkdir()
-        (root / "truth" / "effects.json").write_text("{}")
     return root
 
 
@@ -276,10 +294,79 @@ def test_demo_users_with_one_coach_in_the_roster(tmp_path):
     assert [u.coach_id for u in demo if u.role == "coach"] == ["C-07"]
 
 
-def test_no_demo_users_for_data_that_was_not_generated(tmp_path):
-    """A public password must never open real participants' data."""
-    data_dir = fake_demo_dir(tmp_path, ["C-01", "C-02"], generated=False)
+@pytest.mark.parametrize(
+    "change",
+    ["a real roster replaces the generated one", "one real export added", "a file removed"],
+)
+def test_no_demo_users_once_landing_is_not_exactly_the_generated_files(tmp_path, change):
+    """A public password must never open real participants' data: the generator's own
+    record of its files decides, not the presence of a truth file."""
+    data_dir = fake_demo_dir(tmp_path, ["C-01", "C-02"])
+    roster = sorted((data_dir / "landing" / "roster").glob("*.csv"))[-1]
+    if change == "a real roster replaces the generated one":
+        roster.write_text("participant_id,cohort,coach_id,enrolled_on,program_weeks,timezone\n")
+    elif change == "one real export added":
+        (data_dir / "landing" / "oura" / "P-1").mkdir(parents=True)
+        (data_dir / "landing" / "oura" / "P-1" / "oura.csv").write_text("date,Steps\n")
+    else:
+        roster.unlink()
+    assert (data_dir / "truth" / "effects.json").is_file()  # what used to be enough
 
-    with pytest.raises(UserError, match="generated demo cohort"):
+    with pytest.raises(UserError, match="not the generated demo cohort"):
         ensure_demo_users(data_dir)
     assert not UserStore.at(data_dir).path.exists()
+
+
+@pytest.mark.parametrize("generated", NOT_GENERATED.values(), ids=NOT_GENERATED.keys())
+def test_no_demo_users_unless_the_published_snapshot_is_generated(tmp_path, generated):
+    data_dir = fake_demo_dir(tmp_path, ["C-01", "C-02"], generated=generated)
+
+    assert not snapshot_is_generated(data_dir)
+    with pytest.raises(UserError, match="does not come from the generated demo cohort"):
+        ensure_demo_users(data_dir)
+    assert not UserStore.at(data_dir).path.exists()
+
+
+def test_snapshot_is_generated_fails_closed(tmp_path):
+    assert not snapshot_is_generated(tmp_path)  # nothing published
+    damaged = tmp_path / "published" / "current.duckdb"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not a duckdb file")
+    assert not snapshot_is_generated(tmp_path)
+    assert snapshot_is_generated(fake_demo_dir(tmp_path / "generated", ["C-01"]))
+
+
+def test_the_public_demo_password_is_refused_for_everyone_else(tmp_path):
+    store = UserStore.at(tmp_path)
+    with pytest.raises(UserError, match="public demo password"):
+        store.add("ana", "program_manager", DEMO_PASSWORD)
+    assert store.get("ana") is None
+    store.add("demo-manager", "program_manager", DEMO_PASSWORD)  # the demo users keep it
+    assert is_demo_login("ana", DEMO_PASSWORD) and is_demo_login("demo-analyst", "x")
+    assert not is_demo_login("ana", DEMO_PASSWORD + "!")
+
+
+def test_demo_users_on_real_data_are_named_with_the_command_that_removes_them(tmp_path):
+    data_dir = fake_demo_dir(tmp_path / "data dir", ["C-01", "C-02"])
+    ensure_demo_users(data_dir)
+    UserStore.at(data_dir).add("ana", "program_manager", PASSWORD)
+    refuse_demo_users_on_real_data(data_dir)  # generated: nothing to refuse
+
+    connection = duckdb.connect(str(data_dir / "published" / "current.duckdb"))
+    connection.execute("update meta.snapshot set generated_cohort = false")  # real data published
+    connection.close()
+
+    with pytest.raises(UserError) as refused:
+        refuse_demo_users_on_real_data(data_dir)
+    message = str(refused.value)
+    assert "demo-analyst, demo-coach-1, demo-coach-2, demo-manager" in message
+    assert f"steadyback users remove --demo --data-dir '{data_dir}'" in message
+
+    assert UserStore.at(data_dir).remove_all(DEMO_USERNAMES) == [
+        "demo-analyst",
+        "demo-coach-1",
+        "demo-coach-2",
+        "demo-manager",
+    ]
+    refuse_demo_users_on_real_data(data_dir)
+    assert [u.username for u in UserStore.at(data_dir).list()] == ["ana"]

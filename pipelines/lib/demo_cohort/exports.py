@@ -41,6 +41,7 @@ ROSTER_COLUMNS_REEXPORT = (
     "prescribed_sessions_per_week",
     "coach_id",
     "withdrawn_on",
+    "display_name",
 )
 SESSION_FIELDS = APP_SESSIONS.column_names
 SESSION_CSV_COLUMNS = SESSION_FIELDS + ("device_model",)  # device_model: unknown to the spec
@@ -133,6 +134,7 @@ def write_rosters(land: Landing, people: list[Person], cal: Calendar) -> None:
                 "timezone": p.timezone,
                 "withdrawn_on": p.withdrawn_on.isoformat() if final and p.withdrawn_on else None,
                 "fitbit_id": p.fitbit_id,
+                "display_name": p.display_name,
             }
             rows.append([fmt(rec[c]) for c in columns])
         land.write_csv(

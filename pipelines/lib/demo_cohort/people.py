@@ -29,6 +29,17 @@ SITE_INTERNATIONAL = "Globex Remote"
 
 DEVICE_MODELS = ("iPhone 13", "iPhone 15", "Pixel 7", "Pixel 8", "Galaxy S23", "iPad Air")
 
+# Display names ("Ana R."): made-up first names and an initial, chosen from the person's place
+# in the roster (no random draw, so adding them changed nothing else the generator makes).
+FIRST_NAMES = (
+    "Ana", "Ben", "Chioma", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivo", "Jun", "Kemi",
+    "Luca", "Mara", "Nils", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tova", "Uma",
+    "Viktor", "Wen", "Yara", "Zeb",
+)  # fmt: skip
+INITIALS = "ABCDEFGHJKLMNOPRSTVW"
+NO_DISPLAY_NAME_EVERY = 13
+"""Every 13th person has no display name: the roster column is optional."""
+
 WEARABLE_SHARE = 0.70
 WITHDRAWAL_SHARE = 0.05
 PEOPLE_PER_COACH = 25
@@ -83,6 +94,7 @@ class Person:
     timezone: str
     withdrawn_on: date | None
     fitbit_id: str | None
+    display_name: str | None
     archetype: str
     traits: Traits
     rng: np.random.Generator = field(repr=False, compare=False)
@@ -185,6 +197,13 @@ def _traits(rng: np.random.Generator, archetype: str, weeks: int, start: date) -
     )
 
 
+def display_name(idx: int) -> str | None:
+    """The roster's display name of the person at position `idx`: "Ana R.", or None."""
+    if idx % NO_DISPLAY_NAME_EVERY == NO_DISPLAY_NAME_EVERY - 1:
+        return None
+    return f"{FIRST_NAMES[idx % len(FIRST_NAMES)]} {INITIALS[idx * 7 % len(INITIALS)]}."
+
+
 def _site(rng: np.random.Generator, tz: str) -> str:
     if tz == "America/Chicago":
         return str(rng.choice(SITES_CHICAGO, p=[0.45, 0.35, 0.20]))
@@ -253,6 +272,7 @@ def make_people(
                 timezone=tz,
                 withdrawn_on=None,
                 fitbit_id=new_fitbit_id() if wears[k] else None,
+                display_name=display_name(pos),
                 archetype=archetypes[k],
                 traits=_traits(prng, archetypes[k], weeks, cal.start),
                 rng=prng,

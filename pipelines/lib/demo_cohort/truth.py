@@ -35,6 +35,7 @@ PARTICIPANT_COLUMNS = (
     "timezone",
     "withdrawn_on",
     "archetype",
+    "display_name",
 )
 SESSION_COLUMNS = (
     "session_id",
@@ -146,6 +147,7 @@ def write_truth(
                     p.timezone,
                     p.withdrawn_on.isoformat() if p.withdrawn_on else "",
                     p.archetype,
+                    fmt(p.display_name),
                 ]
                 for p in people
             ],

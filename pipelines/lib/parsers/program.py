@@ -16,6 +16,7 @@ ROSTER = Entity(
     patterns=("roster/*.csv",),
     key=("participant_id",),
     description="Program roster: one row per enrolment",
+    version="2",  # 2: display_name
     fields=(
         Field("participant_id", required=True, identifier=True),
         Field("cohort", required=True),
@@ -27,6 +28,9 @@ ROSTER = Entity(
         Field("timezone", "timezone", required=True),
         Field("withdrawn_on", "date"),
         Field("fitbit_id", identifier=True),
+        # how the coach knows the person: kept in the warehouse for the coach's identities
+        # file (pipelines/lib/identities.py), never in a mart
+        Field("display_name", identifier=True),
     ),
 )
 

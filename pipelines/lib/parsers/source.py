@@ -73,4 +73,5 @@ def spec_source(entity: Entity) -> Source:
         parse=parse,
         description=entity.description,
         identifiers=entity.identifiers,
+        version=entity.version,
     )

@@ -60,6 +60,8 @@ class Entity:
     # Columns a vendor writes that we knowingly do not use (not reported as unknown).
     ignored: tuple[str, ...] = ()
     description: str = ""
+    # bump when the fields change, so files already parsed are parsed again
+    version: str = "1"
 
     @property
     def column_names(self) -> tuple[str, ...]:
