@@ -9,6 +9,14 @@ with files as (
     join raw.files as r using (entity, file)
 ),
 
+-- a roster id in another field (a shifted column: "started_at must be …, got 'P-00042'")
+roster_ids as (
+    select lower(trim(v)) as lowered, min(trim(v)) as identifier
+    from (select participant_id as v from raw.roster union all select fitbit_id from raw.roster)
+    where trim(v) <> ''
+    group by all
+),
+
 parse_issues as (
     select
         i.source,
@@ -18,16 +26,22 @@ parse_issues as (
         i.field,
         case
             when idf.field is not null then pseudonymize(i.value)
+            when ids.identifier is not null then pseudonymize(ids.identifier)
             else pseudonymize_mentions(i.value, files.participant_id)
         end as value,
-        -- a parser's message about a person's file may name the person's folder
-        pseudonymize_mentions(i.reason, files.participant_id) as reason,
+        -- the parser's message quotes the value, and may name the person's folder
+        case
+            when ids.identifier is not null
+                then replace(i.reason, i.value, pseudonymize(ids.identifier))
+            else pseudonymize_mentions(i.reason, files.participant_id)
+        end as reason,
         i.severity,
         i.action
     from raw.ingest_issues as i
     join files on files.entity = i.entity and files.file = i.file
     left join raw.identifier_fields as idf
         on idf.entity = i.entity and idf.field = i.field
+    left join roster_ids as ids on ids.lowered = lower(trim(i.value))
 ),
 
 unlinked_sessions as (

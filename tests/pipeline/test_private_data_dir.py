@@ -14,6 +14,7 @@ byte for every raw roster id, in any case, and every mode is checked.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import shutil
@@ -23,12 +24,13 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from pipelines import cli
 from pipelines.lib.demo_cohort import generate_cohort
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
-from pipelines.runner import dagster_home
+from pipelines.runner import dagster_home, run_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 NOT_ON_ROSTER = "P-99999"
@@ -218,3 +220,31 @@ def dagster_home_for(root: Path) -> Path:
     from pipelines.lib.layout import DataDir
 
     return dagster_home(DataDir.at(root))
+
+
+def test_a_failing_checks_sample_rows_show_people_by_pid(landing, tmp_path):
+    root = fresh_data_dir(landing, tmp_path / "data")
+    with next((landing / "roster").glob("*.csv")).open(newline="") as handle:
+        wearer = next(row for row in csv.DictReader(handle) if row.get("fitbit_id"))
+    # a roster typo: a new person given someone else's Fitbit, so one device links to two people
+    (root / "landing" / "roster" / "roster_typo.csv").write_text(
+        "participant_id,cohort,coach_id,enrolled_on,timezone,fitbit_id\n"
+        f"P-77777,{wearer['cohort']},{wearer['coach_id']},{wearer['enrolled_on']},"
+        f"{wearer['timezone']},{wearer['fitbit_id']}\n"
+    )
+    instance = dg.DagsterInstance.ephemeral()
+
+    report = run_pipeline(root, instance=instance, log_level="CRITICAL")
+
+    assert not report.published and "unique_participant_id_fitbit_id" in report.failure
+    (check,) = [
+        e.dagster_event.event_specific_data
+        for e in instance.all_logs(report.run_id)
+        if e.dagster_event
+        and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.dagster_event.event_specific_data.check_name == "unique_participant_id_fitbit_id"
+    ]
+    sample = json.dumps(check.metadata["sample"].value)
+    assert pseudonymize(wearer["fitbit_id"], pseudonym_key()) in sample
+    events = " ".join(str(e) for e in instance.all_logs(report.run_id)).lower()
+    assert wearer["fitbit_id"] not in sample and wearer["fitbit_id"] not in events

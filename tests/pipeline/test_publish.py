@@ -131,6 +131,20 @@ def test_an_id_in_free_text_or_in_lower_case_refuses_the_publish_and_keeps_the_s
     assert snapshot_run_id(data_dir) == before
 
 
+def test_an_id_in_a_shifted_column_is_quarantined_by_pid_and_publishes(data_dir):
+    (data_dir / "landing" / "app" / "sessions_2.csv").write_text(
+        SESSIONS.splitlines()[0] + "\ns3,P-00001,p-00002,600,stretch,core,2,true,true\n"
+    )
+
+    assert run_pipeline(data_dir, log_level="WARNING").published
+    with duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True) as con:
+        issue = con.execute(
+            "select value, reason from marts.ingest_issues where field = 'started_at'"
+        ).fetchone()
+    pid = pseudonymize("P-00002", pseudonym_key())
+    assert issue[0] == pid and f"got '{pid}'" in issue[1]
+
+
 def test_short_ids_display_names_and_machine_made_values_follow_their_own_rules(data_dir):
     assert run_pipeline(data_dir, log_level="WARNING").published
     key = pseudonym_key()
