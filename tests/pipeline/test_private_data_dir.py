@@ -100,12 +100,16 @@ def roster(landing: Path) -> dict[str, str]:
 
 
 def raw_ids(landing: Path) -> set[str]:
-    """Every roster participant_id and fitbit_id, and the per-person folder names, lower case."""
+    """Every roster participant_id, fitbit_id and display name, and the per-person folders, lower case."""
     ids = set()
     for path in (landing / "roster").glob("*.csv"):
         with path.open(newline="") as handle:
             for row in csv.DictReader(handle):
-                ids |= {row["participant_id"], row.get("fitbit_id") or ""}
+                ids |= {
+                    row["participant_id"],
+                    row.get("fitbit_id") or "",
+                    row.get("display_name") or "",
+                }
     ids |= {p.name for source in ("apple_health", "oura") for p in (landing / source).iterdir()}
     return {i.strip().lower() for i in ids if i.strip()}
 
