@@ -80,4 +80,6 @@ def landing_hashes(landing: Path) -> dict[str, str]:
 def landing_is_generated(root: str | os.PathLike) -> bool:
     """Whether `root/landing` holds exactly the cohort the generator wrote there."""
     manifest = read_landing_manifest(root)
-    return manifest is not None and matches_manifest(landing_hashes(Path(root) / "landing"), manifest)
+    return manifest is not None and matches_manifest(
+        landing_hashes(Path(root) / "landing"), manifest
+    )
