@@ -18,8 +18,6 @@ The dashboards' data-access layer shows an entry only to that person's own coach
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import NamedTuple
 
 import duckdb
 
+from .files import replace_json
 from .layout import DataDir
 
 VERSION = 1
@@ -68,28 +67,13 @@ def warehouse_identities(con: duckdb.DuckDBPyConnection) -> dict[str, Identity]:
 
 def write_identities(data_dir: DataDir, identities: Mapping[str, Identity], run_id: str) -> Path:
     """Replace `access/identities.json` atomically; folder 0700, file 0600 whatever the umask."""
-    folder = data_dir.access_dir
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     document = {
         "version": VERSION,
         "run_id": run_id,
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "people": {pid: identity._asdict() for pid, identity in sorted(identities.items())},
     }
-    # mkstemp creates the file 0600 and never reuses an existing name
-    fd, tmp = tempfile.mkstemp(prefix=".identities.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, ensure_ascii=False, indent=1)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, data_dir.identities)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
-    return data_dir.identities
+    return replace_json(data_dir.identities, document, indent=1)
 
 
 def publish_identities(data_dir: DataDir, con: duckdb.DuckDBPyConnection, run_id: str) -> int:
@@ -126,11 +110,3 @@ def read_identities(path: Path) -> dict[str, Identity]:
             raise IdentitiesError(f"{path}: the entry of {pid} is not text")
         identities[pid] = identity
     return identities
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

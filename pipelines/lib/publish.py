@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from .files import fsync
 from .key_policy import build_is_generated, run_key
 from .layout import PRIVATE_FILE_MODE, DataDir, private_dir
 from .pseudonym import (
@@ -265,9 +266,9 @@ def publish(
     finally:
         con.execute("detach snapshot")
     os.chmod(tmp, PRIVATE_FILE_MODE)
-    _fsync(tmp)
+    fsync(tmp)
     os.replace(tmp, data_dir.snapshot)
-    _fsync(data_dir.published_dir)
+    fsync(data_dir.published_dir)
     as_of = con.execute("select as_of::varchar from meta.snapshot").fetchone()[0]
     return PublishedSnapshot(data_dir.snapshot, run_id, as_of, tables)
 
@@ -281,11 +282,3 @@ def published_landing_fingerprint(snapshot: Path) -> str | None:
             return con.execute("select landing_fingerprint from meta.snapshot").fetchone()[0]
     except duckdb.Error:
         return None
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .files import file_sha256
 from .layout import DataDir, private_dir
 from .parsers.source import LandingFile, Parsed, Source
 from .parsers.spec import Issue, issues_frame
@@ -94,14 +95,6 @@ class ParsedFile:
     status: str
     error: str | None
     parsed_now: bool  # False when an earlier run had already parsed this content
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def landing_paths(data_dir: DataDir, source: Source) -> list[Path]:

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shlex
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from typing import NamedTuple
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from pipelines.lib.files import replace_json
 from pipelines.lib.layout import DataDir
 
 ROLES = ("program_manager", "coach", "analyst")
@@ -215,28 +215,7 @@ class UserStore:
             "version": FILE_VERSION,
             "users": sorted(entries, key=lambda e: e["username"]),
         }
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".users-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(document, out, indent=2)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temp, 0o600)
-            os.replace(temp, self.path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename durable: the directory entry is data too."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        replace_json(self.path, document, indent=2)
 
 
 def _user(entry: dict) -> User:

@@ -10,24 +10,17 @@ demo logins) is refused. Nothing here trusts a marker file on its own.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from pipelines.lib.files import file_sha256
 
 MANIFEST_NAME = "landing.sha256"
 
 
 def manifest_path(root: str | os.PathLike) -> Path:
     return Path(root) / "truth" / MANIFEST_NAME
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_landing_manifest(root: str | os.PathLike, files: Iterable[Path]) -> Path:
