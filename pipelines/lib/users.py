@@ -329,11 +329,12 @@ def ensure_demo_users(data_dir: str | os.PathLike) -> list[DemoUser]:
     and the published snapshot was built from them: a published password must
     never open real participants' data. Existing users are left as they are.
     """
-    # imported here: the package loads the generator (numpy), which a dashboard never needs
-    from pipelines.lib.demo_cohort.manifest import landing_is_generated, manifest_path
+    # imported here: the parsers and the generator, which a dashboard never needs
+    from pipelines.lib.demo_cohort.manifest import manifest_path
+    from pipelines.lib.key_policy import landing_is_generated
 
     layout = DataDir.at(data_dir)
-    if not landing_is_generated(layout.root):
+    if not landing_is_generated(layout):
         raise UserError(
             f"{layout.landing} is not the generated demo cohort (its files are not exactly "
             f"those listed in {manifest_path(layout.root)}): demo users, whose password is "

@@ -5,7 +5,9 @@
 exactly while the files in landing/ are those files, byte for byte — a roster swapped
 for a real one, one real export added, or a manifest with no landing behind it all make
 it real data, and everything that is allowed only on demo data (the public demo key,
-demo logins) is refused. Nothing here trusts a marker file on its own.
+demo logins) is refused. Nothing here trusts a marker file on its own: the comparison
+with what is in landing/ is `pipelines.lib.key_policy.landing_is_generated`, and with
+what a build read, `key_policy.build_is_generated`.
 """
 
 from __future__ import annotations
@@ -53,26 +55,3 @@ def read_landing_manifest(root: str | os.PathLike) -> dict[str, str] | None:
 def matches_manifest(files: Mapping[str, str], manifest: Mapping[str, str] | None) -> bool:
     """Whether {path under landing/: sha256} is exactly the generated set."""
     return manifest is not None and dict(files) == dict(manifest)
-
-
-def landing_hashes(landing: Path) -> dict[str, str]:
-    """{path under landing/: sha256} of every file there that a run would read (not hidden)."""
-    found: dict[str, str] = {}
-    if not landing.is_dir():
-        return found
-    for folder, folders, names in os.walk(landing):
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        for name in names:
-            if name.startswith("."):
-                continue
-            path = Path(folder) / name
-            found[path.relative_to(landing).as_posix()] = file_sha256(path)
-    return found
-
-
-def landing_is_generated(root: str | os.PathLike) -> bool:
-    """Whether `root/landing` holds exactly the cohort the generator wrote there."""
-    manifest = read_landing_manifest(root)
-    return manifest is not None and matches_manifest(
-        landing_hashes(Path(root) / "landing"), manifest
-    )
