@@ -878,11 +878,12 @@ def retention_by_week(
 ) -> pl.DataFrame:
     """Kaplan–Meier share of the selected people still engaged at the end of each program week.
 
-    Recomputed with `pipelines.lib.models.retention` (the definition of `models.retention`)
-    on the selection. Columns: week (0 = enrolment), day (days since enrolment at the end of
-    the week), at_risk (people still engaged and followed to the end of the week),
-    still_engaged, ci_low, ci_high (rounded to `disclosure.SHARE`), suppressed (fewer than
-    `MIN_CELL_SIZE` people at risk: that week and every later one carry nulls),
+    The selected people's rows of `marts.engagement_spells` through
+    `pipelines.lib.models.retention.kaplan_meier`, as `models.retention` does for everyone.
+    Columns: week (0 = enrolment), day (days since enrolment at the end of the week),
+    at_risk (people still engaged and followed to the end of the week), still_engaged,
+    ci_low, ci_high (rounded to `disclosure.SHARE`), suppressed (fewer than `MIN_CELL_SIZE`
+    people at risk: that week and every later one carry nulls),
     share_suppressed (1 to `MIN_CELL_SIZE` − 1 people disengaged before the end of the week:
     the share and its interval are null — "83 % of 6" would be one person; `at_risk` stays).
     """
@@ -905,65 +906,20 @@ def _empty_retention() -> pl.DataFrame:
 
 
 def _retention_by_week(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
-    from pipelines.lib.models.retention import DISENGAGED_AFTER_DAYS, kaplan_meier
+    from pipelines.lib.models.retention import kaplan_meier
 
-    # `retention.engagement_spells` in SQL, so that no per-day rows reach Python: a person
-    # disengages on the first day of the first run of ≥ 14 days without any completed session
-    # (the day before enrolment counts as practised); otherwise they are censored after the
-    # last day we could see (program end, withdrawal or as of).
+    # the selected people's rows of `marts.engagement_spells`, the spell rule's one definition
     spells = read(
         _SELECTED_PEOPLE
-        + """,
-        followed as (
-            select
-                -- an integer per person: the window below sorts it much faster than a pid
-                row_number() over (order by s.pid) as person,
-                s.pid,
-                s.enrolled_on,
-                (least(
-                    m.as_of,
-                    s.enrolled_on + s.program_weeks * 7 - 1,
-                    coalesce(s.withdrawn_on, m.as_of)
-                ) - s.enrolled_on + 1)::int as observed_days
-            from selected as s
-            cross join meta.snapshot as m
-            where s.enrolled_on <= m.as_of
-        ),
-        practice_days as (
-            select f.person, (x.day - f.enrolled_on)::int as day_index
-            from marts.sessions as x
-            join followed as f using (pid)
-            where x.completed and x.day - f.enrolled_on between 0 and f.observed_days - 1
-            group by all
-        ),
-        marks as (
-            select person, -1 as day_index from followed
-            union all
-            select person, day_index from practice_days
-            union all
-            select person, observed_days from followed
-        ),
-        gaps as (
-            select
-                person,
-                day_index + 1 as gap_start,
-                lead(day_index) over (partition by person order by day_index) - day_index - 1
-                    as gap_days
-            from marks
-        ),
-        first_gap as (
-            select person, min(gap_start) filter (where gap_days >= $gap_days) as gap_start
-            from gaps
-            group by person
-        )
+        + """
         select
-            coalesce(g.gap_start, f.observed_days)::bigint as days,
-            g.gap_start is not null as disengaged,
+            e.days,
+            e.disengaged,
             (select max(program_weeks) from selected) as program_weeks
-        from followed as f
-        join first_gap as g using (person)
+        from marts.engagement_spells as e
+        semi join selected as s using (pid)
         """,
-        _selected_params(scope, gap_days=DISENGAGED_AFTER_DAYS),
+        _selected_params(scope),
     )
     if spells.is_empty():
         return _empty_retention()

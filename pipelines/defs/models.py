@@ -10,12 +10,7 @@ import polars as pl
 
 from pipelines.lib.models.dose_response import dose_response
 from pipelines.lib.models.mixed import PainModels, fit_pain_models
-from pipelines.lib.models.panels import (
-    adherence_and_pain_change,
-    daily_panel,
-    retention_inputs,
-    weekly_panel,
-)
+from pipelines.lib.models.panels import adherence_and_pain_change, daily_panel, weekly_panel
 from pipelines.lib.models.retention import engagement_spells, kaplan_meier
 from pipelines.lib.warehouse import open_warehouse
 
@@ -39,15 +34,6 @@ class Model:
     description: str
     reads: tuple[str, ...]  # asset keys as "schema/table"
     fit: Callable[[ModelInputs], pl.DataFrame]
-
-
-def _retention(inputs: ModelInputs) -> pl.DataFrame:
-    people, session_days, as_of = retention_inputs(inputs.con)
-    if as_of is None:
-        return kaplan_meier(
-            pl.DataFrame(schema={"pid": pl.String, "days": pl.Int64, "disengaged": pl.Boolean})
-        )
-    return kaplan_meier(engagement_spells(people, session_days, as_of))
 
 
 _PANELS = ("marts/participant_day", "marts/participant_week")
@@ -74,8 +60,8 @@ MODELS = (
     Model(
         "retention",
         "Kaplan–Meier: share still engaged (no 14-day gap without practice) by days since enrolment",
-        ("marts/participants", "marts/sessions", "staging/data_horizon"),
-        _retention,
+        ("marts/engagement_spells",),
+        lambda inputs: kaplan_meier(engagement_spells(inputs.con)),
     ),
 )
 

@@ -2,39 +2,8 @@
 -- after the export and granularity rules of docs/sources.md.
 -- @not_null: pid, day, source, metric, value
 -- @accepted_values: metric = steps, active_min, worn_min
-with source as (
-    select intervals.*, files.entity, files.file_kind, files.file_period, files.cumulative
-    from raw.wearable_intervals as intervals
-    join staging.wearable__files as files using (file_sha256)
-),
-
-linked as (
-    select
-        source.*,
-        links.pid,
-        coalesce(source.local_day, coalesce(source.start_local, timezone(links.timezone, source.start_utc))::date)
-            as day
-    from source
-    join staging.wearable__person_links as links
-        on links.participant_id is not distinct from source.participant_id
-        and links.fitbit_id is not distinct from source.fitbit_id
-),
-
--- cumulative exports: for each day, the newest export of that kind that covers it replaces older
--- ones; separate recordings (FIT files, data points) all count, an exact duplicate once
-latest_export as (
-    select *
-    from linked
-    qualify
-        case
-            when cumulative then dense_rank() over (
-                partition by pid, entity, file_kind, file_period, day order by exported_at desc, source_file desc
-            ) = 1
-            else row_number() over (
-                partition by pid, entity, device, metric, start_utc, start_local, duration_s, value
-                order by exported_at desc, source_file
-            ) = 1
-        end
+with latest_export as (
+    select * from staging.wearable__records where dataset = 'intervals'
 ),
 
 -- one vendor may send the same day at several granularities (Fitabase daily, hourly, minute files):

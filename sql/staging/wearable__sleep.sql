@@ -1,34 +1,12 @@
 -- Wearable sleep episodes (and vendor daily totals) on the local day the sleep ended.
 -- @not_null: pid, day, source, minutes_asleep
-with source as (
-    select sleep.*, files.entity, files.file_kind, files.file_period, files.cumulative
-    from raw.wearable_sleep as sleep
-    join staging.wearable__files as files using (file_sha256)
-),
-
-linked as (
+with latest_export as (
     select
-        source.*,
-        links.pid,
-        coalesce(source.start_utc, timezone(links.timezone, source.start_local)) as started_at,
-        coalesce(source.end_utc, timezone(links.timezone, source.end_local)) as ended_at,
-        -- a night belongs to the day it ends on; the vendor's own assignment wins
-        coalesce(
-            source.local_day,
-            coalesce(source.end_local, timezone(links.timezone, source.end_utc))::date
-        ) as day
-    from source
-    join staging.wearable__person_links as links
-        on links.participant_id is not distinct from source.participant_id
-        and links.fitbit_id is not distinct from source.fitbit_id
-),
-
-latest_export as (
-    select *
-    from linked
-    qualify
-        not cumulative
-        or dense_rank() over (partition by pid, entity, file_kind, file_period, day order by exported_at desc, source_file desc) = 1
+        *,
+        coalesce(start_utc, timezone(timezone, start_local)) as started_at,
+        coalesce(end_utc, timezone(timezone, end_local)) as ended_at
+    from staging.wearable__records
+    where dataset = 'sleep'
 ),
 
 final as (

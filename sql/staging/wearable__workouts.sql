@@ -3,35 +3,10 @@
 -- @unique: session_key
 -- @not_null: session_key, pid, started_at, day, kind, duration_s
 -- @accepted_values: kind = stretch, stability, breathing, walk, other
-with source as (
-    select workouts.*, files.entity, files.file_kind, files.file_period, files.cumulative
-    from raw.wearable_workouts as workouts
-    join staging.wearable__files as files using (file_sha256)
-),
-
-linked as (
-    select
-        source.*,
-        links.pid,
-        coalesce(source.start_utc, timezone(links.timezone, source.start_local)) as started_at,
-        coalesce(source.start_local, timezone(links.timezone, source.start_utc)) as local_start
-    from source
-    join staging.wearable__person_links as links
-        on links.participant_id is not distinct from source.participant_id
-        and links.fitbit_id is not distinct from source.fitbit_id
-    where source.duration_s is not null
-),
-
-dated as (
-    select *, coalesce(local_day, local_start::date) as day from linked
-),
-
-latest_export as (
-    select *
-    from dated
-    qualify row_number() over (
-        partition by pid, source, workout_id order by exported_at desc, source_file desc
-    ) = 1
+with latest_export as (
+    select *, coalesce(start_utc, timezone(timezone, start_local)) as started_at
+    from staging.wearable__records
+    where dataset = 'workouts'
 ),
 
 -- two devices that recorded the same workout (overlapping in time): keep the longer record

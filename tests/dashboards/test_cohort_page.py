@@ -35,11 +35,12 @@ from page_harness import (
     snapshot_file,
 )
 from scipy import stats
+from spell_oracle import expected_spells_frame
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from dashboards import disclosure, queries
 from pipelines.lib.models.dose_response import adherence_band, dose_response
-from pipelines.lib.models.retention import engagement_spells, kaplan_meier
+from pipelines.lib.models.retention import kaplan_meier
 from pipelines.lib.users import User
 
 PANELS = (
@@ -308,7 +309,7 @@ def expected_retention(
         orient="row",
     ).filter(pl.col("pid").is_in(list(pids)))
     ((as_of,),) = query(data_dir, "select as_of from meta.snapshot")
-    spells = engagement_spells(people, session_days, as_of)
+    spells = expected_spells_frame(people, session_days, as_of)
     if spells.is_empty():
         return []
     curve = kaplan_meier(spells).to_dicts()

@@ -18,10 +18,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 from page_harness import MIN_CELL_SIZE, open_app, plotly_specs, query
+from spell_oracle import expected_spells_frame
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from dashboards import queries
-from pipelines.lib.models.retention import engagement_spells
 from pipelines.lib.users import User
 
 ANALYST = User("analyst", "analyst")
@@ -211,7 +211,7 @@ def disengaged_weeks(data_dir: Path) -> dict[int, tuple[int, int]]:
         orient="row",
     )
     ((as_of,),) = query(data_dir, "select as_of from meta.snapshot")
-    spells = engagement_spells(people, session_days, as_of)
+    spells = expected_spells_frame(people, session_days, as_of)
     return {
         week: (
             spells.filter(pl.col("disengaged") & (pl.col("days") < 7 * week)).height,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from spell_oracle import expected_spells
 
 TERMS = {
     "sleep_prev_night_h",
@@ -68,3 +69,39 @@ def test_dose_response_bands_and_retention_curve(snapshot):
     ]
     assert curve and all(a >= b for a, b in zip(curve, curve[1:], strict=False))
     assert 0 <= curve[-1] <= 1
+
+
+def test_engagement_spells_match_a_day_by_day_recomputation_and_make_the_retention_curve(
+    snapshot,
+):
+    people = snapshot.execute(
+        "select pid, enrolled_on, program_weeks, withdrawn_on from marts.participants"
+    ).fetchall()
+    practice = set(
+        snapshot.execute("select distinct pid, day from marts.sessions where completed").fetchall()
+    )
+    ((as_of,),) = snapshot.execute("select as_of from meta.snapshot").fetchall()
+    spells = {
+        pid: (days, disengaged)
+        for pid, days, disengaged in snapshot.execute(
+            "select pid, days, disengaged from marts.engagement_spells"
+        ).fetchall()
+    }
+    expected = expected_spells(people, practice, as_of)
+    assert spells == expected
+    assert 0 < sum(d for _, d in expected.values()) < len(expected), "both outcomes occur"
+    # models.retention is the Kaplan–Meier curve of exactly these spells
+    curve = snapshot.execute(
+        "select days_since_enrolment, at_risk, disengaged, censored from models.retention "
+        "order by 1"
+    ).fetchall()
+    times = sorted({days for days, _ in expected.values()})
+    assert curve == [
+        (
+            t,
+            sum(days >= t for days, _ in expected.values()),
+            sum(days == t and gone for days, gone in expected.values()),
+            sum(days == t and not gone for days, gone in expected.values()),
+        )
+        for t in times
+    ]

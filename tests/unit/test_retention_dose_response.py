@@ -4,28 +4,41 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
+from spell_oracle import expected_spells
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from pipelines.lib.models.dose_response import adherence_band, dose_response
 from pipelines.lib.models.retention import engagement_spells, kaplan_meier
+from pipelines.lib.sql_catalog import load_models
+from pipelines.lib.warehouse import build_model
 
 START = date(2026, 3, 2)
 
 
-def people(*rows):
-    return pl.DataFrame(
-        list(rows),
-        schema={
-            "pid": pl.String,
-            "enrolled_on": pl.Date,
-            "program_weeks": pl.Int64,
-            "withdrawn_on": pl.Date,
-        },
-        orient="row",
+def spells_mart(people, practice, as_of) -> pl.DataFrame:
+    """`marts.engagement_spells` built by its SQL file on these people and completed sessions
+    (plus an uncompleted session on every day, which must not count)."""
+    con = duckdb.connect()
+    con.execute("create schema marts; create schema staging")
+    con.execute(
+        "create table marts.participants (pid varchar, enrolled_on date, program_weeks integer, "
+        "withdrawn_on date)"
     )
+    con.executemany("insert into marts.participants values (?, ?, ?, ?)", people)
+    con.execute("create table marts.sessions (pid varchar, day date, completed boolean)")
+    con.executemany("insert into marts.sessions values (?, ?, true)", practice)
+    con.execute(
+        "insert into marts.sessions select p.pid, d::date, false from marts.participants as p, "
+        "range(p.enrolled_on, p.enrolled_on + 120, interval 1 day) as t(d)"
+    )
+    con.execute("create table staging.data_horizon as select ?::date as as_of", [as_of])
+    (model,) = [m for m in load_models() if m.table == "marts.engagement_spells"]
+    build_model(con, model)
+    return engagement_spells(con.cursor())
 
 
 def sessions(pid, offsets):
@@ -33,21 +46,17 @@ def sessions(pid, offsets):
 
 
 def test_disengagement_is_the_start_of_the_first_14_day_gap_and_censoring_is_what_we_could_see():
-    roster = people(
+    roster = [
         ("steady", START, 4, None),  # practises every other day: never disengages
         ("fades", START, 4, None),  # last session on day 9: disengaged from day 10
         ("never", START, 4, None),  # never practised: disengaged from day 0
         ("left", START, 4, START + timedelta(days=11)),  # withdrew on day 11 before a full gap
         ("late", START + timedelta(days=20), 4, None),  # enrolled 8 days before as of
-    )
-    days = pl.DataFrame(
-        sessions("steady", range(0, 28, 2))
-        + sessions("fades", range(0, 10))
-        + sessions("left", [0, 1]),
-        schema={"pid": pl.String, "day": pl.Date},
-        orient="row",
-    )
-    spells = engagement_spells(roster, days, as_of=START + timedelta(days=27))
+        ("future", START + timedelta(days=30), 4, None),  # not enrolled by as of: no spell
+    ]
+    days = sessions("steady", range(0, 28, 2)) + sessions("fades", range(0, 10))
+    days += sessions("left", [0, 1])
+    spells = spells_mart(roster, days, as_of=START + timedelta(days=27))
     got = {pid: (d, e) for pid, d, e in spells.iter_rows()}
     assert got == {
         "steady": (28, False),
@@ -56,6 +65,36 @@ def test_disengagement_is_the_start_of_the_first_14_day_gap_and_censoring_is_wha
         "left": (12, False),
         "late": (8, False),
     }
+
+
+def test_engagement_spells_match_a_day_by_day_recomputation():
+    """Random rosters and practice patterns: the mart agrees with `spell_oracle` person by person."""
+    rng = np.random.default_rng(11)
+    roster, practice = [], []
+    for i in range(300):
+        enrolled_on = START + timedelta(days=int(rng.integers(0, 60)))
+        weeks = int(rng.integers(1, 13))
+        withdrawn_on = (
+            enrolled_on + timedelta(days=int(rng.integers(0, 7 * weeks)))
+            if rng.random() < 0.2
+            else None
+        )
+        roster.append((f"p{i}", enrolled_on, weeks, withdrawn_on))
+        rate = rng.choice([0.02, 0.1, 0.4, 0.9])
+        # practice also before enrolment and after the program: neither may count
+        practice += [
+            (f"p{i}", enrolled_on + timedelta(days=d))
+            for d in range(-5, 7 * weeks + 10)
+            if rng.random() < rate
+        ]
+    as_of = START + timedelta(days=70)
+    spells = spells_mart(roster, practice, as_of)
+    got = {pid: (d, e) for pid, d, e in spells.iter_rows()}
+    expected = expected_spells(roster, set(practice), as_of)
+    assert got == expected
+    assert (
+        sum(e for _, e in expected.values()) > 30 and sum(not e for _, e in expected.values()) > 30
+    ), "both outcomes should be exercised"
 
 
 def test_kaplan_meier_matches_statsmodels_survival_and_greenwood_error():

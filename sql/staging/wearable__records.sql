@@ -1,0 +1,68 @@
+-- Every wearable record that counts after the export rule (docs/sources.md, rule 1), linked to its person and local day.
+-- One row per kept row of the four raw wearable tables (`dataset` names which); the wearable staging
+-- models (intervals, sleep, vitals, workouts) read their own dataset from here.
+-- @not_null: dataset, pid, entity
+-- @accepted_values: dataset = intervals, sleep, vitals, workouts
+with source as (
+    select 'intervals' as dataset, * from raw.wearable_intervals
+    union all by name
+    select 'sleep' as dataset, * from raw.wearable_sleep
+    union all by name
+    -- a resting heart rate or HRV of 0 is a missing value, not a measurement
+    select 'vitals' as dataset, * from raw.wearable_vitals where value > 0
+    union all by name
+    select 'workouts' as dataset, * from raw.wearable_workouts where duration_s is not null
+),
+
+linked as (
+    select
+        source.*,
+        files.entity,
+        files.file_kind,
+        files.file_period,
+        files.cumulative,
+        links.pid,
+        links.timezone,
+        -- the vendor's own day wins; otherwise a night belongs to the day it ends on, everything
+        -- else to the day it starts on
+        coalesce(
+            source.local_day,
+            case
+                when source.dataset = 'sleep'
+                    then coalesce(source.end_local, timezone(links.timezone, source.end_utc))
+                else coalesce(source.start_local, timezone(links.timezone, source.start_utc))
+            end::date
+        ) as day
+    from source
+    join staging.wearable__files as files using (file_sha256)
+    join staging.wearable__person_links as links
+        on links.participant_id is not distinct from source.participant_id
+        and links.fitbit_id is not distinct from source.fitbit_id
+),
+
+-- cumulative exports: for each dataset, person, kind of file and day, the newest export that covers
+-- the day replaces older ones (dated files of one kind complement each other); separate recordings
+-- (FIT files, data points) all count, an exact duplicate once. Two rules differ on purpose:
+-- a workout is one record with an id, so its newest export wins whatever day it falls on, and
+-- sleep episodes from separate recordings are deduplicated by episode in wearable__sleep.
+final as (
+    select *
+    from linked
+    qualify
+        case
+            when dataset = 'workouts' then row_number() over (
+                partition by dataset, pid, source, workout_id order by exported_at desc, source_file desc
+            ) = 1
+            when cumulative then dense_rank() over (
+                partition by dataset, pid, entity, file_kind, file_period, day
+                order by exported_at desc, source_file desc
+            ) = 1
+            when dataset = 'sleep' then true
+            else row_number() over (
+                partition by dataset, pid, entity, device, metric, start_utc, start_local, duration_s, value
+                order by exported_at desc, source_file
+            ) = 1
+        end
+)
+
+select * from final
