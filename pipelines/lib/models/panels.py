@@ -6,8 +6,6 @@ worn tracker has no sleep, a week that has not started has no adherence.
 
 from __future__ import annotations
 
-from datetime import date
-
 import duckdb
 import polars as pl
 
@@ -59,18 +57,3 @@ def adherence_and_pain_change(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         order by o.pid
         """,
     )
-
-
-def retention_inputs(
-    con: duckdb.DuckDBPyConnection,
-) -> tuple[pl.DataFrame, pl.DataFrame, date | None]:
-    """(people, session days, as_of) for the Kaplan–Meier estimate."""
-    people = _frame(
-        con,
-        "select pid, enrolled_on, program_weeks, withdrawn_on from marts.participants order by pid",
-    )
-    session_days = _frame(
-        con, "select distinct pid, day from marts.sessions where completed order by pid, day"
-    )
-    ((as_of,),) = con.execute("select as_of from staging.data_horizon").fetchall()
-    return people, session_days, as_of
