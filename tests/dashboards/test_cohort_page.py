@@ -36,7 +36,6 @@ from page_harness import (
 )
 from scipy import stats
 from spell_oracle import expected_spells_frame
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from dashboards import disclosure, queries
 from pipelines.lib.models.dose_response import adherence_band, dose_response
@@ -355,21 +354,6 @@ def expected_coverage(data_dir: Path, pids: set[str]) -> dict[int, dict[str, obj
 
 
 # --- reading the page ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, bytes]:
-    """Every file a download button offers, by media file id (AppTest keeps them in memory)."""
-    files: dict[str, bytes] = {}
-    load = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self, path_or_data, mimetype, kind, filename=None):
-        file_id = load(self, path_or_data, mimetype, kind, filename)
-        files[file_id] = path_or_data
-        return file_id
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
-    return files
 
 
 def csv_of(at, downloads: dict[str, bytes], panel: str) -> tuple[str, pl.DataFrame]:

@@ -16,10 +16,8 @@ import io
 from pathlib import Path
 
 import polars as pl
-import pytest
 from page_harness import MIN_CELL_SIZE, open_app, plotly_specs, query
 from spell_oracle import expected_spells_frame
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from dashboards import queries
 from pipelines.lib.users import User
@@ -27,21 +25,6 @@ from pipelines.lib.users import User
 ANALYST = User("analyst", "analyst")
 EXACT = 0.005
 """A recovered value this close to the person's own is theirs (pain is shown to 0.1)."""
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, bytes]:
-    """Every file a download button offers, by media file id."""
-    files: dict[str, bytes] = {}
-    load = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self, path_or_data, mimetype, kind, filename=None):
-        file_id = load(self, path_or_data, mimetype, kind, filename)
-        files[file_id] = path_or_data
-        return file_id
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
-    return files
 
 
 def lone_person(data_dir: Path) -> dict:
