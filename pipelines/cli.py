@@ -39,17 +39,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.runner import run_pipeline
 
-    report = run_pipeline(
-        args.data_dir,
-        as_of=args.as_of,
-        instance=_instance(args.data_dir),
-        rotate_key=args.rotate_key,
-    )
+    with _instance(args.data_dir) as instance:
+        report = run_pipeline(
+            args.data_dir, as_of=args.as_of, instance=instance, rotate_key=args.rotate_key
+        )
     print(report.render())
     return 0 if report.published else 1
 
 
 def _instance(data_dir: str | os.PathLike):
+    """The data dir's Dagster instance; use it in a `with` block so that its storage
+    connections are closed in the thread that opened them (left to the garbage collector,
+    SQLite's connections are closed from whichever thread collects them, and fail there)."""
     import dagster as dg
 
     from pipelines.runner import dagster_home
@@ -182,7 +183,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"No exports in {layout.landing}: generating the demo cohort {DEMO_COHORT} …")
         generate_cohort(layout.root, **DEMO_COHORT)
     print("Running the pipeline …")
-    report = run_pipeline(layout.root, instance=_instance(layout.root))
+    with _instance(layout.root) as instance:
+        report = run_pipeline(layout.root, instance=instance)
     print(report.render())
     if not report.published and not layout.snapshot.exists():
         print("Nothing to serve: the run published no snapshot.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,14 +115,16 @@ def run_pipeline(
     key = landing_run_key(layout, rotate_key)  # before anything is parsed
     definitions = build_definitions(layout.root, as_of=as_of, rotate_key=rotate_key)
     job = definitions.resolve_job_def("refresh")
-    instance = instance or dg.DagsterInstance.ephemeral()
     fingerprint, _ = landing_fingerprint(layout.landing)
-    result = job.execute_in_process(
-        instance=instance,
-        tags={LANDING_FINGERPRINT_TAG: fingerprint},
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
+    with contextlib.ExitStack() as stack:
+        if instance is None:
+            instance = stack.enter_context(dg.DagsterInstance.ephemeral())
+        result = job.execute_in_process(
+            instance=instance,
+            tags={LANDING_FINGERPRINT_TAG: fingerprint},
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
     published = any(
         event.asset_key == SNAPSHOT_ASSET for event in result.get_asset_materialization_events()
     )

@@ -10,6 +10,7 @@ browser tab that was logged in as one before the real data was published.
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import socket
@@ -76,6 +77,10 @@ def free_port() -> int:
 
 def login_page(data_dir: Path, monkeypatch) -> AppTest:
     monkeypatch.setenv("STEADYBACK_DATA_DIR", str(data_dir))
+    # Whatever earlier runs left for the garbage collector is collected here, not while the
+    # app's script thread compiles: CPython 3.11.7's ast is not thread-safe (gh-106905), and a
+    # traceback logged from another thread parses source too.
+    gc.collect()
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     return at

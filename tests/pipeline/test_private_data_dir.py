@@ -236,19 +236,19 @@ def test_a_failing_checks_sample_rows_show_people_by_pid(landing, tmp_path):
         f"P-77777,{wearer['cohort']},{wearer['coach_id']},{wearer['enrolled_on']},"
         f"{wearer['timezone']},{wearer['fitbit_id']}\n"
     )
-    instance = dg.DagsterInstance.ephemeral()
-
-    report = run_pipeline(root, instance=instance, log_level="CRITICAL")
+    with dg.DagsterInstance.ephemeral() as instance:
+        report = run_pipeline(root, instance=instance, log_level="CRITICAL")
+        logs = instance.all_logs(report.run_id)
 
     assert not report.published and "unique_participant_id_fitbit_id" in report.failure
     (check,) = [
         e.dagster_event.event_specific_data
-        for e in instance.all_logs(report.run_id)
+        for e in logs
         if e.dagster_event
         and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
         and e.dagster_event.event_specific_data.check_name == "unique_participant_id_fitbit_id"
     ]
     sample = json.dumps(check.metadata["sample"].value)
     assert pseudonymize(wearer["fitbit_id"], pseudonym_key()) in sample
-    events = " ".join(str(e) for e in instance.all_logs(report.run_id)).lower()
+    events = " ".join(str(e) for e in logs).lower()
     assert wearer["fitbit_id"] not in sample and wearer["fitbit_id"] not in events

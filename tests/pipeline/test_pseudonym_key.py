@@ -71,9 +71,10 @@ def partitions(data_dir) -> set[str]:
 def refresh_as_the_sensor_would(data_dir, **run_config) -> dg.ExecuteInProcessResult:
     """The code location's `refresh` job with its own resources: it never rotates."""
     job = build_definitions(data_dir).resolve_job_def("refresh")
-    return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, run_config=run_config
-    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        return job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config
+        )
 
 
 def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
