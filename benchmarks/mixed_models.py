@@ -6,7 +6,7 @@
 
 ``calibration`` simulates panels with the planted effects (the simulator of
 tests/unit/test_mixed_models.py, which mirrors the demo generator's pain formula), fits both
-models with ``pipelines.lib.models.mixed`` and prints, per term, the share of 95 % CIs that
+models with ``pipelines.lib.statistics.mixed`` and prints, per term, the share of 95 % CIs that
 cover the truth (Monte-Carlo SE ≈ 1.5 points at 200 panels), the mean estimate, the SD of the
 estimates across panels next to the mean reported SE (they should agree), and the df used. With ``--slope-sd S`` people get their
 own sleep (S) and consistency (S/3) slopes and the person-level intervals are checked too.
@@ -44,8 +44,8 @@ sys.path[:0] = [str(REPO), str(REPO / "tests" / "unit")]
 
 from test_mixed_models import TRUTH, simulate_cohort  # noqa: E402
 
-from pipelines.lib.models.mixed import DAILY, TERMS, WEEKLY, design, fit_pain_models  # noqa: E402
-from pipelines.lib.models.mixed_fit import fit_lmm, fit_preferring_slope  # noqa: E402
+from pipelines.lib.statistics.mixed import DAILY, TERMS, WEEKLY, design, fit_pain_models  # noqa: E402
+from pipelines.lib.statistics.mixed_fit import fit_lmm, fit_preferring_slope  # noqa: E402
 
 STATSMODELS_BUDGET_S = 600.0
 

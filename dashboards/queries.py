@@ -179,7 +179,7 @@ def _snapshot_info(snapshot: SnapshotIdentity) -> dict[str, Any] | None:
 # The cohort page's figures are computed for the people its filters select — resolved to whole
 # atoms by `dashboards.disclosure` — and each shares one definition with the pipeline: a
 # person's adherence is the mean of their completed weeks (as `models.dose_response`),
-# dose–response bands and retention reuse `pipelines.lib.models`. Those modules load scipy
+# dose–response bands and retention reuse `pipelines.lib.statistics`. Those modules load scipy
 # (≈ 1 s), so they are imported on first use, not with this module.
 PAIN_BAND_MIN_CHECKINS = 3
 """A weekly mean pain enters the pain-by-band chart with ≥ 3 check-ins (as in marts.outcomes)."""
@@ -305,7 +305,7 @@ def _selected_params(scope: disclosure.Scope, **params: Any) -> dict[str, Any]:
 
 
 def _band_params() -> dict[str, Any]:
-    from pipelines.lib.models.dose_response import BANDS
+    from pipelines.lib.statistics.dose_response import BANDS
 
     return {
         "band_orders": list(range(1, len(BANDS) + 1)),
@@ -626,7 +626,7 @@ def _empty_pain_by_band() -> pl.DataFrame:
 
 
 def _pain_by_adherence_band(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
-    from pipelines.lib.models.dose_response import BANDS
+    from pipelines.lib.statistics.dose_response import BANDS
 
     rows = read(
         _SELECTED_PEOPLE
@@ -823,7 +823,7 @@ def _suppress_with_complements(cells: pl.DataFrame) -> pl.DataFrame:
 def dose_response(viewer: User | None, selection: CohortSelection | None = None) -> pl.DataFrame:
     """Mean pain change (latest − baseline) per adherence band, for the selected people.
 
-    Recomputed with `pipelines.lib.models.dose_response` (the definition of
+    Recomputed with `pipelines.lib.statistics.dose_response` (the definition of
     `models.dose_response`) on the selection. Columns: band_order, band, n_people,
     mean_pain_change, ci_low, ci_high, suppressed (1 to `MIN_CELL_SIZE` − 1 people; a band
     with nobody keeps n_people 0 and null numbers).
@@ -846,7 +846,7 @@ def _empty_dose_response() -> pl.DataFrame:
 
 
 def _dose_response(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
-    from pipelines.lib.models.dose_response import dose_response as fit_dose_response
+    from pipelines.lib.statistics.dose_response import dose_response as fit_dose_response
 
     people = read(
         _SELECTED_PEOPLE
@@ -879,7 +879,7 @@ def retention_by_week(
     """Kaplan–Meier share of the selected people still engaged at the end of each program week.
 
     The selected people's rows of `marts.engagement_spells` through
-    `pipelines.lib.models.retention.kaplan_meier`, as `models.retention` does for everyone.
+    `pipelines.lib.statistics.retention.kaplan_meier`, as `models.retention` does for everyone.
     Columns: week (0 = enrolment), day (days since enrolment at the end of the week),
     at_risk (people still engaged and followed to the end of the week), still_engaged,
     ci_low, ci_high (rounded to `disclosure.SHARE`), suppressed (fewer than `MIN_CELL_SIZE`
@@ -906,7 +906,7 @@ def _empty_retention() -> pl.DataFrame:
 
 
 def _retention_by_week(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
-    from pipelines.lib.models.retention import kaplan_meier
+    from pipelines.lib.statistics.retention import kaplan_meier
 
     # the selected people's rows of `marts.engagement_spells`, the spell rule's one definition
     spells = read(
@@ -1099,7 +1099,7 @@ def _cohort_effects(snapshot: SnapshotIdentity) -> pl.DataFrame:
             where table_schema = 'models' and table_name = 'cohort_effects'
             """
         )
-        if not tables["n"][0]:  # a snapshot published without the models step
+        if not tables["n"][0]:  # a snapshot published without the statistics step
             return _empty_cohort_effects()
         effects = read(
             """
@@ -1186,7 +1186,7 @@ PERSON_MIN_PAIRED_DAYS = 14
 PERSON_MIN_MODEL_WEEKS = 4
 """How much data `models.person_effects` needs for a person's own estimate (docs/models.md).
 
-The same numbers as `pipelines.lib.models.mixed.PERSON_MIN_DAYS` / `PERSON_MIN_WEEKS` — not
+The same numbers as `pipelines.lib.statistics.mixed.PERSON_MIN_DAYS` / `PERSON_MIN_WEEKS` — not
 imported from there because that module loads scipy; a test keeps them equal.
 """
 

@@ -38,8 +38,8 @@ def warm_up() -> threading.Thread:
     def load() -> None:
         import dagster  # noqa: F401
 
-        import pipelines.lib.models.dose_response  # noqa: F401
-        import pipelines.lib.models.retention  # noqa: F401
+        import pipelines.lib.statistics.dose_response  # noqa: F401
+        import pipelines.lib.statistics.retention  # noqa: F401
 
     thread = threading.Thread(target=load, name="steadyback-warm-up", daemon=True)
     thread.start()

@@ -5,10 +5,10 @@ import os
 import dagster as dg
 
 from pipelines.defs.automation import landing_sensor, nightly_refresh, refresh_job
-from pipelines.defs.models import models
 from pipelines.defs.publish import current_snapshot
 from pipelines.defs.raw import raw_assets
 from pipelines.defs.resources import KeyRotation, SteadybackResource
+from pipelines.defs.statistics import statistics
 from pipelines.defs.warehouse import warehouse
 from pipelines.lib.layout import default_data_dir, keep_private
 
@@ -23,7 +23,7 @@ def build_definitions(
     """`rotate_key`: only for `steadyback run --rotate-key`; the code location below never rotates."""
     root = os.fspath(data_dir) if data_dir is not None else str(default_data_dir().absolute())
     return dg.Definitions(
-        assets=[*raw_assets, warehouse, models, current_snapshot],
+        assets=[*raw_assets, warehouse, statistics, current_snapshot],
         jobs=[refresh_job],
         schedules=[nightly_refresh],
         sensors=[landing_sensor],

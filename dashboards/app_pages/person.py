@@ -77,7 +77,7 @@ def _effect_sentence(row: dict[str, Any]) -> str:
 
 def _missing_effect_reason(term: str, evidence: dict[str, Any], models_published: bool) -> str:
     if not models_published:
-        return "The pain models are not in this snapshot (the models step did not run)."
+        return "The pain models are not in this snapshot (the statistics step did not run)."
     if term == "sleep_prev_night_h":
         have, need = evidence["paired_days"], queries.PERSON_MIN_PAIRED_DAYS
         what = "days with both a pain check-in and a recorded night's sleep"

@@ -9,16 +9,16 @@ from pipelines.lib.landing import LANDING_FINGERPRINT_TAG
 from pipelines.lib.publish import publish
 from pipelines.lib.warehouse import open_warehouse
 
-from .models import MODELS as PYTHON_MODELS
 from .resources import KeyRotation, SteadybackResource
-from .warehouse import MODELS
+from .statistics import STATISTICS
+from .warehouse import SQL_TABLES
 
 
 @dg.asset(
     key=["published", "current_snapshot"],
     deps=[
-        *(dg.AssetKey(m.asset_key) for m in MODELS if m.schema in ("marts", "models")),
-        *(dg.AssetKey(["models", m.name]) for m in PYTHON_MODELS),
+        *(dg.AssetKey(t.asset_key) for t in SQL_TABLES if t.schema == "marts"),
+        *(dg.AssetKey(["models", s.name]) for s in STATISTICS),
     ],
     group_name="published",
     kinds={"duckdb"},

@@ -5,9 +5,9 @@ import dagster as dg
 from pipelines.lib.parsers import SOURCES
 from pipelines.lib.pseudonym import errors_pseudonymized, key_fingerprint
 from pipelines.lib.raw_identifiers import warehouse_mentions
-from pipelines.lib.sql_catalog import SqlModel, load_checks, load_models
+from pipelines.lib.sql_catalog import SqlTable, load_checks, load_sql_tables
 from pipelines.lib.warehouse import (
-    build_model,
+    build_table,
     evaluate_check,
     load_raw,
     open_warehouse,
@@ -25,7 +25,7 @@ for _source in SOURCES:
 ALL_RAW_KEYS = {key for keys in RAW_KEYS.values() for key in keys}
 
 
-def _upstream_keys(model: SqlModel) -> list[dg.AssetKey]:
+def _upstream_keys(model: SqlTable) -> list[dg.AssetKey]:
     keys: set[dg.AssetKey] = set()
     for table in model.upstream:
         if table in RAW_KEYS:
@@ -37,7 +37,7 @@ def _upstream_keys(model: SqlModel) -> list[dg.AssetKey]:
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
-MODELS = load_models()
+SQL_TABLES = load_sql_tables()
 CHECKS = load_checks()
 
 _specs = [
@@ -52,7 +52,7 @@ _specs = [
         },
         skippable=True,
     )
-    for model in MODELS
+    for model in SQL_TABLES
 ]
 _check_specs = [
     dg.AssetCheckSpec(
@@ -89,12 +89,12 @@ def warehouse(
         )
         # staging tables hold raw ids: a failure or a check's sample rows show them as pids
         mentions = warehouse_mentions(con, pseudonym_key)
-        for model in MODELS:
+        for model in SQL_TABLES:
             key = dg.AssetKey(model.asset_key)
             if key not in selected:
                 continue
             with errors_pseudonymized(mentions):
-                rows = build_model(con, model)
+                rows = build_table(con, model)
             context.log.info(f"{model.table}: {rows} rows")
             yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows})
             for check in CHECKS:

@@ -24,8 +24,8 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-MODEL_SCHEMAS = ("staging", "marts", "models")
-UPSTREAM_SCHEMAS = ("raw", *MODEL_SCHEMAS)
+SQL_SCHEMAS = ("staging", "marts")
+UPSTREAM_SCHEMAS = ("raw", *SQL_SCHEMAS)
 _REFERENCE = re.compile(r"\b(" + "|".join(UPSTREAM_SCHEMAS) + r")\.([a-z_][a-z0-9_]*)\b")
 _ANNOTATION = re.compile(r"^--\s*@(\w+):\s*(.+?)\s*$", re.MULTILINE)
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -43,7 +43,7 @@ class Check:
 
 
 @dataclass(frozen=True)
-class SqlModel:
+class SqlTable:
     schema: str
     name: str
     path: Path
@@ -68,7 +68,7 @@ def _idents(text: str) -> list[str]:
     return names
 
 
-def _column_checks(model: SqlModel) -> list[Check]:
+def _column_checks(model: SqlTable) -> list[Check]:
     table = model.table
     checks: list[Check] = []
     for tag, body in _ANNOTATION.findall(model.sql):
@@ -150,15 +150,15 @@ def _description(sql: str) -> str:
 
 
 @cache
-def load_models(sql_dir: Path = SQL_DIR) -> tuple[SqlModel, ...]:
+def load_sql_tables(sql_dir: Path = SQL_DIR) -> tuple[SqlTable, ...]:
     """All SQL models in build order (every table after the ones it reads)."""
-    found: dict[str, SqlModel] = {}
-    for schema in MODEL_SCHEMAS:
+    found: dict[str, SqlTable] = {}
+    for schema in SQL_SCHEMAS:
         for path in sorted((sql_dir / schema).glob("*.sql")):
             sql = path.read_text()
             table = f"{schema}.{path.stem}"
             refs = sorted({f"{s}.{t}" for s, t in _REFERENCE.findall(sql)} - {table})
-            found[table] = SqlModel(schema, path.stem, path, sql, _description(sql), tuple(refs))
+            found[table] = SqlTable(schema, path.stem, path, sql, _description(sql), tuple(refs))
     graph = {
         table: [ref for ref in model.upstream if ref in found] for table, model in found.items()
     }
@@ -168,9 +168,9 @@ def load_models(sql_dir: Path = SQL_DIR) -> tuple[SqlModel, ...]:
 
 @cache
 def load_checks(sql_dir: Path = SQL_DIR) -> tuple[Check, ...]:
-    checks = [c for m in load_models(sql_dir) for c in _column_checks(m)]
+    checks = [c for m in load_sql_tables(sql_dir) for c in _column_checks(m)]
     checks += _custom_checks(sql_dir)
-    tables = {m.table for m in load_models(sql_dir)}
+    tables = {m.table for m in load_sql_tables(sql_dir)}
     unknown = [c for c in checks if c.table not in tables]
     if unknown:
         raise ValueError(f"checks on tables that no SQL file builds: {unknown}")

@@ -21,7 +21,7 @@ from .parsers import SOURCES
 from .parsers.wearable_tables import WEARABLE_TABLES
 from .pseudonym import pseudonymize, pseudonymize_mentions
 from .raw_store import MANIFEST, MANIFEST_SCHEMA, current_partitions
-from .sql_catalog import Check, SqlModel
+from .sql_catalog import Check, SqlTable
 
 
 def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
@@ -198,7 +198,7 @@ def built_with_key(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0] if row else None
 
 
-def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
+def build_table(con: duckdb.DuckDBPyConnection, model: SqlTable) -> int:
     """Create or replace the model's table; returns its row count."""
     body = model.sql.strip().rstrip(";")
     con.execute(f"create or replace table {model.schema}.{model.name} as\n{body}")

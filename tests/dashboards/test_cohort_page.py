@@ -6,7 +6,7 @@ Whom a selection covers is the disclosure rule's (`dashboards.disclosure.atoms` 
 on the roster's cells, tested on its own in test_disclosure.py); numbers are compared to
 within the precision the page shows them at (`disclosure.SHARE`, `POINTS`, …).
 Dose–response and retention are checked twice: against the pipeline's own definitions
-(`pipelines.lib.models`) run on the selected people, and, for the whole program, against the
+(`pipelines.lib.statistics`) run on the selected people, and, for the whole program, against the
 published `models.*` tables.
 """
 
@@ -38,8 +38,8 @@ from scipy import stats
 from spell_oracle import expected_spells_frame
 
 from dashboards import disclosure, queries
-from pipelines.lib.models.dose_response import adherence_band, dose_response
-from pipelines.lib.models.retention import kaplan_meier
+from pipelines.lib.statistics.dose_response import adherence_band, dose_response
+from pipelines.lib.statistics.retention import kaplan_meier
 from pipelines.lib.users import User
 
 PANELS = (

@@ -550,7 +550,7 @@ def test_no_own_effects_says_what_data_is_missing(dashboard_dir, monkeypatch):
 
 def test_person_effect_thresholds_match_the_models():
     from dashboards import queries
-    from pipelines.lib.models import mixed
+    from pipelines.lib.statistics import mixed
 
     assert queries.PERSON_MIN_PAIRED_DAYS == mixed.PERSON_MIN_DAYS
     assert queries.PERSON_MIN_MODEL_WEEKS == mixed.PERSON_MIN_WEEKS

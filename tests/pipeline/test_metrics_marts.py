@@ -19,12 +19,12 @@ import pytest
 from pipelines.lib.parsers import SOURCES
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
 from pipelines.lib.raw_store import MANIFEST_SCHEMA
-from pipelines.lib.sql_catalog import load_models
+from pipelines.lib.sql_catalog import load_sql_tables
 from pipelines.lib.warehouse import (
     _DUCKDB_TYPES,
     _create_raw_table,
     _raw_table_schemas,
-    build_model,
+    build_table,
     prepare,
     set_run_parameters,
 )
@@ -388,8 +388,8 @@ def build_warehouse(roster: list[dict], sessions: list[dict], checkins: list[dic
     _insert(con, "app_sessions", sessions)
     _insert(con, "app_checkins", checkins)
     set_run_parameters(con, AS_OF, "test-run")
-    for model in load_models():
-        build_model(con, model)
+    for model in load_sql_tables():
+        build_table(con, model)
     return con
 
 

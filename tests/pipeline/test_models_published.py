@@ -1,4 +1,4 @@
-"""The models step on a generated cohort: every contract table published, consistent with the marts."""
+"""The statistics step on a generated cohort: every contract table published, consistent with the marts."""
 
 from __future__ import annotations
 

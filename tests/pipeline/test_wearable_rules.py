@@ -18,11 +18,11 @@ import pytest
 from pipelines.lib.parsers import SOURCES
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES, conform
 from pipelines.lib.pseudonym import pseudonymize
-from pipelines.lib.sql_catalog import load_models
+from pipelines.lib.sql_catalog import load_sql_tables
 from pipelines.lib.warehouse import (
     _create_raw_table,
     _raw_table_schemas,
-    build_model,
+    build_table,
     prepare,
     set_run_parameters,
 )
@@ -129,8 +129,8 @@ class Warehouse:
             "line bigint, field varchar, value varchar, reason varchar, severity varchar, action varchar)"
         )
         set_run_parameters(con, date(2026, 3, 8), "test-run")
-        for model in load_models():
-            build_model(con, model)
+        for model in load_sql_tables():
+            build_table(con, model)
         return con
 
 
@@ -343,8 +343,8 @@ def test_a_watch_workout_overlapping_an_app_session_is_one_session(warehouse):
         "guided_breathing, completed, source_file, row_number, exported_at) values "
         "('s1', 'P-2', '2026-03-03T07:00:00Z', '600', 'stretch', '2', 'true', 'true', 'app.csv', 2, now())"
     )
-    for model in load_models():
-        build_model(con, model)
+    for model in load_sql_tables():
+        build_table(con, model)
     sessions = con.execute(
         "select source, day::varchar, discomfort, also_recorded_by from marts.sessions where pid = ? order by started_at",
         [pid("P-2")],

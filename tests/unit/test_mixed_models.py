@@ -1,4 +1,4 @@
-"""Pain models (pipelines.lib.models.mixed): engine against statsmodels, recovery of planted effects.
+"""Pain models (pipelines.lib.statistics.mixed): engine against statsmodels, recovery of planted effects.
 
 The simulator below mirrors the demo generator's pain formula (docs/demo-data.md, "Planted
 effects on pain") without importing the generator, so the model is checked against an
@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.lib.models.mixed import (
+from pipelines.lib.statistics.mixed import (
     COHORT_SCHEMA,
     DAILY,
     PERSON_MIN_DAYS,
@@ -29,7 +29,7 @@ from pipelines.lib.models.mixed import (
     fit_pain_models,
     person_effects,
 )
-from pipelines.lib.models.mixed_fit import fit_lmm, fit_preferring_slope
+from pipelines.lib.statistics.mixed_fit import fit_lmm, fit_preferring_slope
 
 TRUTH = {
     "sleep_prev_night_h": -0.40,

@@ -16,8 +16,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.lib.models.mixed import WEEKLY, design
-from pipelines.lib.models.mixed_fit import fit_lmm
+from pipelines.lib.statistics.mixed import WEEKLY, design
+from pipelines.lib.statistics.mixed_fit import fit_lmm
 
 RSCRIPT = shutil.which("Rscript")
 LME4 = (

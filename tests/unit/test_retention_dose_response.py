@@ -11,10 +11,10 @@ import pytest
 from spell_oracle import expected_spells
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from pipelines.lib.models.dose_response import adherence_band, dose_response
-from pipelines.lib.models.retention import engagement_spells, kaplan_meier
-from pipelines.lib.sql_catalog import load_models
-from pipelines.lib.warehouse import build_model
+from pipelines.lib.sql_catalog import load_sql_tables
+from pipelines.lib.statistics.dose_response import adherence_band, dose_response
+from pipelines.lib.statistics.retention import engagement_spells, kaplan_meier
+from pipelines.lib.warehouse import build_table
 
 START = date(2026, 3, 2)
 
@@ -36,8 +36,8 @@ def spells_mart(people, practice, as_of) -> pl.DataFrame:
         "range(p.enrolled_on, p.enrolled_on + 120, interval 1 day) as t(d)"
     )
     con.execute("create table staging.data_horizon as select ?::date as as_of", [as_of])
-    (model,) = [m for m in load_models() if m.table == "marts.engagement_spells"]
-    build_model(con, model)
+    (model,) = [m for m in load_sql_tables() if m.table == "marts.engagement_spells"]
+    build_table(con, model)
     return engagement_spells(con.cursor())
 
 

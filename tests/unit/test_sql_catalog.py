@@ -5,11 +5,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipelines.lib.sql_catalog import load_checks, load_models
+from pipelines.lib.sql_catalog import load_checks, load_sql_tables
 
 
 def test_every_model_comes_after_the_tables_it_reads():
-    models = load_models()
+    models = load_sql_tables()
     position = {m.table: i for i, m in enumerate(models)}
     assert {"marts.participant_day", "marts.sessions", "staging.app__sessions"} <= set(position)
     for model in models:
@@ -19,7 +19,7 @@ def test_every_model_comes_after_the_tables_it_reads():
 
 
 def test_participant_day_lineage_is_read_from_its_sql():
-    (day,) = [m for m in load_models() if m.table == "marts.participant_day"]
+    (day,) = [m for m in load_sql_tables() if m.table == "marts.participant_day"]
     assert set(day.upstream) >= {
         "marts.participants",
         "marts.sessions",
@@ -56,7 +56,7 @@ def test_header_annotations_become_checks_that_find_bad_rows(tmp_path):
     assert not checks["has_rows"].blocking and checks["unique_pid_day"].blocking
     con = duckdb.connect()
     con.execute("create schema marts")
-    (model,) = load_models(sql)
+    (model,) = load_sql_tables(sql)
     con.execute(f"create table marts.visits as {model.sql}")
     failing = {
         name: con.execute(f"select count(*) from ({c.sql})").fetchone()[0]

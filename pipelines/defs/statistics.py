@@ -1,4 +1,4 @@
-"""The statistics: Python models over the marts, written to `models.*` in one step (one writer)."""
+"""The statistics: Python models over the marts, written to the `models` schema in one step (one writer)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -8,16 +8,16 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipelines.lib.models.dose_response import dose_response
-from pipelines.lib.models.mixed import PainModels, fit_pain_models
-from pipelines.lib.models.panels import adherence_and_pain_change, daily_panel, weekly_panel
-from pipelines.lib.models.retention import engagement_spells, kaplan_meier
+from pipelines.lib.statistics.dose_response import dose_response
+from pipelines.lib.statistics.mixed import PainModels, fit_pain_models
+from pipelines.lib.statistics.panels import adherence_and_pain_change, daily_panel, weekly_panel
+from pipelines.lib.statistics.retention import engagement_spells, kaplan_meier
 from pipelines.lib.warehouse import open_warehouse
 
 from .resources import KeyRotation, SteadybackResource
 
 
-class ModelInputs:
+class StatisticInputs:
     """What the models read in one step; the pain models are fitted once for both tables."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -29,35 +29,35 @@ class ModelInputs:
 
 
 @dataclass(frozen=True)
-class Model:
+class Statistic:
     name: str
     description: str
     reads: tuple[str, ...]  # asset keys as "schema/table"
-    fit: Callable[[ModelInputs], pl.DataFrame]
+    fit: Callable[[StatisticInputs], pl.DataFrame]
 
 
 _PANELS = ("marts/participant_day", "marts/participant_week")
 
-MODELS = (
-    Model(
+STATISTICS = (
+    Statistic(
         "cohort_effects",
         "Within- and between-person effects of sleep, consistency and steps on pain (mixed models)",
         _PANELS,
         lambda inputs: inputs.pain_models.cohort_effects(),
     ),
-    Model(
+    Statistic(
         "person_effects",
         "Each person's own sleep and consistency effects, shrunk toward the cohort",
         _PANELS,
         lambda inputs: inputs.pain_models.person_effects(),
     ),
-    Model(
+    Statistic(
         "dose_response",
         "Pain change (latest − baseline weekly mean) by adherence band, with 95 % CIs",
         ("marts/outcomes", "marts/participant_week"),
         lambda inputs: dose_response(adherence_and_pain_change(inputs.con)),
     ),
-    Model(
+    Statistic(
         "retention",
         "Kaplan–Meier: share still engaged (no 14-day gap without practice) by days since enrolment",
         ("marts/engagement_spells",),
@@ -85,20 +85,20 @@ def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame)
             kinds={"python", "duckdb"},
             skippable=True,
         )
-        for model in MODELS
+        for model in STATISTICS
     ],
-    name="models",
+    name="statistics",
     can_subset=True,
 )
-def models(
+def statistics(
     context: dg.AssetExecutionContext,
     steadyback: SteadybackResource,
     key_rotation: dg.ResourceParam[KeyRotation],
 ):
     """Fit every selected model on the marts and write its table."""
     with open_warehouse(steadyback.layout(), steadyback.pseudonym_key(key_rotation)) as con:
-        inputs = ModelInputs(con)
-        for model in MODELS:
+        inputs = StatisticInputs(con)
+        for model in STATISTICS:
             key = dg.AssetKey(["models", model.name])
             if key not in context.selected_asset_keys:
                 continue
