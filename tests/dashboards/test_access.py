@@ -116,7 +116,7 @@ def listed_pages(navigation_message) -> set[str]:
 @pytest.fixture
 def fresh_failures(monkeypatch):
     """Failed-login counts start empty, so tests never lock each other out."""
-    monkeypatch.setattr(session, "_failures", {})
+    monkeypatch.setattr(session, "login_attempts", {})
 
 
 # --- the login form -----------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def test_a_successful_login_clears_earlier_failures(dashboard_dir, monkeypatch, 
         log_in(at, username, "guess")
     log_in(at, username, PASSWORD)
     assert not login_form_shown(at)
-    assert username not in session._failures
+    assert username not in session.login_attempts
 
 
 def test_log_out_returns_to_the_login_form(dashboard_dir, monkeypatch, navigation):

@@ -16,18 +16,9 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from pipelines.lib.parsers import SOURCES
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
-from pipelines.lib.raw_store import MANIFEST_SCHEMA
 from pipelines.lib.sql_catalog import load_sql_tables
-from pipelines.lib.warehouse import (
-    _DUCKDB_TYPES,
-    _create_raw_table,
-    _raw_table_schemas,
-    build_table,
-    prepare,
-    set_run_parameters,
-)
+from pipelines.lib.warehouse import build_table, create_raw_tables, prepare, set_run_parameters
 
 SCORES = (
     "consistency",
@@ -364,20 +355,9 @@ def _insert(con, table: str, records: list[dict]) -> None:
 
 
 def build_warehouse(roster: list[dict], sessions: list[dict], checkins: list[dict]):
-    assert SOURCES  # the registry imports: the raw schemas come from it
     con = duckdb.connect()
     prepare(con, KEY)
-    columns = ", ".join(f'"{n}" {_DUCKDB_TYPES[t]}' for n, t in MANIFEST_SCHEMA.items())
-    con.execute(f"create table raw.files ({columns})")
-    for table, schema in _raw_table_schemas().items():
-        _create_raw_table(con, table, schema, [])
-    con.execute("create table raw.sources (entity varchar, cumulative boolean)")
-    con.execute("create table raw.identifier_fields (entity varchar, field varchar)")
-    con.execute(
-        "create table raw.ingest_issues (entity varchar, source varchar, file varchar, "
-        "file_sha256 varchar, line bigint, field varchar, value varchar, reason varchar, "
-        "severity varchar, action varchar)"
-    )
+    create_raw_tables(con)  # every raw table, empty
     base = {
         "cohort": "A",
         "coach_id": "C-7",
