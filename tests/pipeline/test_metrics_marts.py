@@ -9,14 +9,14 @@ checked against numbers worked out by hand.
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from datetime import date, timedelta
 
 import duckdb
 import pytest
+from generated_data import truth
 
-from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
+from pipelines.lib.pseudonym import pseudonymize
 from pipelines.lib.sql_catalog import load_sql_tables
 from pipelines.lib.warehouse import build_table, create_raw_tables, prepare, set_run_parameters
 
@@ -32,28 +32,10 @@ SCORES = (
 EPS = 1e-9
 
 
-def truth(data_dir, name):
-    with (data_dir / "truth" / name).open(newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def rows(con, sql, params=None):
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-@pytest.fixture(scope="module")
-def snapshot(small_cohort):
-    con = duckdb.connect(str(small_cohort / "published" / "current.duckdb"), read_only=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def pid():
-    key = pseudonym_key()
-    return lambda participant_id: pseudonymize(participant_id, key)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
-import pytest
 from spell_oracle import expected_spells
 
 TERMS = {
@@ -14,13 +12,6 @@ TERMS = {
     "steps_1000_between",
     "week",
 }
-
-
-@pytest.fixture(scope="module")
-def snapshot(small_cohort):
-    con = duckdb.connect(str(small_cohort / "published" / "current.duckdb"), read_only=True)
-    yield con
-    con.close()
 
 
 def test_cohort_effects_have_every_contract_term_with_its_interval(snapshot):

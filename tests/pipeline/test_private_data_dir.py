@@ -32,6 +32,8 @@ from pipelines.lib.demo_cohort import generate_cohort
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
 from pipelines.runner import dagster_home, run_pipeline
 
+pytestmark = pytest.mark.pipeline
+
 REPO = Path(__file__).resolve().parents[2]
 NOT_ON_ROSTER = "P-99999"
 # what a run may keep with raw ids: the exports, their parsed copies, the working database,
