@@ -62,6 +62,14 @@ def pipeline_runs_are_marked():
         yield
 
 
+@pytest.fixture
+def permissive_umask():
+    """The umask of an ordinary shell (0o022): what steadyback writes must be private anyway."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     if not SHARED_REAL.is_dir():

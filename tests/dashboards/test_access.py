@@ -421,7 +421,7 @@ def test_no_participant_id_or_name_reaches_managers_or_analysts(dashboard_dir, m
                 at.selectbox[0].select(pids_of(dashboard_dir, "coach_id = ?", [coach])[0]).run()
                 assert not at.exception and data_elements(at)
                 sent.append(sent_text(at))
-    sent += [data.decode("utf-8", "replace") for _, data in downloads]
+    sent += [d.data.decode("utf-8", "replace") for d in downloads]
     assert len(downloads) >= (3 if role == "program_manager" else 1)
     everything = "\n".join(sent)
     assert not [s for s in secrets if s in everything]

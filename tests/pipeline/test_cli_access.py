@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import duckdb
 import pytest
 from generated_data import copy_generated
+from snapshot_files import snapshot_of_coaches
 
 from pipelines import cli
 from pipelines.lib import audit
@@ -35,14 +35,7 @@ def steadyback(monkeypatch, capsys, *argv: str, stdin: str = "") -> tuple[int, s
 
 def with_roster(root: Path, coach_ids: list[str]) -> Path:
     """A data dir whose published snapshot lists participants of these coaches."""
-    snapshot = root / "published" / "current.duckdb"
-    snapshot.parent.mkdir(parents=True)
-    connection = duckdb.connect(str(snapshot))
-    connection.execute("create schema marts")
-    connection.execute("create table marts.participants (pid varchar, coach_id varchar)")
-    for number, coach_id in enumerate(coach_ids):
-        connection.execute("insert into marts.participants values (?, ?)", [f"p{number}", coach_id])
-    connection.close()
+    snapshot_of_coaches(root, coach_ids)
     return root
 
 

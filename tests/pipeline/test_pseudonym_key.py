@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 import pytest
+from landing_files import write_landing
 
 from pipelines import cli
 from pipelines.definitions import build_definitions
@@ -44,12 +45,7 @@ SESSIONS = (
 @pytest.fixture
 def real_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))  # cli.main points it here
-    landing = tmp_path / "landing"
-    (landing / "roster").mkdir(parents=True)
-    (landing / "app").mkdir()
-    (landing / "roster" / "roster.csv").write_text(ROSTER)
-    (landing / "app" / "sessions_1.csv").write_text(SESSIONS)
-    return tmp_path
+    return write_landing(tmp_path, {"roster/roster.csv": ROSTER, "app/sessions_1.csv": SESSIONS})
 
 
 def snapshot_meta(data_dir) -> dict:

@@ -8,6 +8,7 @@ import textwrap
 
 import duckdb
 import pytest
+from landing_files import write_landing
 
 from pipelines.lib.layout import DataDir
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
@@ -29,12 +30,7 @@ SESSIONS = (
 
 @pytest.fixture
 def data_dir(tmp_path):
-    landing = tmp_path / "landing"
-    (landing / "roster").mkdir(parents=True)
-    (landing / "app").mkdir()
-    (landing / "roster" / "roster.csv").write_text(ROSTER)
-    (landing / "app" / "sessions_1.csv").write_text(SESSIONS)
-    return tmp_path
+    return write_landing(tmp_path, {"roster/roster.csv": ROSTER, "app/sessions_1.csv": SESSIONS})
 
 
 def snapshot_run_id(data_dir) -> str:
