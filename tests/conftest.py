@@ -62,6 +62,27 @@ def pipeline_runs_are_marked():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def background_runs(request, tmp_path_factory):
+    """Runs that take minutes in their own processes, started as the session begins when a
+    selected test needs them, so that their wait overlaps the tests before it."""
+    if not any("daemon_run" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        yield {}
+        return
+    from private_data import DaemonStyleRun
+
+    runs = {"daemon_run": DaemonStyleRun.start(tmp_path_factory.mktemp("daemon_run"))}
+    yield runs
+    for run in runs.values():
+        run.stop()
+
+
+@pytest.fixture(scope="session")
+def daemon_run(background_runs):
+    """The `refresh` job as Dagster's daemon runs it (private_data.DaemonStyleRun)."""
+    return background_runs["daemon_run"]
+
+
 @pytest.fixture
 def permissive_umask():
     """The umask of an ordinary shell (0o022): what steadyback writes must be private anyway."""

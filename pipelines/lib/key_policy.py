@@ -46,23 +46,31 @@ class PublishedKey:
 
 def published_key(snapshot: Path) -> PublishedKey | None:
     """None when nothing is published; a snapshot that cannot say counts as real data."""
-    if not snapshot.exists():
-        return None
     try:
-        with duckdb.connect(str(snapshot), read_only=True) as con:
-            columns = {
-                name
-                for (name,) in con.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = 'meta' and table_name = 'snapshot'"
-                ).fetchall()
-            }
-            wanted = [c for c in ("generated_cohort", "key_fingerprint") if c in columns]
-            row = con.execute(
-                f"select {', '.join(wanted)} from meta.snapshot" if wanted else "select 1"
-            ).fetchone()
-    except duckdb.Error:
+        state = snapshot.stat()
+        return _published_key(snapshot, (state.st_ino, state.st_size, state.st_mtime_ns))
+    except FileNotFoundError:
+        return None
+    except duckdb.Error:  # not cached: a snapshot being replaced can say next time
         return PublishedKey(False, None)
+
+
+@lru_cache(maxsize=8)
+def _published_key(snapshot: Path, file_state: tuple) -> PublishedKey:
+    # keyed by the file's inode, size and mtime (a publish writes a new file): every step of
+    # a run asks, and opening the snapshot takes longer than most steps
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        columns = {
+            name
+            for (name,) in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'meta' and table_name = 'snapshot'"
+            ).fetchall()
+        }
+        wanted = [c for c in ("generated_cohort", "key_fingerprint") if c in columns]
+        row = con.execute(
+            f"select {', '.join(wanted)} from meta.snapshot" if wanted else "select 1"
+        ).fetchone()
     values = dict(zip(wanted, row or (), strict=False))
     return PublishedKey(values.get("generated_cohort") is True, values.get("key_fingerprint"))
 

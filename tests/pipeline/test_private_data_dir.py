@@ -1,12 +1,12 @@
 """After a real run, no file outside landing/, raw/ and the warehouse names a participant, and none is readable by others.
 
-The data: a generated cohort plus per-person wearable exports in real vendor formats
-(an Apple Health export, an Oura trends CSV whose file name repeats the id in lower
-case, an export that cannot be read, a folder of someone not on the roster). It is run
-twice: with `steadyback run` (in-process, output and log records captured), and the
-way Dagster's daemon runs the `refresh` job — a separate `dagster job execute` process
-on the data dir's instance, one process per step, compute logs captured to files —
-each started under a permissive umask. Then every other file under the data dir
+The data (tests/private_data.py): a generated cohort plus per-person wearable exports in
+real vendor formats (an Apple Health export, an Oura trends CSV whose file name repeats the
+id in lower case, an export that cannot be read, a folder of someone not on the roster). It
+is run twice: with `steadyback run` (in-process, output and log records captured), and the
+way Dagster's daemon runs the `refresh` job — a separate `dagster job execute` process on
+the data dir's instance, one process per step, compute logs captured to files, started in
+the background when the session begins — each under a permissive umask. Then every other file under the data dir
 (Dagster's run and event storage, compute logs, published/, access/) is read byte by
 byte for every raw roster id, in any case, and every mode is checked.
 """
@@ -17,87 +17,28 @@ import csv
 import json
 import logging
 import os
-import shutil
 import stat
-import subprocess
-import sys
-from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from landing_files import write_landing
+from private_data import NOT_ON_ROSTER, fresh_data_dir, private_landing
 
 from pipelines import cli
-from pipelines.lib.demo_cohort import generate_cohort
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
-from pipelines.runner import dagster_home, run_pipeline
+from pipelines.runner import run_pipeline
 
 pytestmark = pytest.mark.pipeline
 
-REPO = Path(__file__).resolve().parents[2]
-NOT_ON_ROSTER = "P-99999"
 # what a run may keep with raw ids: the exports, their parsed copies, the working database,
 # and the coaches' identity map (pid → participant id, 0600, written on purpose)
 KEPT_RAW = ("landing/", "raw/", "warehouse.duckdb", "access/identities.json")
-
-OURA_HEADER = (
-    "date,Total Sleep Duration,Total Bedtime ,Bedtime Start,Bedtime End,"
-    "Lowest Resting Heart Rate,Average HRV,Steps,Medium Activity Time,High Activity Time,"
-    "Non-wear Time\n"
-)
-WATCH = (
-    'sourceName="Apple Watch" device="&lt;&lt;HKDevice: 0x2815&gt;, name:Apple Watch, '
-    'manufacturer:Apple Inc., model:Watch, hardware:Watch6,2, software:10.4&gt;"'
-)
-
-
-def apple_health_export(first_day: date) -> str:
-    records = "".join(
-        f' <Record type="HKQuantityTypeIdentifierStepCount" {WATCH} unit="count" '
-        f'startDate="{day} 10:00:00 -0600" endDate="{day} 10:10:00 -0600" value="{600 + n}"/>\n'
-        for n, day in enumerate(first_day + timedelta(days=d) for d in range(3))
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<HealthData locale="en_US">\n'
-        ' <ExportDate value="2026-06-01 08:00:00 -0600"/>\n'
-        f"{records}</HealthData>\n"
-    )
-
-
-def oura_trends(first_day: date) -> str:
-    return OURA_HEADER + "".join(
-        f"{day},25200,27000,{day}T00:00:00-05:00,{day}T07:30:00-05:00,52,40,8000,600,0,0\n"
-        for day in (first_day + timedelta(days=d) for d in range(3))
-    )
 
 
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
     """A generated cohort's landing/ with per-person wearable folders added."""
-    root = tmp_path_factory.mktemp("cohort")
-    generate_cohort(root, participants=12, weeks=3, seed=5)
-    landing = root / "landing"
-    people = roster(landing)
-    (apple, enrolled), (oura, _), (unreadable, _) = list(people.items())[:3]
-    first_day = date.fromisoformat(enrolled)
-    exports = {
-        f"apple_health/{apple}/export.xml": apple_health_export(first_day),
-        f"oura/{oura}/oura_{oura.lower()}_trends.csv": oura_trends(first_day),
-        f"apple_health/{unreadable}/export.xml": "%PDF-1.7 not an export",
-        f"oura/{NOT_ON_ROSTER}/oura_trends.csv": oura_trends(first_day),
-    }
-    write_landing(root, exports)
-    return landing
-
-
-def roster(landing: Path) -> dict[str, str]:
-    """participant_id → enrolled_on, from every roster export."""
-    people = {}
-    for path in sorted((landing / "roster").glob("*.csv")):
-        with path.open(newline="") as handle:
-            people |= {row["participant_id"]: row["enrolled_on"] for row in csv.DictReader(handle)}
-    return people
+    return private_landing(tmp_path_factory.mktemp("cohort"))
 
 
 def raw_ids(landing: Path) -> set[str]:
@@ -117,11 +58,6 @@ def raw_ids(landing: Path) -> set[str]:
 
 def oura_person(landing: Path) -> str:
     return next(p.name for p in (landing / "oura").iterdir() if p.name != NOT_ON_ROSTER)
-
-
-def fresh_data_dir(landing: Path, root: Path) -> Path:
-    shutil.copytree(landing, root / "landing")
-    return root
 
 
 def scanned_files(root: Path) -> list[Path]:
@@ -178,29 +114,10 @@ def test_steadyback_run_shows_people_only_by_pid_and_keeps_everything_private(
     assert_private(root, ids)
 
 
-def test_a_run_launched_as_the_dagster_daemon_does_keeps_everything_private_too(landing, tmp_path):
-    root = fresh_data_dir(landing, tmp_path / "data")
-    home = dagster_home_for(root)
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "STEADYBACK_DATA_DIR": str(root),
-        "PYTHONPATH": str(REPO),
-    }
-    # fmt: off
-    command = [
-        sys.executable, "-m", "dagster", "job", "execute",
-        "-m", "pipelines.definitions", "-j", "refresh",
-    ]
-    # fmt: on
-    done = subprocess.run(
-        command,
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        timeout=900,
-        preexec_fn=lambda: os.umask(0o022),  # as a daemon started from an ordinary shell
-    )
+def test_a_run_launched_as_the_dagster_daemon_does_keeps_everything_private_too(daemon_run):
+    # started with the session (tests/conftest.py): its step processes take minutes
+    done = daemon_run.wait()
+    landing, root, home = daemon_run.landing, daemon_run.root, daemon_run.home
 
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     assert (root / "published" / "current.duckdb").exists()
@@ -212,12 +129,6 @@ def test_a_run_launched_as_the_dagster_daemon_does_keeps_everything_private_too(
     ids = raw_ids(landing)
     assert ids_found({"stdout": done.stdout, "stderr": done.stderr}, ids) == []
     assert_private(root, ids)
-
-
-def dagster_home_for(root: Path) -> Path:
-    from pipelines.lib.layout import DataDir
-
-    return dagster_home(DataDir.at(root))
 
 
 def test_a_failing_checks_sample_rows_show_people_by_pid(landing, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -38,10 +39,28 @@ def snapshot_run_id(data_dir) -> str:
         return con.execute("select run_id from meta.snapshot").fetchone()[0]
 
 
-@pytest.mark.pipeline
-def test_a_reader_holding_the_snapshot_open_never_blocks_the_next_run(data_dir):
+@pytest.fixture(scope="module")
+def published_once(tmp_path_factory):
+    """The two people's exports run through the pipeline once: read it, don't change it."""
+    data_dir = write_landing(
+        tmp_path_factory.mktemp("published_once"),
+        {"roster/roster.csv": ROSTER, "app/sessions_1.csv": SESSIONS},
+    )
     first = run_pipeline(data_dir, log_level="WARNING")
-    assert first.published
+    assert first.published, first.render()
+    assert snapshot_run_id(data_dir) == first.run_id
+    return data_dir
+
+
+@pytest.fixture
+def published(published_once, tmp_path):
+    """A copy of `published_once` (landing/, raw/, the warehouse, the snapshot) to change."""
+    return shutil.copytree(published_once, tmp_path / "data")
+
+
+@pytest.mark.pipeline
+def test_a_reader_holding_the_snapshot_open_never_blocks_the_next_run(published):
+    data_dir, first_run_id = published, snapshot_run_id(published)
     reader = subprocess.Popen(
         [
             sys.executable,
@@ -59,12 +78,12 @@ def test_a_reader_holding_the_snapshot_open_never_blocks_the_next_run(data_dir):
         text=True,
     )
     try:
-        assert reader.stdout.readline().strip() == first.run_id
+        assert reader.stdout.readline().strip() == first_run_id
         second = run_pipeline(data_dir, log_level="WARNING")
         assert second.published, second.render()
         assert snapshot_run_id(data_dir) == second.run_id
         out, _ = reader.communicate("\n", timeout=30)
-        assert out.strip() == first.run_id, "an open reader keeps its consistent old snapshot"
+        assert out.strip() == first_run_id, "an open reader keeps its consistent old snapshot"
     finally:
         if reader.poll() is None:
             reader.kill()
@@ -72,8 +91,8 @@ def test_a_reader_holding_the_snapshot_open_never_blocks_the_next_run(data_dir):
 
 
 @pytest.mark.pipeline
-def test_a_failing_blocking_check_keeps_the_old_snapshot(data_dir, monkeypatch):
-    assert run_pipeline(data_dir, log_level="WARNING").published
+def test_a_failing_blocking_check_keeps_the_old_snapshot(published, monkeypatch):
+    data_dir = published
     before = snapshot_run_id(data_dir)
 
     import pipelines.defs.warehouse as warehouse_defs
@@ -95,9 +114,8 @@ def test_a_failing_blocking_check_keeps_the_old_snapshot(data_dir, monkeypatch):
 
 
 @pytest.mark.pipeline
-def test_publish_refuses_a_build_that_would_leak_a_raw_identifier(data_dir):
-    assert run_pipeline(data_dir, log_level="WARNING").published
-    layout = DataDir.at(data_dir)
+def test_publish_refuses_a_build_that_would_leak_a_raw_identifier(published):
+    layout = DataDir.at(published)
     with duckdb.connect(str(layout.warehouse)) as con:
         con.execute("create or replace table marts.leaky as select 'P-00001' as note")
         with pytest.raises(PublishRefused, match=r"marts\.leaky\.note holds 1 raw identifier"):
@@ -109,9 +127,9 @@ def test_publish_refuses_a_build_that_would_leak_a_raw_identifier(data_dir):
 
 @pytest.mark.pipeline
 def test_an_id_in_free_text_or_in_lower_case_refuses_the_publish_and_keeps_the_snapshot(
-    data_dir,
+    published,
 ):
-    assert run_pipeline(data_dir, log_level="WARNING").published
+    data_dir = published
     before = snapshot_run_id(data_dir)
     landing = data_dir / "landing"
     (landing / "app" / "sessions_2.csv").write_text(
@@ -147,10 +165,9 @@ def test_an_id_in_a_shifted_column_is_quarantined_by_pid_and_publishes(data_dir)
 
 
 @pytest.mark.pipeline
-def test_short_ids_display_names_and_machine_made_values_follow_their_own_rules(data_dir):
-    assert run_pipeline(data_dir, log_level="WARNING").published
+def test_short_ids_display_names_and_machine_made_values_follow_their_own_rules(published):
     key = pseudonym_key()
-    with duckdb.connect(str(DataDir.at(data_dir).warehouse)) as con:
+    with duckdb.connect(str(DataDir.at(published).warehouse)) as con:
         # ids from an export that matched nobody: too short to look for inside words
         con.execute("insert into raw.app_sessions (participant_id) values ('17'), ('Q7')")
         harmless = [
@@ -185,9 +202,9 @@ def test_short_ids_display_names_and_machine_made_values_follow_their_own_rules(
 
 
 @pytest.mark.pipeline
-def test_sessions_land_on_the_local_day(data_dir):
-    run_pipeline(data_dir, log_level="WARNING")
-    with duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True) as con:
+def test_sessions_land_on_the_local_day(published_once):
+    snapshot = published_once / "published" / "current.duckdb"
+    with duckdb.connect(str(snapshot), read_only=True) as con:
         days = con.execute(
             "select day::varchar, started_at::varchar from marts.sessions order by started_at"
         ).fetchall()

@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from pipelines.lib.key_policy import published_key, run_key
+from pipelines.lib.key_policy import PublishedKey, published_key, run_key
 from pipelines.lib.layout import DataDir
 from pipelines.lib.pseudonym import DEMO_KEY, KEY_ENV, KeyRefused, key_fingerprint
 
@@ -55,6 +55,18 @@ def test_a_real_snapshot_pins_its_key_until_rotated(data_dir, monkeypatch):
     assert run_key(data_dir, real, rotate=True) == OTHER.encode()
     # the generated cohort replacing a real snapshot gives no real person a new pid
     assert run_key(data_dir, lambda: True, rotate=False) == OTHER.encode()
+
+
+def test_a_newly_published_snapshot_is_read_again(data_dir):
+    """The answer is kept per file (every step of a run asks), never past a new publish."""
+    write_snapshot(data_dir, generated_cohort=False, key_fingerprint=key_fingerprint(KEY.encode()))
+    assert published_key(data_dir.snapshot).key_fingerprint == key_fingerprint(KEY.encode())
+    write_snapshot(data_dir, generated_cohort=True, key_fingerprint="another")
+    assert published_key(data_dir.snapshot) == PublishedKey(True, "another")
+    data_dir.snapshot.write_bytes(b"not a database")
+    assert published_key(data_dir.snapshot) == PublishedKey(False, None)
+    data_dir.snapshot.unlink()
+    assert published_key(data_dir.snapshot) is None
 
 
 def test_a_demo_snapshot_pins_nothing(data_dir):
