@@ -109,13 +109,10 @@ def fitabase_2016(real_data: Path) -> Path:
 def small_cohort(tmp_path_factory) -> Path:
     """A generated cohort (40 people × 6 weeks) run through the real pipeline once per session."""
     from pipelines.lib.demo_cohort import generate_cohort
-    from pipelines.runner import run_pipeline
 
     data_dir = tmp_path_factory.mktemp("small_cohort")
     generate_cohort(data_dir, participants=40, weeks=6, seed=11)
-    report = run_pipeline(data_dir, log_level="WARNING")
-    assert report.published, report.render()
-    return data_dir
+    return run_and_publish(data_dir)
 
 
 @pytest.fixture(scope="session")
@@ -139,8 +136,13 @@ def demo_exports(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_cohort(demo_exports: Path) -> Path:
     """`demo_exports` run through the real pipeline once per session (read it, don't change it)."""
+    return run_and_publish(demo_exports)
+
+
+def run_and_publish(data_dir: Path) -> Path:
+    """`data_dir` after a run of the real pipeline, which must have published."""
     from pipelines.runner import run_pipeline
 
-    report = run_pipeline(demo_exports, log_level="WARNING")
+    report = run_pipeline(data_dir, log_level="WARNING")
     assert report.published, report.render()
-    return demo_exports
+    return data_dir

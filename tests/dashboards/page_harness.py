@@ -55,6 +55,16 @@ def first_coach(data_dir: Path) -> str:
     return query(data_dir, "select min(coach_id) from marts.participants")[0][0]
 
 
+def caseload_pids(data_dir: Path, coach_id: str) -> set[str]:
+    """The pids of a coach's participants in the snapshot."""
+    return {
+        pid
+        for (pid,) in query(
+            data_dir, "select pid from marts.participants where coach_id = ?", [coach_id]
+        )
+    }
+
+
 def add_test_users(data_dir: Path) -> None:
     """One user per role (and a coach with nobody in the snapshot), password `PASSWORD`."""
     store = UserStore.at(data_dir)

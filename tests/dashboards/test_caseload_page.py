@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 import pytest
 from page_harness import (
+    caseload_pids,
     copy_published,
     expected_identities,
     first_coach,
@@ -328,14 +329,7 @@ def test_coach_sees_participant_id_and_name_beside_each_pid(dashboard_dir, monke
 
 
 def test_each_identity_is_audited_the_first_time_a_session_shows_it(dashboard_dir, monkeypatch):
-    caseload = {
-        pid
-        for (pid,) in query(
-            dashboard_dir,
-            "select pid from marts.participants where coach_id = ?",
-            [first_coach(dashboard_dir)],
-        )
-    }
+    caseload = caseload_pids(dashboard_dir, first_coach(dashboard_dir))
     before = len(audit.read(dashboard_dir))
     at = open_app(dashboard_dir, monkeypatch, "coach", "caseload")
     shown = new_events(dashboard_dir, before, outcome="identity_shown")

@@ -100,6 +100,14 @@ def roster_atoms(data_dir: Path) -> tuple[disclosure.Atom, ...]:
     return disclosure.atoms(cells)
 
 
+def largest_cohort(data_dir: Path) -> str:
+    ((cohort,),) = query(
+        data_dir,
+        "select cohort from marts.participants group by cohort order by count(*) desc limit 1",
+    )
+    return cohort
+
+
 def selected_pids(
     data_dir: Path,
     cohorts: tuple[str, ...] = (),
@@ -500,10 +508,7 @@ def test_dose_response_equals_the_published_model_for_the_whole_program(dashboar
 
 def test_dose_response_is_recomputed_for_the_filter(dashboard_dir, monkeypatch, downloads):
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
-    ((cohort,),) = query(
-        dashboard_dir,
-        "select cohort from marts.participants group by cohort order by count(*) desc limit 1",
-    )
+    cohort = largest_cohort(dashboard_dir)
     select(at, "cohort_filter", cohort)
 
     expected = expected_dose_response(dashboard_dir, selected_pids(dashboard_dir, (cohort,)))
@@ -547,10 +552,7 @@ def test_retention_curve_follows_the_published_model(dashboard_dir, monkeypatch)
 
 def test_retention_is_recomputed_for_the_filter(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
-    ((cohort,),) = query(
-        dashboard_dir,
-        "select cohort from marts.participants group by cohort order by count(*) desc limit 1",
-    )
+    cohort = largest_cohort(dashboard_dir)
     select(at, "cohort_filter", cohort)
 
     pids = selected_pids(dashboard_dir, (cohort,))
@@ -687,10 +689,7 @@ def test_forest_plot_does_not_change_with_the_filter(dashboard_dir, monkeypatch)
 
 def test_cohort_filter_narrows_the_headline(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "cohort")
-    ((cohort,),) = query(
-        dashboard_dir,
-        "select cohort from marts.participants group by cohort order by count(*) desc limit 1",
-    )
+    cohort = largest_cohort(dashboard_dir)
 
     select(at, "cohort_filter", cohort)
 

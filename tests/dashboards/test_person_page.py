@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from page_harness import (
     ADHERENT_WEEK_THRESHOLD,
+    caseload_pids,
     copy_published,
     expected_identities,
     metrics,
@@ -564,14 +565,7 @@ def test_coach_sees_their_own_participant(dashboard_dir, monkeypatch):
 def test_coach_selectbox_lists_only_their_caseload(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "coach", "person")
 
-    caseload = {
-        pid
-        for (pid,) in query(
-            dashboard_dir,
-            "select pid from marts.participants where coach_id = ?",
-            [first_coach(dashboard_dir)],
-        )
-    }
+    caseload = caseload_pids(dashboard_dir, first_coach(dashboard_dir))
     listed = {option.split(" · ")[0] for option in at.selectbox[0].options}
     assert caseload and listed == caseload
 
