@@ -49,7 +49,7 @@ def published_key(snapshot: Path) -> PublishedKey | None:
     try:
         state = snapshot.stat()
         return _published_key(snapshot, (state.st_ino, state.st_size, state.st_mtime_ns))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # as Path.exists() has it
         return None
     except duckdb.Error:  # not cached: a snapshot being replaced can say next time
         return PublishedKey(False, None)

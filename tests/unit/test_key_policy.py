@@ -67,6 +67,9 @@ def test_a_newly_published_snapshot_is_read_again(data_dir):
     assert published_key(data_dir.snapshot) == PublishedKey(False, None)
     data_dir.snapshot.unlink()
     assert published_key(data_dir.snapshot) is None
+    data_dir.published_dir.rmdir()
+    data_dir.published_dir.write_text("a file where the folder should be")
+    assert published_key(data_dir.snapshot) is None
 
 
 def test_a_demo_snapshot_pins_nothing(data_dir):
