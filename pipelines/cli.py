@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from pipelines.lib.layout import DATA_DIR_ENV, DataDir, default_data_dir, keep_private
 from pipelines.lib.pseudonym import KeyRefused
+from pipelines.lib.rules import ProgramRulesError
 from pipelines.lib.text_export import spreadsheet_cell
 from pipelines.lib.users import ROLES, UserError
 
@@ -499,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
     except KeyRefused as err:
+        print(f"steadyback: {err}", file=sys.stderr)
+        return 2
+    except ProgramRulesError as err:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
 

@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.lib.parsers import SOURCES
 from pipelines.lib.pseudonym import errors_pseudonymized, key_fingerprint
 from pipelines.lib.raw_identifiers import warehouse_mentions
+from pipelines.lib.rules import record_rules
 from pipelines.lib.sql_catalog import SqlTable, load_checks, load_sql_tables
 from pipelines.lib.warehouse import (
     build_table,
@@ -81,11 +82,12 @@ def warehouse(
         raw_counts = load_raw(con, layout)
         context.log.info(f"raw tables loaded: {raw_counts}")
         set_run_parameters(
-            con,
-            steadyback.as_of_date(),
-            context.run.run_id,
-            steadyback.min_wear_minutes,
-            key_fingerprint(pseudonym_key),
+            con, steadyback.as_of_date(), context.run.run_id, key_fingerprint(pseudonym_key)
+        )
+        rules = steadyback.program_rules()
+        record_rules(con, rules)
+        context.log.info(
+            "program rules: " + ("; ".join(rules.changed_text()) or "all at their defaults")
         )
         # staging tables hold raw ids: a failure or a check's sample rows show them as pids
         mentions = warehouse_mentions(con, pseudonym_key)

@@ -19,6 +19,7 @@ import pytest
 from pipelines.lib.parsers import SOURCES
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
 from pipelines.lib.raw_store import MANIFEST_SCHEMA
+from pipelines.lib.rules import AppliedRules, record_rules
 from pipelines.lib.sql_catalog import load_sql_tables
 from pipelines.lib.warehouse import (
     _DUCKDB_TYPES,
@@ -388,6 +389,7 @@ def build_warehouse(roster: list[dict], sessions: list[dict], checkins: list[dic
     _insert(con, "app_sessions", sessions)
     _insert(con, "app_checkins", checkins)
     set_run_parameters(con, AS_OF, "test-run")
+    record_rules(con, AppliedRules())
     for model in load_sql_tables():
         build_table(con, model)
     return con
