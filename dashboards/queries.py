@@ -1473,7 +1473,7 @@ def responder_threshold(pain_baseline: float | None, rules: ProgramRules) -> flo
 
 
 def percent_text(share: float) -> str:
-    """A rule's share as the pages write it: 0.3 → "30 %", 0.725 → "72.5 %"."""
+    """A rule's share as the pages write it: 0.25 → "25 %", 0.725 → "72.5 %"."""
     return f"{round(share * 100, 1):g} %"
 
 

@@ -2,9 +2,9 @@
 
 A person's adherence is the mean of their weekly adherence over completed
 program weeks; their pain change is latest minus baseline weekly mean pain
-(marts.outcomes). The bands follow the adherent-week threshold (the program
-rules' `adherent_share`, the exercise-therapy literature's 80 % by default) with
-one band below it from `dose_band_low_share`: by default < 60 %, 60–79 %, ≥ 80 %.
+(marts.outcomes). The top band starts at the adherent-week threshold (the program
+rules' `adherent_share`, from the exercise-therapy literature), the middle one at
+`dose_band_low_share`; docs/models.md, "Dose–response".
 """
 
 from __future__ import annotations
