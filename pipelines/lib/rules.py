@@ -104,7 +104,7 @@ class ProgramRules:
     )
     responder_pain_points: float = _rule(
         2.0,
-        unit="pain points (NRS)",
+        unit="NRS pain points",
         low=0,
         high=10,
         reference=f"{SPEC}: clinically important change = 2 points or 30 % (Ostelo 2008; IMMPACT)",
