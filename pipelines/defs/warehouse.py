@@ -78,13 +78,13 @@ def warehouse(
     selected_checks = context.selected_asset_check_keys
     outcomes = []
     pseudonym_key = steadyback.pseudonym_key(key_rotation)
+    rules = steadyback.program_rules()  # an invalid program.toml stops the step before it builds
     with open_warehouse(layout, pseudonym_key) as con:
         raw_counts = load_raw(con, layout)
         context.log.info(f"raw tables loaded: {raw_counts}")
         set_run_parameters(
             con, steadyback.as_of_date(), context.run.run_id, key_fingerprint(pseudonym_key)
         )
-        rules = steadyback.program_rules()
         record_rules(con, rules)
         context.log.info(
             "program rules: " + ("; ".join(rules.changed_text()) or "all at their defaults")
