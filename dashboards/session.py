@@ -48,9 +48,9 @@ USERS_FILE_UNREADABLE = (
 
 _log = logging.getLogger(__name__)
 
-# Login attempts per username across all sessions of this server process: counted before the
-# password is checked, cleared by a successful login.
-_failures: dict[str, list[float]] = {}
+login_attempts: dict[str, list[float]] = {}
+"""Recent login attempts (monotonic times) per username across all sessions of this server
+process: counted before the password is checked, cleared by a successful login."""
 _failures_lock = threading.Lock()
 _MAX_TRACKED_USERNAMES = 10_000
 
@@ -100,22 +100,24 @@ def _begin_attempt(username: str) -> float:
     """
     with _failures_lock:
         now = time.monotonic()
-        recent = [t for t in _failures.get(username, ()) if now - t < FAILURE_WINDOW_S]
+        recent = [t for t in login_attempts.get(username, ()) if now - t < FAILURE_WINDOW_S]
         if len(recent) >= MAX_FAILED_LOGINS:
             remaining = recent[-1] + LOCKOUT_S - now
             if remaining > 0:
                 return remaining
             recent = []  # served its time: a fresh count
-        if len(_failures) >= _MAX_TRACKED_USERNAMES:  # bound the memory random usernames take
-            for stale in [u for u, ts in _failures.items() if now - ts[-1] >= FAILURE_WINDOW_S]:
-                del _failures[stale]
-        _failures[username] = [*recent, now]
+        if len(login_attempts) >= _MAX_TRACKED_USERNAMES:  # bound the memory random usernames take
+            for stale in [
+                u for u, ts in login_attempts.items() if now - ts[-1] >= FAILURE_WINDOW_S
+            ]:
+                del login_attempts[stale]
+        login_attempts[username] = [*recent, now]
         return 0.0
 
 
 def _clear_failures(username: str) -> None:
     with _failures_lock:
-        _failures.pop(username, None)
+        login_attempts.pop(username, None)
 
 
 def sso_configured() -> bool:

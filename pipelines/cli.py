@@ -221,7 +221,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("Stopping the dashboard and the Dagster UI …", flush=True)
     finally:
-        _stop(started)
+        stop_services(started)
     return 0
 
 
@@ -229,7 +229,9 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _stop(services: list[subprocess.Popen], grace_s: float = 20) -> None:
+def stop_services(services: list[subprocess.Popen], grace_s: float = 20) -> None:
+    """Stop the demo's servers and whatever they started: each was given its own process
+    group, which gets SIGTERM, then SIGKILL for what is left after `grace_s` seconds."""
     for service in services:
         if service.poll() is None:
             os.killpg(service.pid, signal.SIGTERM)

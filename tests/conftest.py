@@ -1,4 +1,10 @@
-"""Shared fixtures: the real vendor samples beside the project, and generated cohorts run end to end."""
+"""Shared fixtures: the real vendor samples beside the project, and generated cohorts run end to end.
+
+Every test that runs the Dagster job (in this process, or in a `dagster`/`steadyback`
+subprocess) is marked `pipeline`, so that `pytest -m "not pipeline"` is the quick subset:
+tests that use a fixture below that runs it are marked here; a module or test that runs it
+itself says so with the marker, and a run from a test without it fails (see the guard below).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,56 @@ SHARED_REAL = REPO.parent / "shared" / "data" / "real"
 FITABASE_2016 = SHARED_REAL / "fitabase_furberg2016" / "Fitabase Data 4.12.16-5.12.16"
 
 os.environ.setdefault("STEADYBACK_PSEUDONYM_KEY", "test-key-for-steadyback")
+
+RUN_THE_PIPELINE = ("small_cohort", "demo_cohort")
+"""The fixtures below that run the pipeline: a test using them (directly or not) is `pipeline`."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(name in getattr(item, "fixturenames", ()) for name in RUN_THE_PIPELINE):
+            item.add_marker(pytest.mark.pipeline)
+
+
+_running: list[pytest.Item] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pipeline_runs_are_marked():
+    """A Dagster run (`run_pipeline`, `materialize`, `execute_in_process`) from a test that is
+    not marked `pipeline` fails: the quick subset stays quick and the marker stays true."""
+    import dagster as dg
+
+    execute_in_process = dg.JobDefinition.execute_in_process
+
+    def guarded(job, *args, **kwargs):
+        if _running and _running[-1].get_closest_marker("pipeline") is None:
+            raise RuntimeError(
+                f"{_running[-1].nodeid} runs the Dagster job: mark it `pipeline` "
+                "(tests/conftest.py says how)"
+            )
+        return execute_in_process(job, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dg.JobDefinition, "execute_in_process", guarded)
+        yield
+
+
+@pytest.fixture
+def permissive_umask():
+    """The umask of an ordinary shell (0o022): what steadyback writes must be private anyway."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +101,25 @@ def small_cohort(tmp_path_factory) -> Path:
 def published_data_dir(small_cohort: Path) -> Path:
     """A data dir whose published/current.duckdb came from the real pipeline."""
     return small_cohort
+
+
+@pytest.fixture(scope="session")
+def demo_exports(tmp_path_factory) -> Path:
+    """The demo's own cohort (`steadyback demo`: 300 people × 12 weeks, seed 7) as the
+    generator writes it — landing/ and truth/ — once per session."""
+    from pipelines.cli import DEMO_COHORT
+    from pipelines.lib.demo_cohort import generate_cohort
+
+    data_dir = tmp_path_factory.mktemp("demo_cohort")
+    generate_cohort(data_dir, **DEMO_COHORT)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def demo_cohort(demo_exports: Path) -> Path:
+    """`demo_exports` run through the real pipeline once per session (read it, don't change it)."""
+    from pipelines.runner import run_pipeline
+
+    report = run_pipeline(demo_exports, log_level="WARNING")
+    assert report.published, report.render()
+    return demo_exports

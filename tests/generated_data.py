@@ -1,11 +1,19 @@
-"""Copies of a generated cohort's data dir — its landing files, the generator's record of them
-and the snapshot the real pipeline published from them — for tests that change what is there.
+"""A generated cohort's data dir as tests read it: the generator's record of what it planted
+(`truth/*.csv`), and copies — its landing files, that record and the snapshot the real
+pipeline published from them — for tests that change what is there.
 """
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
+
+
+def truth(data_dir: Path, name: str) -> list[dict[str, str]]:
+    """The rows of `truth/<name>` (e.g. participants.csv, sessions.csv, days.csv), as text."""
+    with (data_dir / "truth" / name).open(newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def copy_generated(source: Path, target: Path) -> Path:

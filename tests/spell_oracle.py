@@ -8,8 +8,11 @@ unless a test says otherwise), and is otherwise censored after the last day we c
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, timedelta
+from pathlib import Path
 
+import duckdb
 import polars as pl
 
 GAP_DAYS = 14  # docs/models.md, "Retention"
@@ -60,3 +63,21 @@ def expected_spells_frame(
         schema={"pid": pl.String, "days": pl.Int64, "disengaged": pl.Boolean},
         orient="row",
     )
+
+
+def spell_inputs(
+    snapshot: Path, pids: Collection[str] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, date]:
+    """What `expected_spells_frame` reads, from a published snapshot (everyone, or `pids`):
+    its participants, the days each completed a session, and its as-of day — never
+    `marts.engagement_spells`, the table the recomputation is checked against."""
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        people = con.sql(
+            "select pid, enrolled_on, program_weeks, withdrawn_on from marts.participants"
+        ).pl()
+        session_days = con.sql("select distinct pid, day from marts.sessions where completed").pl()
+        ((as_of,),) = con.execute("select as_of from meta.snapshot").fetchall()
+    if pids is not None:
+        people = people.filter(pl.col("pid").is_in(list(pids)))
+        session_days = session_days.filter(pl.col("pid").is_in(list(pids)))
+    return people, session_days, as_of

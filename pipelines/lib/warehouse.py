@@ -7,9 +7,9 @@ builds it; readers use the published snapshot instead (see publish.py).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -110,39 +110,67 @@ def _create_raw_table(
     )
 
 
+@dataclass(frozen=True)
+class RawFiles:
+    """The raw layer's files a run loads: each source's manifest, each raw table's Parquet
+    partitions, and each partition's issues file as (entity, path)."""
+
+    manifests: tuple[str, ...] = ()
+    tables: Mapping[str, list[str]] = field(default_factory=dict)
+    issues: tuple[tuple[str, str], ...] = ()
+
+
+def find_raw_files(data_dir: DataDir) -> RawFiles:
+    """The files of the exports now in landing/ (one partition per distinct content)."""
+    manifests = tuple(
+        str(path) for s in SOURCES if (path := data_dir.raw_entity(s.name) / MANIFEST).exists()
+    )
+    tables: dict[str, list[str]] = {}
+    issues: list[tuple[str, str]] = []
+    for source in SOURCES:
+        for _, partition in current_partitions(data_dir, source):
+            issues.append((source.name, str(partition / "issues.parquet")))
+            for table in source.outputs:
+                if (partition / f"{table}.parquet").exists():
+                    tables.setdefault(table, []).append(str(partition / f"{table}.parquet"))
+    return RawFiles(manifests, tables, tuple(issues))
+
+
 def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int]:
     """(Re)create raw.<table>, raw.files and raw.ingest_issues from the raw layer."""
-    manifests = [
-        str(path) for s in SOURCES if (path := data_dir.raw_entity(s.name) / MANIFEST).exists()
-    ]
-    if manifests:
+    return create_raw_tables(con, find_raw_files(data_dir))
+
+
+def create_raw_tables(
+    con: duckdb.DuckDBPyConnection, files: RawFiles | None = None
+) -> dict[str, int]:
+    """(Re)create every raw table from `files`: raw.<table> for each parser output (the
+    canonical wearable tables included), raw.files, raw.ingest_issues, raw.sources and
+    raw.identifier_fields; returns the rows of each raw.<table>.
+
+    Without files every table is there and empty, as before any export arrived (the
+    hand-made warehouses of the tests start from that).
+    """
+    files = files or RawFiles()
+    if files.manifests:
         con.execute(
             "create or replace table raw.files as select * from read_parquet(?, hive_partitioning = false)",
-            [manifests],
+            [list(files.manifests)],
         )
     else:
         columns = ", ".join(f'"{n}" {_DUCKDB_TYPES[t]}' for n, t in MANIFEST_SCHEMA.items())
         con.execute(f"create or replace table raw.files ({columns})")
 
-    parts: dict[str, list[str]] = {}
-    issue_files: list[tuple[str, str]] = []
-    identifier_fields: set[tuple[str, str]] = set()
-    for source in SOURCES:
-        identifier_fields |= {(source.name, f) for f in source.identifiers}
-        for _, partition in current_partitions(data_dir, source):
-            issue_files.append((source.name, str(partition / "issues.parquet")))
-            for table in source.outputs:
-                if (partition / f"{table}.parquet").exists():
-                    parts.setdefault(table, []).append(str(partition / f"{table}.parquet"))
     counts: dict[str, int] = {}
     for table, schema in _raw_table_schemas().items():
-        _create_raw_table(con, table, schema, parts.get(table, []))
+        _create_raw_table(con, table, schema, files.tables.get(table, []))
         counts[f"raw.{table}"] = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
 
     con.execute("create or replace table raw.sources (entity varchar, cumulative boolean)")
     con.executemany(
         "insert into raw.sources values (?, ?)", [(s.name, s.cumulative) for s in SOURCES]
     )
+    identifier_fields = {(s.name, f) for s in SOURCES for f in s.identifiers}
     con.execute("create or replace table raw.identifier_fields (entity varchar, field varchar)")
     if identifier_fields:
         con.executemany(
@@ -153,7 +181,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int
         "file varchar, file_sha256 varchar, line bigint, field varchar, value varchar, "
         "reason varchar, severity varchar, action varchar)"
     )
-    for entity, path in issue_files:
+    for entity, path in files.issues:
         key = Path(path).parent.name.removeprefix("file_sha256=")
         con.execute(
             """

@@ -23,7 +23,7 @@ from live_server import chromium, free_port, serving
 
 from pipelines.lib.users import User
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.pipeline]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Screenshots for the docs are refreshed on request (STEADYBACK_SCREENSHOTS=docs/screenshots);

@@ -1,12 +1,12 @@
-"""Dashboard users for the page tests (one per role) in the shared published data dir."""
+"""Dashboard users for the page tests (one per role) in the shared published data dir, and the
+files the pages offer for download."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from page_harness import add_test_users
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from page_harness import Download, add_test_users, capture_downloads
 
 
 @pytest.fixture(scope="session")
@@ -17,15 +17,6 @@ def dashboard_dir(published_data_dir: Path) -> Path:
 
 
 @pytest.fixture
-def downloads(monkeypatch) -> dict[str, bytes]:
-    """Every file a download button offers, by media file id (AppTest keeps them in memory)."""
-    files: dict[str, bytes] = {}
-    load = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self, path_or_data, mimetype, kind, filename=None):
-        file_id = load(self, path_or_data, mimetype, kind, filename)
-        files[file_id] = path_or_data
-        return file_id
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
-    return files
+def downloads(monkeypatch) -> list[Download]:
+    """Every file a download button offers from now on (page_harness.capture_downloads)."""
+    return capture_downloads(monkeypatch)

@@ -10,6 +10,7 @@ import csv
 import json
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
@@ -148,15 +149,29 @@ def copy_published(data_dir: Path, into: Path, identities: bool = True) -> Path:
     return into
 
 
-def capture_downloads(monkeypatch) -> list[tuple[str | None, bytes]]:
-    """Files the app hands to the browser for download from now on, as (file name, bytes)."""
-    files: list[tuple[str | None, bytes]] = []
+class Download(NamedTuple):
+    file_id: str  # the stem of the download button's URL
+    name: str | None  # the file name the browser saves it under
+    data: bytes
+
+
+def capture_downloads(monkeypatch) -> list[Download]:
+    """Files the app hands to the browser for download from now on, in the order it does
+    (AppTest keeps them in memory; the same file handed again is listed again)."""
+    files: list[Download] = []
     original = MemoryMediaFileStorage.load_and_get_id
 
     def capture(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
         if isinstance(path_or_data, bytes):
-            files.append((filename, path_or_data))
-        return original(self, path_or_data, mimetype, kind, filename)
+            files.append(Download(file_id, filename, path_or_data))
+        return file_id
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
     return files
+
+
+def offered(downloads: list[Download], button) -> bytes:
+    """What a download button offers (AppTest's `download_button`), from `downloads`."""
+    file_id = Path(button.proto.url).stem
+    return next(d.data for d in downloads if d.file_id == file_id)

@@ -116,7 +116,7 @@ def listed_pages(navigation_message) -> set[str]:
 @pytest.fixture
 def fresh_failures(monkeypatch):
     """Failed-login counts start empty, so tests never lock each other out."""
-    monkeypatch.setattr(session, "_failures", {})
+    monkeypatch.setattr(session, "login_attempts", {})
 
 
 # --- the login form -----------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def test_a_successful_login_clears_earlier_failures(dashboard_dir, monkeypatch, 
         log_in(at, username, "guess")
     log_in(at, username, PASSWORD)
     assert not login_form_shown(at)
-    assert username not in session._failures
+    assert username not in session.login_attempts
 
 
 def test_log_out_returns_to_the_login_form(dashboard_dir, monkeypatch, navigation):
@@ -421,7 +421,7 @@ def test_no_participant_id_or_name_reaches_managers_or_analysts(dashboard_dir, m
                 at.selectbox[0].select(pids_of(dashboard_dir, "coach_id = ?", [coach])[0]).run()
                 assert not at.exception and data_elements(at)
                 sent.append(sent_text(at))
-    sent += [data.decode("utf-8", "replace") for _, data in downloads]
+    sent += [d.data.decode("utf-8", "replace") for d in downloads]
     assert len(downloads) >= (3 if role == "program_manager" else 1)
     everything = "\n".join(sent)
     assert not [s for s in secrets if s in everything]

@@ -26,7 +26,9 @@ import polars as pl
 import pytest
 from page_harness import (
     MIN_CELL_SIZE,
+    Download,
     metrics,
+    offered,
     open_app,
     page_text,
     plotly_specs,
@@ -34,8 +36,9 @@ from page_harness import (
     snapshot_file,
     snapshot_rules,
 )
+from principles import PRINCIPLES
 from scipy import stats
-from spell_oracle import expected_spells_frame
+from spell_oracle import expected_spells_frame, spell_inputs
 
 from dashboards import disclosure, queries
 from pipelines.lib.statistics.dose_response import adherence_band, dose_response
@@ -65,15 +68,6 @@ CSV_KEYS = {
     "share_suppressed",
 }
 """CSV columns that say which cell a row is, not what it holds."""
-PRINCIPLES = (
-    "consistency",
-    "gentle",
-    "breathing",
-    "stability",
-    "activity",
-    "sleep_recovery",
-    "confidence",
-)
 
 
 # --- reading the snapshot independently ----------------------------------------------------
@@ -300,20 +294,7 @@ def expected_retention(
     """(week, at risk, still engaged, CI low, CI high) for each week with ≥ 5 people at risk,
     from `models.retention`'s own definition run on the selected people. The share and its
     interval are None when 1–4 people disengaged before the week ended."""
-    people = pl.DataFrame(
-        query(
-            data_dir,
-            "select pid, enrolled_on, program_weeks, withdrawn_on from marts.participants",
-        ),
-        schema=["pid", "enrolled_on", "program_weeks", "withdrawn_on"],
-        orient="row",
-    ).filter(pl.col("pid").is_in(list(pids)))
-    session_days = pl.DataFrame(
-        query(data_dir, "select distinct pid, day from marts.sessions where completed"),
-        schema=["pid", "day"],
-        orient="row",
-    ).filter(pl.col("pid").is_in(list(pids)))
-    ((as_of,),) = query(data_dir, "select as_of from meta.snapshot")
+    people, session_days, as_of = spell_inputs(snapshot_file(data_dir), pids)
     spells = expected_spells_frame(people, session_days, as_of)
     if spells.is_empty():
         return []
@@ -362,9 +343,8 @@ def expected_coverage(data_dir: Path, pids: set[str]) -> dict[int, dict[str, obj
 # --- reading the page ----------------------------------------------------------------------
 
 
-def csv_of(at, downloads: dict[str, bytes], panel: str) -> tuple[str, pl.DataFrame]:
-    button = at.download_button(key=f"csv-{panel}")
-    data = downloads[Path(button.proto.url).stem]
+def csv_of(at, downloads: list[Download], panel: str) -> tuple[str, pl.DataFrame]:
+    data = offered(downloads, at.download_button(key=f"csv-{panel}"))
     return data.decode(), pl.read_csv(io.BytesIO(data), infer_schema_length=None)
 
 

@@ -24,6 +24,8 @@ from dashboards import queries
 from dashboards.run_history import instance_dir, read_run_history
 from pipelines.lib.users import User
 
+pytestmark = pytest.mark.pipeline
+
 MIN_CELL_SIZE = 5
 
 

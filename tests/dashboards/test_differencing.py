@@ -16,8 +16,16 @@ import io
 from pathlib import Path
 
 import polars as pl
-from page_harness import MIN_CELL_SIZE, open_app, plotly_specs, query
-from spell_oracle import expected_spells_frame
+from page_harness import (
+    MIN_CELL_SIZE,
+    Download,
+    offered,
+    open_app,
+    plotly_specs,
+    query,
+    snapshot_file,
+)
+from spell_oracle import expected_spells_frame, spell_inputs
 
 from dashboards import queries
 from pipelines.lib.users import User
@@ -141,13 +149,14 @@ def test_differencing_through_the_data_layer_recovers_nobody(dashboard_dir, monk
     assert_not_recovered(dose, bands, own)
 
 
-def csv_tables(at, downloads: dict[str, bytes], *panels: str) -> list[pl.DataFrame]:
-    tables = []
-    for panel in panels:
-        button = at.download_button(key=f"csv-{panel}")
-        data = downloads[Path(button.proto.url).stem]
-        tables.append(pl.read_csv(io.BytesIO(data), infer_schema_length=None))
-    return tables
+def csv_tables(at, downloads: list[Download], *panels: str) -> list[pl.DataFrame]:
+    return [
+        pl.read_csv(
+            io.BytesIO(offered(downloads, at.download_button(key=f"csv-{panel}"))),
+            infer_schema_length=None,
+        )
+        for panel in panels
+    ]
 
 
 def page_csvs(at, selection: queries.CohortSelection, downloads) -> list[pl.DataFrame] | None:
@@ -180,20 +189,7 @@ def test_differencing_the_csv_downloads_recovers_nobody(dashboard_dir, monkeypat
 
 def disengaged_weeks(data_dir: Path) -> dict[int, tuple[int, int]]:
     """Week → (people disengaged before its end, people still followed at its end), everyone."""
-    people = pl.DataFrame(
-        query(
-            data_dir,
-            "select pid, enrolled_on, program_weeks, withdrawn_on from marts.participants",
-        ),
-        schema=["pid", "enrolled_on", "program_weeks", "withdrawn_on"],
-        orient="row",
-    )
-    session_days = pl.DataFrame(
-        query(data_dir, "select distinct pid, day from marts.sessions where completed"),
-        schema=["pid", "day"],
-        orient="row",
-    )
-    ((as_of,),) = query(data_dir, "select as_of from meta.snapshot")
+    people, session_days, as_of = spell_inputs(snapshot_file(data_dir))
     spells = expected_spells_frame(people, session_days, as_of)
     return {
         week: (

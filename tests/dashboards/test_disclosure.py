@@ -172,21 +172,14 @@ def test_a_number_and_a_column_round_alike_and_show_exactly():
 
 
 @pytest.fixture(scope="module")
-def demo_cohort(tmp_path_factory) -> Path:
+def demo_shaped(demo_cohort: Path, tmp_path_factory) -> Path:
     """The demo's own cohort (300 × 12, seed 7) through the real pipeline, with small cells
     planted in a copy of its snapshot: 1 + 2 people at a new site in two cohorts, 3 at another
     new site, 2 in a new cohort, and exactly 5 at a third new site."""
-    from pipelines.lib.demo_cohort import generate_cohort
-    from pipelines.runner import run_pipeline
-
-    data_dir = tmp_path_factory.mktemp("demo_cohort")
-    generate_cohort(data_dir, participants=300, weeks=12, seed=7)
-    report = run_pipeline(data_dir, log_level="WARNING")
-    assert report.published, report.render()
     shaped = tmp_path_factory.mktemp("demo_shaped")
     snapshot = snapshot_file(shaped)
     snapshot.parent.mkdir(parents=True)
-    shutil.copy(snapshot_file(data_dir), snapshot)
+    shutil.copy(snapshot_file(demo_cohort), snapshot)
     connection = duckdb.connect(str(snapshot))
     try:
         cohorts = [
@@ -235,7 +228,8 @@ def random_selection(rng: random.Random, options: dict[str, list[str]]):
     )
 
 
-@pytest.mark.parametrize("cohort", ["demo_cohort", "dashboard_dir"])
+@pytest.mark.pipeline  # both data dirs come from pipeline runs (fixtures requested by name)
+@pytest.mark.parametrize("cohort", ["demo_shaped", "dashboard_dir"])
 def test_any_two_allowed_selections_differ_by_nobody_or_at_least_five(cohort, request, monkeypatch):
     data_dir: Path = request.getfixturevalue(cohort)
     monkeypatch.setenv("STEADYBACK_DATA_DIR", str(data_dir))
@@ -291,9 +285,9 @@ def test_any_two_allowed_selections_differ_by_nobody_or_at_least_five(cohort, re
         assert n in ([len(pids & completed)], [None])
 
 
-def test_every_person_counts_when_nothing_is_filtered(demo_cohort, monkeypatch):
-    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(demo_cohort))
+def test_every_person_counts_when_nothing_is_filtered(demo_shaped, monkeypatch):
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(demo_shaped))
 
     scope = queries.cohort_scope(ANALYST)
 
-    assert (scope.people, scope.left_out) == (len(roster(demo_cohort)), False)
+    assert (scope.people, scope.left_out) == (len(roster(demo_shaped)), False)

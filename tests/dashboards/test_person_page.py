@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from page_harness import (
-    capture_downloads,
     copy_published,
     expected_identities,
     metrics,
@@ -24,6 +23,7 @@ from page_harness import (
     query,
     snapshot_rules,
 )
+from principles import PRINCIPLES
 from report_html import ReportHtml
 
 from dashboards import queries
@@ -31,15 +31,6 @@ from pipelines.lib import audit
 from pipelines.lib.identities import read_identities, write_identities
 from pipelines.lib.layout import DataDir
 
-PRINCIPLES = (
-    "consistency",
-    "gentle",
-    "breathing",
-    "stability",
-    "activity",
-    "sleep_recovery",
-    "confidence",
-)
 PANELS = (
     "calendar",
     "sessions",
@@ -175,10 +166,18 @@ def new_events(data_dir: Path, before: int, **match: str) -> list[audit.AuditEve
     ]
 
 
-@pytest.fixture
-def downloads(monkeypatch) -> list[tuple[str | None, bytes]]:
-    """Files a page hands to the browser for download, as (file name, bytes)."""
-    return capture_downloads(monkeypatch)
+def day_state_counts(data_dir: Path, pid: str, cutoff) -> tuple[int, int, int]:
+    """(done, missed, unknown) days of `pid` up to `cutoff`, from marts.participant_day."""
+    return query(
+        data_dir,
+        """
+        select count(*) filter (where day_state = 'done'),
+               count(*) filter (where day_state = 'missed'),
+               count(*) filter (where day_state = 'unknown')
+        from marts.participant_day where pid = ? and day <= ?
+        """,
+        [pid, cutoff],
+    )[0]
 
 
 # --- the page and its panels ------------------------------------------------------------------
@@ -189,16 +188,7 @@ def test_person_page_from_query_param_shows_their_days(dashboard_dir, monkeypatc
     cutoff = as_of(dashboard_dir)
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "person", pid=pid)
 
-    done, missed, unknown = query(
-        dashboard_dir,
-        """
-        select count(*) filter (where day_state = 'done'),
-               count(*) filter (where day_state = 'missed'),
-               count(*) filter (where day_state = 'unknown')
-        from marts.participant_day where pid = ? and day <= ?
-        """,
-        [pid, cutoff],
-    )[0]
+    done, missed, unknown = day_state_counts(dashboard_dir, pid, cutoff)
     current, longest = expected_streaks(dashboard_dir, pid)
 
     shown = metrics(at)
@@ -678,21 +668,12 @@ def test_report_download_has_the_numbers_and_no_raw_ids(dashboard_dir, monkeypat
 
     (button,) = at.get("download_button")
     assert button.label == "Download progress report"
-    [(file_name, data)] = [(name, data) for name, data in downloads if name and pid in name]
+    [(file_name, data)] = [(d.name, d.data) for d in downloads if d.name and pid in d.name]
     assert file_name == f"progress-report-{pid}-{cutoff}.html"
     html = data.decode("utf-8")
     parsed = assert_standalone_html(html)
 
-    done, missed, unknown = query(
-        dashboard_dir,
-        """
-        select count(*) filter (where day_state = 'done'),
-               count(*) filter (where day_state = 'missed'),
-               count(*) filter (where day_state = 'unknown')
-        from marts.participant_day where pid = ? and day <= ?
-        """,
-        [pid, cutoff],
-    )[0]
+    done, missed, unknown = day_state_counts(dashboard_dir, pid, cutoff)
     current, longest = expected_streaks(dashboard_dir, pid)
     complete, adherent = query(
         dashboard_dir,
@@ -848,6 +829,6 @@ def test_the_coachs_printed_report_names_the_person_by_pid_only(
     at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid=pid)
 
     assert identity_heading(at) == f"{participant_id} · {name}"  # on screen, yes
-    [html] = [data.decode("utf-8") for file, data in downloads if file and pid in file]
+    [html] = [d.data.decode("utf-8") for d in downloads if d.name and pid in d.name]
     assert pid in html
     assert participant_id not in html and name not in html

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import duckdb
 import pytest
 from generated_data import copy_generated
+from snapshot_files import snapshot_of_coaches
 
 from pipelines import cli
 from pipelines.lib import audit
@@ -35,14 +35,7 @@ def steadyback(monkeypatch, capsys, *argv: str, stdin: str = "") -> tuple[int, s
 
 def with_roster(root: Path, coach_ids: list[str]) -> Path:
     """A data dir whose published snapshot lists participants of these coaches."""
-    snapshot = root / "published" / "current.duckdb"
-    snapshot.parent.mkdir(parents=True)
-    connection = duckdb.connect(str(snapshot))
-    connection.execute("create schema marts")
-    connection.execute("create table marts.participants (pid varchar, coach_id varchar)")
-    for number, coach_id in enumerate(coach_ids):
-        connection.execute("insert into marts.participants values (?, ?)", [f"p{number}", coach_id])
-    connection.close()
+    snapshot_of_coaches(root, coach_ids)
     return root
 
 
@@ -306,7 +299,8 @@ def test_demo_prints_the_demo_logins_before_serving(small_cohort, tmp_path, monk
     data_dir = copy_generated(small_cohort, tmp_path)
     report = SimpleNamespace(published=True, render=lambda: "run summary")
     monkeypatch.setattr(pipelines.runner, "run_pipeline", lambda *args, **kwargs: report)
-    monkeypatch.setattr(cli, "_instance", lambda data_dir: None)
+    # the cli points DAGSTER_HOME at the data dir: monkeypatch restores it afterwards
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster-home"))
     started: list[list[str]] = []
 
     class FinishedService:
@@ -319,7 +313,7 @@ def test_demo_prints_the_demo_logins_before_serving(small_cohort, tmp_path, monk
             return 0
 
     monkeypatch.setattr(cli.subprocess, "Popen", FinishedService)
-    monkeypatch.setattr(cli, "_stop", lambda services: None)
+    monkeypatch.setattr(cli, "stop_services", lambda services: None)
     monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
 
     code = cli.main(["demo", "--data-dir", str(data_dir)])
@@ -347,11 +341,12 @@ def test_demo_on_real_exports_creates_no_demo_users(tmp_path, monkeypatch, capsy
     (data_dir / "landing" / "roster.csv").write_text("participant_id\n")
     report = SimpleNamespace(published=True, render=lambda: "run summary")
     monkeypatch.setattr(pipelines.runner, "run_pipeline", lambda *args, **kwargs: report)
-    monkeypatch.setattr(cli, "_instance", lambda data_dir: None)
+    # the cli points DAGSTER_HOME at the data dir: monkeypatch restores it afterwards
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster-home"))
     monkeypatch.setattr(
         cli.subprocess, "Popen", lambda *a, **k: SimpleNamespace(pid=-1, poll=lambda: 0)
     )
-    monkeypatch.setattr(cli, "_stop", lambda services: None)
+    monkeypatch.setattr(cli, "stop_services", lambda services: None)
     monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
 
     assert cli.main(["demo", "--data-dir", str(data_dir)]) == 0

@@ -6,6 +6,7 @@ import json
 import os
 
 import dagster as dg
+import pytest
 
 from pipelines.definitions import build_definitions, defs
 from pipelines.defs.automation import landing_sensor
@@ -103,6 +104,7 @@ def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
     assert resource.data_dir == str(tmp_path)
 
 
+@pytest.mark.pipeline
 def test_a_fresh_sensor_does_not_rerun_what_the_cli_already_published(tmp_path):
     from pipelines.runner import run_pipeline
 

@@ -121,7 +121,7 @@ def test_demo_logins_stop_working_when_real_exports_replace_the_demo_cohort(
         return real_popen(command, *args, **kwargs)  # e.g. Dagster's log tailing during the run
 
     monkeypatch.setattr(cli.subprocess, "Popen", popen)
-    monkeypatch.setattr(cli, "_stop", lambda services: None)
+    monkeypatch.setattr(cli, "stop_services", lambda services: None)
     monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
 
     code = cli.main(["demo", "--data-dir", str(data_dir)])

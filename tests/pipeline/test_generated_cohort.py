@@ -8,32 +8,13 @@ snapshot must agree with it exactly.
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 
 import duckdb
 import pytest
+from generated_data import truth
 
-from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
 from pipelines.runner import run_pipeline
-
-
-def truth(data_dir, name):
-    with (data_dir / "truth" / name).open(newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-@pytest.fixture(scope="module")
-def snapshot(small_cohort):
-    con = duckdb.connect(str(small_cohort / "published" / "current.duckdb"), read_only=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def pid():
-    key = pseudonym_key()
-    return lambda participant_id: pseudonymize(participant_id, key)
 
 
 def test_one_participant_day_row_per_program_day(small_cohort, snapshot, pid):
@@ -202,18 +183,6 @@ def test_rerunning_on_the_same_exports_changes_nothing(small_cohort, tmp_path):
         for p, m in mtimes_before.items()
         if p.name != "_files.parquet"
     ), "raw partitions are not rewritten"
-
-
-@pytest.fixture(scope="module")
-def demo_cohort(tmp_path_factory):
-    """The demo's own size: 300 people × 12 weeks (what `make demo` serves)."""
-    from pipelines.lib.demo_cohort import generate_cohort
-
-    data_dir = tmp_path_factory.mktemp("demo_cohort")
-    generate_cohort(data_dir, participants=300, weeks=12, seed=7)
-    report = run_pipeline(data_dir, log_level="WARNING")
-    assert report.published, report.render()
-    return data_dir
 
 
 def test_demo_cohort_has_every_program_day_and_every_stretch_session(demo_cohort, pid):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import stat
 from pathlib import Path
 
@@ -111,14 +110,10 @@ def test_nothing_but_the_identities_file_outside_the_warehouse_holds_a_display_n
     assert holders == {"access/identities.json"}
 
 
-def test_a_rewrite_is_atomic_and_private_whatever_the_umask(tmp_path):
+def test_a_rewrite_is_atomic_and_private_whatever_the_umask(tmp_path, permissive_umask):
     data_dir = DataDir.at(tmp_path)
-    old = os.umask(0o022)
-    try:
-        write_identities(data_dir, {"p_a": Identity("P-1", "Ana R.", "C-01")}, "run-1")
-        write_identities(data_dir, {"p_b": Identity("P-2", None, "C-02")}, "run-2")
-    finally:
-        os.umask(old)
+    write_identities(data_dir, {"p_a": Identity("P-1", "Ana R.", "C-01")}, "run-1")
+    write_identities(data_dir, {"p_b": Identity("P-2", None, "C-02")}, "run-2")
     assert mode(data_dir.identities) == 0o600
     assert mode(data_dir.access_dir) == 0o700
     assert read_identities(data_dir.identities) == {"p_b": Identity("P-2", None, "C-02")}

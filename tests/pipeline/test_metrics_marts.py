@@ -9,61 +9,26 @@ checked against numbers worked out by hand.
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from datetime import date, timedelta
 
 import duckdb
 import pytest
+from generated_data import truth
+from principles import PRINCIPLES
 
-from pipelines.lib.parsers import SOURCES
-from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
-from pipelines.lib.raw_store import MANIFEST_SCHEMA
+from pipelines.lib.pseudonym import pseudonymize
 from pipelines.lib.rules import AppliedRules, record_rules
 from pipelines.lib.sql_catalog import load_sql_tables
-from pipelines.lib.warehouse import (
-    _DUCKDB_TYPES,
-    _create_raw_table,
-    _raw_table_schemas,
-    build_table,
-    prepare,
-    set_run_parameters,
-)
+from pipelines.lib.warehouse import build_table, create_raw_tables, prepare, set_run_parameters
 
-SCORES = (
-    "consistency",
-    "gentle",
-    "breathing",
-    "stability",
-    "activity",
-    "sleep_recovery",
-    "confidence",
-)
 EPS = 1e-9
-
-
-def truth(data_dir, name):
-    with (data_dir / "truth" / name).open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def rows(con, sql, params=None):
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-@pytest.fixture(scope="module")
-def snapshot(small_cohort):
-    con = duckdb.connect(str(small_cohort / "published" / "current.duckdb"), read_only=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def pid():
-    key = pseudonym_key()
-    return lambda participant_id: pseudonymize(participant_id, key)
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +72,10 @@ def test_every_score_lies_in_0_1_and_is_null_exactly_when_its_inputs_are_missing
         len(weeks) == snapshot.execute("select count(*) from marts.participant_week").fetchone()[0]
     )
     for w in weeks:
-        for score in SCORES:
+        for score in PRINCIPLES:
             assert w[score] is None or 0 <= w[score] <= 1, (score, w)
         if w["days_elapsed"] == 0:
-            assert all(w[s] is None for s in SCORES), "a week not started has no scores"
+            assert all(w[s] is None for s in PRINCIPLES), "a week not started has no scores"
             continue
         assert w["consistency"] is not None  # practice is always known on elapsed days
         assert (w["gentle"] is None) == (not w["rated_sessions"])
@@ -123,7 +88,7 @@ def test_every_score_lies_in_0_1_and_is_null_exactly_when_its_inputs_are_missing
         if not participants[w["pid"]]["has_wearable"]:
             assert w["activity"] is None and w["mean_steps"] is None, "no tracker: unknown, not 0"
     started = [w for w in weeks if w["days_elapsed"]]
-    for score in SCORES:
+    for score in PRINCIPLES:
         assert any(w[score] is not None for w in started), score
     assert any(w["activity"] is None for w in started)
     assert any(w["gentle"] is None for w in started)
@@ -365,20 +330,9 @@ def _insert(con, table: str, records: list[dict]) -> None:
 
 
 def build_warehouse(roster: list[dict], sessions: list[dict], checkins: list[dict]):
-    assert SOURCES  # the registry imports: the raw schemas come from it
     con = duckdb.connect()
     prepare(con, KEY)
-    columns = ", ".join(f'"{n}" {_DUCKDB_TYPES[t]}' for n, t in MANIFEST_SCHEMA.items())
-    con.execute(f"create table raw.files ({columns})")
-    for table, schema in _raw_table_schemas().items():
-        _create_raw_table(con, table, schema, [])
-    con.execute("create table raw.sources (entity varchar, cumulative boolean)")
-    con.execute("create table raw.identifier_fields (entity varchar, field varchar)")
-    con.execute(
-        "create table raw.ingest_issues (entity varchar, source varchar, file varchar, "
-        "file_sha256 varchar, line bigint, field varchar, value varchar, reason varchar, "
-        "severity varchar, action varchar)"
-    )
+    create_raw_tables(con)  # every raw table, empty
     base = {
         "cohort": "A",
         "coach_id": "C-7",
@@ -557,7 +511,7 @@ def test_principle_scores_and_their_raw_inputs(handmade):
         None,
         None,
     )
-    assert wd2["days_elapsed"] == 0 and all(wd2[s] is None for s in SCORES)
+    assert wd2["days_elapsed"] == 0 and all(wd2[s] is None for s in PRINCIPLES)
 
 
 def test_boom_bust_flag_is_one_burst_followed_by_four_or_more_missed_days(handmade):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import duckdb
-import pytest
-from spell_oracle import expected_spells
+from spell_oracle import expected_spells_frame, spell_inputs
 
 TERMS = {
     "sleep_prev_night_h",
@@ -14,13 +12,6 @@ TERMS = {
     "steps_1000_between",
     "week",
 }
-
-
-@pytest.fixture(scope="module")
-def snapshot(small_cohort):
-    con = duckdb.connect(str(small_cohort / "published" / "current.duckdb"), read_only=True)
-    yield con
-    con.close()
 
 
 def test_cohort_effects_have_every_contract_term_with_its_interval(snapshot):
@@ -72,22 +63,19 @@ def test_dose_response_bands_and_retention_curve(snapshot):
 
 
 def test_engagement_spells_match_a_day_by_day_recomputation_and_make_the_retention_curve(
-    snapshot,
+    snapshot, small_cohort
 ):
-    people = snapshot.execute(
-        "select pid, enrolled_on, program_weeks, withdrawn_on from marts.participants"
-    ).fetchall()
-    practice = set(
-        snapshot.execute("select distinct pid, day from marts.sessions where completed").fetchall()
-    )
-    ((as_of,),) = snapshot.execute("select as_of from meta.snapshot").fetchall()
+    people, practice, as_of = spell_inputs(small_cohort / "published" / "current.duckdb")
     spells = {
         pid: (days, disengaged)
         for pid, days, disengaged in snapshot.execute(
             "select pid, days, disengaged from marts.engagement_spells"
         ).fetchall()
     }
-    expected = expected_spells(people, practice, as_of)
+    expected = {
+        pid: (days, disengaged)
+        for pid, days, disengaged in expected_spells_frame(people, practice, as_of).iter_rows()
+    }
     assert spells == expected
     assert 0 < sum(d for _, d in expected.values()) < len(expected), "both outcomes occur"
     # models.retention is the Kaplan–Meier curve of exactly these spells

@@ -26,11 +26,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from landing_files import write_landing
 
 from pipelines import cli
 from pipelines.lib.demo_cohort import generate_cohort
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
 from pipelines.runner import dagster_home, run_pipeline
+
+pytestmark = pytest.mark.pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 NOT_ON_ROSTER = "P-99999"
@@ -84,9 +87,7 @@ def landing(tmp_path_factory) -> Path:
         f"apple_health/{unreadable}/export.xml": "%PDF-1.7 not an export",
         f"oura/{NOT_ON_ROSTER}/oura_trends.csv": oura_trends(first_day),
     }
-    for relative, text in exports.items():
-        (landing / relative).parent.mkdir(parents=True, exist_ok=True)
-        (landing / relative).write_text(text)
+    write_landing(root, exports)
     return landing
 
 
@@ -151,13 +152,6 @@ def assert_private(root: Path, ids: set[str]) -> None:
         and stat.S_IMODE(path.lstat().st_mode) != (0o700 if path.is_dir() else 0o600)
     ]
     assert wrong_modes == []
-
-
-@pytest.fixture
-def permissive_umask():
-    previous = os.umask(0o022)
-    yield
-    os.umask(previous)
 
 
 def test_steadyback_run_shows_people_only_by_pid_and_keeps_everything_private(

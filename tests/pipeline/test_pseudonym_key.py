@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 import pytest
+from landing_files import write_landing
 
 from pipelines import cli
 from pipelines.definitions import build_definitions
@@ -44,12 +45,7 @@ SESSIONS = (
 @pytest.fixture
 def real_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))  # cli.main points it here
-    landing = tmp_path / "landing"
-    (landing / "roster").mkdir(parents=True)
-    (landing / "app").mkdir()
-    (landing / "roster" / "roster.csv").write_text(ROSTER)
-    (landing / "app" / "sessions_1.csv").write_text(SESSIONS)
-    return tmp_path
+    return write_landing(tmp_path, {"roster/roster.csv": ROSTER, "app/sessions_1.csv": SESSIONS})
 
 
 def snapshot_meta(data_dir) -> dict:
@@ -81,6 +77,7 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     return [e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure]
 
 
+@pytest.mark.pipeline
 def test_steadyback_run_on_real_data_without_the_key_refuses_before_parsing(
     real_data_dir, monkeypatch, capsys
 ):
@@ -103,6 +100,7 @@ def test_steadyback_run_on_real_data_without_the_key_refuses_before_parsing(
     assert partitions(real_data_dir) == parsed, "refused before the new file was parsed"
 
 
+@pytest.mark.pipeline
 def test_the_refresh_job_refuses_real_data_without_the_key(real_data_dir, monkeypatch):
     monkeypatch.delenv(KEY_ENV)
     result = refresh_as_the_sensor_would(real_data_dir)
@@ -126,6 +124,7 @@ def test_the_public_demo_key_or_a_short_key_is_refused_on_real_data(
     assert not (real_data_dir / "published").exists()
 
 
+@pytest.mark.pipeline
 def test_the_generated_cohort_runs_on_the_demo_key_until_a_real_file_joins_it(
     tmp_path, monkeypatch
 ):
@@ -150,6 +149,7 @@ def test_the_generated_cohort_runs_on_the_demo_key_until_a_real_file_joins_it(
     assert snapshot_meta(tmp_path)["key_fingerprint"] == key_fingerprint(KEY_A.encode())
 
 
+@pytest.mark.pipeline
 def test_a_changed_key_is_refused_until_rotated_with_steadyback_run(
     real_data_dir, monkeypatch, capsys
 ):
@@ -181,6 +181,7 @@ def test_a_changed_key_is_refused_until_rotated_with_steadyback_run(
         run_pipeline(real_data_dir, log_level="WARNING")
 
 
+@pytest.mark.pipeline
 def test_publish_refuses_a_warehouse_built_under_another_key(real_data_dir, monkeypatch):
     monkeypatch.setenv(KEY_ENV, KEY_A)
     assert run_pipeline(real_data_dir, log_level="WARNING").published

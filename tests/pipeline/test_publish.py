@@ -8,6 +8,7 @@ import textwrap
 
 import duckdb
 import pytest
+from landing_files import write_landing
 
 from pipelines.lib.layout import DataDir
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
@@ -29,12 +30,7 @@ SESSIONS = (
 
 @pytest.fixture
 def data_dir(tmp_path):
-    landing = tmp_path / "landing"
-    (landing / "roster").mkdir(parents=True)
-    (landing / "app").mkdir()
-    (landing / "roster" / "roster.csv").write_text(ROSTER)
-    (landing / "app" / "sessions_1.csv").write_text(SESSIONS)
-    return tmp_path
+    return write_landing(tmp_path, {"roster/roster.csv": ROSTER, "app/sessions_1.csv": SESSIONS})
 
 
 def snapshot_run_id(data_dir) -> str:
@@ -42,6 +38,7 @@ def snapshot_run_id(data_dir) -> str:
         return con.execute("select run_id from meta.snapshot").fetchone()[0]
 
 
+@pytest.mark.pipeline
 def test_a_reader_holding_the_snapshot_open_never_blocks_the_next_run(data_dir):
     first = run_pipeline(data_dir, log_level="WARNING")
     assert first.published
@@ -74,6 +71,7 @@ def test_a_reader_holding_the_snapshot_open_never_blocks_the_next_run(data_dir):
     assert not list((data_dir / "published").glob(".*.tmp")), "no half-built file is left behind"
 
 
+@pytest.mark.pipeline
 def test_a_failing_blocking_check_keeps_the_old_snapshot(data_dir, monkeypatch):
     assert run_pipeline(data_dir, log_level="WARNING").published
     before = snapshot_run_id(data_dir)
@@ -96,6 +94,7 @@ def test_a_failing_blocking_check_keeps_the_old_snapshot(data_dir, monkeypatch):
     assert "NOT PUBLISHED" in report.render()
 
 
+@pytest.mark.pipeline
 def test_publish_refuses_a_build_that_would_leak_a_raw_identifier(data_dir):
     assert run_pipeline(data_dir, log_level="WARNING").published
     layout = DataDir.at(data_dir)
@@ -108,6 +107,7 @@ def test_publish_refuses_a_build_that_would_leak_a_raw_identifier(data_dir):
         assert publish(layout, con, "run-y", "test").run_id == "run-y"
 
 
+@pytest.mark.pipeline
 def test_an_id_in_free_text_or_in_lower_case_refuses_the_publish_and_keeps_the_snapshot(
     data_dir,
 ):
@@ -131,6 +131,7 @@ def test_an_id_in_free_text_or_in_lower_case_refuses_the_publish_and_keeps_the_s
     assert snapshot_run_id(data_dir) == before
 
 
+@pytest.mark.pipeline
 def test_an_id_in_a_shifted_column_is_quarantined_by_pid_and_publishes(data_dir):
     (data_dir / "landing" / "app" / "sessions_2.csv").write_text(
         SESSIONS.splitlines()[0] + "\ns3,P-00001,p-00002,600,stretch,core,2,true,true\n"
@@ -145,6 +146,7 @@ def test_an_id_in_a_shifted_column_is_quarantined_by_pid_and_publishes(data_dir)
     assert issue[0] == pid and f"got '{pid}'" in issue[1]
 
 
+@pytest.mark.pipeline
 def test_short_ids_display_names_and_machine_made_values_follow_their_own_rules(data_dir):
     assert run_pipeline(data_dir, log_level="WARNING").published
     key = pseudonym_key()
@@ -182,6 +184,7 @@ def test_short_ids_display_names_and_machine_made_values_follow_their_own_rules(
         }
 
 
+@pytest.mark.pipeline
 def test_sessions_land_on_the_local_day(data_dir):
     run_pipeline(data_dir, log_level="WARNING")
     with duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True) as con:

@@ -18,6 +18,8 @@ import pytest
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
 from pipelines.runner import run_pipeline
 
+pytestmark = pytest.mark.pipeline
+
 NON_WEAR_PERSON = "4020332650"  # 14 days with 0 steps and 1440 sedentary minutes
 DUPLICATE_SLEEP_PERSON = "4388161847"  # 5/5/2016 appears twice in sleepDay
 

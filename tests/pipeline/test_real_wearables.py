@@ -20,6 +20,8 @@ import pytest
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
 from pipelines.runner import run_pipeline
 
+pytestmark = pytest.mark.pipeline
+
 ROSTER = [
     # participant_id, enrolled_on, weeks, timezone
     ("P-OURA", "2020-01-06", 4, "America/Chicago"),

@@ -15,18 +15,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.lib.parsers import SOURCES
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES, conform
 from pipelines.lib.pseudonym import pseudonymize
 from pipelines.lib.rules import AppliedRules, ProgramRules, record_rules
 from pipelines.lib.sql_catalog import load_sql_tables
-from pipelines.lib.warehouse import (
-    _create_raw_table,
-    _raw_table_schemas,
-    build_table,
-    prepare,
-    set_run_parameters,
-)
+from pipelines.lib.warehouse import build_table, create_raw_tables, prepare, set_run_parameters
 
 KEY = b"rules-test-key"
 ROSTER = [
@@ -47,7 +40,7 @@ class Warehouse:
         self.rules = AppliedRules(rules or ProgramRules())
         self.con = duckdb.connect()
         prepare(self.con, KEY)
-        self.files: list[tuple] = []
+        self.files: list[dict] = []
         self.rows: dict[str, list[pl.DataFrame]] = {t: [] for t in WEARABLE_TABLES}
 
     def add(
@@ -74,34 +67,28 @@ class Warehouse:
             )
         )
         self.files.append(
-            (
-                entity,
-                entity,
-                path,
-                None,
-                sha,
-                1,
-                datetime.fromisoformat(exported).replace(tzinfo=UTC),
-                1,
-                1,
-                0,
-                "loaded",
-                None,
-            )
+            {
+                "entity": entity,
+                "source": entity,
+                "file": path,
+                "file_sha256": sha,
+                "partition_key": sha,
+                "size_bytes": 1,
+                "modified_at": datetime.fromisoformat(exported).replace(tzinfo=UTC),
+                "rows_read": 1,
+                "rows_landed": 1,
+                "rows_quarantined": 0,
+                "status": "loaded",
+            }
         )
 
     def build(self) -> duckdb.DuckDBPyConnection:
         con = self.con
-        con.execute(
-            "create table raw.files (entity varchar, source varchar, file varchar, participant_id varchar, "
-            "file_sha256 varchar, size_bytes bigint, modified_at timestamptz, rows_read bigint, "
-            "rows_landed bigint, rows_quarantined bigint, status varchar, error varchar)"
-        )
-        con.executemany(
-            "insert into raw.files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.files
-        )
-        for table, schema in _raw_table_schemas().items():
-            _create_raw_table(con, table, schema, [])
+        create_raw_tables(con)  # every raw table, empty; raw.sources says which are cumulative
+        if self.files:
+            con.register("files", pl.DataFrame(self.files).to_arrow())
+            con.execute("insert into raw.files by name select * from files")
+            con.unregister("files")
         for table, frames in self.rows.items():
             for frame in frames:
                 con.register("frame", frame.to_arrow())
@@ -118,17 +105,6 @@ class Warehouse:
         )
         con.execute(
             "update raw.roster set source_file = 'roster.csv', row_number = 1, exported_at = now()"
-        )
-        con.execute(
-            "create table raw.sources as select * from (values ('garmin', false)) t(entity, cumulative)"
-        )
-        con.execute(
-            "insert into raw.sources select distinct entity, true from raw.files where entity <> 'garmin'"
-        )
-        con.execute("create table raw.identifier_fields (entity varchar, field varchar)")
-        con.execute(
-            "create table raw.ingest_issues (entity varchar, source varchar, file varchar, file_sha256 varchar, "
-            "line bigint, field varchar, value varchar, reason varchar, severity varchar, action varchar)"
         )
         set_run_parameters(con, date(2026, 3, 8), "test-run")
         record_rules(con, self.rules)
@@ -150,7 +126,6 @@ def steps(day, value, duration=86400, **extra):
 
 @pytest.fixture
 def warehouse() -> Warehouse:
-    assert SOURCES  # the registry imports: the raw schemas below come from it
     return Warehouse()
 
 

@@ -336,13 +336,12 @@ def test_source_reads_only_the_files_it_understands(tmp_path):
     assert pickle.loads(pickle.dumps(SOURCE.parse)) is parse
 
 
-def test_json_array_reader_across_buffer_boundaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(json_array, "_CHUNK_CHARS", 7)
+def test_json_array_reader_across_buffer_boundaries(tmp_path):
     records = [{"dateTime": f"01/01/20 08:{m:02d}:00", "value": str(m * 11)} for m in range(40)]
     path = _write(tmp_path, "x.json", " \n" + json.dumps(records, indent=2) + "\n")
-    assert [r for _, r in json_array.iter_json_array(path)] == records
+    assert [r for _, r in json_array.iter_json_array(path, chunk_chars=7)] == records
     numbers = _write(tmp_path, "n.json", "[1234567890123, 4.5e10, true, null]")
-    assert [r for _, r in json_array.iter_json_array(numbers)] == [
+    assert [r for _, r in json_array.iter_json_array(numbers, chunk_chars=7)] == [
         1234567890123,
         4.5e10,
         True,

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from garmin_fit_sdk import CrcCalculator, Decoder, Encoder, Profile, Stream
 
-from pipelines.lib.parsers.garmin import GARMIN, parse
+from pipelines.lib.parsers.garmin import SOURCE, parse
 from pipelines.lib.parsers.garmin.activity import kind
 from pipelines.lib.parsers.source import LandingFile
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES
@@ -26,7 +26,7 @@ MESG = Profile["mesg_num"]
 
 def _parse(path: Path, person: str | None = "P-001"):
     relative = f"garmin/{person}/{path.name}" if person else f"garmin/{path.name}"
-    return parse_landing_file(GARMIN, LandingFile(path, relative, person))
+    return parse_landing_file(SOURCE, LandingFile(path, relative, person))
 
 
 def _decode(path: Path) -> list[tuple[int, dict]]:
@@ -453,15 +453,15 @@ def test_file_outside_a_person_folder_is_quarantined(garmin_dir):
 
 
 def test_source_shape():
-    assert GARMIN.per_person and GARMIN.folder == GARMIN.name == "garmin"
-    assert set(GARMIN.patterns) == {"garmin/**/*.fit", "garmin/**/*.FIT"}
-    assert pickle.loads(pickle.dumps(GARMIN.parse)) is parse
-    for table, schema in GARMIN.outputs.items():
+    assert SOURCE.per_person and SOURCE.folder == SOURCE.name == "garmin"
+    assert set(SOURCE.patterns) == {"garmin/**/*.fit", "garmin/**/*.FIT"}
+    assert pickle.loads(pickle.dumps(SOURCE.parse)) is parse
+    for table, schema in SOURCE.outputs.items():
         assert schema == WEARABLE_TABLES[table]
 
 
 def test_every_table_is_written_in_canonical_form(garmin_dir):
     parsed = _parse(garmin_dir / "Settings.fit")
-    assert set(parsed.tables) == set(GARMIN.outputs)
+    assert set(parsed.tables) == set(SOURCE.outputs)
     for table, frame in parsed.tables.items():
         assert frame.schema == pl.Schema(WEARABLE_TABLES[table])

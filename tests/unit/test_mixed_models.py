@@ -398,13 +398,9 @@ def test_unfittable_models_give_null_rows_not_errors():
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> tuple[pl.DataFrame, pl.DataFrame]:
-    from pipelines.lib.demo_cohort import generate_cohort
-
-    out: Path = tmp_path_factory.mktemp("demo300")
-    generate_cohort(out, participants=300, weeks=12, seed=7)
-    days = pl.read_csv(out / "truth" / "days.csv", try_parse_dates=True)
-    weeks = pl.read_csv(out / "truth" / "weeks.csv")
+def generated(demo_exports: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    days = pl.read_csv(demo_exports / "truth" / "days.csv", try_parse_dates=True)
+    weeks = pl.read_csv(demo_exports / "truth" / "weeks.csv")
     daily = days.filter(pl.col("elapsed")).select(
         pl.col("participant_id").alias("pid"),
         "day",

@@ -3,20 +3,11 @@
 import os
 import stat
 
-import pytest
-
 from pipelines.lib.layout import DataDir, private_dir
 
 
 def mode(path) -> int:
     return stat.S_IMODE(os.lstat(path).st_mode)
-
-
-@pytest.fixture
-def permissive_umask():
-    previous = os.umask(0o022)
-    yield
-    os.umask(previous)
 
 
 def test_private_dir_creates_every_missing_folder_0700_under_a_permissive_umask(

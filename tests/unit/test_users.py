@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from argon2 import PasswordHasher
+from snapshot_files import snapshot_of_coaches
 
 from pipelines.lib.demo_cohort import generate_cohort
 from pipelines.lib.users import (
@@ -231,13 +232,7 @@ def fake_demo_dir(root: Path, coach_ids: list, generated: object = True) -> Path
     """The generator's landing files (and its manifest of them) under a snapshot whose roster
     lists these coaches and whose `meta.snapshot.generated_cohort` is `generated`."""
     generate_cohort(root, participants=4, weeks=2, seed=1)
-    snapshot = root / "published" / "current.duckdb"
-    snapshot.parent.mkdir(parents=True)
-    connection = duckdb.connect(str(snapshot))
-    connection.execute("create schema marts")
-    connection.execute("create table marts.participants (pid varchar, coach_id varchar)")
-    for number, coach_id in enumerate(coach_ids):
-        connection.execute("insert into marts.participants values (?, ?)", [f"p{number}", coach_id])
+    connection = duckdb.connect(str(snapshot_of_coaches(root, coach_ids)))
     connection.execute("create schema meta")
     if generated == "no column":
         connection.execute("create table meta.snapshot as select 'run-1' as run_id")

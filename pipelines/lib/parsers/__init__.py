@@ -1,27 +1,25 @@
-"""Every landing source the pipeline ingests: `SOURCES`."""
+"""Every landing source the pipeline ingests: `SOURCES`.
 
-from . import fitabase
-from .apple_health import SOURCE as APPLE_HEALTH
-from .fitbit_archive import SOURCE as FITBIT_ARCHIVE
-from .garmin import GARMIN
-from .omh import SOURCE as OMH
-from .oura import SOURCE as OURA
-from .program import APP_CHECKINS, APP_SESSIONS, PROM, ROSTER
-from .source import LandingFile, Parsed, Source, spec_source
+Each parser module or package names what it ingests the same way: `SOURCE` (one
+`Source`) or `SOURCES` (several: the program's exports, Fitabase's files), and
+`SOURCE_NAME`, the value its rows carry in the canonical `source` column.
+"""
+
+from . import apple_health, fitabase, fitbit_archive, garmin, omh, oura, program
+from .program import ENTITIES
+from .source import LandingFile, Parsed, Source
 from .spec import Entity, Field, Issue
 
-# the program's own exports, checked field by field against their spec
-ENTITIES: tuple[Entity, ...] = (ROSTER, APP_SESSIONS, APP_CHECKINS, PROM)
 ENTITIES_BY_NAME = {e.name: e for e in ENTITIES}
 
 SOURCES: tuple[Source, ...] = (
-    *(spec_source(e) for e in ENTITIES),
+    *program.SOURCES,
     *fitabase.SOURCES,
-    FITBIT_ARCHIVE,
-    APPLE_HEALTH,
-    GARMIN,
-    OURA,
-    OMH,
+    fitbit_archive.SOURCE,
+    apple_health.SOURCE,
+    garmin.SOURCE,
+    oura.SOURCE,
+    omh.SOURCE,
 )
 SOURCES_BY_NAME = {s.name: s for s in SOURCES}
 

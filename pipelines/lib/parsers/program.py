@@ -5,6 +5,7 @@ Formats: ../shared/spec/program-exports.md (the contract with the program).
 
 from __future__ import annotations
 
+from .source import Source, spec_source
 from .spec import Entity, Field
 
 SESSION_KINDS = ("stretch", "stability", "breathing", "walk", "other")
@@ -89,3 +90,7 @@ PROM = Entity(
         Field("psqi_total", "int", low=0, high=21),
     ),
 )
+
+# each checked field by field against its spec
+ENTITIES: tuple[Entity, ...] = (ROSTER, APP_SESSIONS, APP_CHECKINS, PROM)
+SOURCES: tuple[Source, ...] = tuple(spec_source(e) for e in ENTITIES)

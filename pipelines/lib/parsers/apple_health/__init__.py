@@ -37,7 +37,7 @@ from .timeline import epoch_to_utc
 from .wear import quarter_hour_wear
 from .workouts import workout_rows
 
-NAME = "apple_health"
+SOURCE_NAME = "apple_health"
 TABLES = ("wearable_intervals", "wearable_sleep", "wearable_vitals", "wearable_workouts")
 
 
@@ -78,7 +78,7 @@ def read_export(landing: LandingFile) -> ExportCollector:
 
 
 def _who(frame: pl.DataFrame, participant_id: str) -> pl.DataFrame:
-    return frame.with_columns(participant_id=pl.lit(participant_id), source=pl.lit(NAME))
+    return frame.with_columns(participant_id=pl.lit(participant_id), source=pl.lit(SOURCE_NAME))
 
 
 def _intervals(collector: ExportCollector) -> pl.DataFrame:
@@ -151,8 +151,8 @@ def parse(landing: LandingFile) -> Parsed:
 
 
 SOURCE = Source(
-    name=NAME,
-    folder=NAME,
+    name=SOURCE_NAME,
+    folder=SOURCE_NAME,
     patterns=(
         "apple_health/*/**/export.zip",
         "apple_health/*/**/export.xml",
@@ -167,6 +167,5 @@ SOURCE = Source(
     identifiers=("participant_id",),
     cumulative=True,  # every export repeats all earlier data: the newest export of a day wins
 )
-SOURCES = (SOURCE,)
 
-__all__ = ["NAME", "SOURCE", "SOURCES", "parse", "read_export"]
+__all__ = ["SOURCE", "SOURCE_NAME", "parse", "read_export"]

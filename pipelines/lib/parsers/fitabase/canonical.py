@@ -13,7 +13,7 @@ from ..source import Parsed
 from ..spec import Issue
 from ..wearable_tables import LOCAL, conform, empty
 
-SOURCE = "fitabase"
+SOURCE_NAME = "fitabase"
 DEVICE = "Fitbit"  # Fitabase does not name the tracker model
 INTERVALS = "wearable_intervals"
 SLEEP = "wearable_sleep"
@@ -58,7 +58,7 @@ def intervals(
         INTERVALS,
         frame.select(
             pl.col("fitbit_id"),
-            pl.lit(SOURCE).alias("source"),
+            pl.lit(SOURCE_NAME).alias("source"),
             pl.lit(DEVICE).alias("device"),
             start.alias("start_local"),
             (start.dt.date() if vendor_day else pl.lit(None, pl.Date)).alias("local_day"),

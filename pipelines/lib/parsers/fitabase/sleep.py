@@ -27,7 +27,7 @@ import polars as pl
 from ..source import LandingFile, Parsed
 from ..spec import Issue
 from ..wearable_tables import LOCAL, conform
-from .canonical import DEVICE, SLEEP, SOURCE, integer, landed, text, us_time
+from .canonical import DEVICE, SLEEP, SOURCE_NAME, integer, landed, text, us_time
 from .reading import DUPLICATE, by_line, read_in_chunks, read_whole
 from .specs import MINUTE_SLEEP, SLEEP_DAY
 
@@ -48,7 +48,7 @@ def parse_sleep_day(landing: LandingFile) -> Parsed:
         return Parsed({}, issues, rows_read)
     days = rows.select(
         text("Id").alias("fitbit_id"),
-        pl.lit(SOURCE).alias("source"),
+        pl.lit(SOURCE_NAME).alias("source"),
         pl.lit(DEVICE).alias("device"),
         us_time("SleepDay").dt.date().alias("local_day"),
         integer("TotalMinutesAsleep").alias("minutes_asleep"),
@@ -133,7 +133,7 @@ def _episodes(minutes: pl.DataFrame) -> pl.DataFrame:
         SLEEP,
         logs.select(
             "fitbit_id",
-            pl.lit(SOURCE).alias("source"),
+            pl.lit(SOURCE_NAME).alias("source"),
             pl.lit(DEVICE).alias("device"),
             "start_local",
             "end_local",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 _WHITESPACE = " \t\n\r"
-_CHUNK_CHARS = 1 << 20
+CHUNK_CHARS = 1 << 20  # read at a time
 _LARGEST_RECORD_CHARS = (
     64 << 20
 )  # far above any real record; stops a broken file from being read whole
@@ -29,8 +29,9 @@ class NotAJsonArray(ValueError):
 
 
 class _Buffer:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, chunk_chars: int) -> None:
         self._handle = path.open(encoding="utf-8-sig")
+        self.chunk_chars = chunk_chars
         self.text = ""
         self.pos = 0
         self.consumed = 0  # characters dropped from the front of `text`
@@ -47,11 +48,11 @@ class _Buffer:
         """Append the next chunk; False at the end of the file."""
         if self.eof:
             return False
-        chunk = self._handle.read(_CHUNK_CHARS)
+        chunk = self._handle.read(self.chunk_chars)
         if not chunk:
             self.eof = True
             return False
-        if self.pos > _CHUNK_CHARS:
+        if self.pos > self.chunk_chars:
             self.consumed += self.pos
             self.text = self.text[self.pos :]
             self.pos = 0
@@ -69,10 +70,11 @@ class _Buffer:
                 return ""
 
 
-def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield (record number from 1, element) for each element of the file's top-level array."""
+def iter_json_array(path: Path, chunk_chars: int = CHUNK_CHARS) -> Iterator[tuple[int, Any]]:
+    """Yield (record number from 1, element) for each element of the file's top-level array,
+    reading `chunk_chars` characters at a time (an element may span any number of chunks)."""
     decoder = json.JSONDecoder()
-    buffer = _Buffer(path)
+    buffer = _Buffer(path, chunk_chars)
     try:
         first = buffer.next_char()
         if first == "":

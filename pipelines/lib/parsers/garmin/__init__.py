@@ -24,7 +24,7 @@ from . import activity, monitoring
 from .fit import FitError, read_fit
 from .rows import COLUMNS
 
-NAME = "garmin"
+SOURCE_NAME = "garmin"
 MONITORING_TYPES = ("monitoring_a", "monitoring_b")
 TABLES = ("wearable_intervals", "wearable_vitals", "wearable_workouts")
 
@@ -47,7 +47,7 @@ def parse(landing: LandingFile) -> Parsed:
         found = monitoring.read_monitoring(fit, issues)
         rows["wearable_intervals"], rows["wearable_vitals"] = found.intervals, found.vitals
 
-    person = {"participant_id": landing.participant_id, "source": NAME, "device": fit.device}
+    person = {"participant_id": landing.participant_id, "source": SOURCE_NAME, "device": fit.device}
     tables = {
         table: conform(
             table,
@@ -64,9 +64,9 @@ def _schema(table: str) -> dict[str, pl.DataType]:
     return {name: WEARABLE_TABLES[table][name] for name in COLUMNS[table]}
 
 
-GARMIN = Source(
-    name=NAME,
-    folder=NAME,
+SOURCE = Source(
+    name=SOURCE_NAME,
+    folder=SOURCE_NAME,
     patterns=("garmin/**/*.fit", "garmin/**/*.FIT"),
     outputs={table: WEARABLE_TABLES[table] for table in TABLES},
     parse=parse,
