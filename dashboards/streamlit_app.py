@@ -99,5 +99,6 @@ with st.sidebar:
         session.log_out()
         st.rerun()
     st.caption(f"Data directory: `{queries.data_dir()}`")
+    session.sync_cookie()  # after a login, or a while in use: the browser's sign-in cookie
 
 page.run()
