@@ -1,4 +1,8 @@
-"""The logged-in viewer of one browser session, the login form, and what every page starts with.
+"""The signed-in viewer of one browser session, the login form, and what every page starts with.
+
+A login starts a sign-in session (pipelines/lib/sign_in.py) that the browser keeps
+in a cookie (dashboards/session_cookie.py), so reloads and new tabs stay signed in;
+every run checks it again against the users file.
 
 Pages call `open_page(page)` first: it checks the viewer's role may open the
 page (the data-access layer checks again on every read), prints the title and
@@ -177,7 +181,14 @@ def sync_cookie() -> None:
     """
     if COOKIE_KEY not in st.session_state:
         return
-    ticket = st.session_state.pop(COOKIE_KEY)
+    ticket = st.session_state[COOKIE_KEY]
+    if ticket is None:  # forget it: asked once, after signing out or a refused cookie
+        del st.session_state[COOKIE_KEY]
+    elif not session_cookie.ticket_pending(ticket):  # exchanged (or expired): done
+        del st.session_state[COOKIE_KEY]
+        return
+    # A ticket is offered again on every run until the route has exchanged it: a run that
+    # moves on to another page at once (`/` to the role's first page) never shows its element.
     st.html(session_cookie.exchange_script(ticket), unsafe_allow_javascript=True)
 
 

@@ -76,6 +76,13 @@ def redeem_ticket(ticket: str) -> tuple[str, str] | None:
     return found[0], found[1]
 
 
+def ticket_pending(ticket: str) -> bool:
+    """Whether a ticket is still to be exchanged: issued, not used, not expired."""
+    with _tickets_lock:
+        found = _tickets.get(ticket)
+    return found is not None and found[2] > time.monotonic()
+
+
 def exchange_script(ticket: str | None) -> str:
     """The page's side: exchange `ticket` for the cookie, or (None) make the browser forget it."""
     if ticket is None:

@@ -210,6 +210,26 @@ def test_a_role_lands_on_its_own_first_page_in_a_new_tab(context, url, data_dir)
     assert heading(tab) == "Data health" and tab.url.rstrip("/").endswith("/data-health")
 
 
+def test_behind_an_https_proxy_on_this_machine_the_cookie_is_secure(context, url, data_dir):
+    """nginx or Caddy on the same machine say `X-Forwarded-Proto: https` (docs/deploy.md);
+    here the browser's requests get that header on their way to the server."""
+
+    def as_if_proxied(route):
+        route.continue_(headers={**route.request.headers, "x-forwarded-proto": "https"})
+
+    context.route("**/_steadyback/session", as_if_proxied)
+    fay = user(data_dir, "fay-https")
+    page = open_tab(context, f"{url}/cohort")
+    with page.expect_response("**/_steadyback/session", timeout=30_000) as answer:
+        log_in(page, fay.username)
+
+    cookie = answer.value.header_value("set-cookie")
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    assert {"Secure", "HttpOnly", "SameSite=strict", "Path=/"} <= {
+        part.strip() for part in cookie.split(";")
+    }
+
+
 # --- and how it ends --------------------------------------------------------------------------------
 
 
