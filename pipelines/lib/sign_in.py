@@ -190,7 +190,7 @@ class Sessions:
             return Check(None, "ended")
         username = entry["user"]
         refusal = None
-        if now - entry["seen"] >= idle_s:
+        if _idle(entry, idle_s, now):
             refusal = "expired"
         else:
             user = UserStore.at(self.layout.root).get(username)
@@ -267,7 +267,7 @@ class Sessions:
             before = json.dumps(sessions, sort_keys=True)
             if idle_s is not None:
                 now = time.time() if now is None else now
-                sessions = {k: e for k, e in sessions.items() if now - e["seen"] < idle_s}
+                sessions = {k: e for k, e in sessions.items() if not _idle(e, idle_s, now)}
             yield sessions
             if json.dumps(sessions, sort_keys=True) != before:
                 document = {"version": FILE_VERSION, "sessions": sessions}
@@ -282,6 +282,11 @@ class Sessions:
         return SessionError(
             f"{self.path}: the sign-in sessions cannot be written ({type(error).__name__})"
         )
+
+
+def _idle(entry: dict, idle_s: float, now: float) -> bool:
+    """Whether a session was last used `idle_s` or more ago: it has ended."""
+    return now - entry["seen"] >= idle_s
 
 
 def _digest(sid: str) -> str:
