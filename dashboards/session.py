@@ -99,7 +99,10 @@ def current_viewer() -> User | None:
         checked = Check(None, "unreadable", signed_in.username)
     user = checked.user
     if user is not None and user.username in DEMO_USERNAMES and not _demo_data():
-        _sessions().end_user(user.username)  # a run published real data under a demo session
+        try:  # a run published real data under a demo session
+            _sessions().end_user(user.username)
+        except SessionError as error:
+            _log.error("%s", error)
         user, checked = None, Check(None, "demo login on real data", user.username)
     if user is None:
         username = checked.username or signed_in.username

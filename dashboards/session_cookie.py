@@ -9,7 +9,8 @@ SameSite=Strict (no other site's page or link sends it), Secure when the request
 came over HTTPS (directly, or from a proxy on this machine saying
 `X-Forwarded-Proto: https`), Max-Age the idle time — and the cookie value itself
 never appears in a page. The same route, with DELETE, makes the browser forget it
-after signing out. `dashboards/server.py` serves the route beside Streamlit's.
+when it names no live session (after signing out, or a refused cookie; a newer
+login's cookie stays). `dashboards/server.py` serves the route beside Streamlit's.
 
 Cross-site requests cannot use the route: both methods need a header that a page
 of another site cannot send without the browser asking this server first
@@ -29,7 +30,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pipelines.lib.layout import default_data_dir
 from pipelines.lib.sign_in import SessionError, Sessions, idle_seconds
+from pipelines.lib.users import UserError
 
 COOKIE_NAME = "steadyback_session"
 TICKET_HEADER = "X-Steadyback-Ticket"
@@ -105,7 +108,8 @@ def session_endpoint(request: Request) -> Response:
     if request.method == "DELETE":
         if request.headers.get(FORGET_HEADER) != "1":
             return refused
-        answer.delete_cookie(COOKIE_NAME, **cookie)
+        if not _live(request.cookies.get(COOKIE_NAME)):
+            answer.delete_cookie(COOKIE_NAME, **cookie)
         return answer
     redeemed = redeem_ticket(request.headers.get(TICKET_HEADER, ""))
     if redeemed is None:
@@ -119,6 +123,20 @@ def session_endpoint(request: Request) -> Response:
         return Response(status_code=503, headers={"Cache-Control": "no-store"})
     answer.set_cookie(COOKIE_NAME, value, max_age=max_age, **cookie)
     return answer
+
+
+def _live(cookie: str | None) -> bool:
+    """Whether the browser's cookie names a session that may go on: a tab signed out of
+    an ended session must not make the browser forget the cookie of a newer login."""
+    if not cookie:
+        return False
+    sessions = Sessions.at(default_data_dir())
+    try:
+        sid = sessions.unsign(cookie)
+        return sid is not None and sessions.live(sid, idle_seconds())
+    except (SessionError, UserError) as error:
+        _log.error("the sign-in cookie could not be checked: %s", error)
+        return False
 
 
 def routes() -> list[Route]:

@@ -189,15 +189,7 @@ class Sessions:
         if entry is None:
             return Check(None, "ended")
         username = entry["user"]
-        refusal = None
-        if _idle(entry, idle_s, now):
-            refusal = "expired"
-        else:
-            user = UserStore.at(self.layout.root).get(username)
-            if user is None:
-                refusal = "user removed"
-            elif fingerprint(user) != entry["fingerprint"]:
-                refusal = "user changed"
+        user, refusal = self._judged(entry, idle_s, now)
         if refusal is not None:
             with self._changing(idle_s, now) as sessions:
                 sessions.pop(key, None)
@@ -209,6 +201,23 @@ class Sessions:
                 return Check(None, "ended", username)
             sessions[key]["seen"] = now
         return Check(user, username=username, touched=True)
+
+    def live(self, sid: str, idle_s: float, now: float | None = None) -> bool:
+        """Whether session `sid` may go on (as `check`, without changing anything)."""
+        entry = self._read().get(_digest(sid))
+        now = time.time() if now is None else now
+        return entry is not None and self._judged(entry, idle_s, now)[1] is None
+
+    def _judged(self, entry: dict, idle_s: float, now: float) -> tuple[User | None, str | None]:
+        """The user of a recorded session, or why it may not go on."""
+        if _idle(entry, idle_s, now):
+            return None, "expired"
+        user = UserStore.at(self.layout.root).get(entry["user"])
+        if user is None:
+            return None, "user removed"
+        if fingerprint(user) != entry["fingerprint"]:
+            return None, "user changed"
+        return user, None
 
     def end_user(self, username: str) -> int:
         """End every session of `username` (signing out); how many there were."""

@@ -247,12 +247,17 @@ def test_signing_out_in_one_tab_signs_the_other_out_at_its_next_click(
     second.get_by_role("button", name="Log out").click()
     second.get_by_role("button", name="Log in").wait_for(timeout=30_000)
     assert cookie_gone(context)  # the browser forgot it
+    log_in(second, ben.username)  # back after lunch, in the second tab: a new session
+    renewed = session_cookie(context)
+    assert renewed["value"] != cookie["value"]
 
     first.locator('[data-testid="stSidebarNav"] a', has_text="Person").click()
     first.get_by_role("button", name="Log in").wait_for(timeout=30_000)
     settle(first)
     assert first.locator(SIGNED_IN).count() == 0
     assert first.locator('[data-testid="stMetric"], .js-plotly-plot').count() == 0
+    # the first tab's sign-out left the newer login's cookie alone
+    assert signed_in(open_tab(context, f"{url}/cohort"))
 
     # the signed-out cookie, kept by someone and brought back, opens nothing
     elsewhere = with_cookie(browser, url, cookie["value"])

@@ -24,7 +24,9 @@ def sid(tmp_path, monkeypatch) -> str:
     return Sessions.at(tmp_path).start(user, 7200.0)
 
 
-def call(method: str, headers: dict[str, str], scheme: str = "http"):
+def call(method: str, headers: dict[str, str], scheme: str = "http", cookie: str | None = None):
+    if cookie is not None:
+        headers = {**headers, "Cookie": f"{session_cookie.COOKIE_NAME}={cookie}"}
     scope = {
         "type": "http",
         "method": method,
@@ -110,7 +112,8 @@ def test_a_request_from_another_site_is_refused_and_spends_no_ticket(tmp_path, s
     assert call("POST", {**headers, "Sec-Fetch-Site": "same-origin"}).status_code == 204
 
 
-def test_forgetting_the_cookie_needs_the_header(tmp_path):
+def test_forgetting_the_cookie_needs_the_header(tmp_path, monkeypatch):
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(tmp_path))
     assert call("DELETE", {}).status_code == 403
 
     response = call("DELETE", {session_cookie.FORGET_HEADER: "1"})
@@ -119,6 +122,22 @@ def test_forgetting_the_cookie_needs_the_header(tmp_path):
     assert header.startswith(f"{session_cookie.COOKIE_NAME}=")
     assert attributes(header)["max-age"] == "0"
     assert {"httponly", "samesite", "path"} <= attributes(header).keys()
+
+
+def test_only_a_cookie_of_no_live_session_is_forgotten(tmp_path, sid, monkeypatch):
+    """A tab signed out of an ended session asks to forget the cookie; the browser may by
+    then hold the cookie of a newer login (in another tab), which stays."""
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(tmp_path))
+    forget = {session_cookie.FORGET_HEADER: "1"}
+    sessions = Sessions.at(tmp_path)
+    live = sessions.sign(sid)
+
+    kept = call("DELETE", forget, cookie=live)
+    assert kept.status_code == 204 and "set-cookie" not in kept.headers
+
+    sessions.end_user("ana")
+    assert "set-cookie" in call("DELETE", forget, cookie=live).headers
+    assert "set-cookie" in call("DELETE", forget, cookie=live[:-2] + "xx").headers
 
 
 def test_under_a_base_path_the_route_and_the_cookie_follow_it(tmp_path, sid):

@@ -201,6 +201,20 @@ def test_a_user_removed_and_added_again_does_not_get_old_sessions_back(tmp_path,
     assert check(tmp_path, sid, T0 + 1).refusal == "user changed"
 
 
+def test_live_answers_as_check_without_changing_anything(tmp_path, users):
+    sid = start(tmp_path, "ana")
+    path = DataDir.at(tmp_path).sign_in_sessions
+    before = path.read_text()
+    sessions = Sessions.at(tmp_path)
+
+    assert sessions.live(sid, IDLE, now=T0 + 0.9 * IDLE)
+    assert not sessions.live(sid, IDLE, now=T0 + IDLE)
+    assert not sessions.live("never-issued", IDLE, now=T0)
+    users.remove("ana")
+    assert not sessions.live(sid, IDLE, now=T0 + 1)
+    assert path.read_text() == before
+
+
 def test_an_unknown_session_id_is_refused(tmp_path, users):
     start(tmp_path, "ana")
     assert check(tmp_path, "never-issued", T0 + 1).refusal == "ended"
