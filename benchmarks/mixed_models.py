@@ -44,6 +44,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests" / "unit")]
 
 from test_mixed_models import TRUTH, simulate_cohort  # noqa: E402
 
+from pipelines.lib.rules import ProgramRules  # noqa: E402
 from pipelines.lib.statistics.mixed import DAILY, TERMS, WEEKLY, design, fit_pain_models  # noqa: E402
 from pipelines.lib.statistics.mixed_fit import fit_lmm, fit_preferring_slope  # noqa: E402
 
@@ -70,7 +71,7 @@ def calibration(panels: int, people: int, weeks: int, slope_sd: float, seed: int
             rows.append(row | {"panel": k, "se": m.fit.se[j], "df": m.fit.df[j]})
         if sd:
             person_rows.append(
-                models.person_effects().join(
+                models.person_effects(ProgramRules()).join(
                     slopes.unpivot(index="pid", variable_name="term", value_name="truth"),
                     on=["pid", "term"],
                 )

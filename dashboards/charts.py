@@ -117,7 +117,7 @@ def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure
 
 
 ADHERENCE_BAND_COLORS = (MISSED_COLOR, "#f2a541", DONE_COLOR)
-"""Colours of the adherence bands < 60 %, 60–79 %, ≥ 80 % (band_order 1, 2, 3)."""
+"""Colours of the adherence bands, lowest to highest (band_order 1, 2, 3; `dose_response.bands`)."""
 
 COVERAGE_SERIES = {
     "checkin_share": ("daily check-in", "#1f5fa8", "solid"),
@@ -857,11 +857,13 @@ def pain_figure(
     baseline: float | None,
     baseline_week: int | None,
     threshold: float | None,
+    min_checkins: int,
 ) -> go.Figure:
     """Daily pain check-ins, their rolling mean, weekly means, baseline and responder threshold.
 
-    `trend` is `queries.pain_trend`, `weekly` `queries.weekly_pain`. The baseline and the
-    responder threshold (`queries.responder_threshold`) are drawn across the whole period.
+    `trend` is `queries.pain_trend`, `weekly` `queries.weekly_pain` (weeks with at least
+    `min_checkins` check-ins). The baseline and the responder threshold
+    (`queries.responder_threshold`) are drawn across the whole period.
     """
     checked = trend.filter(pl.col("pain").is_not_null())
     figure = go.Figure()
@@ -894,7 +896,7 @@ def pain_figure(
             x=weekly["week_mid"].to_list(),
             y=weekly["mean_pain"].to_list(),
             mode="markers",
-            name="weekly mean (≥ 3 check-ins)",
+            name=f"weekly mean (≥ {min_checkins} check-ins)",
             marker={
                 "symbol": "diamond",
                 "size": 11,

@@ -33,10 +33,8 @@ from dashboards.disclosure import MIN_CELL_SIZE
 from pipelines.lib import audit
 from pipelines.lib.identities import IdentitiesError, Identity, read_identities
 from pipelines.lib.layout import DataDir, default_data_dir
+from pipelines.lib.rules import AppliedRules, ProgramRules, read_recorded_rules
 from pipelines.lib.users import User
-
-ADHERENT_WEEK_THRESHOLD = 0.8
-"""A week is adherent at ≥ 80 % of prescribed stretching sessions."""
 
 NO_SNAPSHOT_MESSAGE = (
     "No published data yet — run `steadyback run` to build and publish a snapshot "
@@ -174,15 +172,38 @@ def _snapshot_info(snapshot: SnapshotIdentity) -> dict[str, Any] | None:
     return rows.row(0, named=True) if rows.height else None
 
 
+def program_rules(viewer: User | None) -> AppliedRules:
+    """The program rules the current snapshot was built with (its `meta.rules`), for any
+    logged-in viewer: the pages explain their numbers with them.
+
+    A snapshot published by a version that did not record them reads as the defaults, with
+    `recorded` false (the data-health page says so); so does "no snapshot yet".
+    """
+    if viewer is None:
+        raise AccessDenied("Log in to see this page.")
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return AppliedRules(recorded=False)
+    return _program_rules(snapshot)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _program_rules(snapshot: SnapshotIdentity) -> AppliedRules:
+    connection = duckdb.connect(snapshot.path, read_only=True)
+    try:
+        return read_recorded_rules(connection)
+    finally:
+        connection.close()
+
+
 # --- cohort (program managers) ----------------------------------------------------------
 
 # The cohort page's figures are computed for the people its filters select — resolved to whole
 # atoms by `dashboards.disclosure` — and each shares one definition with the pipeline: a
 # person's adherence is the mean of their completed weeks (as `models.dose_response`),
 # dose–response bands and retention reuse `pipelines.lib.statistics`. Those modules load scipy
-# (≈ 1 s), so they are imported on first use, not with this module.
-PAIN_BAND_MIN_CHECKINS = 3
-"""A weekly mean pain enters the pain-by-band chart with ≥ 3 check-ins (as in marts.outcomes)."""
+# (≈ 1 s), so they are imported on first use, not with this module. Thresholds are the
+# snapshot's program rules (`program_rules`).
 
 COHORT_EFFECT_TERMS = (
     "sleep_prev_night_h",
@@ -304,17 +325,18 @@ def _selected_params(scope: disclosure.Scope, **params: Any) -> dict[str, Any]:
     }
 
 
-def _band_params() -> dict[str, Any]:
-    from pipelines.lib.statistics.dose_response import BANDS
+def _band_params(rules: ProgramRules) -> dict[str, Any]:
+    from pipelines.lib.statistics.dose_response import bands
 
+    adherence_bands = bands(rules)
     return {
-        "band_orders": list(range(1, len(BANDS) + 1)),
-        "band_lows": [low for _, low, _ in BANDS],
-        "band_highs": [high for _, _, high in BANDS],
+        "band_orders": list(range(1, len(adherence_bands) + 1)),
+        "band_lows": [band.low for band in adherence_bands],
+        "band_highs": [band.high for band in adherence_bands],
     }
 
 
-# The adherence band of each person with a completed week (`dose_response.BANDS`).
+# The adherence band of each person with a completed week (`dose_response.bands`).
 _PERSON_BAND = """,
 bands as (
     select
@@ -385,12 +407,13 @@ def _selection_panels(snapshot: SnapshotIdentity, scope: disclosure.Scope) -> di
 
     Keyed by the scope, not the filters: selections that cover the same atoms share it.
     """
+    rules = _program_rules(snapshot).rules
     with _Reader(snapshot) as read:
         return {
-            "headline": _cohort_headline(read, scope),
-            "adherence_by_week": _adherence_by_week(read, scope),
-            "pain_by_adherence_band": _pain_by_adherence_band(read, scope),
-            "dose_response": _dose_response(read, scope),
+            "headline": _cohort_headline(read, scope, rules),
+            "adherence_by_week": _adherence_by_week(read, scope, rules),
+            "pain_by_adherence_band": _pain_by_adherence_band(read, scope, rules),
+            "dose_response": _dose_response(read, scope, rules),
             "retention_by_week": _retention_by_week(read, scope),
             "data_coverage": _data_coverage(read, scope),
         }
@@ -464,7 +487,7 @@ def cohort_headline(
     }
 
 
-def _cohort_headline(read: _Reader, scope: disclosure.Scope) -> dict[str, Any]:
+def _cohort_headline(read: _Reader, scope: disclosure.Scope, rules: ProgramRules) -> dict[str, Any]:
     row = read(
         _SELECTED_PEOPLE
         + """,
@@ -493,7 +516,7 @@ def _cohort_headline(read: _Reader, scope: disclosure.Scope) -> dict[str, Any]:
             (select count(*) from responder) as responders_people,
             (select count(*) filter (where pain_responder) from responder) as responders_yes
         """,
-        _selected_params(scope, threshold=ADHERENT_WEEK_THRESHOLD),
+        _selected_params(scope, threshold=rules.adherent_share),
     ).row(0, named=True)
     enrolled, active = row["enrolled"], row["active"]
     headline: dict[str, Any] = {
@@ -550,7 +573,7 @@ def _empty_adherence_frame() -> pl.DataFrame:
     )
 
 
-def _adherence_by_week(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
+def _adherence_by_week(read: _Reader, scope: disclosure.Scope, rules: ProgramRules) -> pl.DataFrame:
     weeks = read(
         _SELECTED_PEOPLE
         + """,
@@ -571,7 +594,7 @@ def _adherence_by_week(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
         group by week
         order by week
         """,
-        _selected_params(scope, threshold=ADHERENT_WEEK_THRESHOLD),
+        _selected_params(scope, threshold=rules.adherent_share),
     )
     hidden = pl.col("n_people") < MIN_CELL_SIZE
     adherent_share = pl.struct("adherent", "n_people").map_elements(
@@ -603,7 +626,8 @@ def pain_by_adherence_band(
 
     A person's band comes from their mean adherence over completed weeks (the
     dose–response bands). Each person-week counts once: its weekly mean pain, from a
-    completed week with at least `PAIN_BAND_MIN_CHECKINS` check-ins. Columns: band_order,
+    completed week with at least `baseline_min_checkins` check-ins (as in `marts.outcomes`).
+    Columns: band_order,
     band, week, n_people, mean_pain, ci_low, ci_high, suppressed (fewer than
     `MIN_CELL_SIZE` people: numbers null).
     """
@@ -625,8 +649,10 @@ def _empty_pain_by_band() -> pl.DataFrame:
     )
 
 
-def _pain_by_adherence_band(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
-    from pipelines.lib.statistics.dose_response import BANDS
+def _pain_by_adherence_band(
+    read: _Reader, scope: disclosure.Scope, rules: ProgramRules
+) -> pl.DataFrame:
+    from pipelines.lib.statistics.dose_response import bands
 
     rows = read(
         _SELECTED_PEOPLE
@@ -644,7 +670,7 @@ def _pain_by_adherence_band(read: _Reader, scope: disclosure.Scope) -> pl.DataFr
         group by all
         order by band_order, week
         """,
-        _selected_params(scope, min_checkins=PAIN_BAND_MIN_CHECKINS, **_band_params()),
+        _selected_params(scope, min_checkins=rules.baseline_min_checkins, **_band_params(rules)),
     )
     out = []
     for row in rows.iter_rows(named=True):
@@ -653,7 +679,7 @@ def _pain_by_adherence_band(read: _Reader, scope: disclosure.Scope) -> pl.DataFr
         out.append(
             {
                 "band_order": row["band_order"],
-                "band": BANDS[row["band_order"] - 1][0],
+                "band": bands(rules)[row["band_order"] - 1].label,
                 "week": row["week"],
                 "n_people": row["n_people"] if shown else None,
                 "mean_pain": row["mean_pain"] if shown else None,
@@ -845,7 +871,7 @@ def _empty_dose_response() -> pl.DataFrame:
     )
 
 
-def _dose_response(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
+def _dose_response(read: _Reader, scope: disclosure.Scope, rules: ProgramRules) -> pl.DataFrame:
     from pipelines.lib.statistics.dose_response import dose_response as fit_dose_response
 
     people = read(
@@ -859,7 +885,7 @@ def _dose_response(read: _Reader, scope: disclosure.Scope) -> pl.DataFrame:
         """,
         _selected_params(scope),
     )
-    bands = fit_dose_response(people)
+    bands = fit_dose_response(people, rules)
     small = disclosure.too_few(pl.col("n_people"))
     return disclosure.rounded(
         bands.with_columns(
@@ -1165,30 +1191,9 @@ def person(viewer: User | None, pid: str) -> dict[str, Any] | None:
     return authorise_person(viewer, pid)
 
 
-GENTLE_MAX_DISCOMFORT = 3
-"""A stretch session rated at most this (0–10) is gentle ("mild"; spec)."""
-
-AGGRESSIVE_MIN_DISCOMFORT = 7
-"""A stretch session rated at least this is aggressive (spec)."""
-
-PAIN_WEEK_MIN_CHECKINS = 3
-"""A weekly mean pain counts towards baseline, latest and responder with ≥ 3 check-ins."""
-
-PAIN_RESPONDER_POINTS = 2.0
-PAIN_RESPONDER_SHARE = 0.3
-"""Pain responder: weekly mean down ≥ 2 points and ≥ 30 % of baseline (marts.outcomes)."""
-
 PAIN_ROLLING_DAYS = 7
 PAIN_ROLLING_MIN_CHECKINS = 3
 """The daily pain chart's rolling mean: the last 7 days' check-ins, shown with ≥ 3 of them."""
-
-PERSON_MIN_PAIRED_DAYS = 14
-PERSON_MIN_MODEL_WEEKS = 4
-"""How much data `models.person_effects` needs for a person's own estimate (docs/models.md).
-
-The same numbers as `pipelines.lib.statistics.mixed.PERSON_MIN_DAYS` / `PERSON_MIN_WEEKS` — not
-imported from there because that module loads scipy; a test keeps them equal.
-"""
 
 PRINCIPLES: dict[str, str] = {
     "consistency": "Consistency",
@@ -1264,8 +1269,9 @@ def person_panels(viewer: User | None, pid: str) -> dict[str, Any]:
     Keys: `days` (marts.participant_day), `weeks` (marts.participant_week), `principles`
     (marts.principles), `discomfort` (completed rated stretch sessions per rating 0–10),
     `outcome` (the marts.outcomes row or None), `effects` (models.person_effects rows with
-    the cohort estimate of the same term) and `models_published` (False when the snapshot
-    has no pain models). Every query is filtered by the bound pid.
+    the cohort estimate of the same term), `models_published` (False when the snapshot
+    has no pain models) and `rules` (the snapshot's `ProgramRules`, read in the same
+    connection). Every query is filtered by the bound pid.
     """
     snapshot = snapshot_identity()
     authorise_person(viewer, pid, snapshot)
@@ -1278,6 +1284,7 @@ def person_panels(viewer: User | None, pid: str) -> dict[str, Any]:
             "outcome": None,
             "effects": pl.DataFrame(),
             "models_published": False,
+            "rules": ProgramRules(),
         }
     return _person_panels(snapshot, pid)
 
@@ -1301,6 +1308,7 @@ def _person_panels(snapshot: SnapshotIdentity, pid: str) -> dict[str, Any]:
             if panels["models_published"]
             else pl.DataFrame()
         )
+        panels["rules"] = read_recorded_rules(connection).rules
     finally:
         connection.close()
     outcome = panels["outcome"]
@@ -1416,8 +1424,9 @@ def pain_trend(days: pl.DataFrame, as_of: date) -> pl.DataFrame:
     ).drop("_sum")
 
 
-def weekly_pain(days: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """Weekly mean pain as `marts.outcomes` uses it: elapsed days, weeks with ≥ 3 check-ins.
+def weekly_pain(days: pl.DataFrame, as_of: date, rules: ProgramRules) -> pl.DataFrame:
+    """Weekly mean pain as `marts.outcomes` uses it: elapsed days, weeks with at least
+    `baseline_min_checkins` check-ins.
 
     Columns: program_week, week_start (first day), week_mid (day 4), mean_pain, checkin_days.
     """
@@ -1438,7 +1447,7 @@ def weekly_pain(days: pl.DataFrame, as_of: date) -> pl.DataFrame:
             pl.col("pain").mean().alias("mean_pain"),
             pl.col("pain").count().alias("checkin_days"),
         )
-        .filter(pl.col("checkin_days") >= PAIN_WEEK_MIN_CHECKINS)
+        .filter(pl.col("checkin_days") >= rules.baseline_min_checkins)
         .with_columns(
             week_start=pl.lit(first_day) + pl.duration(days=(pl.col("program_week") - 1) * 7),
         )
@@ -1449,15 +1458,23 @@ def weekly_pain(days: pl.DataFrame, as_of: date) -> pl.DataFrame:
     )
 
 
-def responder_threshold(pain_baseline: float | None) -> float | None:
+def responder_threshold(pain_baseline: float | None, rules: ProgramRules) -> float | None:
     """The weekly mean pain at or below which a person is a pain responder.
 
-    `pain_responder` needs a drop of ≥ 2 points **and** ≥ 30 % of baseline, so the line is
-    baseline − max(2, 0.3 × baseline).
+    `pain_responder` needs a drop of at least `responder_pain_points` **and** at least
+    `responder_pain_share` of baseline, so the line is
+    baseline − max(responder_pain_points, responder_pain_share × baseline).
     """
     if pain_baseline is None:
         return None
-    return pain_baseline - max(PAIN_RESPONDER_POINTS, PAIN_RESPONDER_SHARE * pain_baseline)
+    return pain_baseline - max(
+        rules.responder_pain_points, rules.responder_pain_share * pain_baseline
+    )
+
+
+def percent_text(share: float) -> str:
+    """A rule's share as the pages write it: 0.25 → "25 %", 0.725 → "72.5 %"."""
+    return f"{round(share * 100, 1):g} %"
 
 
 def effect_evidence(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date) -> dict[str, Any]:
@@ -1512,7 +1529,8 @@ def caseload(viewer: User | None) -> pl.DataFrame:
     program_weeks, open_flags, alerts, warnings, infos, top_severity, flags (list of
     {flag, severity, since, evidence}, most severe first), last_practice, days_since_practice,
     weekly_adherence (completed weeks, in order), pain_baseline(_week), pain_latest(_week),
-    pain_change, weekly_pain (weekly mean pain of weeks with ≥ 3 check-ins, in order).
+    pain_change, weekly_pain (weekly mean pain of weeks with at least `baseline_min_checkins`
+    check-ins, in order).
     """
     viewer = authorise(viewer, "caseload")
     snapshot = snapshot_identity()
@@ -1561,7 +1579,7 @@ def _caseload(snapshot: SnapshotIdentity, coach_id: str) -> pl.DataFrame:
                     filter (where w.week_complete and w.adherence is not null)
                     as weekly_adherence,
                 list(w.mean_pain order by w.week)
-                    filter (where w.mean_pain is not null and w.checkin_days >= 3)
+                    filter (where w.mean_pain is not null and w.checkin_days >= $min_checkins)
                     as weekly_pain
             from marts.participant_week as w
             join people using (pid)
@@ -1602,7 +1620,11 @@ def _caseload(snapshot: SnapshotIdentity, coach_id: str) -> pl.DataFrame:
         order by alerts desc, warnings desc, infos desc, (status = 'active') desc,
                  days_since_practice desc nulls first, pid
         """,
-        {"coach_id": coach_id, "severities": list(SEVERITY_ORDER)},
+        {
+            "coach_id": coach_id,
+            "severities": list(SEVERITY_ORDER),
+            "min_checkins": _program_rules(snapshot).rules.baseline_min_checkins,
+        },
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from dashboards import queries
+from pipelines.lib.rules import ProgramRules
 
 STATE_COLORS = {
     "done": "#2e9e5b",
@@ -77,7 +78,8 @@ def progress_report_html(
 ) -> str:
     """The one-page progress report of one person, as a standalone HTML document.
 
-    `person` is the `marts.participants` row, `panels` what `queries.person_panels` returns,
+    `person` is the `marts.participants` row, `panels` what `queries.person_panels` returns
+    (its `rules` are the snapshot's program rules: the report explains its numbers with them),
     `snapshot` the `meta.snapshot` row (its `as_of` is "today"), `generated_at` when the
     report is made (printed in the footer).
     """
@@ -86,17 +88,18 @@ def progress_report_html(
     weeks: pl.DataFrame = panels["weeks"]
     principles: pl.DataFrame = panels["principles"]
     outcome: dict[str, Any] | None = panels["outcome"]
+    rules: ProgramRules = panels["rules"]
     pid = str(person["pid"])
 
     body = "\n".join(
         [
             _header(person, snapshot),
-            _headline(days, weeks, as_of),
+            _headline(days, weeks, as_of, rules),
             '<div class="row">',
             _calendar(days, as_of),
             _sessions(weeks),
             "</div>",
-            _pain(days, outcome, as_of),
+            _pain(days, outcome, as_of, rules),
             _principles(principles),
             _footer(pid, snapshot, generated_at),
         ]
@@ -137,17 +140,17 @@ def _header(person: dict[str, Any], snapshot: dict[str, Any]) -> str:
     )
 
 
-def _headline(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date) -> str:
+def _headline(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date, rules: ProgramRules) -> str:
     counts = (
         queries.day_counts(days, as_of) if days.height else {"done": 0, "missed": 0, "unknown": 0}
     )
     complete = weeks.filter(pl.col("week_complete")) if weeks.height else weeks
     adherent = (
-        complete.filter(pl.col("adherence") >= queries.ADHERENT_WEEK_THRESHOLD).height
+        complete.filter(pl.col("adherence") >= rules.adherent_share).height
         if complete.height
         else 0
     )
-    threshold = f"{queries.ADHERENT_WEEK_THRESHOLD:.0%}"
+    threshold = f"{rules.adherent_share:.0%}"
     tiles = [
         _metric(
             "days_done",
@@ -269,16 +272,18 @@ def _sessions(weeks: pl.DataFrame) -> str:
     )
 
 
-def _pain(days: pl.DataFrame, outcome: dict[str, Any] | None, as_of: date) -> str:
-    weekly = queries.weekly_pain(days, as_of)
+def _pain(
+    days: pl.DataFrame, outcome: dict[str, Any] | None, as_of: date, rules: ProgramRules
+) -> str:
+    weekly = queries.weekly_pain(days, as_of, rules)
     baseline = outcome["pain_baseline"] if outcome else None
-    threshold = queries.responder_threshold(baseline)
+    threshold = queries.responder_threshold(baseline, rules)
     title = "<h2>Pain</h2>\n"
-    summary = _pain_summary(outcome, threshold)
+    summary = _pain_summary(outcome, threshold, rules)
     if not weekly.height:
         return (
             f"<section>\n{title}{summary}<p>No week with at least "
-            f"{queries.PAIN_WEEK_MIN_CHECKINS} pain check-ins yet.</p>\n</section>"
+            f"{rules.baseline_min_checkins} pain check-ins yet.</p>\n</section>"
         )
     width, height, left, bottom, top = 300, 120, 18, 16, 6
     weeks_shown = max(weekly["program_week"].max(), 1)
@@ -327,15 +332,20 @@ def _pain(days: pl.DataFrame, outcome: dict[str, Any] | None, as_of: date) -> st
     parts.append("</svg>")
     return (
         f'<section>\n{title}<div class="row"><div class="pain-text">{summary}'
-        f'<p class="muted">Weekly mean pain (0–10, weeks with ≥ {queries.PAIN_WEEK_MIN_CHECKINS} '
+        f'<p class="muted">Weekly mean pain (0–10, weeks with ≥ {rules.baseline_min_checkins} '
         "check-ins) by program week; dashed: baseline; dotted green: responder threshold.</p>"
         '</div><div class="pain-chart">' + "".join(parts) + "</div></div>\n</section>"
     )
 
 
-def _pain_summary(outcome: dict[str, Any] | None, threshold: float | None) -> str:
+def _pain_summary(
+    outcome: dict[str, Any] | None, threshold: float | None, rules: ProgramRules
+) -> str:
     if not outcome or outcome["pain_baseline"] is None:
-        return "<p>No pain baseline yet (needs 3 check-ins in week 1 or 2).</p>\n"
+        return (
+            f"<p>No pain baseline yet (needs {rules.baseline_min_checkins} check-ins in week 1 "
+            "or 2).</p>\n"
+        )
     baseline = outcome["pain_baseline"]
     text = (
         f'<p>Baseline <strong data-metric="pain_baseline">{baseline:.1f}</strong> '
@@ -354,7 +364,8 @@ def _pain_summary(outcome: dict[str, Any] | None, threshold: float | None) -> st
     verdict = "not known yet" if responder is None else ("yes" if responder else "not yet")
     text += (
         f'. Pain responder: <strong data-metric="pain_responder">{verdict}</strong>'
-        f" (weekly mean ≤ {threshold:.1f}: at least 2 points and 30 % below baseline).</p>\n"
+        f" (weekly mean ≤ {threshold:.1f}: at least {rules.responder_pain_points:g} points and "
+        f"{queries.percent_text(rules.responder_pain_share)} below baseline).</p>\n"
     )
     return text
 

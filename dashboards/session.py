@@ -1,4 +1,8 @@
-"""The logged-in viewer of one browser session, the login form, and what every page starts with.
+"""The signed-in viewer of one browser session, the login form, and what every page starts with.
+
+A login starts a sign-in session (pipelines/lib/sign_in.py) that the browser keeps
+in a cookie (dashboards/session_cookie.py), so reloads and new tabs stay signed in;
+every run checks it again against the users file.
 
 Pages call `open_page(page)` first: it checks the viewer's role may open the
 page (the data-access layer checks again on every read), prints the title and
@@ -7,19 +11,21 @@ page (the data-access layer checks again on every read), prints the title and
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import streamlit as st
 from streamlit.errors import StreamlitAuthError
 
-from dashboards import queries
+from dashboards import queries, session_cookie
 from pipelines.lib import audit
+from pipelines.lib.sign_in import UNKNOWN_USER, Check, SessionError, Sessions, idle_seconds
 from pipelines.lib.users import (
     DEMO_USERNAMES,
     User,
@@ -29,8 +35,12 @@ from pipelines.lib.users import (
     snapshot_is_generated,
 )
 
-VIEWER_KEY = "viewer"
+SIGNED_IN_KEY = "signed_in"
 SSO_KEY = "viewer_via_sso"
+COOKIE_TRIED_KEY = "_sign_in_cookie_tried"
+"""This tab's first request's cookie, once tried: never tried again in this tab."""
+COOKIE_KEY = "_sign_in_cookie_due"
+"""What the browser's cookie needs next: a ticket to exchange for it, or None to forget it."""
 MAX_FAILED_LOGINS = 5
 """Failed logins for one username, within FAILURE_WINDOW_S, that lock it out."""
 FAILURE_WINDOW_S = 900.0
@@ -40,6 +50,10 @@ SSO_BUTTON = "Log in with single sign-on"
 DEMO_REFUSED = (
     "Demo logins work only on the generated demo cohort, and this dashboard is not "
     "showing it. Ask a steadyback administrator for an account."
+)
+SESSIONS_UNAVAILABLE = (
+    "Signing in is not possible right now: the server cannot keep sign-in sessions. "
+    "A steadyback administrator will find the reason in the dashboard server's log."
 )
 USERS_FILE_UNREADABLE = (
     "The users file cannot be read, so nobody can log in. "
@@ -55,35 +69,154 @@ _failures_lock = threading.Lock()
 _MAX_TRACKED_USERNAMES = 10_000
 
 
+class SignedIn(NamedTuple):
+    """This tab's sign-in session (pipelines/lib/sign_in.py)."""
+
+    sid: str
+    username: str
+    role: str | None
+
+
 def current_viewer() -> User | None:
-    """The logged-in user as the users file has them now.
+    """The signed-in user as the users file has them now, or None (the login form).
 
-    Re-read on every rerun (a small JSON read, no hashing): a user removed,
-    given another role or a new password since logging in is logged out at
-    their next click.
+    Checked on every call against the users file and the sign-in sessions
+    (a small JSON read each, no hashing): a session signed out in another tab,
+    idle too long, of a user removed, given another role or a new password since,
+    ends here. A tab without a session of its own takes the one of its browser's
+    sign-in cookie (a reload, a new tab, a bookmark) — tried once per tab.
     """
-    viewer = st.session_state.get(VIEWER_KEY)
-    if viewer is None:
-        return None
+    signed_in = st.session_state.get(SIGNED_IN_KEY)
+    resumed = signed_in is None
+    if resumed:
+        signed_in = _session_from_cookie()
+        if signed_in is None:
+            return None
     try:
-        now = UserStore.at(queries.data_dir()).get(viewer.username)
-    except UserError:
-        now = None
-    if now != viewer:  # removed, or re-added (`--replace`): another role or password
-        log_out()
+        checked = _sessions().check(signed_in.sid, idle_seconds())
+    except (SessionError, UserError) as error:
+        _log.error("%s", error)
+        checked = Check(None, "unreadable", signed_in.username)
+    user = checked.user
+    if user is not None and user.username in DEMO_USERNAMES and not _demo_data():
+        try:  # a run published real data under a demo session
+            _sessions().end_user(user.username)
+        except SessionError as error:
+            _log.error("%s", error)
+        user, checked = None, Check(None, "demo login on real data", user.username)
+    if user is None:
+        username = checked.username or signed_in.username
+        _log.info("sign-in session of %s refused: %s", username, checked.refusal)
+        _audit_session(username, None, "session_refused")
+        if resumed:  # never signed in in this tab: keep the asked page for after the login
+            st.session_state[COOKIE_KEY] = None  # the browser forgets the cookie
+        else:
+            log_out(everywhere=False)
         return None
-    if now.username in DEMO_USERNAMES and not _demo_data():
-        log_out()  # a run published real data under an open demo session
-        return None
-    return now
+    if resumed:
+        st.session_state[SIGNED_IN_KEY] = SignedIn(signed_in.sid, user.username, user.role)
+        _audit_session(user.username, user.role, "session_resumed")
+    if checked.touched and not st.session_state.get(SSO_KEY):
+        st.session_state[COOKIE_KEY] = _ticket(signed_in.sid)  # renew the cookie's max-age
+    return user
 
 
-def log_out() -> None:
+def _sessions() -> Sessions:
+    return Sessions.at(queries.data_dir())
+
+
+def _session_from_cookie() -> SignedIn | None:
+    """The session named by the sign-in cookie this tab's browser sent when it opened.
+
+    Tried once per tab: a cookie that was refused, or whose session this tab has
+    signed out of, stays in `st.context.cookies` (the first request's) until a reload.
+    """
+    cookie = st.context.cookies.get(session_cookie.COOKIE_NAME)
+    if not isinstance(cookie, str) or not cookie:  # none (or no browser: AppTest)
+        return None
+    tried = hashlib.sha256(cookie.encode("utf-8")).hexdigest()
+    if st.session_state.get(COOKIE_TRIED_KEY) == tried:
+        return None
+    st.session_state[COOKIE_TRIED_KEY] = tried
+    try:
+        sid = _sessions().unsign(cookie)
+    except SessionError as error:
+        _log.error("%s", error)
+        sid = None
+    if sid is None:
+        _log.info("sign-in cookie refused: not signed with this server's session secret")
+        _audit_session(UNKNOWN_USER, None, "session_refused")
+        st.session_state[COOKIE_KEY] = None  # the browser forgets it
+        return None
+    return SignedIn(sid, UNKNOWN_USER, None)
+
+
+def _audit_session(username: str, role: str | None, outcome: str) -> None:
+    audit.record(queries.data_dir(), user=username, role=role, page="session", outcome=outcome)
+
+
+def _ticket(sid: str) -> str:
+    return session_cookie.issue_ticket(str(queries.data_dir()), sid)
+
+
+def _sign_in(user: User, page: str) -> None:
+    """Audit the login, start its sign-in session, and rerun signed in."""
+    audit.record(queries.data_dir(), user=user.username, role=user.role, page=page, outcome="login")
+    try:
+        sid = _sessions().start(user, idle_seconds())
+    except SessionError as error:
+        _log.error("%s", error)
+        st.error(SESSIONS_UNAVAILABLE)
+        st.stop()
+    st.session_state[SIGNED_IN_KEY] = SignedIn(sid, user.username, user.role)
+    if page == "login-sso":
+        st.session_state[SSO_KEY] = True  # the identity provider's own cookie brings them back
+    else:
+        st.session_state[COOKIE_KEY] = _ticket(sid)
+    st.rerun()
+
+
+def sync_cookie() -> None:
+    """Have the browser fetch or forget the sign-in cookie, when a run asked for it.
+
+    An invisible element whose script calls the server's cookie route
+    (`session_cookie.exchange_script`); drawn where this is called.
+    """
+    if COOKIE_KEY not in st.session_state:
+        return
+    ticket = st.session_state[COOKIE_KEY]
+    if ticket is None:  # forget it: asked once, after signing out or a refused cookie
+        del st.session_state[COOKIE_KEY]
+    elif not session_cookie.ticket_pending(ticket):  # exchanged (or expired): done
+        del st.session_state[COOKIE_KEY]
+        return
+    # A ticket is offered again on every run until the route has exchanged it: a run that
+    # moves on to another page at once (`/` to the role's first page) never shows its element.
+    st.html(session_cookie.exchange_script(ticket), unsafe_allow_javascript=True)
+
+
+def log_out(everywhere: bool = True) -> None:
     """Forget everything of this session — the viewer, the person they had open, what was
-    audited — so that whoever logs in next in this tab starts clean."""
+    audited — so that whoever logs in next in this tab starts clean.
+
+    `everywhere`: signing out, which ends every sign-in session of the user (their
+    other tabs and browsers are signed out at their next click) and is audited.
+    The browser forgets its sign-in cookie either way.
+    """
+    signed_in = st.session_state.get(SIGNED_IN_KEY)
+    if everywhere and signed_in is not None:
+        try:
+            _sessions().end_user(signed_in.username)
+        except SessionError as error:  # this tab is signed out all the same
+            _log.error("signing out could not end the other sessions: %s", error)
+        _audit_session(signed_in.username, signed_in.role, "logout")
     was_sso = st.session_state.get(SSO_KEY, False)
+    tried = st.session_state.get(COOKIE_TRIED_KEY)
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    if tried is not None:
+        st.session_state[COOKIE_TRIED_KEY] = tried
+    st.session_state[COOKIE_KEY] = None
     st.query_params.clear()
     if was_sso:
         st.logout()  # else the identity provider's cookie logs them straight back in
@@ -172,16 +305,11 @@ def _sso_login(store: UserStore) -> bool:
         if st.button("Log out of single sign-on"):
             st.logout()
         return True
-    audit.record(
-        queries.data_dir(), user=user.username, role=user.role, page="login-sso", outcome="login"
-    )
-    st.session_state[VIEWER_KEY] = user
-    st.session_state[SSO_KEY] = True
-    st.rerun()
+    _sign_in(user, "login-sso")
 
 
 def login_form() -> None:
-    """The login form; on success the viewer is stored in the session and the app reruns."""
+    """The login form; on success a sign-in session starts and the app reruns."""
     st.title("steadyback")
     st.caption("Adherence and outcomes for the low-back-pain mobility program.")
     store = UserStore.at(queries.data_dir())
@@ -191,6 +319,7 @@ def login_form() -> None:
         username = st.text_input("Username", key="login_username")
         password = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Log in")
+    sync_cookie()  # after signing out, or a refused cookie: the browser forgets it
     if not store.path.exists():
         st.info(
             "No dashboard users yet. An administrator adds one on the server with "
@@ -237,11 +366,7 @@ def login_form() -> None:
         st.error("Unknown username or wrong password.")
         return
     _clear_failures(username)
-    audit.record(
-        queries.data_dir(), user=user.username, role=user.role, page="login", outcome="login"
-    )
-    st.session_state[VIEWER_KEY] = user
-    st.rerun()
+    _sign_in(user, "login")
 
 
 def _demo_data() -> bool:

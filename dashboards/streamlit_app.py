@@ -1,10 +1,11 @@
 """steadyback dashboard entry script: login, role-scoped navigation, shared sidebar.
 
 Run with `steadyback serve --data-dir DIR` or
-`STEADYBACK_DATA_DIR=DIR streamlit run dashboards/streamlit_app.py`. Either way
-Streamlit applies `dashboards/.streamlit/config.toml` (beside this script, from any
-working directory): loopback only, no error details, no Deploy button
-(docs/deploy.md).
+`STEADYBACK_DATA_DIR=DIR streamlit run dashboards/server.py` (this script plus the
+route that sets the sign-in cookie; `streamlit run` of this script alone works too,
+but a login then lasts as long as its tab). Either way Streamlit applies
+`dashboards/.streamlit/config.toml` (beside this script, from any working
+directory): loopback only, no error details, no Deploy button (docs/deploy.md).
 
 Every page is registered for every viewer so that its URL (`/cohort`,
 `/caseload`, `/person?pid=…`, `/data-health`) always resolves — a page the
@@ -99,5 +100,6 @@ with st.sidebar:
         session.log_out()
         st.rerun()
     st.caption(f"Data directory: `{queries.data_dir()}`")
+    session.sync_cookie()  # after a login, or a while in use: the browser's sign-in cookie
 
 page.run()

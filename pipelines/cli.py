@@ -14,10 +14,14 @@ from typing import NamedTuple
 
 from pipelines.lib.layout import DATA_DIR_ENV, DataDir, default_data_dir, keep_private
 from pipelines.lib.pseudonym import KeyRefused
+from pipelines.lib.rules import ProgramRulesError
+from pipelines.lib.sign_in import IDLE_ENV, SessionError, idle_seconds
 from pipelines.lib.text_export import spreadsheet_cell
 from pipelines.lib.users import ROLES, UserError
 
 DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
+DASHBOARD_SERVER = DASHBOARD_APP.parent / "server.py"
+"""What `serve` and `demo` run: the app plus the route that sets the sign-in cookie."""
 DASHBOARD_CONFIG = DASHBOARD_APP.parent / ".streamlit" / "config.toml"
 DEMO_COHORT = {"participants": 300, "weeks": 12, "seed": 7}
 
@@ -81,14 +85,24 @@ def _flattened(table: dict, prefix: str = ""):
 
 
 def streamlit_command(
-    data_dir: str | os.PathLike, port: int, host: str
+    data_dir: str | os.PathLike, port: int, host: str, session_idle: str | None = None
 ) -> tuple[list[str], dict[str, str]]:
-    """The dashboard server: every setting of its config.toml as a flag, on `host`:`port`."""
+    """The dashboard server: every setting of its config.toml as a flag, on `host`:`port`.
+
+    `session_idle` (e.g. `8h`) becomes the server's STEADYBACK_SESSION_IDLE; without it
+    the server keeps the variable it inherits, or the default.
+    """
     settings = {**dashboard_settings(), "server.address": host, "server.port": port}
-    command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP)]
+    command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_SERVER)]
     for name, value in settings.items():
         command += [f"--{name}", str(value).lower() if isinstance(value, bool) else str(value)]
     env = {**os.environ, DATA_DIR_ENV: str(DataDir.at(data_dir).root)}
+    # a bad idle time is refused here, before any server starts
+    if session_idle is None:
+        idle_seconds()
+    else:
+        idle_seconds(session_idle, "--session-idle")
+        env[IDLE_ENV] = session_idle
     return command, env
 
 
@@ -134,7 +148,7 @@ def demo_services(args: argparse.Namespace) -> list[Service]:
             "Dashboard",
             args.host,
             args.port,
-            *streamlit_command(args.data_dir, args.port, args.host),
+            *streamlit_command(args.data_dir, args.port, args.host, args.session_idle),
             DASHBOARD_EXPOSED,
         ),
         Service(
@@ -167,7 +181,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pipelines.lib.users import refuse_demo_users_on_real_data
 
     refuse_demo_users_on_real_data(args.data_dir)
-    command, env = streamlit_command(args.data_dir, args.port, args.host)
+    command, env = streamlit_command(args.data_dir, args.port, args.host, args.session_idle)
     _warn_if_exposed("Dashboard", args.host, DASHBOARD_EXPOSED)
     print(f"Dashboard: {_url(args.host, args.port)}", flush=True)
     os.execve(command[0], command, env)  # become the server: signals reach it directly
@@ -179,6 +193,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.runner import run_pipeline
 
     layout = DataDir.at(args.data_dir)
+    services = demo_services(args)  # a bad --session-idle is refused before the run
     if not layout.landing.is_dir() or not any(layout.landing.iterdir()):
         print(f"No exports in {layout.landing}: generating the demo cohort {DEMO_COHORT} …")
         generate_cohort(layout.root, **DEMO_COHORT)
@@ -197,7 +212,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     # Each service gets its own process group so that stopping the demo stops all
     # of their children too (the Dagster webserver, daemon and code servers).
-    services = demo_services(args)
     for service in services:
         _warn_if_exposed(service.name, service.host, service.exposed_risk)
     started = [
@@ -427,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="the dashboard's address (default: loopback only)"
     )
+    _session_idle_argument(serve)
     serve.set_defaults(handler=cmd_serve)
 
     demo = commands.add_parser(
@@ -443,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="the Dagster UI's address (default: loopback only; the UI has no login)",
     )
+    _session_idle_argument(demo)
     demo.set_defaults(handler=cmd_demo)
 
     users = commands.add_parser("users", help="add, list or remove dashboard users")
@@ -489,6 +505,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _session_idle_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--session-idle",
+        metavar="TIME",
+        help="sign a dashboard user out after this long without using it, e.g. 8h, 30m, 90s "
+        "(default: $STEADYBACK_SESSION_IDLE, else 8h; docs/access.md)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     keep_private()  # first: nothing any command writes is readable by others
     args = build_parser().parse_args(argv)
@@ -501,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
     except KeyRefused as err:
+        print(f"steadyback: {err}", file=sys.stderr)
+        return 2
+    except (ProgramRulesError, SessionError) as err:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
 

@@ -15,6 +15,7 @@ from pipelines.lib.key_policy import landing_run_key
 from pipelines.lib.landing import LANDING_FINGERPRINT_TAG, landing_fingerprint
 from pipelines.lib.layout import DataDir, private_dir
 from pipelines.lib.pseudonym import pseudonymize_mentions
+from pipelines.lib.rules import AppliedRules, load_program_rules
 
 SNAPSHOT_ASSET = dg.AssetKey(["published", "current_snapshot"])
 INSTANCE_YAML = """\
@@ -52,6 +53,7 @@ class RunReport:
     checks: list[tuple] = field(default_factory=list)  # (asset, check, passed, blocking, failing)
     as_of: str | None = None
     step_seconds: dict[str, float] = field(default_factory=dict)
+    rules: AppliedRules = field(default_factory=AppliedRules)  # what program.toml made of them
 
     def render(self) -> str:
         lines = [f"steadyback run {self.run_id[:8]} — as of {self.as_of or 'n/a'}", ""]
@@ -79,6 +81,12 @@ class RunReport:
                 for c in failed
             )
         )
+        changed = self.rules.changed_text()
+        lines.append(
+            "Program rules: "
+            + ("all at their defaults" if not changed else "not at their defaults (program.toml)")
+            + "".join(f"\n  {line}" for line in changed)
+        )
         lines.append("")
         if self.step_seconds:
             raw = {k: v for k, v in self.step_seconds.items() if k.startswith("raw__")}
@@ -100,7 +108,8 @@ def run_pipeline(
     log_level: str = "INFO",
     rotate_key: bool = False,
 ) -> RunReport:
-    """Run the refresh job; KeyRefused (nothing run, nothing published) when the key may not.
+    """Run the refresh job; KeyRefused (nothing run, nothing published) when the key may not,
+    ProgramRulesError (likewise) when `<data dir>/program.toml` is invalid.
 
     `rotate_key`: publish even though the key differs from the published snapshot's
     (every pid changes; docs/operations.md, "Rotating the key").
@@ -113,6 +122,7 @@ def run_pipeline(
         )
     layout.make_private()
     key = landing_run_key(layout, rotate_key)  # before anything is parsed
+    rules = load_program_rules(layout)  # likewise; the steps read the same file
     definitions = build_definitions(layout.root, as_of=as_of, rotate_key=rotate_key)
     job = definitions.resolve_job_def("refresh")
     fingerprint, _ = landing_fingerprint(layout.landing)
@@ -140,6 +150,7 @@ def run_pipeline(
         success=result.success,
         published=published,
         failure=failure,
+        rules=rules,
         step_seconds={
             e.step_key: e.event_specific_data.duration_ms / 1000
             for e in result.all_events

@@ -1,8 +1,9 @@
 """An independent recomputation of engagement spells, to check `marts.engagement_spells` against.
 
 Walks each person's days one by one (the mart finds gaps between practice days with a window):
-a person disengages on the first day of the first run of 14 idle days in a row, and is
-otherwise censored after the last day we could see (program end, withdrawal or as of).
+a person disengages on the first day of the first run of `gap_days` idle days in a row (14
+unless a test says otherwise), and is otherwise censored after the last day we could see
+(program end, withdrawal or as of).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def expected_spells(
     people: list[tuple[str, date, int, date | None]],
     practice_days: set[tuple[str, date]],
     as_of: date,
+    gap_days: int = GAP_DAYS,
 ) -> dict[str, tuple[int, bool]]:
     """pid → (days, disengaged) for (pid, enrolled_on, program_weeks, withdrawn_on) rows."""
     spells = {}
@@ -34,8 +36,8 @@ def expected_spells(
         day = enrolled_on
         while day <= last_seen:
             idle = 0 if (pid, day) in practice_days else idle + 1
-            if idle == GAP_DAYS:
-                spell = ((day - enrolled_on).days - GAP_DAYS + 1, True)
+            if idle == gap_days:
+                spell = ((day - enrolled_on).days - gap_days + 1, True)
                 break
             day += timedelta(days=1)
         spells[pid] = spell or ((last_seen - enrolled_on).days + 1, False)
@@ -43,7 +45,7 @@ def expected_spells(
 
 
 def expected_spells_frame(
-    people: pl.DataFrame, session_days: pl.DataFrame, as_of: date
+    people: pl.DataFrame, session_days: pl.DataFrame, as_of: date, gap_days: int = GAP_DAYS
 ) -> pl.DataFrame:
     """`expected_spells` as a (pid, days, disengaged) frame, the shape `kaplan_meier` reads.
 
@@ -54,6 +56,7 @@ def expected_spells_frame(
         list(people.select("pid", "enrolled_on", "program_weeks", "withdrawn_on").iter_rows()),
         set(session_days.select("pid", "day").iter_rows()),
         as_of,
+        gap_days,
     )
     return pl.DataFrame(
         [(pid, days, disengaged) for pid, (days, disengaged) in sorted(spells.items())],

@@ -139,6 +139,8 @@ def audit_search(viewer, text: str) -> None:
 
 
 viewer, snapshot = session.open_page("caseload", "Caseload")
+# the snapshot's rule for a weekly mean pain, as its caseload column uses it
+min_checkins = queries.program_rules(viewer).rules.baseline_min_checkins
 
 people = queries.caseload(viewer)
 if people.height == 0:
@@ -269,11 +271,12 @@ event = st.dataframe(
         "Pain": st.column_config.TextColumn(
             "Pain (baseline → latest)",
             help="Weekly mean pain (0–10) of the baseline week (week 1, or 2) and of the latest "
-            "week with at least 3 check-ins; lower is better.",
+            f"week with at least {min_checkins} check-ins; lower is better.",
         ),
         "Weekly pain": st.column_config.LineChartColumn(
             "Weekly pain",
-            help="Weekly mean pain (0–10) of each week with at least 3 check-ins, in order.",
+            help=f"Weekly mean pain (0–10) of each week with at least {min_checkins} check-ins, "
+            "in order.",
             y_min=0,
             y_max=10,
             color="blue",

@@ -12,7 +12,6 @@ import streamlit as st
 from dashboards import charts, disclosure, queries, session
 
 MIN_CELL = disclosure.MIN_CELL_SIZE
-THRESHOLD = queries.ADHERENT_WEEK_THRESHOLD
 SUPPRESSED = "suppressed"
 
 NOBODY = "Nobody on the roster matches these filters: widen them to see figures."
@@ -68,6 +67,8 @@ def _suppressed_note(count: int, what: str) -> None:
 
 
 viewer, snapshot = session.open_page("cohort", "Cohort")
+# the rules the snapshot was built with: every definition below is written with them
+rules = queries.program_rules(viewer).rules
 
 # --- filters -----------------------------------------------------------------------------
 
@@ -123,8 +124,9 @@ def _retention_definition(headline: dict) -> str:
         )
     definition = (
         f"Estimated share still engaged at the end of program week {week} (Kaplan–Meier, see "
-        "the retention chart): someone disengages when 14 days in a row pass without any "
-        f"completed session. {people:,} people were still followed at that point."
+        f"the retention chart): someone disengages when {rules.disengagement_gap_days} days in "
+        "a row pass without any completed session. "
+        f"{people:,} people were still followed at that point."
     )
     if headline["retention"] is None:
         definition += (
@@ -157,7 +159,8 @@ def show_headline(selection: queries.CohortSelection) -> None:
             _share(headline["adherent_this_week"]),
             headline["adherent_this_week_people"],
             f"Share of active people whose latest completed program week had at least "
-            f"{THRESHOLD:.0%} of their prescribed stretching sessions. Program weeks start on "
+            f"{rules.adherent_share:.0%} of their prescribed stretching sessions. Program weeks "
+            "start on "
             "each person's enrolment weekday; the week in progress counts once it ends."
             + _over(headline, "adherent_this_week", "active people with a completed week"),
         ),
@@ -173,8 +176,10 @@ def show_headline(selection: queries.CohortSelection) -> None:
             "Pain responders",
             _share(headline["responders"]),
             headline["responders_people"],
-            "Share of people whose weekly pain fell by at least 2 points and at least 30 % from "
-            "their baseline week to their latest week (each a weekly mean of ≥ 3 check-ins)."
+            f"Share of people whose weekly pain fell by at least {rules.responder_pain_points:g} "
+            f"points and at least {queries.percent_text(rules.responder_pain_share)} from their "
+            "baseline week to their latest week (each a weekly mean of ≥ "
+            f"{rules.baseline_min_checkins} check-ins)."
             + _over(headline, "responders", "people with both a baseline and a latest pain week"),
         ),
         (
@@ -216,13 +221,15 @@ def show_adherence_by_week(selection: queries.CohortSelection) -> None:
     st.caption(
         "Each person's weekly adherence is completed stretch sessions ÷ prescribed, capped at "
         "100 %. The line is the median person, the band the middle half of people (25th–75th "
-        f"percentile); the dashed line marks an adherent week ({THRESHOLD:.0%}). "
+        f"percentile); the dashed line marks an adherent week ({rules.adherent_share:.0%}). "
         "Only completed weeks count — the week in progress is left out until it ends."
     )
     weeks = queries.adherence_by_week(viewer, selection)
     hidden_weeks = weeks.filter(weeks["suppressed"])["week"].to_list()
     if weeks.filter(~weeks["suppressed"]).height:
-        st.plotly_chart(charts.adherence_by_week_figure(weeks, THRESHOLD), width="stretch")
+        st.plotly_chart(
+            charts.adherence_by_week_figure(weeks, rules.adherent_share), width="stretch"
+        )
     else:
         st.info(
             "Not enough completed weeks to show: every program week so far describes fewer "
@@ -242,12 +249,15 @@ def show_adherence_by_week(selection: queries.CohortSelection) -> None:
 
 
 def show_pain_by_adherence_band(selection: queries.CohortSelection) -> None:
+    from pipelines.lib.statistics.dose_response import bands
+
     st.subheader("Pain by adherence band")
     st.caption(
-        "People are grouped by their mean adherence over completed weeks (< 60 %, 60–79 %, "
-        "≥ 80 %). Each point is the band's mean weekly pain (0–10) in that program week, with its "
-        "95 % confidence interval; a person-week counts when the week is complete and has at least "
-        f"{queries.PAIN_BAND_MIN_CHECKINS} pain check-ins. Descriptive: people choose how much "
+        "People are grouped by their mean adherence over completed weeks "
+        f"({', '.join(band.label for band in bands(rules))}). Each point is the band's mean "
+        "weekly pain (0–10) in that program week, with its 95 % confidence interval; a "
+        "person-week counts when the week is complete and has at least "
+        f"{rules.baseline_min_checkins} pain check-ins. Descriptive: people choose how much "
         "they practise, so this is not proof that practice lowers pain."
     )
     pain_bands = queries.pain_by_adherence_band(viewer, selection)
@@ -333,9 +343,9 @@ def show_dose_response_and_retention(selection: queries.CohortSelection) -> None
         st.subheader("Retention")
         st.caption(
             "Estimated share of people still engaged at the end of each program week "
-            "(Kaplan–Meier, with its 95 % band). Someone disengages on the first of 14 days in a "
-            "row without any completed session; people are followed until their program ends, "
-            "they withdraw, or the data date."
+            "(Kaplan–Meier, with its 95 % band). Someone disengages on the first of "
+            f"{rules.disengagement_gap_days} days in a row without any completed session; people "
+            "are followed until their program ends, they withdraw, or the data date."
         )
         retention = queries.retention_by_week(viewer, selection)
         if retention.filter(pl.col("still_engaged").is_not_null()).height:

@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, disclosure, queries, session
+from pipelines.lib.rules import RULES, describe
 
 STATUS_ICONS = {
     "success": "✅",
@@ -171,6 +172,56 @@ def show_runs(snapshot: dict | None) -> None:
     st.caption(
         f"{listed} of `{history.instance_dir}`, newest first; failed runs are highlighted. "
         f"Re-read at most every {queries.RUN_HISTORY_TTL_S} s."
+    )
+
+
+def show_program_rules() -> None:
+    st.subheader("Program rules")
+    applied = queries.program_rules(viewer)
+    if not applied.recorded:
+        st.warning(
+            "This snapshot does not record the program rules it was built with: it was "
+            "published by an older steadyback. The pages explain its numbers with the default "
+            "rules; the next run records the rules it applies.",
+            icon="📏",
+        )
+    elif changed := applied.rules.changed():
+        st.info(
+            f"{len(changed)} program rule{'s differ' if len(changed) > 1 else ' differs'} from "
+            "the defaults (set in the data dir's program.toml):\n\n"
+            + "\n".join(
+                f"- **{key}**: {value:g} (default {default:g}) — {RULES[key].description}"
+                for key, value, default in changed
+            ),
+            icon="📏",
+        )
+    else:
+        st.success("Every program rule is at its default.", icon="📏")
+    with st.expander("All program rules of this snapshot"):
+        st.dataframe(
+            pl.DataFrame(
+                [
+                    {**rule, "value": f"{rule['value']:g}", "default": f"{rule['default']:g}"}
+                    for rule in describe(applied)
+                ]
+            ),
+            hide_index=True,
+            column_config={
+                "key": "Rule",
+                "value": "Value",
+                "default": "Default",
+                "unit": "Unit",
+                "allowed": "Allowed",
+                "reference": st.column_config.TextColumn("Reference", width="large"),
+                "description": st.column_config.TextColumn("Meaning", width="large"),
+                "source": st.column_config.TextColumn(
+                    "Set by", help="default, or the data dir's program.toml"
+                ),
+            },
+        )
+    st.caption(
+        "Thresholds the marts, statistics and every page apply (`meta.rules`); a program sets "
+        "its own in `<data dir>/program.toml`. Definitions: docs/metrics.md, “Program rules”."
     )
 
 
@@ -456,6 +507,7 @@ if snapshot is None:
         icon="📭",
     )
     st.stop()
+show_program_rules()
 show_freshness(snapshot["as_of"])
 show_quarantine()
 show_checks()

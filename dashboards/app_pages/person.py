@@ -17,6 +17,7 @@ import streamlit as st
 
 from dashboards import charts, queries, report, session
 from pipelines.lib import audit
+from pipelines.lib.rules import ProgramRules
 from pipelines.lib.users import User
 
 PID_KEY = "person_pid"
@@ -75,16 +76,18 @@ def _effect_sentence(row: dict[str, Any]) -> str:
     return sentence
 
 
-def _missing_effect_reason(term: str, evidence: dict[str, Any], models_published: bool) -> str:
+def _missing_effect_reason(
+    term: str, evidence: dict[str, Any], models_published: bool, rules: ProgramRules
+) -> str:
     if not models_published:
         return "The pain models are not in this snapshot (the statistics step did not run)."
     if term == "sleep_prev_night_h":
-        have, need = evidence["paired_days"], queries.PERSON_MIN_PAIRED_DAYS
+        have, need = evidence["paired_days"], rules.person_min_paired_days
         what = "days with both a pain check-in and a recorded night's sleep"
         varies = evidence["sleep_varies"]
         name, varied = "Sleep and next-day pain", "sleep"
     else:
-        have, need = evidence["model_weeks"], queries.PERSON_MIN_MODEL_WEEKS
+        have, need = evidence["model_weeks"], rules.person_min_weeks
         what = "weeks with a weekly pain mean, practice and a worn tracker (steps)"
         varies = evidence["adherence_varies"]
         name, varied = "Practice and weekly pain", "weekly practice"
@@ -188,6 +191,7 @@ as_of = snapshot["as_of"]
 panels = queries.person_panels(viewer, chosen)
 days, weeks, principles = panels["days"], panels["weeks"], panels["principles"]
 outcome = panels["outcome"]
+rules: ProgramRules = panels["rules"]  # the snapshot's: the page explains numbers with them
 elapsed = queries.elapsed_days(days, as_of)
 
 week_now = participant["program_week_now"]
@@ -266,7 +270,7 @@ if weeks.height and weeks.filter(weeks["days_elapsed"] > 0).height:
     st.caption(
         "Completed stretch sessions per program week (bars; the week in progress lighter) "
         "against the prescribed number (dark mark). A week is adherent at "
-        f"{queries.ADHERENT_WEEK_THRESHOLD:.0%} of the prescription or more."
+        f"{rules.adherent_share:.0%} of the prescription or more."
     )
     st.plotly_chart(charts.weekly_sessions_figure(weeks), width="stretch", key="sessions")
 else:
@@ -277,24 +281,22 @@ discomfort = panels["discomfort"]
 rated = int(discomfort["sessions"].sum()) if discomfort.height else 0
 if rated:
     gentle = int(
-        discomfort.filter(discomfort["discomfort"] <= queries.GENTLE_MAX_DISCOMFORT)[
-            "sessions"
-        ].sum()
+        discomfort.filter(discomfort["discomfort"] <= rules.gentle_max_discomfort)["sessions"].sum()
     )
     aggressive = int(
-        discomfort.filter(discomfort["discomfort"] >= queries.AGGRESSIVE_MIN_DISCOMFORT)[
+        discomfort.filter(discomfort["discomfort"] >= rules.aggressive_min_discomfort)[
             "sessions"
         ].sum()
     )
     st.caption(
         f"Peak discomfort of each completed stretch session (0–10). Of {rated} rated sessions, "
-        f"**{gentle / rated:.0%} were gentle** (≤ {queries.GENTLE_MAX_DISCOMFORT}, the program's "
-        f"aim) and **{aggressive} aggressive** (≥ {queries.AGGRESSIVE_MIN_DISCOMFORT}). Sessions "
+        f"**{gentle / rated:.0%} were gentle** (≤ {rules.gentle_max_discomfort}, the program's "
+        f"aim) and **{aggressive} aggressive** (≥ {rules.aggressive_min_discomfort}). Sessions "
         "without a rating (e.g. a watch workout) are not counted."
     )
     st.plotly_chart(
         charts.discomfort_figure(
-            discomfort, queries.GENTLE_MAX_DISCOMFORT, queries.AGGRESSIVE_MIN_DISCOMFORT
+            discomfort, rules.gentle_max_discomfort, rules.aggressive_min_discomfort
         ),
         width="stretch",
         key="discomfort",
@@ -339,22 +341,22 @@ else:
 
 st.subheader("Pain")
 trend = queries.pain_trend(days, as_of)
-weekly = queries.weekly_pain(days, as_of)
+weekly = queries.weekly_pain(days, as_of, rules)
 baseline = outcome["pain_baseline"] if outcome else None
-threshold = queries.responder_threshold(baseline)
+threshold = queries.responder_threshold(baseline, rules)
 baseline_column, latest_column, change_column, responder_column = st.columns(4)
 baseline_column.metric(
     "Baseline pain",
     "—" if baseline is None else f"{baseline:.1f}",
     help=f"Mean daily pain (0–10) of program week 1, or week 2 when week 1 has fewer than "
-    f"{queries.PAIN_WEEK_MIN_CHECKINS} check-ins.",
+    f"{rules.baseline_min_checkins} check-ins.",
 )
 latest = outcome["pain_latest"] if outcome else None
 latest_column.metric(
     "Latest weekly pain",
     "—" if latest is None else f"{latest:.1f}",
     help=f"Mean pain of the most recent week after the baseline week with at least "
-    f"{queries.PAIN_WEEK_MIN_CHECKINS} check-ins"
+    f"{rules.baseline_min_checkins} check-ins"
     + (f" (week {outcome['pain_latest_week']})." if latest is not None else "."),
 )
 change = outcome["pain_change"] if outcome else None
@@ -367,18 +369,20 @@ responder = outcome["pain_responder"] if outcome else None
 responder_column.metric(
     "Pain responder",
     "not known yet" if responder is None else ("yes" if responder else "not yet"),
-    help="Latest weekly mean at least 2 points and at least 30 % below baseline — at or below "
-    "the dotted threshold line.",
+    help=f"Latest weekly mean at least {rules.responder_pain_points:g} points and at least "
+    f"{queries.percent_text(rules.responder_pain_share)} below baseline — at or below the "
+    "dotted threshold line.",
 )
 if trend.height and trend["pain"].is_not_null().any():
     st.caption(
         "Dots: daily check-ins (0–10). Line: mean of the last 7 days' check-ins (shown with at "
         f"least {queries.PAIN_ROLLING_MIN_CHECKINS}). Diamonds: weekly means with at least "
-        f"{queries.PAIN_WEEK_MIN_CHECKINS} check-ins — baseline, latest and responder use "
+        f"{rules.baseline_min_checkins} check-ins — baseline, latest and responder use "
         "these. "
         + (
             f"Dashed: baseline {baseline:.1f}; dotted: responder threshold {threshold:.1f} "
-            f"(baseline − max(2, 30 % of baseline))."
+            f"(baseline − max({rules.responder_pain_points:g}, "
+            f"{queries.percent_text(rules.responder_pain_share)} of baseline))."
             if baseline is not None and threshold is not None
             else "No baseline yet, so no responder threshold."
         )
@@ -390,6 +394,7 @@ if trend.height and trend["pain"].is_not_null().any():
             baseline,
             outcome["pain_baseline_week"] if outcome else None,
             threshold,
+            rules.baseline_min_checkins,
         ),
         width="stretch",
         key="pain",
@@ -428,7 +433,8 @@ missing = [term for term in queries.PERSON_EFFECT_TERMS if term not in shown_ter
 if missing:
     st.info(
         "\n\n".join(
-            _missing_effect_reason(term, evidence, panels["models_published"]) for term in missing
+            _missing_effect_reason(term, evidence, panels["models_published"], rules)
+            for term in missing
         ),
         icon="📏",
     )

@@ -39,6 +39,7 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
     ):
         # first: a run that will not be allowed to publish should not parse for minutes
         key = steadyback.pseudonym_key(key_rotation)
+        steadyback.program_rules()  # nor one whose program.toml is invalid
         layout = steadyback.layout()
         with errors_pseudonymized(folder_mentions(layout, source, key)):
             results = ingest_source(layout, source, key, log=context.log.info)

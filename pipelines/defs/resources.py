@@ -1,4 +1,5 @@
-"""The resources every asset uses: where the data directory is, how the run is set, the key rule."""
+"""The resources every asset uses: where the data directory is, how the run is set, the key rule
+and the program rules."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -7,6 +8,7 @@ import dagster as dg
 
 from pipelines.lib.key_policy import landing_run_key
 from pipelines.lib.layout import DataDir
+from pipelines.lib.rules import AppliedRules, load_program_rules
 
 
 @dataclass(frozen=True)
@@ -25,13 +27,19 @@ class SteadybackResource(dg.ConfigurableResource):
 
     data_dir: str
     as_of: str | None = None  # pin the run's "as of" day (YYYY-MM-DD); default: from the data
-    min_wear_minutes: int = 600  # a valid wearable day has at least this much wear (10 h)
 
     def layout(self) -> DataDir:
         return DataDir.at(self.data_dir)
 
     def as_of_date(self) -> date | None:
         return date.fromisoformat(self.as_of) if self.as_of else None
+
+    def program_rules(self) -> AppliedRules:
+        """The rules of `<data dir>/program.toml` over the defaults (ProgramRulesError if invalid).
+
+        Read at use, like the key: a changed file applies from the next run on.
+        """
+        return load_program_rules(self.layout())
 
     def pseudonym_key(self, rotation: KeyRotation) -> bytes:
         """The key for this run (KeyRefused when it may not run: pipelines/lib/key_policy.py).

@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from pipelines.lib.rules import read_recorded_rules
 from pipelines.lib.statistics.dose_response import dose_response
 from pipelines.lib.statistics.mixed import PainModels, fit_pain_models
 from pipelines.lib.statistics.panels import adherence_and_pain_change, daily_panel, weekly_panel
@@ -18,10 +19,21 @@ from .resources import KeyRotation, SteadybackResource
 
 
 class StatisticInputs:
-    """What the models read in one step; the pain models are fitted once for both tables."""
+    """What the models read in one step; the pain models are fitted once for both tables.
+
+    `rules` are the ones the warehouse recorded when it built the marts (`meta.rules`), so the
+    statistics of a run apply the same rules as its SQL.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        applied = read_recorded_rules(con)
+        if not applied.recorded:
+            raise RuntimeError(
+                "the warehouse records no program rules (meta.rules; built by an older "
+                "steadyback): run the whole `refresh` job (`steadyback run`) to rebuild it"
+            )
+        self.rules = applied.rules
 
     @cached_property
     def pain_models(self) -> PainModels:
@@ -49,17 +61,18 @@ STATISTICS = (
         "person_effects",
         "Each person's own sleep and consistency effects, shrunk toward the cohort",
         _PANELS,
-        lambda inputs: inputs.pain_models.person_effects(),
+        lambda inputs: inputs.pain_models.person_effects(inputs.rules),
     ),
     Statistic(
         "dose_response",
         "Pain change (latest − baseline weekly mean) by adherence band, with 95 % CIs",
         ("marts/outcomes", "marts/participant_week"),
-        lambda inputs: dose_response(adherence_and_pain_change(inputs.con)),
+        lambda inputs: dose_response(adherence_and_pain_change(inputs.con), inputs.rules),
     ),
     Statistic(
         "retention",
-        "Kaplan–Meier: share still engaged (no 14-day gap without practice) by days since enrolment",
+        "Kaplan–Meier: share still engaged (no disengagement gap without practice, meta.rules) "
+        "by days since enrolment",
         ("marts/engagement_spells",),
         lambda inputs: kaplan_meier(engagement_spells(inputs.con)),
     ),

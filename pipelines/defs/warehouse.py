@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.lib.parsers import SOURCES
 from pipelines.lib.pseudonym import errors_pseudonymized, key_fingerprint
 from pipelines.lib.raw_identifiers import warehouse_mentions
+from pipelines.lib.rules import record_rules
 from pipelines.lib.sql_catalog import SqlTable, load_checks, load_sql_tables
 from pipelines.lib.warehouse import (
     build_table,
@@ -77,15 +78,16 @@ def warehouse(
     selected_checks = context.selected_asset_check_keys
     outcomes = []
     pseudonym_key = steadyback.pseudonym_key(key_rotation)
+    rules = steadyback.program_rules()  # an invalid program.toml stops the step before it builds
     with open_warehouse(layout, pseudonym_key) as con:
         raw_counts = load_raw(con, layout)
         context.log.info(f"raw tables loaded: {raw_counts}")
         set_run_parameters(
-            con,
-            steadyback.as_of_date(),
-            context.run.run_id,
-            steadyback.min_wear_minutes,
-            key_fingerprint(pseudonym_key),
+            con, steadyback.as_of_date(), context.run.run_id, key_fingerprint(pseudonym_key)
+        )
+        record_rules(con, rules)
+        context.log.info(
+            "program rules: " + ("; ".join(rules.changed_text()) or "all at their defaults")
         )
         # staging tables hold raw ids: a failure or a check's sample rows show them as pids
         mentions = warehouse_mentions(con, pseudonym_key)

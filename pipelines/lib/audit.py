@@ -5,8 +5,11 @@
 `viewed`, `denied`, `report` (a printable report was produced), `login`,
 `login_failed` or `locked_out` (a login refused unchecked: too many failures),
 `identity_shown` (a page showed the person's participant id / display name:
-see pipelines/lib/identities.py) or `searched` (a coach searched their
-caseload; the search text is not kept).
+see pipelines/lib/identities.py), `searched` (a coach searched their
+caseload; the search text is not kept), or, on page `session`, `session_resumed`
+(a tab signed in by its browser's sign-in cookie), `session_refused` (a sign-in
+cookie or session refused: signed out elsewhere, idle too long, user removed or
+changed, not signed by this server) and `logout` (see pipelines/lib/sign_in.py).
 Each line is one JSON document with every control and line-separator character
 escaped (`text_export.json_line`), so no value (a username, a pid from a URL)
 can break a line or forge another. Lines are appended with
@@ -37,6 +40,9 @@ OUTCOMES = (
     "locked_out",
     "identity_shown",
     "searched",
+    "session_resumed",
+    "session_refused",
+    "logout",
 )
 
 

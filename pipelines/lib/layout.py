@@ -74,6 +74,16 @@ class DataDir:
         return self.access_dir / "identities.json"
 
     @property
+    def session_secret(self) -> Path:
+        """The key that signs the dashboard's sign-in cookies (pipelines/lib/sign_in.py)."""
+        return self.access_dir / "session_secret"
+
+    @property
+    def sign_in_sessions(self) -> Path:
+        """Who is signed in, and when each sign-in session was last used; never published."""
+        return self.access_dir / "sessions.json"
+
+    @property
     def truth(self) -> Path:
         return self.root / "truth"
 

@@ -30,8 +30,9 @@ from .raw_identifiers import DISPLAY_NAME, identifier_needles
 from .warehouse import built_with_key
 
 PUBLISHED_SCHEMAS = ("marts", "models", "meta")
-# meta tables that stay in the warehouse (they describe the run's inputs, not results)
-PRIVATE_META = ("run_parameters",)
+# meta tables that stay in the warehouse (they describe the run's inputs, not results;
+# program_rules is meta.rules as the one row the SQL reads, and meta.rules is published)
+PRIVATE_META = ("run_parameters", "program_rules")
 RAW_IDENTIFIER_COLUMNS = {
     "participant_id", "record_id", "fitbit_id", "id", "email", "name", "display_name"
 }  # fmt: skip

@@ -203,14 +203,16 @@ def set_run_parameters(
     con: duckdb.DuckDBPyConnection,
     as_of: date | None,
     run_id: str,
-    min_wear_minutes: int = 600,
     key_fingerprint: str | None = None,
 ) -> None:
-    """The build's settings; `key_fingerprint` says which key made its pids (publish checks it)."""
+    """The build's settings; `key_fingerprint` says which key made its pids (publish checks it).
+
+    The program's thresholds are recorded beside them by `rules.record_rules`.
+    """
     con.execute(
         "create or replace table meta.run_parameters as select ?::date as as_of_override, "
-        "?::varchar as run_id, ?::integer as min_wear_minutes, ?::varchar as key_fingerprint",
-        [as_of, run_id, min_wear_minutes, key_fingerprint],
+        "?::varchar as run_id, ?::varchar as key_fingerprint",
+        [as_of, run_id, key_fingerprint],
     )
 
 

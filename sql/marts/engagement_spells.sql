@@ -1,14 +1,15 @@
 -- One engagement spell per person enrolled by the as-of day: days engaged, and disengaged or censored (docs/data-model.md).
--- A person disengages on the first day of the first run of ≥ 14 days without any completed session
+-- A person disengages on the first day of the first run of at least disengagement_gap_days days
+-- (meta.program_rules) without any completed session
 -- (the day before enrolment counts as practised, so a gap may start on day 0); otherwise the spell
 -- is censored after the last day we could see: program end, withdrawal or the as-of day.
 -- The retention model and the cohort page's filtered retention both read this table.
 -- @unique: pid
 -- @not_null: pid, enrolled_on, days, disengaged, followed_days
 -- @range: days = 0..100000
+-- the program rules this run applies (pipelines/lib/rules.py, recorded in meta.rules)
 with rules as (
-    -- the disengagement gap; moves to meta.rules with the program-rules table (issue 11)
-    select 14 as disengaged_after_days
+    select disengagement_gap_days from meta.program_rules
 ),
 
 followed as (
@@ -53,8 +54,10 @@ gaps as (
 ),
 
 first_gap as (
-    select gaps.person, min(gaps.gap_start) filter (where gaps.gap_days >= rules.disengaged_after_days)
-        as gap_start
+    select
+        gaps.person,
+        min(gaps.gap_start) filter (where gaps.gap_days >= rules.disengagement_gap_days)
+            as gap_start
     from gaps
     cross join rules
     group by gaps.person

@@ -160,12 +160,12 @@ boom_bust as (
 ),
 
 -- ── weekly rules ───────────────────────────────────────────────────────────────────────────
--- weekly mean pain over ≥ 3 check-in days, as in the outcomes
+-- weekly mean pain over enough check-in days, as in the outcomes (baseline_min_checkins)
 weekly_pain as (
     select pid, program_week as week, avg(pain) as mean_pain, count(pain) as checkin_days
     from days
     group by all
-    having count(pain) >= 3
+    having count(pain) >= (select baseline_min_checkins from meta.program_rules)
 ),
 
 weekly_hits as (

@@ -1,5 +1,6 @@
 -- One row per participant: baseline and latest pain (weekly means), ODI and TSK-11, their change and the responder flags.
--- Each value names the week (or questionnaire) it comes from. Definitions: docs/metrics.md, "Outcomes".
+-- Each value names the week (or questionnaire) it comes from. Definitions: docs/metrics.md, "Outcomes";
+-- thresholds: meta.program_rules.
 -- @unique: pid
 -- @not_null: pid, coach_id, status
 -- @range: pain_baseline = 0..10
@@ -16,16 +17,28 @@ horizon as (
     select as_of from staging.data_horizon
 ),
 
--- weekly mean pain over the week's elapsed days; a week anchors an outcome with ≥ 3 check-ins
+-- the program rules this run applies (pipelines/lib/rules.py, recorded in meta.rules)
+rules as (
+    select
+        baseline_min_checkins,
+        responder_pain_points,
+        responder_pain_share,
+        responder_odi_points,
+        responder_tsk_points
+    from meta.program_rules
+),
+
+-- weekly mean pain over the week's elapsed days; a week anchors an outcome with at least
+-- baseline_min_checkins check-ins
 weekly_pain as (
     select pid, program_week as week, avg(pain) as mean_pain, count(pain) as checkin_days
     from marts.participant_day
     where day_state <> 'unknown'
     group by all
-    having count(pain) >= 3
+    having count(pain) >= (select baseline_min_checkins from rules)
 ),
 
--- baseline: program week 1, or week 2 when week 1 has fewer than 3 check-ins
+-- baseline: program week 1, or week 2 when week 1 has too few check-ins
 pain_baseline as (
     select pid, week as pain_baseline_week, mean_pain as pain_baseline,
         checkin_days as pain_baseline_checkins
@@ -34,7 +47,7 @@ pain_baseline as (
     qualify row_number() over (partition by pid order by week) = 1
 ),
 
--- latest: the last week after the baseline week with ≥ 3 check-ins
+-- latest: the last week after the baseline week with enough check-ins
 pain_latest as (
     select w.pid, w.week as pain_latest_week, w.mean_pain as pain_latest,
         w.checkin_days as pain_latest_checkins
@@ -134,11 +147,13 @@ final as (
         pain_latest_checkins,
         pain_latest - pain_baseline as pain_change,
         (pain_latest - pain_baseline) / nullif(pain_baseline, 0) as pain_change_pct,
-        -- responder: a drop of ≥ 2 points and ≥ 30 % of baseline (1e-9: weekly means are floats)
+        -- responder: a drop of at least responder_pain_points and responder_pain_share of the
+        -- baseline (1e-9: weekly means are floats)
         case
             when pain_baseline is not null and pain_latest is not null
-                then pain_baseline - pain_latest >= 2 - 1e-9
-                    and pain_baseline - pain_latest >= 0.3 * pain_baseline - 1e-9
+                then pain_baseline - pain_latest >= rules.responder_pain_points - 1e-9
+                    and pain_baseline - pain_latest
+                        >= rules.responder_pain_share * pain_baseline - 1e-9
         end as pain_responder,
         -- ODI (0–100 %): baseline questionnaire and the latest scored follow-up
         odi_baseline,
@@ -150,9 +165,10 @@ final as (
         odi_latest - odi_baseline as odi_change,
         case
             when odi_baseline is not null and odi_latest is not null
-                then odi_baseline - odi_latest >= 10 - 1e-9
+                then odi_baseline - odi_latest >= rules.responder_odi_points - 1e-9
         end as odi_responder,
-        -- TSK-11 (11–44): fear of movement; a drop of ≥ 5.6 points is a clinically important change
+        -- TSK-11 (11–44): fear of movement; a drop of responder_tsk_points is a clinically
+        -- important change
         tsk_baseline,
         tsk_baseline_week,
         tsk_baseline_on,
@@ -162,9 +178,10 @@ final as (
         tsk_latest - tsk_baseline as tsk_change,
         case
             when tsk_baseline is not null and tsk_latest is not null
-                then tsk_baseline - tsk_latest >= 5.6
+                then tsk_baseline - tsk_latest >= rules.responder_tsk_points
         end as tsk_improved
     from joined
+    cross join rules
 )
 
 select * from final

@@ -16,18 +16,25 @@ participants as (
     select pid, prescribed_sessions_per_week from marts.participants
 ),
 
+-- the program rules this run applies (pipelines/lib/rules.py, recorded in meta.rules)
+rules as (
+    select gentle_max_discomfort, aggressive_min_discomfort from meta.program_rules
+),
+
 stretch_sessions as (
     select
         pid,
         program_week as week,
         count(discomfort) as rated_sessions,
-        count(*) filter (where discomfort <= 3) as gentle_sessions,
-        count(*) filter (where discomfort >= 7) as aggressive_sessions,
+        count(*) filter (where discomfort <= rules.gentle_max_discomfort) as gentle_sessions,
+        count(*) filter (where discomfort >= rules.aggressive_min_discomfort)
+            as aggressive_sessions,
         avg(guided_breathing::integer) as breathing_share
     from marts.sessions
     semi join known_days using (pid, day)
+    cross join rules
     where kind = 'stretch' and completed
-    group by all
+    group by pid, program_week
 ),
 
 weekly as (

@@ -1,6 +1,6 @@
 -- One row per participant per program week: a 0–1 score for each of the seven principles, with the raw inputs behind it.
 -- Only elapsed days count; a score is null for a week not started and whenever its inputs are missing
--- (unknown is never zero). Definitions and thresholds: docs/metrics.md, "Principles".
+-- (unknown is never zero). Definitions: docs/metrics.md, "Principles"; thresholds: meta.program_rules.
 -- @unique: pid, week
 -- @not_null: pid, week, week_start, days_elapsed, week_complete, prescribed
 -- @range: consistency = 0..1
@@ -33,6 +33,12 @@ horizon as (
     select as_of from staging.data_horizon
 ),
 
+-- the program rules this run applies (pipelines/lib/rules.py, recorded in meta.rules)
+rules as (
+    select gentle_max_discomfort, aggressive_min_discomfort, adherent_share
+    from meta.program_rules
+),
+
 -- elapsed program days only: unknown days (not yet happened, after withdrawal) never count
 days as (
     select * from marts.participant_day where day_state <> 'unknown'
@@ -45,15 +51,16 @@ stretch as (
         d.program_week as week,
         count(*) as stretch_sessions,
         count(s.discomfort) as rated_sessions,
-        count(*) filter (where s.discomfort <= 3) as gentle_sessions,
-        count(*) filter (where s.discomfort >= 7) as aggressive_sessions,
+        count(*) filter (where s.discomfort <= r.gentle_max_discomfort) as gentle_sessions,
+        count(*) filter (where s.discomfort >= r.aggressive_min_discomfort) as aggressive_sessions,
         max(s.discomfort) as max_discomfort,
         count(s.guided_breathing) as breathing_known_sessions,
         count(*) filter (where s.guided_breathing) as breathing_sessions
     from marts.sessions as s
     join days as d on d.pid = s.pid and d.day = s.day
+    cross join rules as r
     where s.kind = 'stretch' and s.completed
-    group by all
+    group by s.pid, d.program_week
 ),
 
 -- runs of consecutive missed days, to find the week's longest gap
@@ -256,7 +263,7 @@ final as (
         sessions,
         prescribed,
         adherence,
-        adherence >= 0.8 as adherent,
+        adherence >= rules.adherent_share as adherent,
         days_practised,
         regularity,
         longest_gap_days,
@@ -301,6 +308,7 @@ final as (
         case when started and tsk_latest_event_week > 0 then tsk_latest - tsk_baseline end
             as tsk_change
     from components
+    cross join rules
 )
 
 select * from final

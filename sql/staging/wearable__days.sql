@@ -1,5 +1,5 @@
 -- One row per participant and local day with wearable data: the source worn longest that day, and whether
--- the day is a valid wear day (≥ min_wear_minutes, 10 h by default).
+-- the day is a valid wear day (at least valid_wear_minutes of wear, meta.program_rules).
 -- @unique: pid, day
 -- @not_null: pid, day, steps_source, wear_state
 -- @accepted_values: wear_state = worn, partial, not_worn
@@ -7,8 +7,9 @@ with source_days as (
     select * from staging.wearable__source_days
 ),
 
-parameters as (
-    select coalesce(min(min_wear_minutes), 600) as threshold from meta.run_parameters
+-- the program rules this run applies (pipelines/lib/rules.py, recorded in meta.rules)
+rules as (
+    select valid_wear_minutes from meta.program_rules
 ),
 
 -- precedence: the device worn longest; without wear evidence, the one that counted most steps
@@ -25,7 +26,7 @@ classified as (
     select
         chosen.*,
         case
-            when wear_minutes >= parameters.threshold then 'worn'
+            when wear_minutes >= rules.valid_wear_minutes then 'worn'
             when wear_minutes > 0 then 'partial'
             when wear_minutes = 0 then 'not_worn'
             -- no wear evidence (daily totals only): a day with steps or activity was worn
@@ -33,7 +34,7 @@ classified as (
             else 'not_worn'
         end as wear_state
     from chosen
-    cross join parameters
+    cross join rules
 ),
 
 final as (

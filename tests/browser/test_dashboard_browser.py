@@ -197,12 +197,8 @@ def test_coach_sees_own_caseload_and_person_but_not_others(
         screenshot(page, "caseload.png")
 
         pid = a_person_of(served_dir, coach.coach_id)
+        # a new page load keeps the sign-in (tests/browser/test_signed_in.py)
         page.goto(f"{dashboard_url}/person?pid={pid}", wait_until="domcontentloaded")
-        page.get_by_label("Username", exact=True).fill(
-            coach.username
-        )  # a new page load is a new session
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
         page.wait_for_selector(".js-plotly-plot .heatmaplayer .hm", timeout=30_000)
         settle(page)
         assert_rendered_cleanly(page)
@@ -213,9 +209,6 @@ def test_coach_sees_own_caseload_and_person_but_not_others(
 
         other = someone_else(served_dir, coach.coach_id)
         page.goto(f"{dashboard_url}/person?pid={other}", wait_until="domcontentloaded")
-        page.get_by_label("Username", exact=True).fill(coach.username)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
         page.get_by_text("not in your caseload").wait_for(timeout=30_000)
         settle(page)
         assert page.locator(".js-plotly-plot").count() == 0
@@ -249,9 +242,6 @@ def test_coach_finds_their_person_by_participant_id_and_no_one_else(
         assert_rendered_cleanly(page)
 
         page.goto(f"{dashboard_url}/person?pid={pid}", wait_until="domcontentloaded")
-        page.get_by_label("Username", exact=True).fill(coach.username)  # a new session
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
         named = " · ".join(part for part in (mine["participant_id"], mine["display_name"]) if part)
         page.locator("h3", has_text=named).wait_for(timeout=30_000)
         settle(page)
@@ -281,9 +271,6 @@ def test_analyst_sees_data_health_and_no_person_pages(browser, dashboard_url, us
 
         pid = someone_else(served_dir, "nobody")
         page.goto(f"{dashboard_url}/person?pid={pid}", wait_until="domcontentloaded")
-        page.get_by_label("Username", exact=True).fill(users["analyst"].username)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
         page.get_by_text("not available to an analyst").wait_for(timeout=30_000)
         assert page.locator(".js-plotly-plot").count() == 0
         assert_rendered_cleanly(page)

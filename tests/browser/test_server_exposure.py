@@ -28,6 +28,7 @@ pytestmark = pytest.mark.browser
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 APP = PROJECT_ROOT / "dashboards" / "streamlit_app.py"
+SERVER = PROJECT_ROOT / "dashboards" / "server.py"
 PASSWORD = "exposure-test-password"
 HOSTILE_CONFIG = """\
 [server]
@@ -168,13 +169,15 @@ def test_an_error_shows_a_plain_message_and_no_traceback(browser, served, data_d
     assert "IsADirectoryError" in log_path.read_text()  # the details are for the server's log
 
 
+@pytest.mark.parametrize("script", [APP, SERVER], ids=["streamlit_app.py", "server.py"])
 def test_the_documented_streamlit_run_command_is_loopback_only_too(
-    browser, data_dir, hostile_cwd, tmp_path
+    browser, data_dir, hostile_cwd, tmp_path, script
 ):
-    """`streamlit run dashboards/streamlit_app.py`, as the module docstring says, from any
-    working directory: Streamlit applies the dashboard's own `.streamlit/config.toml`."""
+    """`streamlit run dashboards/streamlit_app.py` (or `server.py`, the app with the sign-in
+    cookie's route), as the module docstrings say, from any working directory: Streamlit
+    applies the dashboard's own `.streamlit/config.toml`."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port)]
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
     env = {**os.environ, "STEADYBACK_DATA_DIR": str(data_dir), "PYTHONPATH": str(PROJECT_ROOT)}
     with serving(command, port, tmp_path / "server.log", hostile_cwd, env) as url:
         assert listening_addresses(port) == {"127.0.0.1"}

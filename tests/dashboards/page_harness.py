@@ -16,13 +16,13 @@ import duckdb
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from dashboards.disclosure import MIN_CELL_SIZE  # noqa: F401 — the disclosure rule, for the tests
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
+from pipelines.lib.rules import ProgramRules, rules_from_rows
 from pipelines.lib.users import UserStore
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "streamlit_app.py"
 PASSWORD = "correct horse battery"
-MIN_CELL_SIZE = 5  # program managers never see a number describing fewer people
-ADHERENT_WEEK_THRESHOLD = 0.8  # an adherent week: >= 80 % of prescribed sessions
 PAGES = {
     "cohort": "app_pages/cohort.py",
     "caseload": "app_pages/caseload.py",
@@ -47,6 +47,11 @@ def query(data_dir: Path, sql: str, params: list | None = None) -> list[tuple]:
         return connection.execute(sql, params or []).fetchall()
     finally:
         connection.close()
+
+
+def snapshot_rules(data_dir: Path) -> ProgramRules:
+    """The program rules the snapshot records (`meta.rules`), e.g. its adherent-week share."""
+    return rules_from_rows(query(data_dir, "select key, value, source from meta.rules")).rules
 
 
 def first_coach(data_dir: Path) -> str:

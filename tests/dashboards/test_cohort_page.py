@@ -25,7 +25,6 @@ import duckdb
 import polars as pl
 import pytest
 from page_harness import (
-    ADHERENT_WEEK_THRESHOLD,
     MIN_CELL_SIZE,
     Download,
     metrics,
@@ -35,6 +34,7 @@ from page_harness import (
     plotly_specs,
     query,
     snapshot_file,
+    snapshot_rules,
 )
 from principles import PRINCIPLES
 from scipy import stats
@@ -200,7 +200,10 @@ def expected_headline(data_dir: Path, pids: set[str]) -> dict[str, str]:
         if 0 < len(active) < MIN_CELL_SIZE or 0 < inactive < MIN_CELL_SIZE
         else f"{len(active):,}",
         "Adherent this week": share(
-            [adherence >= ADHERENT_WEEK_THRESHOLD for _, adherence in latest.values()]
+            [
+                adherence >= snapshot_rules(data_dir).adherent_share
+                for _, adherence in latest.values()
+            ]
         ),
         "Median adherence": share(
             list(person_means.values()),
@@ -225,7 +228,10 @@ def expected_adherence_weeks(data_dir: Path, pids: set[str]) -> dict[int, list[f
 
 def expected_pain_by_band(data_dir: Path, pids: set[str]) -> dict[tuple[str, int], list[float]]:
     """(band, week) → the weekly mean pains of its people (complete weeks, ≥ 3 check-ins)."""
-    bands = {pid: adherence_band(value) for pid, value in mean_adherence(data_dir, pids).items()}
+    rules = snapshot_rules(data_dir)
+    bands = {
+        pid: adherence_band(value, rules) for pid, value in mean_adherence(data_dir, pids).items()
+    }
     cells: dict[tuple[str, int], list[float]] = defaultdict(list)
     for pid, week, pain in query(
         data_dir,
@@ -287,7 +293,7 @@ def expected_dose_response(data_dir: Path, pids: set[str]) -> pl.DataFrame:
         schema={"pid": pl.String, "mean_adherence": pl.Float64, "pain_change": pl.Float64},
         orient="row",
     )
-    return dose_response(people)
+    return dose_response(people, snapshot_rules(data_dir))
 
 
 def expected_retention(
@@ -419,7 +425,9 @@ def test_adherence_chart_shows_median_of_weeks_with_enough_people(dashboard_dir,
         disclosure.SHARE,
     )
     threshold_lines = [shape for shape in spec["layout"]["shapes"] if shape["type"] == "line"]
-    assert [line["y0"] for line in threshold_lines] == [ADHERENT_WEEK_THRESHOLD]
+    assert [line["y0"] for line in threshold_lines] == [
+        snapshot_rules(dashboard_dir).adherent_share
+    ]
     text = page_text(at)
     assert f"fewer than {MIN_CELL_SIZE} people" in text
     for week in hidden:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from page_harness import (
-    ADHERENT_WEEK_THRESHOLD,
     caseload_pids,
     copy_published,
     expected_identities,
@@ -23,6 +22,7 @@ from page_harness import (
     page_text,
     plotly_specs,
     query,
+    snapshot_rules,
 )
 from principles import PRINCIPLES
 from report_html import ReportHtml
@@ -452,8 +452,12 @@ def test_responder_threshold_agrees_with_the_mart_for_everyone(dashboard_dir):
         "where pain_responder is not null",
     )
     assert rows
+    rules = snapshot_rules(dashboard_dir)
     for baseline, latest, responder in rows:
-        assert (latest <= responder_threshold(baseline) + 1e-9) == responder, (baseline, latest)
+        assert (latest <= responder_threshold(baseline, rules) + 1e-9) == responder, (
+            baseline,
+            latest,
+        )
 
 
 def test_principle_scores_over_started_weeks(dashboard_dir, monkeypatch):
@@ -537,14 +541,6 @@ def test_no_own_effects_says_what_data_is_missing(dashboard_dir, monkeypatch):
             f"needs at least 4 weeks with a weekly pain mean, practice and a worn tracker (steps); has {model_weeks}."
             in text
         )
-
-
-def test_person_effect_thresholds_match_the_models():
-    from dashboards import queries
-    from pipelines.lib.statistics import mixed
-
-    assert queries.PERSON_MIN_PAIRED_DAYS == mixed.PERSON_MIN_DAYS
-    assert queries.PERSON_MIN_MODEL_WEEKS == mixed.PERSON_MIN_WEEKS
 
 
 # --- who may see whom -------------------------------------------------------------------------
@@ -677,7 +673,7 @@ def test_report_download_has_the_numbers_and_no_raw_ids(dashboard_dir, monkeypat
         dashboard_dir,
         "select count(*), count(*) filter (where adherence >= ?) from marts.participant_week "
         "where pid = ? and week_complete",
-        [ADHERENT_WEEK_THRESHOLD, pid],
+        [snapshot_rules(dashboard_dir).adherent_share, pid],
     )[0]
     assert parsed.text["days_done"] == str(done)
     assert parsed.text["days_missed"] == str(missed)

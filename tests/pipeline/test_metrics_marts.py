@@ -18,6 +18,7 @@ from generated_data import truth
 from principles import PRINCIPLES
 
 from pipelines.lib.pseudonym import pseudonymize
+from pipelines.lib.rules import AppliedRules, record_rules
 from pipelines.lib.sql_catalog import load_sql_tables
 from pipelines.lib.warehouse import build_table, create_raw_tables, prepare, set_run_parameters
 
@@ -342,6 +343,7 @@ def build_warehouse(roster: list[dict], sessions: list[dict], checkins: list[dic
     _insert(con, "app_sessions", sessions)
     _insert(con, "app_checkins", checkins)
     set_run_parameters(con, AS_OF, "test-run")
+    record_rules(con, AppliedRules())
     for model in load_sql_tables():
         build_table(con, model)
     return con

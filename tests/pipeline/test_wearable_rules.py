@@ -17,6 +17,7 @@ import pytest
 
 from pipelines.lib.parsers.wearable_tables import WEARABLE_TABLES, conform
 from pipelines.lib.pseudonym import pseudonymize
+from pipelines.lib.rules import AppliedRules, ProgramRules, record_rules
 from pipelines.lib.sql_catalog import load_sql_tables
 from pipelines.lib.warehouse import build_table, create_raw_tables, prepare, set_run_parameters
 
@@ -35,7 +36,8 @@ def pid(participant_id: str) -> str:
 class Warehouse:
     """An in-memory warehouse: raw rows in, every SQL model built."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: ProgramRules | None = None) -> None:
+        self.rules = AppliedRules(rules or ProgramRules())
         self.con = duckdb.connect()
         prepare(self.con, KEY)
         self.files: list[dict] = []
@@ -105,6 +107,7 @@ class Warehouse:
             "update raw.roster set source_file = 'roster.csv', row_number = 1, exported_at = now()"
         )
         set_run_parameters(con, date(2026, 3, 8), "test-run")
+        record_rules(con, self.rules)
         for model in load_sql_tables():
             build_table(con, model)
         return con
@@ -200,6 +203,21 @@ def test_device_worn_longest_wins_and_partial_days_have_no_steps(warehouse):
         "partial",
     )
     assert day_row(con, "P-2", "2026-03-04", "steps, wear_state") == (None, "no_data")
+
+
+def test_a_valid_wear_day_follows_the_programs_valid_wear_minutes():
+    """program.toml's `valid_wear_minutes` decides worn vs partial (defaults: 600, 10 h)."""
+    watch = {"participant_id": "P-2", "source": "apple_health", "device": "Apple Watch"}
+    rows = [
+        steps("2026-03-02", 9000, **watch),
+        {**steps("2026-03-02", 0, **watch), "metric": "worn_min", "value": 500.0},
+    ]
+    shown = {}
+    for minutes in (600, 480):
+        warehouse = Warehouse(ProgramRules(valid_wear_minutes=minutes))
+        warehouse.add("wearable_intervals", "apple_health", "2026-03-05", rows)
+        shown[minutes] = day_row(warehouse.build(), "P-2", "2026-03-02", "steps, wear_state")
+    assert shown == {600: (None, "partial"), 480: (9000, "worn")}
 
 
 def test_the_main_sleep_ending_that_morning_is_the_night(warehouse):

@@ -15,11 +15,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from pipelines.lib.rules import ProgramRules
 from pipelines.lib.statistics.mixed import (
     COHORT_SCHEMA,
     DAILY,
-    PERSON_MIN_DAYS,
-    PERSON_MIN_WEEKS,
     PERSON_SCHEMA,
     TERMS,
     WEEKLY,
@@ -30,6 +29,10 @@ from pipelines.lib.statistics.mixed import (
     person_effects,
 )
 from pipelines.lib.statistics.mixed_fit import fit_lmm, fit_preferring_slope
+
+RULES = ProgramRules()  # the default minimum data for a person's own estimate
+PERSON_MIN_DAYS = RULES.person_min_paired_days
+PERSON_MIN_WEEKS = RULES.person_min_weeks
 
 TRUTH = {
     "sleep_prev_night_h": -0.40,
@@ -280,7 +283,7 @@ def test_random_slopes_and_person_effects_shrink_toward_the_truth():
     sd_slope = np.sqrt(fit.re_cov[1, 1])
     assert abs(sd_slope - 0.25) < 0.08, sd_slope
 
-    people = models.person_effects()
+    people = models.person_effects(RULES)
     assert people.schema == pl.Schema(PERSON_SCHEMA)
     assert set(people["term"]) == {"sleep_prev_night_h", "consistency_10pct"}
     sleep = people.filter(pl.col("term") == "sleep_prev_night_h")
@@ -299,7 +302,7 @@ def test_person_effect_intervals_cover_each_persons_true_slope():
     daily, weekly, slopes = simulate_cohort(
         300, seed=31, slope_sd={"sleep_prev_night_h": 0.3, "consistency_10pct": 0.1}
     )
-    people = person_effects(daily, weekly).join(
+    people = person_effects(daily, weekly, RULES).join(
         slopes.unpivot(index="pid", variable_name="term", value_name="true_slope"),
         on=["pid", "term"],
     )
@@ -355,7 +358,7 @@ def test_person_effects_only_with_enough_data():
         .otherwise(pl.col("sleep_prev_night_h"))
         .alias("sleep_prev_night_h")
     )
-    sleep = person_effects(daily, weekly).filter(pl.col("term") == "sleep_prev_night_h")
+    sleep = person_effects(daily, weekly, RULES).filter(pl.col("term") == "sleep_prev_night_h")
     assert sorted(sleep["pid"]) == sorted(set(eligible) - {same_sleep, few_days})
     assert sleep["n_obs"].min() >= PERSON_MIN_DAYS
 
@@ -384,7 +387,9 @@ def test_unfittable_models_give_null_rows_not_errors():
     assert weekly_rows["estimate"].null_count() == weekly_rows.height
     assert (weekly_rows["n_obs"] == 0).all()
     assert table.filter(pl.col("term") == "sleep_prev_night_h")["estimate"].null_count() == 0
-    assert person_effects(daily, no_steps)["term"].unique().to_list() == ["sleep_prev_night_h"]
+    assert person_effects(daily, no_steps, RULES)["term"].unique().to_list() == [
+        "sleep_prev_night_h"
+    ]
     with pytest.raises(ValueError, match="lacks columns"):
         cohort_effects(daily.drop("sleep_prev_night_h"), weekly)
 
@@ -441,7 +446,7 @@ def test_generator_effects_are_recovered(generated):
 
 
 def test_generator_person_effects(generated):
-    people = person_effects(*generated)
+    people = person_effects(*generated, RULES)
     assert people.schema == pl.Schema(PERSON_SCHEMA)
     assert people.select(pl.struct("pid", "term").is_unique().all()).item()
     assert (people["ci_low"] <= people["estimate"]).all()

@@ -13,6 +13,7 @@ import pytest
 from report_html import ReportHtml
 
 from dashboards.report import progress_report_html
+from pipelines.lib.rules import ProgramRules
 
 ENROLLED = date(2026, 3, 2)
 AS_OF = date(2026, 3, 17)
@@ -96,6 +97,7 @@ def report(**overrides) -> str:
             "weeks": weeks_frame(),
             "principles": principles_frame(),
             "outcome": OUTCOME,
+            "rules": ProgramRules(),
         },
         "snapshot": SNAPSHOT,
         "generated_at": GENERATED,
@@ -165,6 +167,7 @@ def test_threshold_uses_thirty_percent_for_a_high_baseline():
         "weeks": weeks_frame(),
         "principles": principles_frame(),
         "outcome": outcome,
+        "rules": ProgramRules(),
     }
     parsed = ReportHtml(report(panels=panels))
 
@@ -232,6 +235,7 @@ def test_before_the_program_starts_nothing_fails():
         "weeks": pl.DataFrame(),
         "principles": pl.DataFrame(),
         "outcome": None,
+        "rules": ProgramRules(),
     }
     person = {**PERSON, "program_week_now": None, "status": "not_started"}
     html = report(person=person, panels=empty)

@@ -11,19 +11,22 @@ import pytest
 from spell_oracle import expected_spells
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from pipelines.lib.rules import AppliedRules, ProgramRules, record_rules
 from pipelines.lib.sql_catalog import load_sql_tables
 from pipelines.lib.statistics.dose_response import adherence_band, dose_response
 from pipelines.lib.statistics.retention import engagement_spells, kaplan_meier
 from pipelines.lib.warehouse import build_table
 
 START = date(2026, 3, 2)
+DEFAULT = ProgramRules()
 
 
-def spells_mart(people, practice, as_of) -> pl.DataFrame:
+def spells_mart(people, practice, as_of, rules: ProgramRules = DEFAULT) -> pl.DataFrame:
     """`marts.engagement_spells` built by its SQL file on these people and completed sessions
-    (plus an uncompleted session on every day, which must not count)."""
+    (plus an uncompleted session on every day, which must not count), under `rules`."""
     con = duckdb.connect()
-    con.execute("create schema marts; create schema staging")
+    con.execute("create schema marts; create schema staging; create schema meta")
+    record_rules(con, AppliedRules(rules))
     con.execute(
         "create table marts.participants (pid varchar, enrolled_on date, program_weeks integer, "
         "withdrawn_on date)"
@@ -123,7 +126,7 @@ def test_kaplan_meier_matches_statsmodels_survival_and_greenwood_error():
 
 
 def test_adherence_bands_follow_the_80_percent_threshold():
-    assert [adherence_band(a) for a in (0.0, 0.59, 0.6, 0.79, 0.8, 1.0)] == [
+    assert [adherence_band(a, DEFAULT) for a in (0.0, 0.59, 0.6, 0.79, 0.8, 1.0)] == [
         "< 60 %",
         "< 60 %",
         "60–79 %",
@@ -143,7 +146,7 @@ def test_dose_response_means_and_t_intervals():
     ]
     rows.append(("no-outcome", 0.95, None))
     table = dose_response(
-        pl.DataFrame(rows, schema=["pid", "mean_adherence", "pain_change"], orient="row")
+        pl.DataFrame(rows, schema=["pid", "mean_adherence", "pain_change"], orient="row"), DEFAULT
     )
     by_band = {r["band"]: r for r in table.iter_rows(named=True)}
     high = np.array(changes["≥ 80 %"])

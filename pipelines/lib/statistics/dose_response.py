@@ -2,27 +2,58 @@
 
 A person's adherence is the mean of their weekly adherence over completed
 program weeks; their pain change is latest minus baseline weekly mean pain
-(marts.outcomes). Bands follow the exercise-therapy literature's 80 % threshold
-(program-exports spec): < 60 %, 60–79 %, ≥ 80 %.
+(marts.outcomes). The top band starts at the adherent-week threshold (the program
+rules' `adherent_share`, from the exercise-therapy literature), the middle one at
+`dose_band_low_share`; docs/models.md, "Dose–response".
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 from scipy import stats
 
-BANDS = (("< 60 %", 0.0, 0.6), ("60–79 %", 0.6, 0.8), ("≥ 80 %", 0.8, 1.0 + 1e-9))
+from pipelines.lib.rules import ProgramRules
 
 
-def adherence_band(adherence: float) -> str:
-    for name, low, high in BANDS:
+class Band(NamedTuple):
+    """Mean adherence in [low, high) — the top band includes 1."""
+
+    label: str
+    low: float
+    high: float
+
+
+def _percent(share: float) -> str:
+    return f"{round(share * 100, 1):g}"
+
+
+def bands(rules: ProgramRules) -> tuple[Band, Band, Band]:
+    """The three adherence bands, lowest first, labelled as the dashboards show them."""
+    low, adherent = rules.dose_band_low_share, rules.adherent_share
+    whole = all(round(share * 100, 1).is_integer() for share in (low, adherent))
+    middle = (
+        f"{_percent(low)}–{round(adherent * 100) - 1} %"  # whole percents: "60–79 %"
+        if whole
+        else f"{_percent(low)} to < {_percent(adherent)} %"
+    )
+    return (
+        Band(f"< {_percent(low)} %", 0.0, low),
+        Band(middle, low, adherent),
+        Band(f"≥ {_percent(adherent)} %", adherent, 1.0 + 1e-9),
+    )
+
+
+def adherence_band(adherence: float, rules: ProgramRules) -> str:
+    for name, low, high in bands(rules):
         if low <= adherence < high:
             return name
     raise ValueError(f"adherence {adherence} outside 0–1")
 
 
-def dose_response(people: pl.DataFrame) -> pl.DataFrame:
+def dose_response(people: pl.DataFrame, rules: ProgramRules) -> pl.DataFrame:
     """models.dose_response from (pid, mean_adherence, pain_change) per person.
 
     CIs are t-intervals of the band's mean change; a band with fewer than two
@@ -31,9 +62,11 @@ def dose_response(people: pl.DataFrame) -> pl.DataFrame:
     rows = []
     known = people.drop_nulls(["mean_adherence", "pain_change"])
     banded = known.with_columns(
-        pl.col("mean_adherence").map_elements(adherence_band, return_dtype=pl.String).alias("band")
+        pl.col("mean_adherence")
+        .map_elements(lambda adherence: adherence_band(adherence, rules), return_dtype=pl.String)
+        .alias("band")
     )
-    for order, (name, _, _) in enumerate(BANDS):
+    for order, (name, _, _) in enumerate(bands(rules)):
         changes = banded.filter(pl.col("band") == name)["pain_change"].to_numpy()
         n = len(changes)
         mean = float(changes.mean()) if n else None

@@ -21,13 +21,13 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from pipelines.lib.rules import ProgramRules
+
 from .mixed_fit import LmmFit, SlopeChoice, fit_preferring_slope
 
 log = logging.getLogger(__name__)
 
 CI_LEVEL = 0.95
-PERSON_MIN_DAYS = 14  # paired days (pain and previous-night sleep) for a person's sleep effect
-PERSON_MIN_WEEKS = 4  # complete weeks (mean pain, adherence, steps) for a consistency effect
 
 UNITS = {
     "sleep_prev_night_h": "change in next-day pain (NRS points) per extra hour slept",
@@ -248,10 +248,16 @@ class PainModels:
             rows.append(row)
         return pl.DataFrame(rows, schema=COHORT_SCHEMA)
 
-    def person_effects(self) -> pl.DataFrame:
+    def person_effects(self, rules: ProgramRules) -> pl.DataFrame:
+        """Shrunken slopes of the people with enough data (`person_min_paired_days` paired
+        days for sleep, `person_min_weeks` weeks for consistency)."""
         parts = [
-            _person_rows(self.daily, "sleep_prev_night_h", "sleep_within", PERSON_MIN_DAYS),
-            _person_rows(self.weekly, "consistency_10pct", "adherence_within", PERSON_MIN_WEEKS),
+            _person_rows(
+                self.daily, "sleep_prev_night_h", "sleep_within", rules.person_min_paired_days
+            ),
+            _person_rows(
+                self.weekly, "consistency_10pct", "adherence_within", rules.person_min_weeks
+            ),
         ]
         return pl.concat(parts).sort("pid", "term")
 
@@ -297,6 +303,6 @@ def cohort_effects(daily: pl.DataFrame, weekly: pl.DataFrame) -> pl.DataFrame:
     return fit_pain_models(daily, weekly).cohort_effects()
 
 
-def person_effects(daily: pl.DataFrame, weekly: pl.DataFrame) -> pl.DataFrame:
+def person_effects(daily: pl.DataFrame, weekly: pl.DataFrame, rules: ProgramRules) -> pl.DataFrame:
     """``models.person_effects``: shrunken within-person slopes (sleep, consistency) per person."""
-    return fit_pain_models(daily, weekly).person_effects()
+    return fit_pain_models(daily, weekly).person_effects(rules)

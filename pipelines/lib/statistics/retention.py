@@ -1,9 +1,10 @@
 """Retention: Kaplan–Meier estimate of staying engaged with the program.
 
 The spells it is estimated from — days since enrolment until a person disengages (the
-first day that starts 14 days in a row without any completed session) or is censored at
-the end of what we can see (program end, withdrawal or the run's as-of day) — are
-`marts.engagement_spells` (sql/marts/engagement_spells.sql), the rule's one definition.
+first day that starts `disengagement_gap_days` days in a row without any completed session,
+a program rule) or is censored at the end of what we can see (program end, withdrawal or
+the run's as-of day) — are `marts.engagement_spells` (sql/marts/engagement_spells.sql), the
+spell rule's one definition.
 """
 
 from __future__ import annotations
