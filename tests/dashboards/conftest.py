@@ -1,5 +1,5 @@
-"""Dashboard users for the page tests (one per role) in the shared published data dir, and the
-files the pages offer for download."""
+"""Dashboard users for the page tests (one per role) in the shared published data dir, the
+files the pages offer for download, and a clean count of failed logins."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from page_harness import Download, add_test_users, capture_downloads
+
+from dashboards import session
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +22,9 @@ def dashboard_dir(published_data_dir: Path) -> Path:
 def downloads(monkeypatch) -> list[Download]:
     """Every file a download button offers from now on (page_harness.capture_downloads)."""
     return capture_downloads(monkeypatch)
+
+
+@pytest.fixture
+def fresh_failures(monkeypatch):
+    """Failed-login counts start empty, so tests never lock each other out."""
+    monkeypatch.setattr(session, "login_attempts", {})

@@ -113,12 +113,6 @@ def listed_pages(navigation_message) -> set[str]:
     return {p.url_pathname for p in navigation_message.app_pages if not p.is_hidden}
 
 
-@pytest.fixture
-def fresh_failures(monkeypatch):
-    """Failed-login counts start empty, so tests never lock each other out."""
-    monkeypatch.setattr(session, "login_attempts", {})
-
-
 # --- the login form -----------------------------------------------------------------------------
 
 

@@ -46,11 +46,6 @@ def events(data_dir: Path, username: str) -> list[tuple[str | None, str, str]]:
     return [(e.role, e.page, e.outcome) for e in audit.read(data_dir) if e.user == username]
 
 
-@pytest.fixture
-def fresh_failures(monkeypatch):
-    monkeypatch.setattr(session, "_failures", {})
-
-
 @pytest.mark.usefixtures("fresh_failures")
 def test_signing_out_in_one_tab_signs_every_tab_of_the_user_out(dashboard_dir, monkeypatch):
     UserStore.at(dashboard_dir).add("sessions-pm", "program_manager", PASSWORD, replace=True)
