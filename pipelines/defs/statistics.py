@@ -3,19 +3,23 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
 import polars as pl
 
 from pipelines.lib.rules import read_recorded_rules
-from pipelines.lib.statistics.dose_response import dose_response
-from pipelines.lib.statistics.mixed import PainModels, fit_pain_models
 from pipelines.lib.statistics.panels import adherence_and_pain_change, daily_panel, weekly_panel
 from pipelines.lib.statistics.retention import engagement_spells, kaplan_meier
 from pipelines.lib.warehouse import open_warehouse
 
 from .resources import KeyRotation, SteadybackResource
+
+# The model fits need scipy (~1 s to import): only the step that fits imports them, not every
+# process that loads the code location (each step of a daemon run, `steadyback run`, the UI).
+if TYPE_CHECKING:
+    from pipelines.lib.statistics.mixed import PainModels
 
 
 class StatisticInputs:
@@ -36,7 +40,9 @@ class StatisticInputs:
         self.rules = applied.rules
 
     @cached_property
-    def pain_models(self) -> PainModels:
+    def pain_models(self) -> "PainModels":
+        from pipelines.lib.statistics.mixed import fit_pain_models
+
         return fit_pain_models(daily_panel(self.con), weekly_panel(self.con))
 
 
@@ -49,6 +55,13 @@ class Statistic:
 
 
 _PANELS = ("marts/participant_day", "marts/participant_week")
+
+
+def _dose_response(inputs: StatisticInputs) -> pl.DataFrame:
+    from pipelines.lib.statistics.dose_response import dose_response
+
+    return dose_response(adherence_and_pain_change(inputs.con), inputs.rules)
+
 
 STATISTICS = (
     Statistic(
@@ -67,7 +80,7 @@ STATISTICS = (
         "dose_response",
         "Pain change (latest − baseline weekly mean) by adherence band, with 95 % CIs",
         ("marts/outcomes", "marts/participant_week"),
-        lambda inputs: dose_response(adherence_and_pain_change(inputs.con), inputs.rules),
+        _dose_response,
     ),
     Statistic(
         "retention",
