@@ -3,7 +3,9 @@
 Every test that runs the Dagster job (in this process, or in a `dagster`/`steadyback`
 subprocess) is marked `pipeline`, so that `pytest -m "not pipeline"` is the quick subset:
 tests that use a fixture below that runs it are marked here; a module or test that runs it
-itself says so with the marker, and a run from a test without it fails (see the guard below).
+itself says so with the marker, and a run in this process from a test without it fails (see
+the guard below). The daemon-style run of the privacy test takes minutes of step processes:
+it starts in the background as the session begins (`background_runs`).
 """
 
 from __future__ import annotations
