@@ -36,11 +36,11 @@ from page_harness import (
     snapshot_file,
     snapshot_rules,
 )
-from principles import PRINCIPLES
 from scipy import stats
 from spell_oracle import expected_spells_frame, spell_inputs
 
 from dashboards import disclosure, queries
+from dashboards.queries import PRINCIPLE_COLUMNS  # the seven marts.principles scores
 from pipelines.lib.statistics.dose_response import adherence_band, dose_response
 from pipelines.lib.statistics.retention import kaplan_meier
 from pipelines.lib.users import User
@@ -271,7 +271,7 @@ def expected_principles(
             continue
         cohort, site = row_of[cells[pid]]
         group = {"cohort": cohort, "site": site, "cohort_site": f"{cohort} · {site}"}[rows]
-        for principle, value in zip(PRINCIPLES, values, strict=True):
+        for principle, value in zip(PRINCIPLE_COLUMNS, values, strict=True):
             if value is not None:
                 scores[(group, principle)].append((pid, value))
                 scores[(queries.ALL_SELECTED, principle)].append((pid, value))
@@ -475,10 +475,10 @@ def test_principles_heat_map_by_group(dashboard_dir, monkeypatch, rows):
     cells = heat_map_cells(at)
     assert cells["y"][0] == queries.ALL_SELECTED
     assert set(cells["y"]) == {group for group, _ in expected}
-    assert len(cells["x"]) == len(PRINCIPLES)
+    assert len(cells["x"]) == len(PRINCIPLE_COLUMNS)
     suppressed = 0
     for r, group in enumerate(cells["y"]):
-        for c, principle in enumerate(PRINCIPLES):
+        for c, principle in enumerate(PRINCIPLE_COLUMNS):
             n, mean = expected.get((group, principle), (0, None))
             if 0 < n < MIN_CELL_SIZE:
                 suppressed += 1
@@ -882,10 +882,10 @@ def test_principle_cells_of_few_people_are_blank(dashboard_dir, tmp_path, monkey
 
     cells = heat_map_cells(at)
     row = cells["y"].index(atom.site_label)
-    assert cells["z"][row] == [None] * len(PRINCIPLES)
+    assert cells["z"][row] == [None] * len(PRINCIPLE_COLUMNS)
     assert all(f"fewer than {MIN_CELL_SIZE} people" in h for h in cells["customdata"][row])
     assert all(value is not None for value in cells["z"][0][:4]), "the total row is shown"
-    for column in range(len(PRINCIPLES)):
+    for column in range(len(PRINCIPLE_COLUMNS)):
         blanks = sum(cells["z"][row][column] is None for row in range(1, len(cells["y"])))
         assert blanks != 1, "a lone blank cell would be the total minus the shown cells"
 

@@ -24,10 +24,10 @@ from page_harness import (
     query,
     snapshot_rules,
 )
-from principles import PRINCIPLES
 from report_html import ReportHtml
 
 from dashboards import queries
+from dashboards.queries import PRINCIPLE_COLUMNS  # the seven marts.principles scores
 from pipelines.lib import audit
 from pipelines.lib.identities import read_identities, write_identities
 from pipelines.lib.layout import DataDir
@@ -466,13 +466,13 @@ def test_principle_scores_over_started_weeks(dashboard_dir, monkeypatch):
 
     rows = query(
         dashboard_dir,
-        f"select week, week_complete, {', '.join(PRINCIPLES)} from marts.principles "
+        f"select week, week_complete, {', '.join(PRINCIPLE_COLUMNS)} from marts.principles "
         "where pid = ? and days_elapsed > 0 order by week",
         [pid],
     )
     heatmap = charts(at)["principles"]["data"][0]
     assert heatmap["type"] == "heatmap"
-    assert len(heatmap["y"]) == len(PRINCIPLES)
+    assert len(heatmap["y"]) == len(PRINCIPLE_COLUMNS)
     assert heatmap["x"] == [f"Wk {w}" + ("" if complete else "*") for w, complete, *_ in rows]
     for index, scores in enumerate(heatmap["z"]):
         assert all(close(a, row[2 + index]) for a, row in zip(scores, rows, strict=True))

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 from generated_data import truth
-from principles import PRINCIPLES
 
+from dashboards.queries import PRINCIPLE_COLUMNS  # the seven marts.principles scores
 from pipelines.lib.pseudonym import pseudonymize
 from pipelines.lib.rules import AppliedRules, record_rules
 from pipelines.lib.sql_catalog import load_sql_tables
@@ -72,10 +72,10 @@ def test_every_score_lies_in_0_1_and_is_null_exactly_when_its_inputs_are_missing
         len(weeks) == snapshot.execute("select count(*) from marts.participant_week").fetchone()[0]
     )
     for w in weeks:
-        for score in PRINCIPLES:
+        for score in PRINCIPLE_COLUMNS:
             assert w[score] is None or 0 <= w[score] <= 1, (score, w)
         if w["days_elapsed"] == 0:
-            assert all(w[s] is None for s in PRINCIPLES), "a week not started has no scores"
+            assert all(w[s] is None for s in PRINCIPLE_COLUMNS), "a week not started has no scores"
             continue
         assert w["consistency"] is not None  # practice is always known on elapsed days
         assert (w["gentle"] is None) == (not w["rated_sessions"])
@@ -88,7 +88,7 @@ def test_every_score_lies_in_0_1_and_is_null_exactly_when_its_inputs_are_missing
         if not participants[w["pid"]]["has_wearable"]:
             assert w["activity"] is None and w["mean_steps"] is None, "no tracker: unknown, not 0"
     started = [w for w in weeks if w["days_elapsed"]]
-    for score in PRINCIPLES:
+    for score in PRINCIPLE_COLUMNS:
         assert any(w[score] is not None for w in started), score
     assert any(w["activity"] is None for w in started)
     assert any(w["gentle"] is None for w in started)
@@ -511,7 +511,7 @@ def test_principle_scores_and_their_raw_inputs(handmade):
         None,
         None,
     )
-    assert wd2["days_elapsed"] == 0 and all(wd2[s] is None for s in PRINCIPLES)
+    assert wd2["days_elapsed"] == 0 and all(wd2[s] is None for s in PRINCIPLE_COLUMNS)
 
 
 def test_boom_bust_flag_is_one_burst_followed_by_four_or_more_missed_days(handmade):
