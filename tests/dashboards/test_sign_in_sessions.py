@@ -48,7 +48,7 @@ def events(data_dir: Path, username: str) -> list[tuple[str | None, str, str]]:
 
 @pytest.fixture
 def fresh_failures(monkeypatch):
-    monkeypatch.setattr(session, "_failures", {})
+    monkeypatch.setattr(session, "login_attempts", {})
 
 
 @pytest.mark.usefixtures("fresh_failures")
