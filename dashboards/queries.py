@@ -34,6 +34,7 @@ from pipelines.lib import audit
 from pipelines.lib.identities import IdentitiesError, Identity, read_identities
 from pipelines.lib.layout import DataDir, default_data_dir
 from pipelines.lib.rules import AppliedRules, ProgramRules, read_recorded_rules
+from pipelines.lib.statistics.contract import COHORT_SCHEMA, DOSE_RESPONSE_SCHEMA
 from pipelines.lib.users import User
 
 NO_SNAPSHOT_MESSAGE = (
@@ -858,17 +859,7 @@ def dose_response(viewer: User | None, selection: CohortSelection | None = None)
 
 
 def _empty_dose_response() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "band_order": pl.Int64,
-            "band": pl.String,
-            "n_people": pl.Int64,
-            "mean_pain_change": pl.Float64,
-            "ci_low": pl.Float64,
-            "ci_high": pl.Float64,
-            "suppressed": pl.Boolean,
-        }
-    )
+    return pl.DataFrame(schema={**DOSE_RESPONSE_SCHEMA, "suppressed": pl.Boolean})
 
 
 def _dose_response(read: _Reader, scope: disclosure.Scope, rules: ProgramRules) -> pl.DataFrame:
@@ -1100,20 +1091,7 @@ def cohort_effects(viewer: User | None) -> pl.DataFrame:
 
 
 def _empty_cohort_effects() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "term": pl.String,
-            "estimate": pl.Float64,
-            "ci_low": pl.Float64,
-            "ci_high": pl.Float64,
-            "p_value": pl.Float64,
-            "n_people": pl.Int64,
-            "n_obs": pl.Int64,
-            "unit": pl.String,
-            "model": pl.String,
-            "suppressed": pl.Boolean,
-        }
-    )
+    return pl.DataFrame(schema={**COHORT_SCHEMA, "suppressed": pl.Boolean})
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
