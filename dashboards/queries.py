@@ -216,15 +216,17 @@ COHORT_EFFECT_TERMS = (
 )
 """`models.cohort_effects` terms in the order the forest plot lists them."""
 
-PRINCIPLE_COLUMNS = (
-    "consistency",
-    "gentle",
-    "breathing",
-    "stability",
-    "activity",
-    "sleep_recovery",
-    "confidence",
-)
+PRINCIPLES: dict[str, str] = {
+    "consistency": "Consistency",
+    "gentle": "Gentle stretching",
+    "breathing": "Guided breathing",
+    "stability": "Stability follow-up",
+    "activity": "Activity",
+    "sleep_recovery": "Sleep and recovery",
+    "confidence": "Movement confidence",
+}
+"""The seven `marts.principles` scores (0–1, 1 = target met in full) and their plain names."""
+PRINCIPLE_COLUMNS = tuple(PRINCIPLES)
 """The seven `marts.principles` scores, in the order of the heat map's columns."""
 
 HEATMAP_ROWS = {"cohort": "Cohort", "site": "Site", "cohort_site": "Cohort × site"}
@@ -1173,16 +1175,6 @@ PAIN_ROLLING_DAYS = 7
 PAIN_ROLLING_MIN_CHECKINS = 3
 """The daily pain chart's rolling mean: the last 7 days' check-ins, shown with ≥ 3 of them."""
 
-PRINCIPLES: dict[str, str] = {
-    "consistency": "Consistency",
-    "gentle": "Gentle stretching",
-    "breathing": "Guided breathing",
-    "stability": "Stability follow-up",
-    "activity": "Activity",
-    "sleep_recovery": "Sleep and recovery",
-    "confidence": "Movement confidence",
-}
-"""The seven `marts.principles` scores (0–1, 1 = target met in full) and their plain names."""
 
 PERSON_EFFECT_TERMS = ("sleep_prev_night_h", "consistency_10pct")
 
