@@ -34,6 +34,7 @@ from pipelines.lib import audit
 from pipelines.lib.identities import IdentitiesError, Identity, read_identities
 from pipelines.lib.layout import DataDir, default_data_dir
 from pipelines.lib.rules import AppliedRules, ProgramRules, read_recorded_rules
+from pipelines.lib.statistics.contract import COHORT_SCHEMA, DOSE_RESPONSE_SCHEMA
 from pipelines.lib.users import User
 
 NO_SNAPSHOT_MESSAGE = (
@@ -215,15 +216,17 @@ COHORT_EFFECT_TERMS = (
 )
 """`models.cohort_effects` terms in the order the forest plot lists them."""
 
-PRINCIPLE_COLUMNS = (
-    "consistency",
-    "gentle",
-    "breathing",
-    "stability",
-    "activity",
-    "sleep_recovery",
-    "confidence",
-)
+PRINCIPLES: dict[str, str] = {
+    "consistency": "Consistency",
+    "gentle": "Gentle stretching",
+    "breathing": "Guided breathing",
+    "stability": "Stability follow-up",
+    "activity": "Activity",
+    "sleep_recovery": "Sleep and recovery",
+    "confidence": "Movement confidence",
+}
+"""The seven `marts.principles` scores (0–1, 1 = target met in full) and their plain names."""
+PRINCIPLE_COLUMNS = tuple(PRINCIPLES)
 """The seven `marts.principles` scores, in the order of the heat map's columns."""
 
 HEATMAP_ROWS = {"cohort": "Cohort", "site": "Site", "cohort_site": "Cohort × site"}
@@ -858,17 +861,7 @@ def dose_response(viewer: User | None, selection: CohortSelection | None = None)
 
 
 def _empty_dose_response() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "band_order": pl.Int64,
-            "band": pl.String,
-            "n_people": pl.Int64,
-            "mean_pain_change": pl.Float64,
-            "ci_low": pl.Float64,
-            "ci_high": pl.Float64,
-            "suppressed": pl.Boolean,
-        }
-    )
+    return pl.DataFrame(schema={**DOSE_RESPONSE_SCHEMA, "suppressed": pl.Boolean})
 
 
 def _dose_response(read: _Reader, scope: disclosure.Scope, rules: ProgramRules) -> pl.DataFrame:
@@ -1100,20 +1093,7 @@ def cohort_effects(viewer: User | None) -> pl.DataFrame:
 
 
 def _empty_cohort_effects() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "term": pl.String,
-            "estimate": pl.Float64,
-            "ci_low": pl.Float64,
-            "ci_high": pl.Float64,
-            "p_value": pl.Float64,
-            "n_people": pl.Int64,
-            "n_obs": pl.Int64,
-            "unit": pl.String,
-            "model": pl.String,
-            "suppressed": pl.Boolean,
-        }
-    )
+    return pl.DataFrame(schema={**COHORT_SCHEMA, "suppressed": pl.Boolean})
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -1195,16 +1175,6 @@ PAIN_ROLLING_DAYS = 7
 PAIN_ROLLING_MIN_CHECKINS = 3
 """The daily pain chart's rolling mean: the last 7 days' check-ins, shown with ≥ 3 of them."""
 
-PRINCIPLES: dict[str, str] = {
-    "consistency": "Consistency",
-    "gentle": "Gentle stretching",
-    "breathing": "Guided breathing",
-    "stability": "Stability follow-up",
-    "activity": "Activity",
-    "sleep_recovery": "Sleep and recovery",
-    "confidence": "Movement confidence",
-}
-"""The seven `marts.principles` scores (0–1, 1 = target met in full) and their plain names."""
 
 PERSON_EFFECT_TERMS = ("sleep_prev_night_h", "consistency_10pct")
 

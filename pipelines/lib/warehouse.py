@@ -25,7 +25,7 @@ from .sql_catalog import Check, SqlTable
 
 
 def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
-    """Register `pseudonymize()` and `pseudonymize_mentions()`; create the schemas the SQL models write to."""
+    """Register `pseudonymize()`, `pseudonymize_mentions()` and `newest_copy()`; create schemas."""
     con.create_function(
         "pseudonymize",
         lambda identifier: pseudonymize(identifier, key),
@@ -41,6 +41,17 @@ def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
         duckdb.sqltype("VARCHAR"),
         null_handling="special",
         side_effects=False,
+    )
+    # Which copy of a program-export record counts: the one in the newest export; within an
+    # export, the later file, then the later line. `key` is a list of the record's key columns.
+    con.execute(
+        """
+        create or replace macro newest_copy(raw_table, key) as table
+        select * from query_table(raw_table)
+        qualify row_number() over (
+            partition by key order by exported_at desc, source_file desc, row_number desc
+        ) = 1
+        """
     )
     for schema in ("raw", "meta", "staging", "marts", "models"):
         con.execute(f"create schema if not exists {schema}")

@@ -2,17 +2,8 @@
 -- @unique: pid, day
 -- @not_null: pid, day, pain
 -- @range: pain = 0..10
-with source as (
-    select * from raw.app_checkins
-),
-
-latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by trim(participant_id), trim(date)
-        order by exported_at desc, source_file desc, row_number desc
-    ) = 1
+with latest as (
+    select * from newest_copy('raw.app_checkins', [trim(participant_id), trim(date)])
 ),
 
 final as (

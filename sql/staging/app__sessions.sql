@@ -2,17 +2,8 @@
 -- @unique: session_key
 -- @not_null: session_key, pid, started_at, kind, duration_s
 -- @accepted_values: kind = stretch, stability, breathing, walk, other
-with source as (
-    select * from raw.app_sessions
-),
-
-latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by trim(session_id)
-        order by exported_at desc, source_file desc, row_number desc
-    ) = 1
+with latest as (
+    select * from newest_copy('raw.app_sessions', [trim(session_id)])
 ),
 
 typed as (

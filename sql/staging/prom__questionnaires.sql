@@ -3,17 +3,8 @@
 -- @not_null: pid, event
 -- @range: odi_score = 0..100
 -- @range: tsk_score = 11..44
-with source as (
-    select * from raw.prom
-),
-
-latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by trim(record_id), trim(redcap_event_name)
-        order by exported_at desc, source_file desc, row_number desc
-    ) = 1
+with latest as (
+    select * from newest_copy('raw.prom', [trim(record_id), trim(redcap_event_name)])
 ),
 
 typed as (

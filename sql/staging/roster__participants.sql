@@ -1,17 +1,8 @@
 -- The program roster, one row per participant; the latest export of a participant_id wins.
 -- @unique: pid
 -- @not_null: pid, cohort, coach_id, enrolled_on, timezone, program_weeks
-with source as (
-    select * from raw.roster
-),
-
-latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by trim(participant_id)
-        order by exported_at desc, source_file desc, row_number desc
-    ) = 1
+with latest as (
+    select * from newest_copy('raw.roster', [trim(participant_id)])
 ),
 
 final as (

@@ -612,3 +612,26 @@ def test_pain_outcomes_responders_and_rising_pain(handmade):
         "Weekly mean pain rose to 6.0/10 in weeks 2–3, against a week-1 baseline of 3.0 (9–18 Mar, ongoing)"
     )
     assert flags(handmade, "P-BOOM", "pain_rising") == []
+
+
+def test_the_newest_copy_of_a_check_in_wins_then_the_later_file_then_the_later_line():
+    con = duckdb.connect()
+    prepare(con, KEY)
+    create_raw_tables(con)
+    copies = [  # (pain, file, line, exported_at)
+        (5, "checkins_b.csv", 9, "2026-03-10T06:00:00Z"),  # the newest export wins…
+        (6, "checkins_a.csv", 1, "2026-03-19T06:00:00Z"),
+        (7, "checkins_b.csv", 1, "2026-03-19T06:00:00Z"),  # …then the later file…
+        (8, "checkins_b.csv", 2, "2026-03-19T06:00:00Z"),  # …then the later line
+    ]
+    for pain, file, line, exported_at in copies:
+        con.execute(
+            "insert into raw.app_checkins (participant_id, date, pain, source_file, row_number, "
+            "exported_at) values (' P-1 ', '2026-03-05', ?, ?, ?, ?)",
+            [str(pain), file, line, exported_at],
+        )
+    (table,) = [t for t in load_sql_tables() if t.table == "staging.app__checkins"]
+    build_table(con, table)
+    assert con.execute("select pid, pain, source_line from staging.app__checkins").fetchall() == [
+        (hid("P-1"), 8, 2)
+    ]

@@ -17,6 +17,8 @@ from scipy import stats
 
 from pipelines.lib.rules import ProgramRules
 
+from .contract import DOSE_RESPONSE_SCHEMA
+
 
 class Band(NamedTuple):
     """Mean adherence in [low, high) — the top band includes 1."""
@@ -78,13 +80,6 @@ def dose_response(people: pl.DataFrame, rules: ProgramRules) -> pl.DataFrame:
         rows.append((order + 1, name, n, mean, low, high))
     return pl.DataFrame(
         rows,
-        schema={
-            "band_order": pl.Int64,
-            "band": pl.String,
-            "n_people": pl.Int64,
-            "mean_pain_change": pl.Float64,
-            "ci_low": pl.Float64,
-            "ci_high": pl.Float64,
-        },
+        schema=DOSE_RESPONSE_SCHEMA,
         orient="row",
     )

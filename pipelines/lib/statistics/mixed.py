@@ -23,6 +23,7 @@ from scipy import stats
 
 from pipelines.lib.rules import ProgramRules
 
+from .contract import COHORT_SCHEMA, PERSON_SCHEMA
 from .mixed_fit import LmmFit, SlopeChoice, fit_preferring_slope
 
 log = logging.getLogger(__name__)
@@ -40,26 +41,6 @@ UNITS = {
     "week": "pain trend per program week (weekly mean pain NRS points)",
 }
 TERMS = tuple(UNITS)
-
-COHORT_SCHEMA = {
-    "term": pl.String,
-    "estimate": pl.Float64,
-    "ci_low": pl.Float64,
-    "ci_high": pl.Float64,
-    "p_value": pl.Float64,
-    "n_people": pl.Int64,
-    "n_obs": pl.Int64,
-    "unit": pl.String,
-    "model": pl.String,
-}
-PERSON_SCHEMA = {
-    "pid": pl.String,
-    "term": pl.String,
-    "estimate": pl.Float64,
-    "ci_low": pl.Float64,
-    "ci_high": pl.Float64,
-    "n_obs": pl.Int64,
-}
 
 
 @dataclass(frozen=True)

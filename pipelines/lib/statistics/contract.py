@@ -1,0 +1,38 @@
+"""The columns of the published `models.*` tables (docs/data-model.md), without the numerics.
+
+The statistics build their tables with these schemas, and the dashboards take an empty
+frame's columns from here (adding only their own `suppressed` flag), so importing a schema
+never loads scipy or statsmodels.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+COHORT_SCHEMA = {  # models.cohort_effects
+    "term": pl.String,
+    "estimate": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "p_value": pl.Float64,
+    "n_people": pl.Int64,
+    "n_obs": pl.Int64,
+    "unit": pl.String,
+    "model": pl.String,
+}
+PERSON_SCHEMA = {  # models.person_effects
+    "pid": pl.String,
+    "term": pl.String,
+    "estimate": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "n_obs": pl.Int64,
+}
+DOSE_RESPONSE_SCHEMA = {  # models.dose_response
+    "band_order": pl.Int64,
+    "band": pl.String,
+    "n_people": pl.Int64,
+    "mean_pain_change": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+}
