@@ -346,6 +346,7 @@ def cmd_users_remove(args: argparse.Namespace) -> int:
     store = UserStore.at(args.data_dir)
     if args.demo:
         removed = store.remove_all(DEMO_USERNAMES)
+        _end_sessions(args.data_dir, removed)
         print(
             f"Removed {', '.join(removed)} from {store.path}"
             if removed
@@ -355,8 +356,19 @@ def cmd_users_remove(args: argparse.Namespace) -> int:
     if not store.remove(args.username):
         print(f"steadyback: no user {args.username!r} in {store.path}", file=sys.stderr)
         return 1
+    _end_sessions(args.data_dir, [args.username])
     print(f"Removed {args.username} from {store.path}")
     return 0
+
+
+def _end_sessions(data_dir: str | os.PathLike, usernames: list[str]) -> None:
+    """Delete the removed users' sign-in sessions now, so that a users file restored from a
+    backup cannot bring them back (they are refused already: no such user)."""
+    from pipelines.lib.sign_in import Sessions
+
+    sessions = Sessions.at(data_dir)
+    for username in usernames:
+        sessions.end_user(username)
 
 
 def _day(value: str):

@@ -240,7 +240,9 @@ weekly_flags as (
         end as severity,
         case flag
             when 'too_intense' then
-                total_n::integer || ' stretch sessions at discomfort 7/10 or more in ' || weeks_label
+                total_n::integer || ' stretch sessions at discomfort '
+                    || (select aggressive_min_discomfort from meta.program_rules)
+                    || '/10 or more in ' || weeks_label
                     || ', up to ' || max_v::integer || '/10'
             when 'no_breathing' then
                 'None of ' || total_n::integer || ' stretch sessions used controlled breathing in '

@@ -21,6 +21,7 @@ from snapshot_files import snapshot_of_coaches
 
 from pipelines import cli
 from pipelines.lib import audit
+from pipelines.lib.sign_in import Sessions
 from pipelines.lib.users import DEMO_PASSWORD, UserStore, snapshot_coach_ids
 
 PASSWORD = "correct horse battery"
@@ -176,11 +177,18 @@ def test_list_without_users(tmp_path, monkeypatch, capsys):
 
 
 def test_remove(tmp_path, monkeypatch, capsys):
-    UserStore.at(tmp_path).add("zoe", "analyst", PASSWORD)
+    store = UserStore.at(tmp_path)
+    store.add("zoe", "analyst", PASSWORD)
+    store.add("yan", "analyst", PASSWORD)
+    sessions = Sessions.at(tmp_path)
+    for name in ("zoe", "zoe", "yan"):
+        sessions.start(store.get(name), idle_s=3600)
     args = ("users", "remove", "--data-dir", str(tmp_path), "--username", "zoe")
 
     assert steadyback(monkeypatch, capsys, *args)[0] == 0
     assert UserStore.at(tmp_path).get("zoe") is None
+    # her sessions are gone from the file, not only refused: a restored users file can't revive them
+    assert (sessions.count("zoe"), sessions.count("yan")) == (0, 1)
     code, out, err = steadyback(monkeypatch, capsys, *args)
     assert code == 1
     assert "no user 'zoe'" in err

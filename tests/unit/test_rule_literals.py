@@ -43,6 +43,7 @@ PATTERNS: dict[str, list[str]] = {
         r"discomfort\s*(>=|≥)\s*\d",
         r"AGGRESSIVE\w*\s*=\s*\d",
         r"aggressive.*≥\s*\d",
+        r"discomfort \d+/10 or more",
     ],
     "adherent_share": [r"\b0\.8\b", r"\b80\s*%", r"ADHERENT\w*\s*=\s*\d"],
     "dose_band_low_share": [r"(?i:band|adheren|dose).*\b0\.6\b", r"\b60\s*%"],
