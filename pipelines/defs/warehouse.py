@@ -5,7 +5,7 @@ import dagster as dg
 from pipelines.lib.parsers import SOURCES
 from pipelines.lib.pseudonym import errors_pseudonymized, key_fingerprint
 from pipelines.lib.raw_identifiers import warehouse_mentions
-from pipelines.lib.rules import record_rules
+from pipelines.lib.rules import record_rules, refuse_changed_rules_for_a_subset
 from pipelines.lib.sql_catalog import SqlTable, load_checks, load_sql_tables
 from pipelines.lib.warehouse import (
     build_table,
@@ -85,6 +85,8 @@ def warehouse(
         set_run_parameters(
             con, steadyback.as_of_date(), context.run.run_id, key_fingerprint(pseudonym_key)
         )
+        if any(dg.AssetKey(table.asset_key) not in selected for table in SQL_TABLES):
+            refuse_changed_rules_for_a_subset(con, rules)
         record_rules(con, rules)
         context.log.info(
             "program rules: " + ("; ".join(rules.changed_text()) or "all at their defaults")

@@ -398,6 +398,28 @@ def read_recorded_rules(con: duckdb.DuckDBPyConnection) -> AppliedRules:
     return rules_from_rows(con.execute("select key, value, source from meta.rules").fetchall())
 
 
+def refuse_changed_rules_for_a_subset(
+    con: duckdb.DuckDBPyConnection, applied: AppliedRules
+) -> None:
+    """A build of only some tables must apply the rules the other tables were built with.
+
+    Otherwise meta.rules would explain tables built under other rules. ProgramRulesError when
+    the warehouse recorded different rules; a warehouse that recorded none (an older version)
+    is not refused.
+    """
+    recorded = read_recorded_rules(con)
+    if not recorded.recorded or recorded.rules == applied.rules:
+        return
+    was = {key: value for key, value, _ in recorded.rules.changed()}
+    now = {key: value for key, value, _ in applied.rules.changed()}
+    differ = sorted(k for k in RULES if getattr(recorded.rules, k) != getattr(applied.rules, k))
+    raise ProgramRulesError(
+        f"{PROGRAM_FILE} changed since the warehouse was built ({', '.join(differ)}): "
+        "materialise every table (the `refresh` job) so that all of them apply the same rules; "
+        f"recorded {was or 'defaults'}, now {now or 'defaults'}"
+    )
+
+
 def describe(applied: AppliedRules) -> Iterator[dict[str, Any]]:
     """Every rule as a row: key, value, default, unit, allowed, reference, description, source."""
     default = ProgramRules()

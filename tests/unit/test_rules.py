@@ -17,6 +17,7 @@ from pipelines.lib.rules import (
     load_program_rules,
     read_recorded_rules,
     record_rules,
+    refuse_changed_rules_for_a_subset,
     rule_keys,
 )
 from pipelines.lib.statistics.dose_response import bands
@@ -187,6 +188,19 @@ def test_record_and_read_back_through_meta_rules():
 def test_a_snapshot_without_meta_rules_reads_as_the_defaults():
     with duckdb.connect() as con:
         assert read_recorded_rules(con) == AppliedRules(recorded=False)
+
+
+def test_a_build_of_some_tables_refuses_rules_other_than_the_recorded_ones():
+    changed = AppliedRules(ProgramRules(adherent_share=0.7), frozenset({"adherent_share"}))
+    with duckdb.connect() as con:
+        refuse_changed_rules_for_a_subset(con, changed)  # an older warehouse recorded none
+        con.execute("create schema meta")
+        record_rules(con, AppliedRules())
+        refuse_changed_rules_for_a_subset(con, AppliedRules())  # the same rules: fine
+        with pytest.raises(
+            ProgramRulesError, match=r"changed since the warehouse was built \(adherent_share\)"
+        ):
+            refuse_changed_rules_for_a_subset(con, changed)
 
 
 def test_dose_response_bands_follow_the_rules():
