@@ -116,9 +116,12 @@ def session_endpoint(request: Request) -> Response:
         return refused
     data_dir, sid = redeemed
     try:
-        value = Sessions.at(data_dir).sign(sid)
+        sessions = Sessions.at(data_dir)
+        if not sessions.live(sid, idle_seconds()):  # ended (signed out) since the ticket was made
+            return refused
+        value = sessions.sign(sid)
         max_age = int(idle_seconds())
-    except SessionError as error:
+    except (SessionError, UserError) as error:
         _log.error("the sign-in cookie was not set: %s", error)
         return Response(status_code=503, headers={"Cache-Control": "no-store"})
     answer.set_cookie(COOKIE_NAME, value, max_age=max_age, **cookie)

@@ -86,6 +86,17 @@ def test_a_ticket_works_once(tmp_path, sid):
     assert "set-cookie" not in again.headers
 
 
+def test_a_ticket_of_a_session_ended_since_sets_no_cookie(tmp_path, sid):
+    """Signed out in another tab after the ticket was made: the browser must not get (and keep,
+    over a newer login's) the cookie of a dead session."""
+    ticket = session_cookie.issue_ticket(str(tmp_path), sid)
+    Sessions.at(tmp_path).end_user("ana")
+
+    response = call("POST", {session_cookie.TICKET_HEADER: ticket})
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
 def test_an_expired_ticket_is_refused(tmp_path, sid, monkeypatch):
     monkeypatch.setattr(session_cookie, "TICKET_TTL_S", 0.0)
     ticket = session_cookie.issue_ticket(str(tmp_path), sid)
