@@ -151,18 +151,25 @@ class Sessions:
         return bytes.fromhex(text.strip())
 
     def _new_secret(self) -> bytes:
+        # Written whole to a temporary file, then linked into place: the secret file never
+        # exists half-written (a concurrent first sign-in reads either nothing or all of it),
+        # and os.link, like O_EXCL, refuses to replace one another process made meanwhile.
         path = self.layout.session_secret
         private_dir(path.parent)
+        key = secrets.token_bytes(32)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, key.hex().encode("ascii") + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.link(temporary, path)
         except FileExistsError:  # another process made it meanwhile
             return self._secret()
-        key = secrets.token_bytes(32)
-        try:
-            os.write(fd, key.hex().encode("ascii") + b"\n")
-            os.fsync(fd)
         finally:
-            os.close(fd)
+            temporary.unlink(missing_ok=True)
         _log.info("made a new session secret in %s", path.parent)
         return key
 

@@ -65,6 +65,27 @@ def test_the_secret_is_made_on_first_use_owner_only_and_kept(tmp_path):
     assert layout.published_dir not in layout.session_secret.parents
 
 
+def test_a_secret_that_could_not_be_written_leaves_no_file_behind(tmp_path, monkeypatch):
+    """A full disk while the first secret is written: no empty or half-written secret stays
+    (it would refuse every sign-in until deleted by hand), and the next sign-in makes one.
+    The same whole-or-nothing write is what a concurrent first sign-in relies on."""
+    import errno
+    import os
+
+    real_write = os.write
+
+    def disk_full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(OSError):
+        Sessions.at(tmp_path).sign("sid")
+    monkeypatch.setattr(os, "write", real_write)
+
+    assert list(DataDir.at(tmp_path).access_dir.iterdir()) == []
+    assert Sessions.at(tmp_path).unsign(Sessions.at(tmp_path).sign("sid")) == "sid"
+
+
 def test_a_cookie_gives_back_its_session_id_and_refuses_any_change(tmp_path):
     sessions = Sessions.at(tmp_path)
     sid = "Xq3-a-session-id"
