@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from dashboards.disclosure import EFFECT, P_VALUE, POINTS, POINTS_CHANGE, SHARE
+from pipelines.lib.rules import percent_text
 
 DONE_COLOR = "#2e9e5b"
 MISSED_COLOR = "#e4572e"
@@ -94,7 +95,7 @@ def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure
                 "Program week %{x}<br>"
                 f"Median adherence %{{y:{SHARE.format}}}<br>"
                 f"Middle half %{{customdata[1]:{SHARE.format}}}–%{{customdata[2]:{SHARE.format}}}"
-                f"<br>Adherent (≥ {threshold:.0%}): "
+                f"<br>Adherent (≥ {percent_text(threshold)}): "
                 f"%{{customdata[3]:{SHARE.format}}} of %{{customdata[0]}} people"
                 "<extra></extra>"
             ),
@@ -103,7 +104,7 @@ def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure
     figure.add_hline(
         y=threshold,
         line={"color": DONE_COLOR, "dash": "dash", "width": 2},
-        annotation_text=f"adherent week ({threshold:.0%} of prescribed)",
+        annotation_text=f"adherent week ({percent_text(threshold)} of prescribed)",
         annotation_position="top left",
     )
     figure.update_layout(

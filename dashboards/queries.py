@@ -1442,11 +1442,6 @@ def responder_threshold(pain_baseline: float | None, rules: ProgramRules) -> flo
     )
 
 
-def percent_text(share: float) -> str:
-    """A rule's share as the pages write it: 0.25 → "25 %", 0.725 → "72.5 %"."""
-    return f"{round(share * 100, 1):g} %"
-
-
 def effect_evidence(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date) -> dict[str, Any]:
     """How much data a person has for each own-effect estimate, as the pain models count it.
 

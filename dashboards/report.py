@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from dashboards import queries
-from pipelines.lib.rules import ProgramRules
+from pipelines.lib.rules import ProgramRules, percent_text
 
 STATE_COLORS = {
     "done": "#2e9e5b",
@@ -150,7 +150,7 @@ def _headline(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date, rules: Progr
         if complete.height
         else 0
     )
-    threshold = f"{rules.adherent_share:.0%}"
+    threshold = percent_text(rules.adherent_share)
     tiles = [
         _metric(
             "days_done",
@@ -365,7 +365,7 @@ def _pain_summary(
     text += (
         f'. Pain responder: <strong data-metric="pain_responder">{verdict}</strong>'
         f" (weekly mean ≤ {threshold:.1f}: at least {rules.responder_pain_points:g} points and "
-        f"{queries.percent_text(rules.responder_pain_share)} below baseline).</p>\n"
+        f"{percent_text(rules.responder_pain_share)} below baseline).</p>\n"
     )
     return text
 

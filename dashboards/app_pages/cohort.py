@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, disclosure, queries, session
+from pipelines.lib.rules import percent_text
 
 MIN_CELL = disclosure.MIN_CELL_SIZE
 SUPPRESSED = "suppressed"
@@ -159,7 +160,7 @@ def show_headline(selection: queries.CohortSelection) -> None:
             _share(headline["adherent_this_week"]),
             headline["adherent_this_week_people"],
             f"Share of active people whose latest completed program week had at least "
-            f"{rules.adherent_share:.0%} of their prescribed stretching sessions. Program weeks "
+            f"{percent_text(rules.adherent_share)} of their prescribed stretching sessions. Program weeks "
             "start on "
             "each person's enrolment weekday; the week in progress counts once it ends."
             + _over(headline, "adherent_this_week", "active people with a completed week"),
@@ -177,7 +178,7 @@ def show_headline(selection: queries.CohortSelection) -> None:
             _share(headline["responders"]),
             headline["responders_people"],
             f"Share of people whose weekly pain fell by at least {rules.responder_pain_points:g} "
-            f"points and at least {queries.percent_text(rules.responder_pain_share)} from their "
+            f"points and at least {percent_text(rules.responder_pain_share)} from their "
             "baseline week to their latest week (each a weekly mean of ≥ "
             f"{rules.baseline_min_checkins} check-ins)."
             + _over(headline, "responders", "people with both a baseline and a latest pain week"),
@@ -221,7 +222,7 @@ def show_adherence_by_week(selection: queries.CohortSelection) -> None:
     st.caption(
         "Each person's weekly adherence is completed stretch sessions ÷ prescribed, capped at "
         "100 %. The line is the median person, the band the middle half of people (25th–75th "
-        f"percentile); the dashed line marks an adherent week ({rules.adherent_share:.0%}). "
+        f"percentile); the dashed line marks an adherent week ({percent_text(rules.adherent_share)}). "
         "Only completed weeks count — the week in progress is left out until it ends."
     )
     weeks = queries.adherence_by_week(viewer, selection)

@@ -17,7 +17,7 @@ import streamlit as st
 
 from dashboards import charts, queries, report, session
 from pipelines.lib import audit
-from pipelines.lib.rules import ProgramRules
+from pipelines.lib.rules import ProgramRules, percent_text
 from pipelines.lib.users import User
 
 PID_KEY = "person_pid"
@@ -270,7 +270,7 @@ if weeks.height and weeks.filter(weeks["days_elapsed"] > 0).height:
     st.caption(
         "Completed stretch sessions per program week (bars; the week in progress lighter) "
         "against the prescribed number (dark mark). A week is adherent at "
-        f"{rules.adherent_share:.0%} of the prescription or more."
+        f"{percent_text(rules.adherent_share)} of the prescription or more."
     )
     st.plotly_chart(charts.weekly_sessions_figure(weeks), width="stretch", key="sessions")
 else:
@@ -370,7 +370,7 @@ responder_column.metric(
     "Pain responder",
     "not known yet" if responder is None else ("yes" if responder else "not yet"),
     help=f"Latest weekly mean at least {rules.responder_pain_points:g} points and at least "
-    f"{queries.percent_text(rules.responder_pain_share)} below baseline — at or below the "
+    f"{percent_text(rules.responder_pain_share)} below baseline — at or below the "
     "dotted threshold line.",
 )
 if trend.height and trend["pain"].is_not_null().any():
@@ -382,7 +382,7 @@ if trend.height and trend["pain"].is_not_null().any():
         + (
             f"Dashed: baseline {baseline:.1f}; dotted: responder threshold {threshold:.1f} "
             f"(baseline − max({rules.responder_pain_points:g}, "
-            f"{queries.percent_text(rules.responder_pain_share)} of baseline))."
+            f"{percent_text(rules.responder_pain_share)} of baseline))."
             if baseline is not None and threshold is not None
             else "No baseline yet, so no responder threshold."
         )

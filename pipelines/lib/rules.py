@@ -248,6 +248,17 @@ def _check(key: str, value: object) -> None:
         raise ProgramRulesError(f"{key} = {value!r} is out of range; allowed: {allowed_text(key)}")
 
 
+def percent_number(share: float) -> str:
+    """A share as a percent number, as every page and label writes a rule: 0.8 → "80",
+    0.725 → "72.5"."""
+    return f"{round(share * 100, 1):g}"
+
+
+def percent_text(share: float) -> str:
+    """A share with its unit: 0.25 → "25 %", 0.725 → "72.5 %"."""
+    return f"{percent_number(share)} %"
+
+
 # --- program.toml --------------------------------------------------------------------------
 
 

@@ -53,14 +53,14 @@ def older_snapshot(dashboard_dir, tmp_path) -> Path:
 def test_the_cohort_page_states_and_draws_the_snapshots_rules(other_rules, monkeypatch):
     at = open_app(other_rules, monkeypatch, "program_manager", "cohort")
     helps = {metric.label: metric.proto.help for metric in at.metric}
-    assert "at least 70% of their prescribed" in helps["Adherent this week"]
+    assert "at least 70 % of their prescribed" in helps["Adherent this week"]
     assert "at least 1.5 points and at least 25 % from" in helps["Pain responders"]
     assert "a weekly mean of ≥ 4 check-ins" in helps["Pain responders"]
     assert "disengages when 10 days in a row pass" in helps["Retention"]
     text = page_text(at)
     assert "(< 50 %, 50–69 %, ≥ 70 %)" in text
     assert "has at least 4 pain check-ins" in text
-    assert "the dashed line marks an adherent week (70%)" in text
+    assert "the dashed line marks an adherent week (70 %)" in text
     assert "on the first of 10 days in a row" in text
     adherence_chart = next(
         spec
@@ -121,7 +121,7 @@ def test_the_person_page_applies_the_snapshots_rules(other_rules, monkeypatch):
     text = page_text(at)
     assert f"**{gentle / rated:.0%} were gentle** (≤ 4, the program's aim)" in text
     assert f"**{aggressive} aggressive** (≥ 6)" in text
-    assert "A week is adherent at 70% of the prescription or more." in text
+    assert "A week is adherent at 70 % of the prescription or more." in text
     assert "(baseline − max(1.5, 25 % of baseline))" in text
 
 
@@ -145,5 +145,5 @@ def test_a_snapshot_of_an_older_version_reads_as_the_defaults(older_snapshot, mo
 
     at = open_app(older_snapshot, monkeypatch, "program_manager", "cohort")
     helps = {metric.label: metric.proto.help for metric in at.metric}
-    assert "at least 80% of their prescribed" in helps["Adherent this week"]
+    assert "at least 80 % of their prescribed" in helps["Adherent this week"]
     assert "disengages when 14 days in a row pass" in helps["Retention"]

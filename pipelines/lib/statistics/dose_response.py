@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from pipelines.lib.rules import ProgramRules
+from pipelines.lib.rules import ProgramRules, percent_number
 
 from .contract import DOSE_RESPONSE_SCHEMA
 
@@ -28,23 +28,19 @@ class Band(NamedTuple):
     high: float
 
 
-def _percent(share: float) -> str:
-    return f"{round(share * 100, 1):g}"
-
-
 def bands(rules: ProgramRules) -> tuple[Band, Band, Band]:
     """The three adherence bands, lowest first, labelled as the dashboards show them."""
     low, adherent = rules.dose_band_low_share, rules.adherent_share
     whole = all(round(share * 100, 1).is_integer() for share in (low, adherent))
     middle = (
-        f"{_percent(low)}–{round(adherent * 100) - 1} %"  # whole percents: "60–79 %"
+        f"{percent_number(low)}–{round(adherent * 100) - 1} %"  # whole percents: "60–79 %"
         if whole
-        else f"{_percent(low)} to < {_percent(adherent)} %"
+        else f"{percent_number(low)} to < {percent_number(adherent)} %"
     )
     return (
-        Band(f"< {_percent(low)} %", 0.0, low),
+        Band(f"< {percent_number(low)} %", 0.0, low),
         Band(middle, low, adherent),
-        Band(f"≥ {_percent(adherent)} %", adherent, 1.0 + 1e-9),
+        Band(f"≥ {percent_number(adherent)} %", adherent, 1.0 + 1e-9),
     )
 
 
