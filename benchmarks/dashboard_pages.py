@@ -1,31 +1,34 @@
-"""How fast each dashboard page is, server-side and in a real browser, by cohort size.
+"""How fast each dashboard page is where people wait: before and after a change, side by side.
 
-    .venv/bin/python benchmarks/dashboard_pages.py DATA_DIR [DATA_DIR ...]
+    git worktree add /tmp/sb-before <commit>          # the code to compare against
+    .venv/bin/python benchmarks/dashboard_pages.py --reference /tmp/sb-before DATA_DIR [DATA_DIR ...]
 
-Each DATA_DIR must hold a published snapshot (e.g. `steadyback generate --out D
---participants 10000` then `steadyback run --data-dir D`). Benchmark users are
-added to each data dir. For every page and role it measures:
+Each DATA_DIR must hold a published snapshot (`steadyback generate --out D
+--participants N` then `steadyback run --data-dir D`); benchmark users are added
+to it. Both code trees serve the same snapshot with this checkout's virtualenv,
+one after the other in the same run. For each tree and data dir:
 
+- **in headless Chromium**, signed in once per role so the browser holds the
+  sign-in cookie, the median of `--repeats` (default 5) of:
+  - *new tab* — a new tab of that browser opened on the page's URL, from the
+    navigation to the first Plotly chart drawn and to every chart (or, for the
+    caseload, its table) drawn: `/person?pid=…` (a different person each time,
+    each a first view for the server), `/caseload`, `/cohort`, `/data-health`;
+  - *in-session switch* — from a click in the sidebar (for a person: choosing
+    them in the Person page's picker) to that page drawn;
 - **server-side**: the wall time of one script run of the page (Streamlit's
-  AppTest, in-process) — *cold* right after the caches were cleared (what the
-  first viewer sees after a new publish) and *warm* (the same view again);
-  the person page is measured on several people, each a first view;
-- **in the browser** (`steadyback serve`, headless Chromium), until the page's
-  title is up, its script run is over and every one of its Plotly charts is
-  drawn (as many as AppTest counted for the same view):
-  *URL + log in* — from the click on "Log in" with the page's URL already open
-  (a new session: includes the argon2 check, reported on its own line, and
-  loading Plotly's JavaScript; the form was up 3 s before, as when a person
-  types, during which the server imports scipy and Dagster in the background); *in-session* — from a click in the sidebar (or,
-  for a person, choosing them in the Person page's picker) to drawn.
+  AppTest, in-process) right after the caches were cleared (*cold*, the first
+  viewer after a publish) and again (*warm*).
 
-Prints one Markdown table; the first data dir is the reference the others are
-read against.
+"Drawn" means: the page's title is up, its script run is over and as many
+Plotly charts as AppTest counted for the same view each have their SVG.
+Prints one Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -37,12 +40,8 @@ from pathlib import Path
 import duckdb
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
 sys.path.insert(0, str(PROJECT_ROOT / "tests" / "browser"))
 
-from pipelines.lib.users import UserStore  # noqa: E402
-
-APP = PROJECT_ROOT / "dashboards" / "streamlit_app.py"
 PASSWORD = "benchmark-password"
 PAGE_FILES = {
     "cohort": "app_pages/cohort.py",
@@ -50,9 +49,25 @@ PAGE_FILES = {
     "person": "app_pages/person.py",
     "data-health": "app_pages/data_health.py",
 }
-TARGETS_S = {"cohort": 1.0, "person": 0.5}
-PEOPLE_PER_SIZE = 5
-TYPING_MS = 3000  # the login form is up this long before "Log in" is clicked (a person typing)
+HEADINGS = {
+    "cohort": "Cohort",
+    "caseload": "Caseload",
+    "person": "Person",
+    "data-health": "Data health",
+}
+USERS = {"program_manager": "bench-pm", "coach": "bench-coach", "analyst": "bench-analyst"}
+# issue 10's targets, seconds (10,000 participants, median of 5)
+TARGETS_S = {
+    "person new tab → first chart": 1.0,
+    "person new tab → all charts": 2.0,
+    "caseload new tab → table": 1.0,
+    "cohort new tab → all panels": 2.0,
+    "data-health new tab → all panels": None,
+    "cohort in-session switch": 0.8,
+    "caseload in-session switch": 0.8,
+    "person in-session switch (picker)": 0.8,
+    "data-health in-session switch": 0.8,
+}
 
 
 def snapshot_rows(data_dir: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -63,131 +78,177 @@ def snapshot_rows(data_dir: Path, sql: str, params: list | None = None) -> list[
         connection.close()
 
 
-def add_users(data_dir: Path) -> dict[str, tuple[str, str | None]]:
+def add_users(data_dir: Path) -> str:
+    """The benchmark's three users (the coach gets the biggest caseload); that coach's id."""
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from pipelines.lib.users import UserStore
+
     [(coach_id,)] = snapshot_rows(
         data_dir,
         "select coach_id from marts.participants group by coach_id order by count(*) desc, coach_id limit 1",
     )
     store = UserStore.at(data_dir)
-    users = {
-        "program_manager": ("bench-pm", None),
-        "coach": ("bench-coach", coach_id),
-        "analyst": ("bench-analyst", None),
-    }
-    for role, (username, coach) in users.items():
-        store.add(username, role, PASSWORD, coach_id=coach, replace=True)
-    return users
+    for role, username in USERS.items():
+        store.add(
+            username, role, PASSWORD, coach_id=coach_id if role == "coach" else None, replace=True
+        )
+    return coach_id
 
 
-def people_to_view(data_dir: Path, coach_id: str) -> list[str]:
+def people_to_view(data_dir: Path, coach_id: str, count: int) -> list[str]:
     rows = snapshot_rows(
         data_dir,
         "select pid from marts.participants where coach_id = ? order by hash(pid) limit ?",
-        [coach_id, PEOPLE_PER_SIZE],
+        [coach_id, count],
     )
     return [pid for (pid,) in rows]
 
 
-# --- server side ----------------------------------------------------------------------------
+# --- server side (runs in a child process with the measured code tree first on sys.path) ----
 
 
-def _logged_in_app(data_dir: Path, username: str):
+def server_side(code: Path, data_dir: Path, people: list[str]) -> dict:
+    """{"seconds": {page: [cold, warm]}, "charts": {page or pid: count}} for one code tree."""
+    sys.path.insert(0, str(code))
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     os.environ["STEADYBACK_DATA_DIR"] = str(data_dir)
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.run()
-    at.text_input(key="login_username").input(username)
-    at.text_input(key="login_password").input(PASSWORD)
-    at.button[0].click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at, st
 
+    def logged_in(username: str) -> AppTest:
+        at = AppTest.from_file(str(code / "dashboards" / "streamlit_app.py"), default_timeout=120)
+        at.run()
+        at.text_input(key="login_username").input(username)
+        at.text_input(key="login_password").input(PASSWORD)
+        at.button[0].click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
 
-def _timed_run(at) -> float:
-    started = time.perf_counter()
-    at.run()
-    elapsed = time.perf_counter() - started
-    assert not at.exception, [e.value for e in at.exception]
-    return elapsed
+    def timed(at: AppTest) -> float:
+        started = time.perf_counter()
+        at.run()
+        elapsed = time.perf_counter() - started
+        assert not at.exception, [e.value for e in at.exception]
+        return elapsed
 
-
-def server_side(data_dir: Path, users, people: list[str]) -> tuple[dict, dict]:
-    """(cold, warm) seconds per page (person: median over several people), and chart counts."""
-    results, charts = {}, {}
+    seconds, charts = {}, {}
     for page, role in (
         ("cohort", "program_manager"),
         ("caseload", "coach"),
         ("data-health", "analyst"),
     ):
-        at, st = _logged_in_app(data_dir, users[role][0])
+        at = logged_in(USERS[role])
         at.switch_page(PAGE_FILES[page])
         st.cache_data.clear()
-        cold = _timed_run(at)
-        warm = _timed_run(at)
-        results[page] = (cold, warm)
+        seconds[page] = [timed(at), timed(at)]
         charts[page] = len(at.get("plotly_chart"))
-    at, st = _logged_in_app(data_dir, users["coach"][0])
+    at = logged_in(USERS["coach"])
     at.switch_page(PAGE_FILES["person"])
-    cold_runs, warm_runs = [], []
+    cold, warm = [], []
     for pid in people:
         at.query_params["pid"] = pid
-        cold_runs.append(_timed_run(at))
-        warm_runs.append(_timed_run(at))
+        cold.append(timed(at))
+        warm.append(timed(at))
         charts[pid] = len(at.get("plotly_chart"))
         assert charts[pid], f"no charts for {pid}"
-    results["person"] = (statistics.median(cold_runs), statistics.median(warm_runs))
-    return results, charts
+    seconds["person"] = [statistics.median(cold), statistics.median(warm)]
+    return {"seconds": seconds, "charts": charts}
 
 
-# --- browser --------------------------------------------------------------------------------
+def server_side_in_child(code: Path, data_dir: Path, people: list[str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--server-side", str(code), str(data_dir), *people],
+        cwd=code,
+        env={**os.environ, "PYTHONPATH": str(code)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
+
+# --- browser ----------------------------------------------------------------------------------
+
+FIRST_CHART = "() => document.querySelector('.js-plotly-plot .main-svg') !== null"
 DRAWN = """n => {
     const plots = [...document.querySelectorAll('.js-plotly-plot')];
     return plots.length === n && plots.every(p => p.querySelector('.main-svg'));
 }"""
+TIMEOUT_MS = 120_000
 
 
-def _done(page, charts: int, heading: str) -> None:
-    """The page named `heading` is on screen, its script run is over and all its charts drew."""
+def drawn(page, charts: int, heading: str) -> None:
+    """The page titled `heading` is on screen, its script run is over and all its charts drew."""
     page.wait_for_function(
         "h => [...document.querySelectorAll('h1')].some(e => e.innerText.trim() === h)",
         arg=heading,
-        timeout=120_000,
+        timeout=TIMEOUT_MS,
     )
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
-    page.wait_for_function(DRAWN, arg=charts, timeout=120_000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=TIMEOUT_MS)
+    page.wait_for_function(DRAWN, arg=charts, timeout=TIMEOUT_MS)
     if heading == "Caseload":  # its content is a table, drawn on a canvas
-        page.wait_for_selector('[data-testid="stDataFrame"] canvas', timeout=120_000)
+        page.wait_for_selector('[data-testid="stDataFrame"] canvas', timeout=TIMEOUT_MS)
     assert page.locator('[data-testid="stException"]').count() == 0, page.url
 
 
-def _first_load(chromium, address: str, username: str, charts: int, heading: str):
-    """Seconds from the click on "Log in" (the URL already chosen) to the page drawn; the page."""
-    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(address, wait_until="domcontentloaded")
+def signed_in_context(chromium, url: str, username: str):
+    """A browser profile in which `username` signed in once: it holds the sign-in cookie."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded")
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.wait_for_timeout(TYPING_MS)
-    started = time.perf_counter()
     page.get_by_role("button", name="Log in").click()
-    _done(page, charts, heading)
-    return time.perf_counter() - started, page
+    deadline = time.monotonic() + 30
+    while not any(c["name"] == "steadyback_session" for c in context.cookies()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{username}: no sign-in cookie after logging in")
+        page.wait_for_timeout(100)
+    return context, page
 
 
-def _navigate(page, link: str, charts: int, heading: str) -> float:
-    """Seconds from a click on a sidebar link to that page drawn (same session, no reload)."""
+def new_tab(context, address: str, charts: int, heading: str) -> tuple[float, float]:
+    """(s to the first chart or table, s to the page drawn) for a new tab on `address`."""
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto(address, wait_until="commit")
+    if heading == "Caseload":
+        page.wait_for_selector('[data-testid="stDataFrame"] canvas', timeout=TIMEOUT_MS)
+    else:
+        page.wait_for_function(FIRST_CHART, timeout=TIMEOUT_MS, polling=16)
+    first = time.perf_counter() - started
+    drawn(page, charts, heading)
+    done = time.perf_counter() - started
+    assert page.get_by_label("Password").count() == 0, f"{address}: asked to log in again"
+    page.close()
+    return first, done
+
+
+def switch(page, link: str, charts: int, heading: str) -> float:
     started = time.perf_counter()
     page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
-    _done(page, charts, heading)
+    drawn(page, charts, heading)
     return time.perf_counter() - started
 
 
-def browser_times(data_dir: Path, users, people: list[str], charts: dict) -> dict[str, tuple]:
-    """(first load, in-session) seconds per page."""
+def pick_person(page, pid: str, charts: int) -> float:
+    """Seconds from choosing `pid` in the Person page's picker to their page drawn."""
+    switch(page, "Person", 0, "Person")
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.keyboard.type(pid)
+    started = time.perf_counter()
+    page.keyboard.press("Enter")
+    drawn(page, charts, "Person")
+    assert f"pid={pid}" in page.url, page.url
+    return time.perf_counter() - started
+
+
+def browser_times(
+    code: Path, data_dir: Path, people: list[str], charts: dict, repeats: int
+) -> dict:
+    """{metric: median seconds} for one code tree serving `data_dir`."""
+    from live_server import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_healthy
     from playwright.sync_api import sync_playwright
-    from test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_healthy
 
     port = free_port()
     server = subprocess.Popen(
@@ -201,124 +262,130 @@ def browser_times(data_dir: Path, users, people: list[str], charts: dict) -> dic
             "--port",
             str(port),
         ],
-        cwd=PROJECT_ROOT,
+        cwd=code,
+        env={**os.environ, "PYTHONPATH": str(code)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    results: dict[str, tuple] = {}
+    runs: dict[str, list[float]] = {metric: [] for metric in TARGETS_S}
     try:
         wait_until_healthy(url, server)
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            # program manager: /cohort, then away to Person and back in the same session
-            first, page = _first_load(
-                chromium, f"{url}/cohort", users["program_manager"][0], charts["cohort"], "Cohort"
+            pm, pm_page = signed_in_context(chromium, f"{url}/cohort", USERS["program_manager"])
+            coach, coach_page = signed_in_context(chromium, f"{url}/caseload", USERS["coach"])
+            analyst, analyst_page = signed_in_context(
+                chromium, f"{url}/data-health", USERS["analyst"]
             )
-            _navigate(page, "Person", 0, "Person")
-            again = _navigate(page, "Cohort", charts["cohort"], "Cohort")
-            results["cohort"] = (first, again)
-            page.close()
-            # coach: one person by URL, then each person through the Person page's picker
-            person_first, person_again = [], []
-            for pid in people:
-                first, page = _first_load(
-                    chromium, f"{url}/person?pid={pid}", users["coach"][0], charts[pid], "Person"
+            drawn(pm_page, charts["cohort"], "Cohort")
+            drawn(coach_page, charts["caseload"], "Caseload")
+            drawn(analyst_page, charts["data-health"], "Data health")
+            # one untimed new tab per role: the server's imports and the browser's HTTP cache warm
+            new_tab(pm, f"{url}/cohort", charts["cohort"], "Cohort")
+            new_tab(analyst, f"{url}/data-health", charts["data-health"], "Data health")
+            new_tab(coach, f"{url}/caseload", charts["caseload"], "Caseload")
+            for pid in people[:repeats]:
+                first, done = new_tab(coach, f"{url}/person?pid={pid}", charts[pid], "Person")
+                runs["person new tab → first chart"].append(first)
+                runs["person new tab → all charts"].append(done)
+            for _ in range(repeats):
+                runs["caseload new tab → table"].append(
+                    new_tab(coach, f"{url}/caseload", charts["caseload"], "Caseload")[1]
                 )
-                person_first.append(first)
-                _navigate(page, "Caseload", 0, "Caseload")
-                person_again.append(_navigate_to_person(page, pid, charts[pid]))
-                page.close()
-            results["person"] = (statistics.median(person_first), statistics.median(person_again))
-            first, page = _first_load(
-                chromium, f"{url}/caseload", users["coach"][0], charts["caseload"], "Caseload"
-            )
-            _navigate(page, "Person", 0, "Person")
-            results["caseload"] = (
-                first,
-                _navigate(page, "Caseload", charts["caseload"], "Caseload"),
-            )
-            page.close()
-            first, page = _first_load(
-                chromium,
-                f"{url}/data-health",
-                users["analyst"][0],
-                charts["data-health"],
-                "Data health",
-            )
-            _navigate(page, "Cohort", charts["cohort"], "Cohort")
-            again = _navigate(page, "Data health", charts["data-health"], "Data health")
-            results["data-health"] = (first, again)
-            page.close()
+                runs["cohort new tab → all panels"].append(
+                    new_tab(pm, f"{url}/cohort", charts["cohort"], "Cohort")[1]
+                )
+                runs["data-health new tab → all panels"].append(
+                    new_tab(analyst, f"{url}/data-health", charts["data-health"], "Data health")[1]
+                )
+            for pid in people[:repeats]:
+                runs["person in-session switch (picker)"].append(
+                    pick_person(coach_page, pid, charts[pid])
+                )
+                runs["caseload in-session switch"].append(
+                    switch(coach_page, "Caseload", charts["caseload"], "Caseload")
+                )
+                switch(pm_page, "Person", 0, "Person")
+                runs["cohort in-session switch"].append(
+                    switch(pm_page, "Cohort", charts["cohort"], "Cohort")
+                )
+                switch(analyst_page, "Cohort", charts["cohort"], "Cohort")
+                runs["data-health in-session switch"].append(
+                    switch(analyst_page, "Data health", charts["data-health"], "Data health")
+                )
             chromium.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return results
+    return {metric: statistics.median(values) for metric, values in runs.items()}
 
 
-def _navigate_to_person(page, pid: str, charts: int) -> float:
-    """Seconds from choosing `pid` in the Person page's picker (reached from the sidebar) to drawn."""
-    page.locator('[data-testid="stSidebarNav"]').get_by_text("Person", exact=True).click()
-    _done(page, 0, "Person")
-    picker = page.locator('[data-testid="stSelectbox"]').first
-    picker.click()
-    page.keyboard.type(pid)
-    started = time.perf_counter()
-    page.keyboard.press("Enter")
-    _done(page, charts, "Person")
-    assert f"pid={pid}" in page.url, page.url
-    return time.perf_counter() - started
-
-
-def argon2_verify_s(data_dir: Path, username: str) -> float:
-    store = UserStore.at(data_dir)
-    started = time.perf_counter()
-    for _ in range(5):
-        assert store.verify(username, PASSWORD)
-    return (time.perf_counter() - started) / 5
+def commit_of(code: Path) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(code), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(code), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return out.stdout.strip()[:70] + (" (+ uncommitted changes)" if dirty else "")
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--server-side"]:
+        code, data_dir, *people = sys.argv[2:]
+        print(json.dumps(server_side(Path(code), Path(data_dir), people)))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dirs", nargs="+", type=Path)
+    parser.add_argument(
+        "--reference", type=Path, required=True, help="a checkout of the code to compare against"
+    )
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
+    trees = {"before": args.reference.resolve(), "after": PROJECT_ROOT}
 
-    rows = []
+    table = []
     for data_dir in args.data_dirs:
-        users = add_users(data_dir)
-        [(participants, days)] = snapshot_rows(
-            data_dir,
-            "select (select count(*) from marts.participants), (select count(*) from marts.participant_day)",
-        )
-        people = people_to_view(data_dir, users["coach"][1])
-        print(
-            f"{data_dir}: {participants:,} participants, {days:,} participant-days …",
-            file=sys.stderr,
-        )
-        server, charts = server_side(data_dir, users, people)
-        browser = {} if args.no_browser else browser_times(data_dir, users, people, charts)
-        login = argon2_verify_s(data_dir, users["coach"][0])
-        for page in ("cohort", "caseload", "person", "data-health"):
-            cold, warm = server[page]
-            first, again = browser.get(page, (None, None))
-            in_browser = "—" if first is None else f"{first:.2f} | {again:.2f}"
-            target = f"< {TARGETS_S[page]:.1f}" if page in TARGETS_S else ""
-            rows.append(
-                f"| {participants:,} | {page} | {cold:.2f} | {warm:.2f} | {in_browser} | {target} |"
+        coach_id = add_users(data_dir)
+        people = people_to_view(data_dir, coach_id, args.repeats)
+        [(participants,)] = snapshot_rows(data_dir, "select count(*) from marts.participants")
+        results = {}
+        for label, code in trees.items():
+            print(f"{data_dir} ({participants:,} participants), {label}: {code}", file=sys.stderr)
+            server = server_side_in_child(code, data_dir, people)
+            browser = (
+                {}
+                if args.no_browser
+                else browser_times(code, data_dir, people, server["charts"], args.repeats)
             )
-        rows.append(f"| {participants:,} | (login: argon2 verify) | {login:.3f} | | | | |")
+            results[label] = (server, browser)
+        for metric, target in TARGETS_S.items():
+            if args.no_browser:
+                break
+            before, after = (results[label][1][metric] for label in trees)
+            mark = "" if target is None else f"≤ {target:.1f}" + (" ✓" if after <= target else " ✗")
+            table.append(f"| {participants:,} | {metric} | {before:.2f} | {after:.2f} | {mark} |")
+        for page in PAGE_FILES:
+            (cold_b, warm_b), (cold_a, warm_a) = (
+                results[label][0]["seconds"][page] for label in trees
+            )
+            table.append(
+                f"| {participants:,} | {page} server-side, cold / warm | "
+                f"{cold_b:.2f} / {warm_b:.2f} | {cold_a:.2f} / {warm_a:.2f} | ≤ before |"
+            )
 
     print(
-        f"\nMachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}\n"
+        f"\nMachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+        f"Chromium headless (software rendering)\n"
+        f"before: {commit_of(trees['before'])}\nafter: {commit_of(trees['after'])}\n"
     )
-    print(
-        "| participants | page | server cold s | server warm s "
-        "| browser, URL + log in → drawn s | browser, in-session → drawn s | target s |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(rows))
+    print("| participants | median of runs, seconds | before | after | target |")
+    print("|---|---|---|---|---|")
+    print("\n".join(table))
 
 
 if __name__ == "__main__":

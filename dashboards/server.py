@@ -9,12 +9,17 @@ without the route: a login then lasts as long as its browser tab.
 """
 
 import streamlit as st
+from starlette.middleware import Middleware
 
-from dashboards import session_cookie
+from dashboards import preload, session_cookie
 from pipelines.lib.layout import keep_private
 from pipelines.lib.sign_in import idle_seconds
 
 keep_private()  # first: nothing this server writes (sessions, audit log) is for others
 idle_seconds()  # a bad STEADYBACK_SESSION_IDLE stops the server here, saying what is allowed
 
-app = st.App("streamlit_app.py", routes=session_cookie.routes())
+app = st.App(
+    "streamlit_app.py",
+    routes=session_cookie.routes(),
+    middleware=[Middleware(preload.PreloadCharts)],
+)

@@ -343,3 +343,59 @@ def test_a_cookie_idle_past_the_idle_time_is_refused(browser, context, short_idl
     page.locator('[data-testid="stSidebarNav"] a', has_text="Person").click()  # the open tab
     page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
     assert events(data_dir, eve.username, "session_refused")
+
+
+# --- a new tab starts loading the chart code with the page -----------------------------------
+
+WEBSOCKET_CLOCK = """
+window.__websocket_opened_at = null;
+const OriginalWebSocket = window.WebSocket;
+window.WebSocket = class extends OriginalWebSocket {
+    constructor(...args) {
+        super(...args);
+        this.addEventListener('open', () => { window.__websocket_opened_at ??= performance.now(); });
+    }
+};
+"""
+
+
+def test_the_page_names_the_installed_chart_module_and_leaves_everything_else_alone(url):
+    import urllib.request
+
+    import streamlit
+
+    from dashboards.preload import plotly_module
+
+    module = plotly_module()
+    assert module is not None, "the installed Streamlit has no single PlotlyChart module"
+    with urllib.request.urlopen(f"{url}/person?pid=nobody") as response:
+        html = response.read()
+        assert int(response.headers["Content-Length"]) == len(html)
+    assert html.count(f'<link rel="modulepreload" crossorigin href="{module}">'.encode()) == 1
+    assert html.index(b"modulepreload") < html.index(b"</head>")
+    installed = Path(streamlit.__file__).parent / "static" / module.removeprefix("./")
+    with urllib.request.urlopen(f"{url}/{module.removeprefix('./')}") as response:
+        assert response.read() == installed.read_bytes()  # scripts pass through untouched
+    with urllib.request.urlopen(f"{url}/_stcore/health") as response:
+        assert response.read() == b"ok"
+
+
+def test_a_new_tab_fetches_the_chart_code_before_the_server_answers(context, url, data_dir):
+    """Without the preload the browser asks for Plotly's module only once a chart has arrived
+    over the websocket, so the request would start after the websocket opened."""
+    ana = user(data_dir, "ana-preload")
+    page = open_tab(context, f"{url}/cohort")
+    log_in(page, ana.username)
+    session_cookie(context)
+
+    context.add_init_script(WEBSOCKET_CLOCK)
+    tab = open_tab(context, f"{url}/cohort")
+    assert signed_in(tab)
+    tab.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    opened_at = tab.evaluate("window.__websocket_opened_at")
+    requested = tab.evaluate(
+        "performance.getEntriesByType('resource')"
+        ".filter(r => r.name.includes('/PlotlyChart.')).map(r => r.startTime)"
+    )
+    assert opened_at is not None and len(requested) == 1, (opened_at, requested)
+    assert requested[0] < opened_at
