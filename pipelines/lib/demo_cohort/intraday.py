@@ -58,7 +58,7 @@ SWAP_P = 0.4  # given a run of ≥ SWAP_MIN_DAYS unworn days inside the recordin
 SWAP_MIN_DAYS = 3
 NIGHT_SPIKE_P = 0.15  # a night with a step or two (to the bathroom)
 WALK_CADENCE = 105  # steps per minute on a walk session
-BOUT_CADENCE = 55  # mean steps per moving minute outside walks
+BOUT_CADENCE = 33  # mean steps per moving minute outside walks (the 2016 export: 33)
 MAX_STEPS_PER_MINUTE = 200
 
 
@@ -175,7 +175,7 @@ def _walk_minutes(behaviour: Behaviour | None, first: date, n_minutes: int) -> l
 
 _MINUTE_OF_DAY = np.arange(DAY)
 _DIURNAL = (
-    0.35
+    0.6
     + 1.0 * np.exp(-(((_MINUTE_OF_DAY - 8.25 * 60) / 60) ** 2) / 2)
     + 0.8 * np.exp(-(((_MINUTE_OF_DAY - 12.5 * 60) / 45) ** 2) / 2)
     + 1.2 * np.exp(-(((_MINUTE_OF_DAY - 17.75 * 60) / 90) ** 2) / 2)
@@ -191,9 +191,9 @@ def _spread(total: int, eligible: np.ndarray, rng: np.random.Generator) -> np.nd
         raise ValueError(f"{total} steps do not fit in {len(eligible)} waking minutes")
     moving = min(len(eligible), max(1, math.ceil(total / BOUT_CADENCE)))
     weights = _DIURNAL[eligible % DAY]
-    n_bouts = 2 * math.ceil(moving / 4) + 4
+    n_bouts = math.ceil(moving / 2) + 4
     starts = rng.choice(len(eligible), size=n_bouts, p=weights / weights.sum())
-    lengths = rng.geometric(0.25, size=n_bouts)
+    lengths = rng.geometric(0.4, size=n_bouts)
     offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     picked = np.repeat(starts, lengths) + offsets
     picked = picked[picked < len(eligible)]
@@ -202,7 +202,7 @@ def _spread(total: int, eligible: np.ndarray, rng: np.random.Generator) -> np.nd
     if len(chosen) < moving:
         rest = np.setdiff1d(np.arange(len(eligible)), chosen)
         chosen = np.concatenate((chosen, rng.choice(rest, moving - len(chosen), replace=False)))
-    intensity = rng.gamma(2.0, 1.0, size=moving)
+    intensity = rng.gamma(1.2, 1.0, size=moving)
     counts = rng.multinomial(total, intensity / intensity.sum())
     while (over := counts > MAX_STEPS_PER_MINUTE).any():
         excess = int((counts[over] - MAX_STEPS_PER_MINUTE).sum())
