@@ -309,7 +309,9 @@ def simulate(wearer: Wearer) -> MinuteRecording:
             still[window] = True
             next_charge = k + charge_every + int(rng.integers(-1, 2))
             break
-    still[-STILL_AROUND_OFF:] = True  # the recording's last off-body minutes are a still run
+    still[minutes - STILL_AROUND_OFF :] = (
+        True  # the recording's last off-body minutes are a still run
+    )
 
     off = ~worn
     gap[off & (gap == 0)] = NIGHT_OFF
