@@ -281,8 +281,7 @@ def test_a_swapped_device_samples_heart_rate_differently(cohort):
 
 def test_minute_level_leaves_every_daily_file_as_it_was(cohort, daily_only):
     """Same seed with and without --minute-level: the default files, byte for byte and mtime;
-    the minute files and their truth are all that is added. (The default output itself is
-    unchanged from before --minute-level existed: benchmarks/README.md, checked against main.)"""
+    the minute files and their truth are all that is added."""
     with_minutes, without = tree(cohort), tree(daily_only)
     folder = fitabase(cohort).relative_to(cohort).as_posix()
     added = {
