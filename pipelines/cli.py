@@ -31,7 +31,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     started = time.perf_counter()
-    summary = generate_cohort(out, participants=args.participants, weeks=args.weeks, seed=args.seed)
+    summary = generate_cohort(
+        out,
+        participants=args.participants,
+        weeks=args.weeks,
+        seed=args.seed,
+        minute_level=args.minute_level,
+    )
     print(f"Demo cohort written to {out.absolute()} in {time.perf_counter() - started:.1f} s")
     for name, value in summary.items():
         if name in ("files", "rows"):
@@ -432,6 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--weeks", type=int, default=DEMO_COHORT["weeks"])
     generate.add_argument("--seed", type=int, default=DEMO_COHORT["seed"])
     generate.add_argument("--out", default=str(default_data_dir()))
+    generate.add_argument(
+        "--minute-level",
+        action="store_true",
+        help="also write Fitabase minuteStepsNarrow and heartrate_seconds (large: about "
+        "1 GB per 50 people × 12 weeks)",
+    )
     generate.set_defaults(handler=cmd_generate)
 
     run = commands.add_parser("run", help="ingest DIR/landing/, build, check and publish")

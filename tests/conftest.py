@@ -21,7 +21,7 @@ FITABASE_2016 = SHARED_REAL / "fitabase_furberg2016" / "Fitabase Data 4.12.16-5.
 
 os.environ.setdefault("STEADYBACK_PSEUDONYM_KEY", "test-key-for-steadyback")
 
-RUN_THE_PIPELINE = ("small_cohort", "demo_cohort")
+RUN_THE_PIPELINE = ("small_cohort", "demo_cohort", "minute_cohort")
 """The fixtures below that run the pipeline: a test using them (directly or not) is `pipeline`."""
 
 
@@ -114,6 +114,17 @@ def small_cohort(tmp_path_factory) -> Path:
 
     data_dir = tmp_path_factory.mktemp("small_cohort")
     generate_cohort(data_dir, participants=40, weeks=6, seed=11)
+    return run_and_publish(data_dir)
+
+
+@pytest.fixture(scope="session")
+def minute_cohort(tmp_path_factory) -> Path:
+    """A generated cohort with minute-level Fitabase files (8 people × 2 weeks, seed 11: every
+    kind of wear gap, a partial day and a device swap), run through the real pipeline once."""
+    from pipelines.lib.demo_cohort import generate_cohort
+
+    data_dir = tmp_path_factory.mktemp("minute_cohort")
+    generate_cohort(data_dir, participants=8, weeks=2, seed=11, minute_level=True)
     return run_and_publish(data_dir)
 
 

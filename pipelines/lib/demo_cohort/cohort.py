@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import behaviour, exports, outcomes, truth, wearable
+from . import behaviour, exports, intraday, outcomes, truth, wearable
 from .manifest import write_landing_manifest
 from .people import make_people
 from .schedule import make_calendar
@@ -31,10 +31,16 @@ def _prepare(out_dir: Path) -> None:
 
 
 def generate_cohort(
-    out_dir: Path | str, participants: int = 300, weeks: int = 12, seed: int = 7
+    out_dir: Path | str,
+    participants: int = 300,
+    weeks: int = 12,
+    seed: int = 7,
+    minute_level: bool = False,
 ) -> dict:
     """Write ``out_dir/landing/...`` (program, REDCap, Fitabase exports) and ``out_dir/truth/...``.
 
+    ``minute_level`` adds Fitabase minuteStepsNarrow and heartrate_seconds (and their truth,
+    truth/wear_days.csv and truth/wear_gaps.csv); every other file is the same either way.
     Same arguments → byte-identical files with identical modification times.
     Returns a summary for the CLI to print.
     """
@@ -67,6 +73,24 @@ def generate_cohort(
     taken = {r.fitbit_id for r in worn}
     worn.append(wearable.test_device(export_rng, taken, cal))
     dups = exports.write_fitabase(land, worn, cal, export_rng)
+    wear_truth = None
+    if minute_level:
+        # a stream of its own (the 4th child of the seed), so the daily files stay the same
+        (minute_seq,) = root_seq.spawn(1)
+        seeds = minute_seq.spawn(len(people) + 1)
+        wearers = [
+            intraday.Wearer(r, p, b, seeds[k])
+            for k, (p, b, r) in enumerate(zip(people, behaviours, recordings, strict=True))
+            if r is not None
+        ]
+        wearers.append(intraday.Wearer(worn[-1], None, None, seeds[-1]))  # the test device
+        instant = cal.export_instant(cal.export_date)
+        paths, wear_truth = intraday.write_minute_files(
+            land.root / exports.fitabase_export(cal), wearers
+        )
+        land.files.extend((path, instant) for path in paths)
+        land.counts["fitabase_minute_step_rows"] = wear_truth.step_rows
+        land.counts["fitabase_heartrate_rows"] = wear_truth.heart_rate_rows
 
     truth_files = truth.write_truth(
         out_dir / "truth",
@@ -80,6 +104,8 @@ def generate_cohort(
         land.corrections,
         dups,
     )
+    if wear_truth is not None:
+        truth_files.extend(truth.write_wear_truth(out_dir / "truth", wear_truth))
     truth_files.append(write_landing_manifest(out_dir, [path for path, _ in land.files]))
 
     # Modification times: every landing file carries its export instant (06:00 UTC on its

@@ -403,11 +403,16 @@ def write_redcap(land: Landing, proms: list[Prom], cal: Calendar) -> None:
 # --- Fitabase ----------------------------------------------------------------------------------
 
 
+def fitabase_export(cal: Calendar) -> str:
+    """The Fitabase export's folder under landing/: ``fitabase/Fitabase Data 2.16.26-6.21.26``."""
+    return "fitabase/" + fitabase_folder(cal.fitabase_start, cal.as_of)
+
+
 def write_fitabase(
     land: Landing, recordings: list[Recording], cal: Calendar, rng: np.random.Generator
 ) -> list[tuple[str, str]]:
     """Returns the (Id, SleepDay) keys of the rows written twice."""
-    folder = "fitabase/" + fitabase_folder(cal.fitabase_start, cal.as_of)
+    folder = fitabase_export(cal)
     recordings = sorted(recordings, key=lambda r: r.fitbit_id)
     act_rows, sleep_rows = [], []
     for r in recordings:

@@ -10,6 +10,7 @@ import numpy as np
 
 from .behaviour import Behaviour, Session
 from .exports import Correction, Planted, fmt
+from .intraday import WEAR_DAY_COLUMNS, WEAR_GAP_COLUMNS, WearTruth
 from .outcomes import (
     BASE_MEAN,
     BASE_SD,
@@ -286,3 +287,11 @@ def write_truth(
     path.write_text(json.dumps(effects, indent=2) + "\n", encoding="utf-8")
     files.append(path)
     return files
+
+
+def write_wear_truth(root: Path, wear: WearTruth) -> list[Path]:
+    """truth/wear_days.csv and truth/wear_gaps.csv (minute-level cohorts only)."""
+    return [
+        _write(root / "wear_days.csv", WEAR_DAY_COLUMNS, wear.days),
+        _write(root / "wear_gaps.csv", WEAR_GAP_COLUMNS, wear.gaps),
+    ]

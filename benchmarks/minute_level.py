@@ -1,0 +1,199 @@
+"""Minute-level Fitabase: steadyback's ingest of the minute files next to a bare Polars copy.
+
+Generates a cohort with minute-level Fitabase files (`steadyback generate --minute-level`,
+N people × D program days, so weeks = D / 7) into a temporary folder, then measures, for each
+minute file (minuteStepsNarrow, heartrate_seconds), median of `--repeat` runs, each in a fresh
+process that reports its own wall time and peak RSS (resource.getrusage ru_maxrss):
+
+- steadyback: `raw_store.ingest_source` for the file's source, on an empty raw/ — what the raw
+  asset of `steadyback run` calls: read and check every row, derive steps and quarter-hour
+  wear, write the raw Parquet partition and the manifest;
+- floor: `pl.read_csv(file).write_parquet(...)`, the same bytes copied with no checks and no
+  typing of the timestamps (`--floor sink`: `pl.scan_csv(file).sink_parquet(...)`, the
+  streaming copy; `read_csv` holds the whole file, about twice its size in memory).
+
+Prints a Markdown table (and the machine). `--profile` adds the ingest's top functions by
+cumulative time (cProfile, one extra run per file).
+
+    .venv/bin/python benchmarks/minute_level.py                        # 500 people × 84 days
+    .venv/bin/python benchmarks/minute_level.py --people 50 --days 14  # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FILES = {  # minute file → the source that parses it
+    "minuteStepsNarrow_merged.csv": "fitabase_minute_steps",
+    "heartrate_seconds_merged.csv": "fitabase_heartrate",
+}
+
+
+def _child(args: argparse.Namespace) -> None:
+    """One measurement in this fresh process; prints JSON on the last line."""
+    import polars as pl
+
+    if args.child == "ingest":  # the floor process loads Polars alone
+        sys.path.insert(0, str(REPO))
+        from pipelines.lib.layout import DataDir
+        from pipelines.lib.parsers import SOURCES_BY_NAME
+        from pipelines.lib.raw_store import ingest_source
+
+    work = Path(args.work)
+    after_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    if args.child == "floor":
+        if args.floor == "sink":
+            pl.scan_csv(args.file).sink_parquet(work / "copy.parquet")
+        else:
+            pl.read_csv(args.file).write_parquet(work / "copy.parquet")
+        rows = None
+    else:
+        (work / "landing").symlink_to(Path(args.landing), target_is_directory=True)
+        source = SOURCES_BY_NAME[FILES[Path(args.file).name]]
+
+        def ingest():
+            return ingest_source(DataDir.at(work), source, b"benchmark-key")
+
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profile = cProfile.Profile()
+            results = profile.runcall(ingest)
+            stats = pstats.Stats(profile, stream=sys.stderr)
+            stats.sort_stats("cumulative").print_stats(25)
+        else:
+            results = ingest()
+        (result,) = results
+        if result.status != "loaded":
+            raise SystemExit(f"{args.file}: {result.status} {result.error}")
+        rows = {"read": result.rows_read, "landed": result.rows_landed}
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall_s": wall, "peak_mb": peak, "imports_mb": after_imports, "rows": rows}))
+
+
+def _measure(kind: str, file: Path, landing: Path, floor: str, profile: bool = False) -> dict:
+    work = Path(tempfile.mkdtemp(prefix=f"minute-{kind}-"))
+    try:
+        command = [sys.executable, __file__, "--child", kind, "--file", str(file)]
+        command += ["--landing", str(landing), "--work", str(work), "--floor", floor]
+        if profile:
+            command.append("--profile")
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"{kind} on {file.name} failed:\n{done.stderr[-3000:]}")
+        if profile:
+            print(done.stderr, file=sys.stderr)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _machine() -> str:
+    import polars as pl
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}, "
+        f"Polars {pl.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=500)
+    parser.add_argument("--days", type=int, default=84, help="program days, a multiple of 7")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--floor", choices=("read", "sink"), default="read")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--keep", help="generate into (or reuse) this folder instead of a temp one")
+    parser.add_argument("--child", choices=("ingest", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--landing", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    if args.days % 7:
+        parser.error(
+            f"--days {args.days}: the generator makes whole program weeks; use a multiple of 7"
+        )
+
+    sys.path.insert(0, str(REPO))
+    from pipelines.lib.demo_cohort import generate_cohort
+
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="minute-cohort-"))
+    try:
+        if not (root / "truth" / "wear_days.csv").exists():
+            started = time.perf_counter()
+            summary = generate_cohort(
+                root, args.people, args.days // 7, args.seed, minute_level=True
+            )
+            print(
+                f"generated {args.people} people × {args.days} days "
+                f"({summary['wearable_participants']} with a Fitbit) "
+                f"in {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
+        landing = root / "landing"
+        print(f"Machine: {_machine()}\n")
+        print(
+            "| file | MB | rows | steadyback ingest s | Polars floor s | ratio "
+            "| steadyback peak MB | floor peak MB |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        totals = {"ingest": 0.0, "floor": 0.0}
+        for name in FILES:
+            (file,) = landing.glob(f"fitabase/*/{name}")
+            runs = {kind: [] for kind in ("ingest", "floor")}
+            for _ in range(args.repeat):
+                for kind in runs:  # interleaved, so drift on a shared machine hits both
+                    runs[kind].append(_measure(kind, file, landing, args.floor))
+            wall = {kind: statistics.median(r["wall_s"] for r in runs[kind]) for kind in runs}
+            peak = {kind: statistics.median(r["peak_mb"] for r in runs[kind]) for kind in runs}
+            for kind in totals:
+                totals[kind] += wall[kind]
+            rows = runs["ingest"][0]["rows"]["read"]
+            print(
+                f"| {name} | {file.stat().st_size / 2**20:,.0f} | {rows:,} "
+                f"| {wall['ingest']:.2f} | {wall['floor']:.2f} "
+                f"| {wall['ingest'] / wall['floor']:.1f}× "
+                f"| {peak['ingest']:,.0f} | {peak['floor']:,.0f} |"
+            )
+            if args.profile:
+                _measure("ingest", file, landing, args.floor, profile=True)
+        print(
+            f"| both | | | {totals['ingest']:.2f} | {totals['floor']:.2f} "
+            f"| {totals['ingest'] / totals['floor']:.1f}× | | |"
+        )
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
