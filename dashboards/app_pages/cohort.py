@@ -9,7 +9,10 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, disclosure, queries, session
+from dashboards import charts, disclosure, session
+from dashboards.principles import PRINCIPLE_COLUMNS, PRINCIPLES
+from dashboards.queries import cohort as queries
+from dashboards.queries.program_rules import program_rules
 from pipelines.lib.rules import percent_text
 
 MIN_CELL = disclosure.MIN_CELL_SIZE
@@ -69,7 +72,7 @@ def _suppressed_note(count: int, what: str) -> None:
 
 viewer, snapshot = session.open_page("cohort", "Cohort")
 # the rules the snapshot was built with: every definition below is written with them
-rules = queries.program_rules(viewer).rules
+rules = program_rules(viewer).rules
 
 # --- filters -----------------------------------------------------------------------------
 
@@ -294,7 +297,7 @@ def show_principles(selection: queries.CohortSelection) -> None:
         key="principles_rows",
     )
     principles = queries.principles_by_group(viewer, selection, rows)
-    names = {column: queries.PRINCIPLES.get(column, column) for column in queries.PRINCIPLE_COLUMNS}
+    names = {column: PRINCIPLES.get(column, column) for column in PRINCIPLE_COLUMNS}
     if principles.filter(pl.col("mean_score").is_not_null()).height:
         st.plotly_chart(
             charts.principles_by_group_figure(principles, names, MIN_CELL), width="stretch"

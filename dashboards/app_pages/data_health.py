@@ -7,7 +7,10 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, disclosure, queries, session
+from dashboards import charts, disclosure, session
+from dashboards.queries import data_health as queries
+from dashboards.queries.program_rules import program_rules
+from dashboards.snapshot import snapshot_path
 from pipelines.lib.rules import RULES, describe
 
 STATUS_ICONS = {
@@ -177,7 +180,7 @@ def show_runs(snapshot: dict | None) -> None:
 
 def show_program_rules() -> None:
     st.subheader("Program rules")
-    applied = queries.program_rules(viewer)
+    applied = program_rules(viewer)
     if not applied.recorded:
         st.warning(
             "This snapshot does not record the program rules it was built with: it was "
@@ -503,7 +506,7 @@ show_runs(snapshot)
 if snapshot is None:
     st.info(
         "Freshness, quarantine, checks and coverage come from the published snapshot, and none "
-        f"exists yet (`{queries.snapshot_path()}`). A failed run above says why.",
+        f"exists yet (`{snapshot_path()}`). A failed run above says why.",
         icon="📭",
     )
     st.stop()

@@ -1,7 +1,7 @@
 """Who may see what: the login form, lockout, roles on every page, caseload scoping, the audit trail.
 
 The role table below is written out from the issue, not read from
-`queries.PAGES_BY_ROLE`, so the tests check the specification rather than the
+`access.PAGES_BY_ROLE`, so the tests check the specification rather than the
 code against itself. Denied pages are checked for the absence of any data
 element (charts, tables, metrics, downloads) and of any participant's pid, so
 they hold whatever the page modules put on their pages.
@@ -10,8 +10,10 @@ they hold whatever the page modules put on their pages.
 from __future__ import annotations
 
 import csv
+import importlib
 import inspect
 import io
+import pkgutil
 import re
 import threading
 from pathlib import Path
@@ -32,7 +34,8 @@ from page_harness import (
 from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
 from streamlit.testing.v1 import AppTest
 
-from dashboards import queries, session
+import dashboards.queries
+from dashboards import access, session
 from pipelines import cli
 from pipelines.lib import audit
 from pipelines.lib.users import User, UserStore
@@ -301,9 +304,7 @@ def test_navigation_lists_only_the_roles_pages(dashboard_dir, monkeypatch, navig
 @pytest.mark.parametrize("role", sorted(ROLE_PAGES))
 def test_every_role_on_every_page(dashboard_dir, monkeypatch, role, page):
     at = open_app(dashboard_dir, monkeypatch, role, page)
-    access_messages = [
-        m for m in errors(at) if "not available" in m or m == queries.NOT_IN_CASELOAD
-    ]
+    access_messages = [m for m in errors(at) if "not available" in m or m == access.NOT_IN_CASELOAD]
 
     if page in ROLE_PAGES[role]:
         assert not at.exception
@@ -341,8 +342,8 @@ def test_a_coach_with_another_coachs_pid_in_the_url_is_refused(dashboard_dir, mo
 
     at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid=pid)
 
-    assert queries.NOT_IN_CASELOAD in errors(at)
-    assert "not in your caseload" in queries.NOT_IN_CASELOAD
+    assert access.NOT_IN_CASELOAD in errors(at)
+    assert "not in your caseload" in access.NOT_IN_CASELOAD
     assert data_elements(at) == {}
     text = sent_text(at)
     participant_id, name, _ = expected_identities(dashboard_dir)[pid]
@@ -354,7 +355,7 @@ def test_a_coach_with_another_coachs_pid_in_the_url_is_refused(dashboard_dir, mo
 def test_a_coach_probing_an_unknown_pid_gets_the_same_answer(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid="p_doesnotexist0")
 
-    assert queries.NOT_IN_CASELOAD in errors(at)
+    assert access.NOT_IN_CASELOAD in errors(at)
     assert data_elements(at) == {}
     assert not [e for e in errors(at) if "No participant" in e]
 
@@ -367,13 +368,13 @@ def test_switching_the_url_to_another_coachs_pid_mid_session_is_refused(dashboar
     at.query_params["pid"] = foreign_pid(dashboard_dir)
     at.run()
 
-    assert queries.NOT_IN_CASELOAD in errors(at)
+    assert access.NOT_IN_CASELOAD in errors(at)
     assert data_elements(at) == {}
 
 
 def test_a_coach_without_participants_is_refused_everyone(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "other_coach", "person", pid=own_pid(dashboard_dir))
-    assert queries.NOT_IN_CASELOAD in errors(at)
+    assert access.NOT_IN_CASELOAD in errors(at)
     assert data_elements(at) == {}
 
 
@@ -472,64 +473,72 @@ def viewer(role: str, coach_id: str | None = None) -> User:
 def test_authorise_follows_the_role_table(data_env, role, page):
     someone = viewer(role, "C-01" if role == "coach" else None)
     if page in ROLE_PAGES[role]:
-        assert queries.authorise(someone, page) is someone
+        assert access.authorise(someone, page) is someone
     else:
-        with pytest.raises(queries.AccessDenied, match="not available"):
-            queries.authorise(someone, page)
+        with pytest.raises(access.AccessDenied, match="not available"):
+            access.authorise(someone, page)
 
 
 @pytest.mark.parametrize("page", ALL_PAGES)
 def test_authorise_refuses_anonymous_and_unknown_roles(data_env, page):
-    with pytest.raises(queries.AccessDenied, match="Log in"):
-        queries.authorise(None, page)
-    with pytest.raises(queries.AccessDenied):
-        queries.authorise(viewer("administrator"), page)
+    with pytest.raises(access.AccessDenied, match="Log in"):
+        access.authorise(None, page)
+    with pytest.raises(access.AccessDenied):
+        access.authorise(viewer("administrator"), page)
 
 
 def test_authorise_person_for_program_managers(data_env):
     manager = viewer("program_manager")
     for pid in pids_of(data_env)[:3]:
-        assert queries.authorise_person(manager, pid)["pid"] == pid
-    assert queries.authorise_person(manager, "p_doesnotexist0") is None
+        assert access.authorise_person(manager, pid)["pid"] == pid
+    assert access.authorise_person(manager, "p_doesnotexist0") is None
 
 
 def test_authorise_person_for_coaches(data_env):
     coach_id = coach_id_of(data_env, "coach")
     coach = viewer("coach", coach_id)
     for pid in pids_of(data_env, "coach_id = ?", [coach_id]):
-        assert queries.authorise_person(coach, pid)["coach_id"] == coach_id
+        assert access.authorise_person(coach, pid)["coach_id"] == coach_id
 
     refusals = set()
     for pid in [foreign_pid(data_env), "p_doesnotexist0", "", "' or 1=1 --", "%"]:
-        with pytest.raises(queries.AccessDenied) as denied:
-            queries.authorise_person(coach, pid)
+        with pytest.raises(access.AccessDenied) as denied:
+            access.authorise_person(coach, pid)
         refusals.add(str(denied.value))
     # another coach's participant and a pid that does not exist: indistinguishable
-    assert refusals == {queries.NOT_IN_CASELOAD}
+    assert refusals == {access.NOT_IN_CASELOAD}
 
 
 def test_authorise_person_refuses_analysts_and_anonymous(data_env):
     pid = pids_of(data_env)[0]
-    with pytest.raises(queries.AccessDenied, match="not available"):
-        queries.authorise_person(viewer("analyst"), pid)
-    with pytest.raises(queries.AccessDenied, match="Log in"):
-        queries.authorise_person(None, pid)
+    with pytest.raises(access.AccessDenied, match="not available"):
+        access.authorise_person(viewer("analyst"), pid)
+    with pytest.raises(access.AccessDenied, match="Log in"):
+        access.authorise_person(None, pid)
 
 
 def test_query_values_are_bound_not_spliced(data_env):
     """A pid that would be SQL if spliced in finds nobody (and fails nobody)."""
     manager = viewer("program_manager")
     for pid in ["' or 1=1 --", "x' union select * from marts.participants --", "%", "*"]:
-        assert queries.authorise_person(manager, pid) is None
+        assert access.authorise_person(manager, pid) is None
 
 
 def public_viewer_functions():
     return [
         (name, function)
-        for name, function in inspect.getmembers(queries, inspect.isfunction)
+        for module in query_modules()
+        for name, function in inspect.getmembers(module, inspect.isfunction)
         if not name.startswith("_")
-        and function.__module__ == queries.__name__
+        and function.__module__ == module.__name__
         and next(iter(inspect.signature(function).parameters), None) == "viewer"
+    ]
+
+
+def query_modules():
+    return [
+        importlib.import_module(found.name)
+        for found in pkgutil.iter_modules(dashboards.queries.__path__, "dashboards.queries.")
     ]
 
 
@@ -558,7 +567,7 @@ def test_every_public_query_refuses_an_anonymous_viewer(data_env):
     for name, function in functions:
         try:
             call_with(function, None, pid)
-        except queries.AccessDenied:
+        except access.AccessDenied:
             continue
         answered.append(name)
     assert answered == []
@@ -576,12 +585,12 @@ def test_every_per_person_query_refuses_another_coachs_pid_and_analysts(data_env
     answered = []
     for name, function in per_person:
         for someone, refusal in [
-            (coach, queries.NOT_IN_CASELOAD),
+            (coach, access.NOT_IN_CASELOAD),
             (viewer("analyst"), "not available"),
         ]:
             try:
                 call_with(function, someone, pid)
-            except queries.AccessDenied as denied:
+            except access.AccessDenied as denied:
                 if refusal in str(denied):
                     continue
             answered.append((name, someone.role))

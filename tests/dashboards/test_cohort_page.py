@@ -39,8 +39,10 @@ from page_harness import (
 from scipy import stats
 from spell_oracle import expected_spells_frame, spell_inputs
 
-from dashboards import disclosure, queries
-from dashboards.queries import PRINCIPLE_COLUMNS  # the seven marts.principles scores
+from dashboards import disclosure
+from dashboards.access import AccessDenied
+from dashboards.principles import PRINCIPLE_COLUMNS  # the seven marts.principles scores
+from dashboards.queries import cohort as queries
 from pipelines.lib.statistics.dose_response import adherence_band, dose_response
 from pipelines.lib.statistics.retention import kaplan_meier
 from pipelines.lib.users import User
@@ -1040,5 +1042,5 @@ def test_cohort_reads_refuse_anyone_but_program_managers_and_analysts(
 ):
     monkeypatch.setenv("STEADYBACK_DATA_DIR", str(dashboard_dir))
 
-    with pytest.raises(queries.AccessDenied):
+    with pytest.raises(AccessDenied):
         read(viewer)

@@ -20,7 +20,8 @@ import pandas as pd
 import pytest
 from page_harness import metrics, open_app, page_text, plotly_specs, query, snapshot_file
 
-from dashboards import queries
+from dashboards.access import AccessDenied
+from dashboards.queries import data_health as queries
 from dashboards.run_history import instance_dir, read_run_history
 from pipelines.lib.users import User
 
@@ -467,7 +468,7 @@ def test_data_layer_refuses_data_health_to_other_roles(run_dirs, monkeypatch):
     ]
     for viewer in (User("c", "coach", coach_id="C-01"), User("p", "program_manager"), None):
         for reader in readers:
-            with pytest.raises(queries.AccessDenied):
+            with pytest.raises(AccessDenied):
                 reader(viewer)
     assert queries.run_history(User("a", "analyst")).state == "ok"
 
