@@ -73,17 +73,20 @@ def authorise_person(
     return row
 
 
+_PARTICIPANT_SQL = """
+select pid, cohort, site, coach_id, enrolled_on, program_weeks,
+       prescribed_sessions_per_week, withdrawn_on, has_wearable,
+       program_week_now, status
+from marts.participants
+where pid = $pid
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=1024)
 def _participant(snapshot: SnapshotIdentity, pid: str) -> dict[str, Any] | None:
     rows = read_sql(
         snapshot,
-        """
-        select pid, cohort, site, coach_id, enrolled_on, program_weeks,
-               prescribed_sessions_per_week, withdrawn_on, has_wearable,
-               program_week_now, status
-        from marts.participants
-        where pid = $pid
-        """,
+        _PARTICIPANT_SQL,
         {"pid": pid},
     )
     return rows.row(0, named=True) if rows.height else None

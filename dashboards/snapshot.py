@@ -93,12 +93,14 @@ def snapshot_info() -> dict[str, Any] | None:
     return _snapshot_info(snapshot)
 
 
+_SNAPSHOT_ROW_SQL = (
+    "select run_id, published_at, as_of, landing_files, code_version from meta.snapshot"
+)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _snapshot_info(snapshot: SnapshotIdentity) -> dict[str, Any] | None:
-    rows = read_sql(
-        snapshot,
-        "select run_id, published_at, as_of, landing_files, code_version from meta.snapshot",
-    )
+    rows = read_sql(snapshot, _SNAPSHOT_ROW_SQL)
     return rows.row(0, named=True) if rows.height else None
 
 

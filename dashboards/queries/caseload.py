@@ -44,87 +44,90 @@ def caseload(viewer: User | None) -> pl.DataFrame:
     return _caseload(snapshot, viewer.coach_id)
 
 
+_CASELOAD_SQL = """
+with people as (
+    select pid, status, program_week_now, program_weeks
+    from marts.participants
+    where coach_id = $coach_id
+),
+open_flags as (
+    select
+        f.pid,
+        count(*) as open_flags,
+        count(*) filter (where f.severity = 'alert') as alerts,
+        count(*) filter (where f.severity = 'warning') as warnings,
+        count(*) filter (where f.severity = 'info') as infos,
+        list(
+            {'flag': f.flag, 'severity': f.severity, 'since': f.since,
+             'evidence': f.evidence}
+            order by list_position($severities, f.severity), f.since, f.flag
+        ) as flags
+    from marts.flags as f
+    join people using (pid)
+    where f.is_open
+    group by f.pid
+),
+practice as (
+    select d.pid, max(d.day) filter (where d.day_state = 'done') as last_practice
+    from marts.participant_day as d
+    join people using (pid)
+    group by d.pid
+),
+weeks as (
+    select
+        w.pid,
+        list(w.adherence order by w.week)
+            filter (where w.week_complete and w.adherence is not null)
+            as weekly_adherence,
+        list(w.mean_pain order by w.week)
+            filter (where w.mean_pain is not null and w.checkin_days >= $min_checkins)
+            as weekly_pain
+    from marts.participant_week as w
+    join people using (pid)
+    group by w.pid
+),
+joined as (
+    select
+        p.pid,
+        p.status,
+        p.program_week_now,
+        p.program_weeks,
+        coalesce(f.open_flags, 0) as open_flags,
+        coalesce(f.alerts, 0) as alerts,
+        coalesce(f.warnings, 0) as warnings,
+        coalesce(f.infos, 0) as infos,
+        case
+            when f.alerts > 0 then 'alert'
+            when f.warnings > 0 then 'warning'
+            when f.infos > 0 then 'info'
+        end as top_severity,
+        coalesce(f.flags, []) as flags,
+        pr.last_practice,
+        (select as_of from meta.snapshot) - pr.last_practice as days_since_practice,
+        coalesce(w.weekly_adherence, []) as weekly_adherence,
+        o.pain_baseline,
+        o.pain_baseline_week,
+        o.pain_latest,
+        o.pain_latest_week,
+        o.pain_change,
+        coalesce(w.weekly_pain, []) as weekly_pain
+    from people as p
+    left join open_flags as f using (pid)
+    left join practice as pr using (pid)
+    left join weeks as w using (pid)
+    left join marts.outcomes as o using (pid)
+)
+select * from joined
+order by alerts desc, warnings desc, infos desc, (status = 'active') desc,
+         days_since_practice desc nulls first, pid
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _caseload(snapshot: SnapshotIdentity, coach_id: str) -> pl.DataFrame:
     return read_sql(
         snapshot,
-        """
-        with people as (
-            select pid, status, program_week_now, program_weeks
-            from marts.participants
-            where coach_id = $coach_id
-        ),
-        open_flags as (
-            select
-                f.pid,
-                count(*) as open_flags,
-                count(*) filter (where f.severity = 'alert') as alerts,
-                count(*) filter (where f.severity = 'warning') as warnings,
-                count(*) filter (where f.severity = 'info') as infos,
-                list(
-                    {'flag': f.flag, 'severity': f.severity, 'since': f.since,
-                     'evidence': f.evidence}
-                    order by list_position($severities, f.severity), f.since, f.flag
-                ) as flags
-            from marts.flags as f
-            join people using (pid)
-            where f.is_open
-            group by f.pid
-        ),
-        practice as (
-            select d.pid, max(d.day) filter (where d.day_state = 'done') as last_practice
-            from marts.participant_day as d
-            join people using (pid)
-            group by d.pid
-        ),
-        weeks as (
-            select
-                w.pid,
-                list(w.adherence order by w.week)
-                    filter (where w.week_complete and w.adherence is not null)
-                    as weekly_adherence,
-                list(w.mean_pain order by w.week)
-                    filter (where w.mean_pain is not null and w.checkin_days >= $min_checkins)
-                    as weekly_pain
-            from marts.participant_week as w
-            join people using (pid)
-            group by w.pid
-        ),
-        joined as (
-            select
-                p.pid,
-                p.status,
-                p.program_week_now,
-                p.program_weeks,
-                coalesce(f.open_flags, 0) as open_flags,
-                coalesce(f.alerts, 0) as alerts,
-                coalesce(f.warnings, 0) as warnings,
-                coalesce(f.infos, 0) as infos,
-                case
-                    when f.alerts > 0 then 'alert'
-                    when f.warnings > 0 then 'warning'
-                    when f.infos > 0 then 'info'
-                end as top_severity,
-                coalesce(f.flags, []) as flags,
-                pr.last_practice,
-                (select as_of from meta.snapshot) - pr.last_practice as days_since_practice,
-                coalesce(w.weekly_adherence, []) as weekly_adherence,
-                o.pain_baseline,
-                o.pain_baseline_week,
-                o.pain_latest,
-                o.pain_latest_week,
-                o.pain_change,
-                coalesce(w.weekly_pain, []) as weekly_pain
-            from people as p
-            left join open_flags as f using (pid)
-            left join practice as pr using (pid)
-            left join weeks as w using (pid)
-            left join marts.outcomes as o using (pid)
-        )
-        select * from joined
-        order by alerts desc, warnings desc, infos desc, (status = 'active') desc,
-                 days_since_practice desc nulls first, pid
-        """,
+        _CASELOAD_SQL,
         {
             "coach_id": coach_id,
             "severities": list(SEVERITY_ORDER),

@@ -89,15 +89,18 @@ def _scope(snapshot: SnapshotIdentity, selection: CohortSelection) -> disclosure
     )
 
 
+_ROSTER_CELLS_SQL = """
+select cohort, site, strftime(enrolled_on, '%Y-%m') as month, count(*) as people
+from marts.participants
+group by all
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _roster_atoms(snapshot: SnapshotIdentity) -> tuple[disclosure.Atom, ...]:
     cells = read_sql(
         snapshot,
-        """
-        select cohort, site, strftime(enrolled_on, '%Y-%m') as month, count(*) as people
-        from marts.participants
-        group by all
-        """,
+        _ROSTER_CELLS_SQL,
     )
     return disclosure.atoms({(c, s, m): n for c, s, m, n in cells.iter_rows()})
 
@@ -228,18 +231,21 @@ def cohort_filter_options(viewer: User | None) -> dict[str, list[str]]:
     return _cohort_filter_options(snapshot)
 
 
+_FILTER_OPTIONS_SQL = """
+select
+    list(distinct cohort order by cohort) filter (where cohort is not null) as cohort,
+    list(distinct site order by site) filter (where site is not null) as site,
+    list(distinct strftime(enrolled_on, '%Y-%m') order by strftime(enrolled_on, '%Y-%m'))
+        filter (where enrolled_on is not null) as enrolment_month
+from marts.participants
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _cohort_filter_options(snapshot: SnapshotIdentity) -> dict[str, list[str]]:
     rows = read_sql(
         snapshot,
-        """
-        select
-            list(distinct cohort order by cohort) filter (where cohort is not null) as cohort,
-            list(distinct site order by site) filter (where site is not null) as site,
-            list(distinct strftime(enrolled_on, '%Y-%m') order by strftime(enrolled_on, '%Y-%m'))
-                filter (where enrolled_on is not null) as enrolment_month
-        from marts.participants
-        """,
+        _FILTER_OPTIONS_SQL,
     ).row(0, named=True)
     return {name: list(values or []) for name, values in rows.items()}
 
@@ -287,35 +293,40 @@ def cohort_headline(
     }
 
 
+_HEADLINE_SQL = (
+    _SELECTED_PEOPLE
+    + """,
+latest_completed_week as (
+    -- each active person's most recent completed program week
+    select w.pid, arg_max(w.adherence, w.week) as adherence
+    from marts.participant_week as w
+    join selected as s using (pid)
+    where s.status = 'active' and w.week_complete and w.adherence is not null
+    group by w.pid
+),
+responder as (
+    select o.pain_responder
+    from marts.outcomes as o
+    join selected using (pid)
+    where o.pain_responder is not null
+)
+select
+    (select count(*) from selected) as enrolled,
+    (select count(*) from selected where status = 'active') as active,
+    (select count(*) from latest_completed_week) as adherent_this_week_people,
+    (select count(*) filter (where adherence >= $threshold) from latest_completed_week)
+        as adherent_this_week_yes,
+    (select count(*) from person_adherence) as median_adherence_people,
+    (select median(mean_adherence) from person_adherence) as median_adherence,
+    (select count(*) from responder) as responders_people,
+    (select count(*) filter (where pain_responder) from responder) as responders_yes
+"""
+)
+
+
 def _cohort_headline(read: Reader, scope: disclosure.Scope, rules: ProgramRules) -> dict[str, Any]:
     row = read(
-        _SELECTED_PEOPLE
-        + """,
-        latest_completed_week as (
-            -- each active person's most recent completed program week
-            select w.pid, arg_max(w.adherence, w.week) as adherence
-            from marts.participant_week as w
-            join selected as s using (pid)
-            where s.status = 'active' and w.week_complete and w.adherence is not null
-            group by w.pid
-        ),
-        responder as (
-            select o.pain_responder
-            from marts.outcomes as o
-            join selected using (pid)
-            where o.pain_responder is not null
-        )
-        select
-            (select count(*) from selected) as enrolled,
-            (select count(*) from selected where status = 'active') as active,
-            (select count(*) from latest_completed_week) as adherent_this_week_people,
-            (select count(*) filter (where adherence >= $threshold) from latest_completed_week)
-                as adherent_this_week_yes,
-            (select count(*) from person_adherence) as median_adherence_people,
-            (select median(mean_adherence) from person_adherence) as median_adherence,
-            (select count(*) from responder) as responders_people,
-            (select count(*) filter (where pain_responder) from responder) as responders_yes
-        """,
+        _HEADLINE_SQL,
         _selected_params(scope, threshold=rules.adherent_share),
     ).row(0, named=True)
     enrolled, active = row["enrolled"], row["active"]
@@ -373,27 +384,32 @@ def _empty_adherence_frame() -> pl.DataFrame:
     )
 
 
+_ADHERENCE_BY_WEEK_SQL = (
+    _SELECTED_PEOPLE
+    + """,
+completed_weeks as (
+    select w.week, w.adherence
+    from marts.participant_week as w
+    join selected using (pid)
+    where w.week_complete and w.adherence is not null
+)
+select
+    week::bigint as week,
+    count(*) as n_people,
+    median(adherence)::double as median,
+    quantile_cont(adherence, 0.25)::double as q25,
+    quantile_cont(adherence, 0.75)::double as q75,
+    count(*) filter (where adherence >= $threshold) as adherent
+from completed_weeks
+group by week
+order by week
+"""
+)
+
+
 def _adherence_by_week(read: Reader, scope: disclosure.Scope, rules: ProgramRules) -> pl.DataFrame:
     weeks = read(
-        _SELECTED_PEOPLE
-        + """,
-        completed_weeks as (
-            select w.week, w.adherence
-            from marts.participant_week as w
-            join selected using (pid)
-            where w.week_complete and w.adherence is not null
-        )
-        select
-            week::bigint as week,
-            count(*) as n_people,
-            median(adherence)::double as median,
-            quantile_cont(adherence, 0.25)::double as q25,
-            quantile_cont(adherence, 0.75)::double as q75,
-            count(*) filter (where adherence >= $threshold) as adherent
-        from completed_weeks
-        group by week
-        order by week
-        """,
+        _ADHERENCE_BY_WEEK_SQL,
         _selected_params(scope, threshold=rules.adherent_share),
     )
     hidden = pl.col("n_people") < MIN_CELL_SIZE
@@ -449,27 +465,32 @@ def _empty_pain_by_band() -> pl.DataFrame:
     )
 
 
+_PAIN_BY_BAND_SQL = (
+    _SELECTED_PEOPLE
+    + _PERSON_BAND
+    + """
+select
+    b.band_order::bigint as band_order,
+    w.week::bigint as week,
+    count(*) as n_people,
+    avg(w.mean_pain) as mean_pain,
+    stddev_samp(w.mean_pain) as sd_pain
+from marts.participant_week as w
+join person_band as b using (pid)
+where w.week_complete and w.mean_pain is not null and w.checkin_days >= $min_checkins
+group by all
+order by band_order, week
+"""
+)
+
+
 def _pain_by_adherence_band(
     read: Reader, scope: disclosure.Scope, rules: ProgramRules
 ) -> pl.DataFrame:
     from pipelines.lib.statistics.dose_response import bands
 
     rows = read(
-        _SELECTED_PEOPLE
-        + _PERSON_BAND
-        + """
-        select
-            b.band_order::bigint as band_order,
-            w.week::bigint as week,
-            count(*) as n_people,
-            avg(w.mean_pain) as mean_pain,
-            stddev_samp(w.mean_pain) as sd_pain
-        from marts.participant_week as w
-        join person_band as b using (pid)
-        where w.week_complete and w.mean_pain is not null and w.checkin_days >= $min_checkins
-        group by all
-        order by band_order, week
-        """,
+        _PAIN_BY_BAND_SQL,
         _selected_params(scope, min_checkins=rules.baseline_min_checkins, **_band_params(rules)),
     )
     out = []
@@ -527,55 +548,60 @@ def _empty_principles() -> pl.DataFrame:
     )
 
 
+_PRINCIPLES_BY_GROUP_SQL = (
+    _SELECTED_PEOPLE
+    + """,
+weekly_scores as (
+    select
+        w.pid,
+        case $rows
+            when 'cohort' then s.cohort_row
+            when 'site' then s.site_row
+            else s.cohort_row || ' · ' || s.site_row
+        end as grp,
+        w.consistency, w.gentle, w.breathing, w.stability, w.activity,
+        w.sleep_recovery, w.confidence
+    from marts.principles as w
+    join selected as s using (pid)
+    where w.week_complete
+),
+scores as (
+    unpivot weekly_scores
+    on consistency, gentle, breathing, stability, activity, sleep_recovery, confidence
+    into name principle value score
+),
+-- per person first: people are counted without a count(distinct) over person-weeks
+per_person as (
+    select pid, grp, principle, sum(score) as total, count(score) as weeks
+    from scores
+    where score is not null
+    group by all
+),
+cells as (
+    select
+        case when grouping(grp) = 1 then $all_selected else grp end as "group",
+        grouping(grp) = 1 as is_total,
+        principle,
+        count(*) as n_people,
+        sum(total) / sum(weeks) as mean_score
+    from per_person
+    group by grouping sets ((grp, principle), (principle))
+)
+select "group", principle, is_total, n_people::bigint as n_people,
+       mean_score::double as mean_score
+from cells
+order by not is_total, "group", principle
+"""
+)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _principles_by_group(
     snapshot: SnapshotIdentity, scope: disclosure.Scope, rows: str
 ) -> pl.DataFrame:
     frame = read_sql(
         snapshot,
-        _SELECTED_PEOPLE
-        + """,
-        weekly_scores as (
-            select
-                w.pid,
-                case $rows
-                    when 'cohort' then s.cohort_row
-                    when 'site' then s.site_row
-                    else s.cohort_row || ' · ' || s.site_row
-                end as grp,
-                w.consistency, w.gentle, w.breathing, w.stability, w.activity,
-                w.sleep_recovery, w.confidence
-            from marts.principles as w
-            join selected as s using (pid)
-            where w.week_complete
-        ),
-        scores as (
-            unpivot weekly_scores
-            on consistency, gentle, breathing, stability, activity, sleep_recovery, confidence
-            into name principle value score
-        ),
-        -- per person first: people are counted without a count(distinct) over person-weeks
-        per_person as (
-            select pid, grp, principle, sum(score) as total, count(score) as weeks
-            from scores
-            where score is not null
-            group by all
-        ),
-        cells as (
-            select
-                case when grouping(grp) = 1 then $all_selected else grp end as "group",
-                grouping(grp) = 1 as is_total,
-                principle,
-                count(*) as n_people,
-                sum(total) / sum(weeks) as mean_score
-            from per_person
-            group by grouping sets ((grp, principle), (principle))
-        )
-        select "group", principle, is_total, n_people::bigint as n_people,
-               mean_score::double as mean_score
-        from cells
-        order by not is_total, "group", principle
-        """,
+        _PRINCIPLES_BY_GROUP_SQL,
         _selected_params(scope, rows=rows, all_selected=ALL_SELECTED),
     )
     frame = disclosure.rounded(_suppress_with_complements(frame), {"mean_score": disclosure.SHARE})
@@ -661,18 +687,23 @@ def _empty_dose_response() -> pl.DataFrame:
     return pl.DataFrame(schema={**DOSE_RESPONSE_SCHEMA, "suppressed": pl.Boolean})
 
 
+_DOSE_RESPONSE_PEOPLE_SQL = (
+    _SELECTED_PEOPLE
+    + """
+select a.mean_adherence, o.pain_change
+from marts.outcomes as o
+join selected using (pid)
+join person_adherence as a using (pid)
+where o.pain_change is not null
+"""
+)
+
+
 def _dose_response(read: Reader, scope: disclosure.Scope, rules: ProgramRules) -> pl.DataFrame:
     from pipelines.lib.statistics.dose_response import dose_response as fit_dose_response
 
     people = read(
-        _SELECTED_PEOPLE
-        + """
-        select a.mean_adherence, o.pain_change
-        from marts.outcomes as o
-        join selected using (pid)
-        join person_adherence as a using (pid)
-        where o.pain_change is not null
-        """,
+        _DOSE_RESPONSE_PEOPLE_SQL,
         _selected_params(scope),
     )
     bands = fit_dose_response(people, rules)
@@ -721,20 +752,25 @@ def _empty_retention() -> pl.DataFrame:
     )
 
 
+_RETENTION_SPELLS_SQL = (
+    _SELECTED_PEOPLE
+    + """
+select
+    e.days,
+    e.disengaged,
+    (select max(program_weeks) from selected) as program_weeks
+from marts.engagement_spells as e
+semi join selected as s using (pid)
+"""
+)
+
+
 def _retention_by_week(read: Reader, scope: disclosure.Scope) -> pl.DataFrame:
     from pipelines.lib.statistics.retention import kaplan_meier
 
     # the selected people's rows of `marts.engagement_spells`, the spell rule's one definition
     spells = read(
-        _SELECTED_PEOPLE
-        + """
-        select
-            e.days,
-            e.disengaged,
-            (select max(program_weeks) from selected) as program_weeks
-        from marts.engagement_spells as e
-        semi join selected as s using (pid)
-        """,
+        _RETENTION_SPELLS_SQL,
         _selected_params(scope),
     )
     if spells.is_empty():
@@ -807,43 +843,48 @@ def _empty_coverage() -> pl.DataFrame:
     )
 
 
+_DATA_COVERAGE_SQL = (
+    _SELECTED_PEOPLE
+    + """,
+person_week as (
+    select
+        d.pid,
+        d.program_week as week,
+        any_value(s.has_wearable) as has_tracker,
+        count(*) as days,
+        count(d.pain) as checkin_days,
+        count(*) filter (where d.wear_state = 'worn') as worn_days,
+        count(d.sleep_minutes) as sleep_nights
+    from marts.participant_day as d
+    join selected as s using (pid)
+    where d.day_state <> 'unknown'
+    group by d.pid, d.program_week
+),
+by_week as (
+    select
+        week,
+        count(*) as n_people,
+        sum(checkin_days) / sum(days) as checkin_share,
+        count(*) filter (where has_tracker) as n_tracker_people,
+        sum(worn_days) filter (where has_tracker) / sum(days) filter (where has_tracker)
+            as wear_share,
+        sum(sleep_nights) filter (where has_tracker)
+            / sum(days) filter (where has_tracker) as sleep_share
+    from person_week
+    group by week
+)
+select week::bigint as week, n_people, checkin_share::double as checkin_share,
+       n_tracker_people, wear_share::double as wear_share,
+       sleep_share::double as sleep_share
+from by_week
+order by week
+"""
+)
+
+
 def _data_coverage(read: Reader, scope: disclosure.Scope) -> pl.DataFrame:
     weeks = read(
-        _SELECTED_PEOPLE
-        + """,
-        person_week as (
-            select
-                d.pid,
-                d.program_week as week,
-                any_value(s.has_wearable) as has_tracker,
-                count(*) as days,
-                count(d.pain) as checkin_days,
-                count(*) filter (where d.wear_state = 'worn') as worn_days,
-                count(d.sleep_minutes) as sleep_nights
-            from marts.participant_day as d
-            join selected as s using (pid)
-            where d.day_state <> 'unknown'
-            group by d.pid, d.program_week
-        ),
-        by_week as (
-            select
-                week,
-                count(*) as n_people,
-                sum(checkin_days) / sum(days) as checkin_share,
-                count(*) filter (where has_tracker) as n_tracker_people,
-                sum(worn_days) filter (where has_tracker) / sum(days) filter (where has_tracker)
-                    as wear_share,
-                sum(sleep_nights) filter (where has_tracker)
-                    / sum(days) filter (where has_tracker) as sleep_share
-            from person_week
-            group by week
-        )
-        select week::bigint as week, n_people, checkin_share::double as checkin_share,
-               n_tracker_people, wear_share::double as wear_share,
-               sleep_share::double as sleep_share
-        from by_week
-        order by week
-        """,
+        _DATA_COVERAGE_SQL,
         _selected_params(scope),
     )
     hidden = pl.col("n_people") < MIN_CELL_SIZE
@@ -893,33 +934,37 @@ def _empty_cohort_effects() -> pl.DataFrame:
     return pl.DataFrame(schema={**COHORT_SCHEMA, "suppressed": pl.Boolean})
 
 
+_COHORT_EFFECTS_PUBLISHED_SQL = """
+select count(*) as n from information_schema.tables
+where table_schema = 'models' and table_name = 'cohort_effects'
+"""
+
+
+_COHORT_EFFECTS_SQL = """
+select
+    term,
+    case when n_people >= $min_cell then estimate end::double as estimate,
+    case when n_people >= $min_cell then ci_low end::double as ci_low,
+    case when n_people >= $min_cell then ci_high end::double as ci_high,
+    case when n_people >= $min_cell then p_value end::double as p_value,
+    case when n_people >= $min_cell then n_people end::bigint as n_people,
+    case when n_people >= $min_cell then n_obs end::bigint as n_obs,
+    unit,
+    model,
+    coalesce(n_people < $min_cell, true) as suppressed
+from models.cohort_effects
+order by coalesce(list_position($terms::varchar[], term), 1000), term
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _cohort_effects(snapshot: SnapshotIdentity) -> pl.DataFrame:
     with Reader(snapshot) as read:
-        tables = read(
-            """
-            select count(*) as n from information_schema.tables
-            where table_schema = 'models' and table_name = 'cohort_effects'
-            """
-        )
+        tables = read(_COHORT_EFFECTS_PUBLISHED_SQL)
         if not tables["n"][0]:  # a snapshot published without the statistics step
             return _empty_cohort_effects()
         effects = read(
-            """
-        select
-            term,
-            case when n_people >= $min_cell then estimate end::double as estimate,
-            case when n_people >= $min_cell then ci_low end::double as ci_low,
-            case when n_people >= $min_cell then ci_high end::double as ci_high,
-            case when n_people >= $min_cell then p_value end::double as p_value,
-            case when n_people >= $min_cell then n_people end::bigint as n_people,
-            case when n_people >= $min_cell then n_obs end::bigint as n_obs,
-            unit,
-            model,
-            coalesce(n_people < $min_cell, true) as suppressed
-        from models.cohort_effects
-        order by coalesce(list_position($terms::varchar[], term), 1000), term
-        """,
+            _COHORT_EFFECTS_SQL,
             {"terms": list(COHORT_EFFECT_TERMS), "min_cell": MIN_CELL_SIZE},
         )
     return disclosure.rounded(

@@ -128,26 +128,31 @@ def source_files_by_source(viewer: User | None) -> pl.DataFrame:
     return _data_health_read(viewer, _source_files_by_source)
 
 
+_SOURCE_FILES_SQL = (
+    _SOURCE_PEOPLE
+    + """
+select
+    f.source,
+    coalesce(any_value(p.people), 0) as people,
+    count(*) as files,
+    count(*) filter (where f.status <> 'loaded') as files_quarantined,
+    max(f.modified_at) as newest_file_at,
+    sum(f.rows_read)::bigint as rows_read,
+    sum(f.rows_landed)::bigint as rows_landed,
+    sum(f.rows_quarantined)::bigint as rows_quarantined
+from meta.source_files as f
+left join source_people as p using (source)
+group by f.source
+order by f.source
+"""
+)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _source_files_by_source(snapshot: SnapshotIdentity) -> pl.DataFrame:
     files = read_sql(
         snapshot,
-        _SOURCE_PEOPLE
-        + """
-        select
-            f.source,
-            coalesce(any_value(p.people), 0) as people,
-            count(*) as files,
-            count(*) filter (where f.status <> 'loaded') as files_quarantined,
-            max(f.modified_at) as newest_file_at,
-            sum(f.rows_read)::bigint as rows_read,
-            sum(f.rows_landed)::bigint as rows_landed,
-            sum(f.rows_quarantined)::bigint as rows_quarantined
-        from meta.source_files as f
-        left join source_people as p using (source)
-        group by f.source
-        order by f.source
-        """,
+        _SOURCE_FILES_SQL,
         _source_people_params(),
     )
     return _hide_small_sources(
@@ -179,53 +184,58 @@ def latest_data_days(viewer: User | None) -> pl.DataFrame:
     return _data_health_read(viewer, _latest_data_days)
 
 
+_LATEST_DATA_DAYS_SQL = (
+    _SOURCE_PEOPLE
+    + """,
+streams as (
+    select 'app' as source, 'sessions' as data, true as daily, max(day) as latest_day,
+           count(distinct pid) as people
+    from marts.sessions where source = 'app'
+    union all
+    select source, 'workouts', false, max(day), count(distinct pid)
+    from marts.sessions where source <> 'app' group by source
+    union all
+    select 'app', 'daily check-ins', true, max(day), count(distinct pid)
+    from marts.participant_day
+    where pain is not null or sleep_quality is not null or stress is not null
+       or movement_confidence is not null
+    union all
+    select steps_source, 'steps (valid wear days)', true, max(day), count(distinct pid)
+    from marts.participant_day
+    where steps is not null and steps_source is not null group by steps_source
+    union all
+    select sleep_source, 'sleep', true, max(day), count(distinct pid)
+    from marts.participant_day
+    where sleep_minutes is not null and sleep_source is not null group by sleep_source
+    union all
+    select 'prom', 'questionnaires', false,
+           max(greatest(odi_baseline_on, odi_latest_on, tsk_baseline_on, tsk_latest_on)),
+           count(distinct pid) filter (
+               where coalesce(odi_baseline_on, odi_latest_on, tsk_baseline_on,
+                              tsk_latest_on) is not null)
+    from marts.outcomes
+),
+behind as (
+    select source, data, daily, latest_day, streams.people,
+           coalesce(p.people, 0) as source_people,
+           (s.as_of - latest_day)::bigint as days_behind
+    from streams
+    left join source_people as p using (source)
+    cross join meta.snapshot as s
+)
+select source, data, people, daily, latest_day, days_behind,
+       daily and coalesce(days_behind >= $stale, true) as stale, source_people
+from behind
+order by source, data
+"""
+)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _latest_data_days(snapshot: SnapshotIdentity) -> pl.DataFrame:
     streams = read_sql(
         snapshot,
-        _SOURCE_PEOPLE
-        + """,
-        streams as (
-            select 'app' as source, 'sessions' as data, true as daily, max(day) as latest_day,
-                   count(distinct pid) as people
-            from marts.sessions where source = 'app'
-            union all
-            select source, 'workouts', false, max(day), count(distinct pid)
-            from marts.sessions where source <> 'app' group by source
-            union all
-            select 'app', 'daily check-ins', true, max(day), count(distinct pid)
-            from marts.participant_day
-            where pain is not null or sleep_quality is not null or stress is not null
-               or movement_confidence is not null
-            union all
-            select steps_source, 'steps (valid wear days)', true, max(day), count(distinct pid)
-            from marts.participant_day
-            where steps is not null and steps_source is not null group by steps_source
-            union all
-            select sleep_source, 'sleep', true, max(day), count(distinct pid)
-            from marts.participant_day
-            where sleep_minutes is not null and sleep_source is not null group by sleep_source
-            union all
-            select 'prom', 'questionnaires', false,
-                   max(greatest(odi_baseline_on, odi_latest_on, tsk_baseline_on, tsk_latest_on)),
-                   count(distinct pid) filter (
-                       where coalesce(odi_baseline_on, odi_latest_on, tsk_baseline_on,
-                                      tsk_latest_on) is not null)
-            from marts.outcomes
-        ),
-        behind as (
-            select source, data, daily, latest_day, streams.people,
-                   coalesce(p.people, 0) as source_people,
-                   (s.as_of - latest_day)::bigint as days_behind
-            from streams
-            left join source_people as p using (source)
-            cross join meta.snapshot as s
-        )
-        select source, data, people, daily, latest_day, days_behind,
-               daily and coalesce(days_behind >= $stale, true) as stale, source_people
-        from behind
-        order by source, data
-        """,
+        _LATEST_DATA_DAYS_SQL,
         _source_people_params(stale=STALE_AFTER_DAYS),
     )
     return _hide_small_sources(streams, ("latest_day", "days_behind", "stale"))
@@ -236,16 +246,19 @@ def quarantined_files(viewer: User | None) -> pl.DataFrame:
     return _data_health_read(viewer, _quarantined_files)
 
 
+_QUARANTINED_FILES_SQL = """
+select source, entity, file, status, error, rows_read, modified_at
+from meta.source_files
+where status <> 'loaded'
+order by source, file
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _quarantined_files(snapshot: SnapshotIdentity) -> pl.DataFrame:
     return read_sql(
         snapshot,
-        """
-        select source, entity, file, status, error, rows_read, modified_at
-        from meta.source_files
-        where status <> 'loaded'
-        order by source, file
-        """,
+        _QUARANTINED_FILES_SQL,
     )
 
 
@@ -254,16 +267,19 @@ def ingest_issue_summary(viewer: User | None) -> pl.DataFrame:
     return _data_health_read(viewer, _ingest_issue_summary)
 
 
+_INGEST_ISSUE_SUMMARY_SQL = """
+select source, action, severity, count(*) as rows, count(distinct file) as files
+from marts.ingest_issues
+group by source, action, severity
+order by severity = 'error' desc, action, source
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _ingest_issue_summary(snapshot: SnapshotIdentity) -> pl.DataFrame:
     return read_sql(
         snapshot,
-        """
-        select source, action, severity, count(*) as rows, count(distinct file) as files
-        from marts.ingest_issues
-        group by source, action, severity
-        order by severity = 'error' desc, action, source
-        """,
+        _INGEST_ISSUE_SUMMARY_SQL,
     )
 
 
@@ -274,17 +290,20 @@ def ingest_issues(viewer: User | None, limit: int = ISSUE_ROWS_SHOWN) -> pl.Data
     return _data_health_read(viewer, _ingest_issues, limit)
 
 
+_INGEST_ISSUES_SQL = """
+select source, entity, file, line, field, value, reason, severity, action
+from marts.ingest_issues
+order by action in ('file quarantined', 'row quarantined') desc,
+         severity = 'error' desc, source, file, line, field
+limit $limit
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _ingest_issues(snapshot: SnapshotIdentity, limit: int) -> pl.DataFrame:
     return read_sql(
         snapshot,
-        """
-        select source, entity, file, line, field, value, reason, severity, action
-        from marts.ingest_issues
-        order by action in ('file quarantined', 'row quarantined') desc,
-                 severity = 'error' desc, source, file, line, field
-        limit $limit
-        """,
+        _INGEST_ISSUES_SQL,
         {"limit": limit},
     )
 
@@ -294,15 +313,18 @@ def check_results(viewer: User | None) -> pl.DataFrame:
     return _data_health_read(viewer, _check_results)
 
 
+_CHECK_RESULTS_SQL = """
+select asset, check_name, passed, blocking, failing_rows, description
+from meta.check_results
+order by passed, blocking desc, asset, check_name
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _check_results(snapshot: SnapshotIdentity) -> pl.DataFrame:
     return read_sql(
         snapshot,
-        """
-        select asset, check_name, passed, blocking, failing_rows, description
-        from meta.check_results
-        order by passed, blocking desc, asset, check_name
-        """,
+        _CHECK_RESULTS_SQL,
     )
 
 
@@ -321,57 +343,62 @@ def coverage_by_week(viewer: User | None) -> pl.DataFrame:
     return _data_health_read(viewer, _coverage_by_week)
 
 
+_COVERAGE_BY_WEEK_SQL = (
+    _SOURCE_PEOPLE
+    + """,
+elapsed as (
+    select
+        pid, program_week as week, steps, steps_source, sleep_minutes, sleep_source,
+        pain is not null or sleep_quality is not null or stress is not null
+            or movement_confidence is not null as checked_in
+    from marts.participant_day
+    where day_state <> 'unknown'
+),
+weeks as (
+    select week, count(distinct pid) as people, count(*) as person_days
+    from elapsed group by week
+),
+hits as (
+    select week, 'check-in' as measure, 'app' as source, count(*) as days_with,
+           count(distinct pid) as stream_people
+    from elapsed where checked_in group by week
+    union all
+    select week, 'steps', steps_source, count(*), count(distinct pid)
+    from elapsed where steps is not null group by week, steps_source
+    union all
+    select week, 'sleep', sleep_source, count(*), count(distinct pid)
+    from elapsed where sleep_minutes is not null group by week, sleep_source
+),
+streams as (
+    select 'check-in' as measure, 'app' as source
+    union
+    select distinct measure, source from hits
+),
+grid as (
+    select w.week, s.measure, coalesce(s.source, 'unknown') as source, w.people,
+           w.person_days, coalesce(h.days_with, 0) as days_with,
+           coalesce(h.stream_people, 0) as stream_people,
+           coalesce(sp.people, 0) as source_people
+    from weeks as w
+    cross join streams as s
+    left join hits as h
+      on h.week = w.week and h.measure = s.measure
+     and h.source is not distinct from s.source
+    left join source_people as sp on sp.source = s.source
+)
+select week::bigint as week, measure, source, people, person_days, days_with,
+       (days_with / person_days)::double as share, stream_people, source_people
+from grid
+order by week, list_position(['check-in', 'steps', 'sleep'], measure), source
+"""
+)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _coverage_by_week(snapshot: SnapshotIdentity) -> pl.DataFrame:
     cells = read_sql(
         snapshot,
-        _SOURCE_PEOPLE
-        + """,
-        elapsed as (
-            select
-                pid, program_week as week, steps, steps_source, sleep_minutes, sleep_source,
-                pain is not null or sleep_quality is not null or stress is not null
-                    or movement_confidence is not null as checked_in
-            from marts.participant_day
-            where day_state <> 'unknown'
-        ),
-        weeks as (
-            select week, count(distinct pid) as people, count(*) as person_days
-            from elapsed group by week
-        ),
-        hits as (
-            select week, 'check-in' as measure, 'app' as source, count(*) as days_with,
-                   count(distinct pid) as stream_people
-            from elapsed where checked_in group by week
-            union all
-            select week, 'steps', steps_source, count(*), count(distinct pid)
-            from elapsed where steps is not null group by week, steps_source
-            union all
-            select week, 'sleep', sleep_source, count(*), count(distinct pid)
-            from elapsed where sleep_minutes is not null group by week, sleep_source
-        ),
-        streams as (
-            select 'check-in' as measure, 'app' as source
-            union
-            select distinct measure, source from hits
-        ),
-        grid as (
-            select w.week, s.measure, coalesce(s.source, 'unknown') as source, w.people,
-                   w.person_days, coalesce(h.days_with, 0) as days_with,
-                   coalesce(h.stream_people, 0) as stream_people,
-                   coalesce(sp.people, 0) as source_people
-            from weeks as w
-            cross join streams as s
-            left join hits as h
-              on h.week = w.week and h.measure = s.measure
-             and h.source is not distinct from s.source
-            left join source_people as sp on sp.source = s.source
-        )
-        select week::bigint as week, measure, source, people, person_days, days_with,
-               (days_with / person_days)::double as share, stream_people, source_people
-        from grid
-        order by week, list_position(['check-in', 'steps', 'sleep'], measure), source
-        """,
+        _COVERAGE_BY_WEEK_SQL,
         _source_people_params(),
     )
     week_hidden = pl.col("people") < MIN_CELL_SIZE

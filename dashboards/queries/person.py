@@ -37,17 +37,20 @@ def people(viewer: User | None) -> pl.DataFrame:
     return everyone
 
 
+_PEOPLE_SQL = """
+select pid, cohort, site, coach_id, enrolled_on, program_weeks,
+       prescribed_sessions_per_week, withdrawn_on, has_wearable,
+       program_week_now, status
+from marts.participants
+order by cohort, coach_id, pid
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _people(snapshot: SnapshotIdentity) -> pl.DataFrame:
     return read_sql(
         snapshot,
-        """
-        select pid, cohort, site, coach_id, enrolled_on, program_weeks,
-               prescribed_sessions_per_week, withdrawn_on, has_wearable,
-               program_week_now, status
-        from marts.participants
-        order by cohort, coach_id, pid
-        """,
+        _PEOPLE_SQL,
     )
 
 
@@ -139,6 +142,12 @@ def person_panels(viewer: User | None, pid: str) -> dict[str, Any]:
     return _person_panels(snapshot, pid)
 
 
+_MODELS_PUBLISHED_SQL = """
+select count(*) = 2 from information_schema.tables
+where table_schema = 'models' and table_name in ('person_effects', 'cohort_effects')
+"""
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _person_panels(snapshot: SnapshotIdentity, pid: str) -> dict[str, Any]:
     connection = duckdb.connect(snapshot.path, read_only=True)
@@ -146,12 +155,7 @@ def _person_panels(snapshot: SnapshotIdentity, pid: str) -> dict[str, Any]:
         panels: dict[str, Any] = {
             name: connection.sql(sql, params={"pid": pid}).pl() for name, sql in _PERSON_SQL.items()
         }
-        ((models_published,),) = connection.sql(
-            """
-            select count(*) = 2 from information_schema.tables
-            where table_schema = 'models' and table_name in ('person_effects', 'cohort_effects')
-            """
-        ).fetchall()
+        ((models_published,),) = connection.sql(_MODELS_PUBLISHED_SQL).fetchall()
         panels["models_published"] = bool(models_published)
         panels["effects"] = (
             connection.sql(_PERSON_EFFECTS_SQL, params={"pid": pid}).pl()
