@@ -14,6 +14,7 @@ from dashboards.principles import PRINCIPLE_COLUMNS, PRINCIPLES
 from dashboards.queries import cohort as queries
 from dashboards.queries.program_rules import program_rules
 from pipelines.lib.rules import percent_text
+from pipelines.lib.users import User
 
 MIN_CELL = disclosure.MIN_CELL_SIZE
 SUPPRESSED = "suppressed"
@@ -140,7 +141,7 @@ def _retention_definition(headline: dict) -> str:
     return definition
 
 
-def show_headline(selection: queries.CohortSelection) -> None:
+def show_headline(viewer: User, selection: queries.CohortSelection) -> None:
     headline = queries.cohort_headline(viewer, selection)
     headline_rows = [
         (
@@ -220,7 +221,7 @@ def show_headline(selection: queries.CohortSelection) -> None:
 # --- adherence by week -------------------------------------------------------------------
 
 
-def show_adherence_by_week(selection: queries.CohortSelection) -> None:
+def show_adherence_by_week(viewer: User, selection: queries.CohortSelection) -> None:
     st.subheader("Adherence by program week")
     st.caption(
         "Each person's weekly adherence is completed stretch sessions ÷ prescribed, capped at "
@@ -252,7 +253,7 @@ def show_adherence_by_week(selection: queries.CohortSelection) -> None:
 # --- pain by adherence band --------------------------------------------------------------
 
 
-def show_pain_by_adherence_band(selection: queries.CohortSelection) -> None:
+def show_pain_by_adherence_band(viewer: User, selection: queries.CohortSelection) -> None:
     from pipelines.lib.statistics.dose_response import bands
 
     st.subheader("Pain by adherence band")
@@ -280,7 +281,7 @@ def show_pain_by_adherence_band(selection: queries.CohortSelection) -> None:
 # --- the seven principles ----------------------------------------------------------------
 
 
-def show_principles(selection: queries.CohortSelection) -> None:
+def show_principles(viewer: User, selection: queries.CohortSelection) -> None:
     st.subheader("The seven principles")
     st.caption(
         "Each principle is scored 0–100 % per person-week (100 % = the target met in full); a "
@@ -322,7 +323,7 @@ def show_principles(selection: queries.CohortSelection) -> None:
 # --- dose-response and retention ---------------------------------------------------------
 
 
-def show_dose_response_and_retention(selection: queries.CohortSelection) -> None:
+def show_dose_response_and_retention(viewer: User, selection: queries.CohortSelection) -> None:
     dose_column, retention_column = st.columns(2)
     with dose_column:
         st.subheader("Dose–response")
@@ -376,7 +377,7 @@ def show_dose_response_and_retention(selection: queries.CohortSelection) -> None
 # --- data coverage -----------------------------------------------------------------------
 
 
-def show_data_coverage(selection: queries.CohortSelection) -> None:
+def show_data_coverage(viewer: User, selection: queries.CohortSelection) -> None:
     st.subheader("Data coverage")
     st.caption(
         "Share of elapsed program days (up to the data date, before any withdrawal) with a "
@@ -404,12 +405,12 @@ if scope.refused:
 else:
     if scope.left_out:
         st.info(LEFT_OUT, icon="🔒")
-    show_headline(selection)
-    show_adherence_by_week(selection)
-    show_pain_by_adherence_band(selection)
-    show_principles(selection)
-    show_dose_response_and_retention(selection)
-    show_data_coverage(selection)
+    show_headline(viewer, selection)
+    show_adherence_by_week(viewer, selection)
+    show_pain_by_adherence_band(viewer, selection)
+    show_principles(viewer, selection)
+    show_dose_response_and_retention(viewer, selection)
+    show_data_coverage(viewer, selection)
 
 # --- cohort effects (whole program) ------------------------------------------------------
 
