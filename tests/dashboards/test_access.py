@@ -16,7 +16,9 @@ import io
 import pkgutil
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from page_harness import (
@@ -36,6 +38,7 @@ from streamlit.testing.v1 import AppTest
 
 import dashboards.queries
 from dashboards import access, session
+from dashboards import snapshot as published
 from pipelines import cli
 from pipelines.lib import audit
 from pipelines.lib.users import User, UserStore
@@ -524,53 +527,141 @@ def test_query_values_are_bound_not_spliced(data_env):
         assert access.authorise_person(manager, pid) is None
 
 
-def public_viewer_functions():
+def query_modules() -> list[ModuleType]:
+    """Every module of `dashboards.queries`, found by walking the package: a new one included."""
+    return [
+        importlib.import_module(found.name)
+        for found in pkgutil.walk_packages(dashboards.queries.__path__, "dashboards.queries.")
+    ]
+
+
+def viewer_functions(module: ModuleType) -> list[tuple[str, Callable]]:
+    """The module's own public functions (cached or not) whose first parameter is `viewer`."""
     return [
         (name, function)
-        for module in query_modules()
-        for name, function in inspect.getmembers(module, inspect.isfunction)
+        for name, function in vars(module).items()
         if not name.startswith("_")
-        and function.__module__ == module.__name__
+        and callable(function)
+        and not inspect.isclass(function)
+        and getattr(function, "__module__", None) == module.__name__
         and next(iter(inspect.signature(function).parameters), None) == "viewer"
     ]
 
 
-def query_modules():
-    return [
-        importlib.import_module(found.name)
-        for found in pkgutil.iter_modules(dashboards.queries.__path__, "dashboards.queries.")
-    ]
+def public_viewer_functions() -> list[tuple[str, Callable]]:
+    return [pair for module in query_modules() for pair in viewer_functions(module)]
 
 
-def call_with(function, someone: User | None, pid: str):
+# The checks of dashboards.access itself, with the pages each guards (authorise: the one it is
+# asked about). A new function there that takes a viewer fails the walk until it is named here.
+ACCESS_CHECKS = {"authorise": ALL_PAGES, "authorise_person": ("person",)}
+
+
+def guarded_reads() -> list[tuple[str, Callable, str | None]]:
+    """(name, function, page) for every function that takes a viewer in dashboards.access,
+    dashboards.snapshot and every module of dashboards.queries. A queries module says which
+    page its reads serve in `PAGE` (None: every logged-in role); without it the walk fails."""
+    found = []
+    for module in [access, published, *query_modules()]:
+        for name, function in viewer_functions(module):
+            where = f"{module.__name__}.{name}"
+            if module is access:
+                assert name in ACCESS_CHECKS, f"{where} takes a viewer: add it to ACCESS_CHECKS"
+                pages = ACCESS_CHECKS[name]
+            else:
+                assert hasattr(module, "PAGE"), (
+                    f"{where} takes a viewer, but {module.__name__} declares no PAGE "
+                    "(the page whose roles may read it; None for every logged-in role)"
+                )
+                pages = (module.PAGE,)
+            found.extend((where, function, page) for page in pages)
+    return found
+
+
+def call_with(function, someone: User | None, pid: str, page: str | None = None, **given):
     arguments = {}
     for name, parameter in list(inspect.signature(function).parameters.items())[1:]:
         if name == "pid":
             arguments[name] = pid
+        elif name == "page":
+            arguments[name] = page
+        elif name in given:
+            arguments[name] = given[name]
         elif parameter.default is inspect.Parameter.empty:
             arguments[name] = None
     return function(someone, **arguments)
 
 
-def test_every_public_query_refuses_an_anonymous_viewer(data_env):
-    functions = public_viewer_functions()
+def refused_viewers(page: str | None) -> list[User | None]:
+    """Anonymous, and each role the issue's table does not give `page` (every role may read
+    what serves every page); an unknown role too, for a page's reads."""
+    if page is None:
+        return [None]
+    return [
+        None,
+        *(viewer(role, "C-01") for role in sorted(ROLE_PAGES) if page not in ROLE_PAGES[role]),
+        viewer("administrator"),
+    ]
+
+
+@pytest.fixture
+def unreadable_data_dir(tmp_path, monkeypatch) -> Path:
+    """A data dir whose snapshot and identities file are not what they claim: any read of
+    them raises, so a query that reads before it refuses fails the test instead of refusing."""
+    (tmp_path / "published").mkdir()
+    (tmp_path / "published" / "current.duckdb").write_bytes(b"not a duckdb file")
+    (tmp_path / "access").mkdir()
+    (tmp_path / "access" / "identities.json").write_text("{ not json")
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_every_public_query_refuses_the_wrong_viewer_before_reading(unreadable_data_dir):
+    """Walks access, snapshot and the whole `dashboards.queries` package: every function that
+    takes a viewer refuses anonymous viewers and every role its page is not for — with
+    AccessDenied, before it reads the snapshot or the identities file, reveals an identity or
+    writes the audit log. A query added later without a check fails here."""
+    reads = guarded_reads()
+    names = {name.rsplit(".", 1)[-1] for name, _, _ in reads}
     assert {
+        "authorise",
+        "authorise_person",
+        "program_rules",
+        "cohort_scope",
+        "cohort_headline",
+        "cohort_effects",
+        "caseload",
+        "caseload_identities",
         "people",
         "person",
+        "person_panels",
         "person_days",
         "person_weeks",
-        "caseload_identities",
         "person_identity",
-    } <= {n for n, _ in functions}
-    pid = pids_of(data_env)[0]
+        "run_history",
+        "source_files_by_source",
+        "coverage_by_week",
+    } <= names
+    assert {module.__name__ for module in query_modules()} >= {
+        f"dashboards.queries.{page}" for page in ("cohort", "caseload", "person", "data_health")
+    }
     answered = []
-    for name, function in functions:
-        try:
-            call_with(function, None, pid)
-        except access.AccessDenied:
-            continue
-        answered.append(name)
+    for name, function, page in reads:
+        for someone in refused_viewers(page):
+            revealed: set = set()
+            try:
+                call_with(function, someone, "p_0123456789abcdef", page, revealed=revealed)
+            except access.AccessDenied as denied:
+                if someone is None:
+                    assert "Log in" in str(denied), name
+                assert not revealed, name
+                continue
+            except Exception as error:  # a read before the check lands here
+                answered.append((name, page, someone and someone.role, repr(error)[:80]))
+                continue
+            answered.append((name, page, someone and someone.role, "answered"))
     assert answered == []
+    assert audit.read(unreadable_data_dir) == []
 
 
 def test_every_per_person_query_refuses_another_coachs_pid_and_analysts(data_env):
