@@ -86,16 +86,8 @@ def pain_trend(days: pl.DataFrame, as_of: date) -> pl.DataFrame:
     with at least `PAIN_ROLLING_MIN_CHECKINS` of them; days without a check-in stay null.
     """
     elapsed = elapsed_days(days, as_of)
-    if not elapsed.height:
-        return pl.DataFrame(
-            schema={
-                "day": pl.Date,
-                "program_week": pl.Int32,
-                "pain": pl.Int32,
-                "rolling_checkins": pl.UInt32,
-                "rolling_mean": pl.Float64,
-            }
-        )
+    if not elapsed.width:  # nothing was read (no snapshot)
+        return elapsed
     window = f"{PAIN_ROLLING_DAYS}d"
     trend = elapsed.select("day", "program_week", "pain").with_columns(
         pl.col("pain")
@@ -120,16 +112,9 @@ def weekly_pain(days: pl.DataFrame, as_of: date, rules: ProgramRules) -> pl.Data
     Columns: program_week, week_start (first day), week_mid (day 4), mean_pain, checkin_days.
     """
     elapsed = elapsed_days(days, as_of)
-    schema = {
-        "program_week": pl.Int32,
-        "week_start": pl.Date,
-        "week_mid": pl.Date,
-        "mean_pain": pl.Float64,
-        "checkin_days": pl.UInt32,
-    }
-    if not elapsed.height:
-        return pl.DataFrame(schema=schema)
-    first_day = days.select(pl.col("day").min()).item()
+    if not elapsed.width:  # nothing was read (no snapshot)
+        return elapsed
+    first_day = pl.lit(days["day"].min(), dtype=days.schema["day"])
     return (
         elapsed.group_by("program_week")
         .agg(
@@ -138,11 +123,10 @@ def weekly_pain(days: pl.DataFrame, as_of: date, rules: ProgramRules) -> pl.Data
         )
         .filter(pl.col("checkin_days") >= rules.baseline_min_checkins)
         .with_columns(
-            week_start=pl.lit(first_day) + pl.duration(days=(pl.col("program_week") - 1) * 7),
+            week_start=first_day + pl.duration(days=(pl.col("program_week") - 1) * 7),
         )
         .with_columns(week_mid=pl.col("week_start") + pl.duration(days=3))
-        .select(list(schema))
-        .cast(schema)
+        .select("program_week", "week_start", "week_mid", "mean_pain", "checkin_days")
         .sort("program_week")
     )
 
@@ -169,24 +153,25 @@ def effect_evidence(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date) -> dic
     model). `*_varies`: whether sleep / adherence differ at all across those rows.
     """
     elapsed = elapsed_days(days, as_of)
-    if elapsed.height:
-        paired = elapsed.filter(
-            pl.col("pain").is_not_null() & pl.col("sleep_minutes").is_not_null()
-        )
-    else:
-        paired = pl.DataFrame(schema={"sleep_minutes": pl.Int32})
-    if weeks.height:
-        model_weeks = weeks.filter(
+    paired = (
+        elapsed.filter(pl.col("pain").is_not_null() & pl.col("sleep_minutes").is_not_null())
+        if elapsed.height
+        else elapsed
+    )
+    model_weeks = (
+        weeks.filter(
             (pl.col("days_elapsed") > 0)
             & pl.col("mean_pain").is_not_null()
             & pl.col("adherence").is_not_null()
             & pl.col("mean_steps").is_not_null()
         )
-    else:
-        model_weeks = pl.DataFrame(schema={"adherence": pl.Float64})
+        if weeks.height
+        else weeks
+    )
     return {
         "paired_days": paired.height,
-        "sleep_varies": paired["sleep_minutes"].n_unique() > 1,
+        # a frame without rows may have no columns either (nothing read): nothing varies
+        "sleep_varies": paired.height > 1 and paired["sleep_minutes"].n_unique() > 1,
         "model_weeks": model_weeks.height,
-        "adherence_varies": model_weeks["adherence"].n_unique() > 1,
+        "adherence_varies": model_weeks.height > 1 and model_weeks["adherence"].n_unique() > 1,
     }

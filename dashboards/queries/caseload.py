@@ -39,8 +39,9 @@ def caseload(viewer: User | None) -> pl.DataFrame:
     """
     viewer = authorise(viewer, "caseload")
     snapshot = snapshot_identity()
-    if snapshot is None or viewer.coach_id is None:
-        return pl.DataFrame(schema={"pid": pl.String, "status": pl.String})
+    if snapshot is None:
+        return pl.DataFrame()  # its columns are known only from the snapshot
+    # a coach without a coach id gets the same query's no rows (`coach_id = null` matches none)
     return _caseload(snapshot, viewer.coach_id)
 
 
@@ -124,7 +125,7 @@ order by alerts desc, warnings desc, infos desc, (status = 'active') desc,
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _caseload(snapshot: SnapshotIdentity, coach_id: str) -> pl.DataFrame:
+def _caseload(snapshot: SnapshotIdentity, coach_id: str | None) -> pl.DataFrame:
     return read_sql(
         snapshot,
         _CASELOAD_SQL,

@@ -25,7 +25,11 @@ from dashboards.snapshot import (
     snapshot_identity,
 )
 from pipelines.lib.rules import ProgramRules
-from pipelines.lib.statistics.contract import COHORT_SCHEMA, DOSE_RESPONSE_SCHEMA
+from pipelines.lib.statistics.contract import (
+    COHORT_SCHEMA,
+    DOSE_RESPONSE_SCHEMA,
+    RETENTION_SCHEMA,
+)
 from pipelines.lib.users import User
 
 PAGE = "cohort"
@@ -194,9 +198,14 @@ def _selection_panel(
     viewer: User | None,
     selection: CohortSelection | None,
     name: str,
-    empty: Callable[[], pl.DataFrame],
+    empty: Callable[[], pl.DataFrame] = pl.DataFrame,
 ) -> pl.DataFrame:
-    """One of `_selection_panels` for an authorised viewer; `empty()` without a snapshot."""
+    """One of `_selection_panels` for an authorised viewer; `empty()` without a snapshot.
+
+    A panel's columns come from its computation over the snapshot (its SQL, on zero rows too).
+    Without a snapshot, a panel of `models.*` columns is empty with the contract's columns
+    (`pipelines.lib.statistics.contract`); any other is an empty frame without columns.
+    """
     authorise(viewer, "cohort")
     snapshot = snapshot_identity()
     if snapshot is None:
@@ -367,21 +376,7 @@ def adherence_by_week(
     with fewer than `MIN_CELL_SIZE` people keep their row (so a page can say which
     weeks are hidden) but carry nulls instead of numbers.
     """
-    return _selection_panel(viewer, selection, "adherence_by_week", _empty_adherence_frame)
-
-
-def _empty_adherence_frame() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "week": pl.Int64,
-            "n_people": pl.Int64,
-            "median": pl.Float64,
-            "q25": pl.Float64,
-            "q75": pl.Float64,
-            "adherent_share": pl.Float64,
-            "suppressed": pl.Boolean,
-        }
-    )
+    return _selection_panel(viewer, selection, "adherence_by_week")
 
 
 _ADHERENCE_BY_WEEK_SQL = (
@@ -432,7 +427,7 @@ def _adherence_by_week(read: Reader, scope: disclosure.Scope, rules: ProgramRule
             hidden.alias("suppressed"),
         ),
         dict.fromkeys(("median", "q25", "q75", "adherent_share"), disclosure.SHARE),
-    ).cast(_empty_adherence_frame().schema)
+    )
 
 
 def pain_by_adherence_band(
@@ -447,22 +442,7 @@ def pain_by_adherence_band(
     band, week, n_people, mean_pain, ci_low, ci_high, suppressed (fewer than
     `MIN_CELL_SIZE` people: numbers null).
     """
-    return _selection_panel(viewer, selection, "pain_by_adherence_band", _empty_pain_by_band)
-
-
-def _empty_pain_by_band() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "band_order": pl.Int64,
-            "band": pl.String,
-            "week": pl.Int64,
-            "n_people": pl.Int64,
-            "mean_pain": pl.Float64,
-            "ci_low": pl.Float64,
-            "ci_high": pl.Float64,
-            "suppressed": pl.Boolean,
-        }
-    )
+    return _selection_panel(viewer, selection, "pain_by_adherence_band")
 
 
 _PAIN_BY_BAND_SQL = (
@@ -493,24 +473,27 @@ def _pain_by_adherence_band(
         _PAIN_BY_BAND_SQL,
         _selected_params(scope, min_checkins=rules.baseline_min_checkins, **_band_params(rules)),
     )
-    out = []
-    for row in rows.iter_rows(named=True):
-        shown = _shown(row["n_people"])
-        low, high = _t_interval(row["mean_pain"], row["sd_pain"], row["n_people"])
-        out.append(
-            {
-                "band_order": row["band_order"],
-                "band": bands(rules)[row["band_order"] - 1].label,
-                "week": row["week"],
-                "n_people": row["n_people"] if shown else None,
-                "mean_pain": row["mean_pain"] if shown else None,
-                "ci_low": low if shown else None,
-                "ci_high": high if shown else None,
-                "suppressed": not shown,
-            }
-        )
+    intervals = [
+        _t_interval(mean, sd, n)
+        for mean, sd, n in rows.select("mean_pain", "sd_pain", "n_people").iter_rows()
+    ]
+    labels = {order: band.label for order, band in enumerate(bands(rules), start=1)}
+    shown = pl.col("n_people") >= MIN_CELL_SIZE
     return disclosure.rounded(
-        pl.DataFrame(out, schema=_empty_pain_by_band().schema),
+        rows.with_columns(
+            # an interval has the type of the mean it is around
+            pl.Series("ci_low", [low for low, _ in intervals], dtype=rows.schema["mean_pain"]),
+            pl.Series("ci_high", [high for _, high in intervals], dtype=rows.schema["mean_pain"]),
+        ).select(
+            "band_order",
+            pl.col("band_order").replace_strict(labels, return_dtype=pl.String).alias("band"),
+            "week",
+            *(
+                pl.when(shown).then(pl.col(name)).alias(name)
+                for name in ("n_people", "mean_pain", "ci_low", "ci_high")
+            ),
+            (~shown).alias("suppressed"),
+        ),
         dict.fromkeys(("mean_pain", "ci_low", "ci_high"), disclosure.POINTS),
     )
 
@@ -532,20 +515,8 @@ def principles_by_group(
         raise ValueError(f"rows must be one of {', '.join(HEATMAP_ROWS)}")
     snapshot = snapshot_identity()
     if snapshot is None:
-        return _empty_principles()
+        return pl.DataFrame()
     return _principles_by_group(snapshot, _scope(snapshot, _selection(selection)), rows)
-
-
-def _empty_principles() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "group": pl.String,
-            "principle": pl.String,
-            "n_people": pl.Int64,
-            "mean_score": pl.Float64,
-            "suppressed": pl.Boolean,
-        }
-    )
 
 
 _PRINCIPLES_BY_GROUP_SQL = (
@@ -624,7 +595,7 @@ def _principles_by_group(
         )
         .sort("_group_order", "_order")
         .drop("_group_order", "_order")
-        .select(_empty_principles().columns)
+        .select(frame.columns)
     )
 
 
@@ -737,19 +708,18 @@ def retention_by_week(
     return _selection_panel(viewer, selection, "retention_by_week", _empty_retention)
 
 
+_RETENTION_BY_WEEK_SCHEMA = {
+    "week": pl.Int64,
+    "day": RETENTION_SCHEMA["days_since_enrolment"],
+    **{name: RETENTION_SCHEMA[name] for name in ("at_risk", "still_engaged", "ci_low", "ci_high")},
+    "suppressed": pl.Boolean,
+    "share_suppressed": pl.Boolean,
+}
+"""The program-week grid's own columns, and `models.retention`'s read at the end of each week."""
+
+
 def _empty_retention() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "week": pl.Int64,
-            "day": pl.Int64,
-            "at_risk": pl.Int64,
-            "still_engaged": pl.Float64,
-            "ci_low": pl.Float64,
-            "ci_high": pl.Float64,
-            "suppressed": pl.Boolean,
-            "share_suppressed": pl.Boolean,
-        }
-    )
+    return pl.DataFrame(schema=_RETENTION_BY_WEEK_SCHEMA)
 
 
 _RETENTION_SPELLS_SQL = (
@@ -809,7 +779,7 @@ def _retention_by_week(read: Reader, scope: disclosure.Scope) -> pl.DataFrame:
             }
         )
     return disclosure.rounded(
-        pl.DataFrame(out, schema=_empty_retention().schema),
+        pl.DataFrame(out, schema=_RETENTION_BY_WEEK_SCHEMA),
         dict.fromkeys(("still_engaged", "ci_low", "ci_high"), disclosure.SHARE),
     )
 
@@ -825,22 +795,7 @@ def data_coverage(viewer: User | None, selection: CohortSelection | None = None)
     wearers: wear and sleep null). n_tracker_people is also null when 1 to `MIN_CELL_SIZE` − 1
     of the week's people have no tracker (the two counts would tell how many).
     """
-    return _selection_panel(viewer, selection, "data_coverage", _empty_coverage)
-
-
-def _empty_coverage() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "week": pl.Int64,
-            "n_people": pl.Int64,
-            "checkin_share": pl.Float64,
-            "n_tracker_people": pl.Int64,
-            "wear_share": pl.Float64,
-            "sleep_share": pl.Float64,
-            "suppressed": pl.Boolean,
-            "tracker_suppressed": pl.Boolean,
-        }
-    )
+    return _selection_panel(viewer, selection, "data_coverage")
 
 
 _DATA_COVERAGE_SQL = (
@@ -912,7 +867,7 @@ def _data_coverage(read: Reader, scope: disclosure.Scope) -> pl.DataFrame:
             tracker_hidden.alias("tracker_suppressed"),
         ),
         dict.fromkeys(("checkin_share", "wear_share", "sleep_share"), disclosure.SHARE),
-    ).cast(_empty_coverage().schema)
+    )
 
 
 def cohort_effects(viewer: User | None) -> pl.DataFrame:

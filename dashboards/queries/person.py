@@ -30,7 +30,7 @@ def people(viewer: User | None) -> pl.DataFrame:
     viewer = authorise(viewer, "person")
     snapshot = snapshot_identity()
     if snapshot is None:
-        return pl.DataFrame(schema={"pid": pl.String, "cohort": pl.String, "coach_id": pl.String})
+        return pl.DataFrame()  # a person's columns are known only from the snapshot
     everyone = _people(snapshot)
     if viewer.role == "coach":
         return everyone.filter(pl.col("coach_id") == viewer.coach_id)
@@ -133,7 +133,7 @@ def person_panels(viewer: User | None, pid: str) -> dict[str, Any]:
             "days": pl.DataFrame(),
             "weeks": pl.DataFrame(),
             "principles": pl.DataFrame(),
-            "discomfort": pl.DataFrame(schema={"discomfort": pl.Int32, "sessions": pl.Int64}),
+            "discomfort": pl.DataFrame(),
             "outcome": None,
             "effects": pl.DataFrame(),
             "models_published": False,
