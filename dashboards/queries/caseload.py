@@ -37,7 +37,7 @@ def caseload(viewer: User | None) -> pl.DataFrame:
     pain_change, weekly_pain (weekly mean pain of weeks with at least `baseline_min_checkins`
     check-ins, in order).
     """
-    viewer = authorise(viewer, "caseload")
+    viewer = authorise(viewer, PAGE)
     snapshot = snapshot_identity()
     if snapshot is None:
         return pl.DataFrame()  # its columns are known only from the snapshot
@@ -145,9 +145,9 @@ def caseload_identities(
     Coaches only. Each person passes `authorise_person` first, and an identity is
     returned only when the identities file names the viewer as that person's coach
     too (a file left from an earlier run never shows someone to their former coach).
-    Every identity returned is in the audit log (`_audit_reveal`).
+    Every identity returned is in the audit log (`identities.audit_reveal`).
     """
-    viewer = authorise(viewer, "caseload")
+    viewer = authorise(viewer, PAGE)
     snapshot = snapshot_identity()
     if snapshot is None or viewer.coach_id is None:
         return {}

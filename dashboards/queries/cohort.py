@@ -39,7 +39,7 @@ PAGE = "cohort"
 # person's adherence is the mean of their completed weeks (as `models.dose_response`),
 # dose–response bands and retention reuse `pipelines.lib.statistics`. Those modules load scipy
 # (≈ 1 s), so they are imported on first use, not with this module. Thresholds are the
-# snapshot's program rules (`program_rules`).
+# snapshot's program rules (`snapshot.recorded_rules`).
 
 COHORT_EFFECT_TERMS = (
     "sleep_prev_night_h",
@@ -79,7 +79,7 @@ def cohort_scope(viewer: User | None, selection: CohortSelection | None = None) 
     people the filters match are all in atoms they match only in part); `left_out` when some
     people the filters match are in such atoms. Every cohort panel is computed over this scope.
     """
-    authorise(viewer, "cohort")
+    authorise(viewer, PAGE)
     snapshot = snapshot_identity()
     if snapshot is None:
         return disclosure.Scope((), 0, False)
@@ -206,7 +206,7 @@ def _selection_panel(
     Without a snapshot, a panel of `models.*` columns is empty with the contract's columns
     (`pipelines.lib.statistics.contract`); any other is an empty frame without columns.
     """
-    authorise(viewer, "cohort")
+    authorise(viewer, PAGE)
     snapshot = snapshot_identity()
     if snapshot is None:
         return empty()
@@ -233,7 +233,7 @@ def _selection_panels(snapshot: SnapshotIdentity, scope: disclosure.Scope) -> di
 
 def cohort_filter_options(viewer: User | None) -> dict[str, list[str]]:
     """The values each filter offers: cohort, site, enrolment_month ("YYYY-MM"), sorted."""
-    authorise(viewer, "cohort")
+    authorise(viewer, PAGE)
     snapshot = snapshot_identity()
     if snapshot is None:
         return {"cohort": [], "site": [], "enrolment_month": []}
@@ -271,7 +271,7 @@ def cohort_headline(
     at). A head count of 1…4 comes back as None, and so does a share computed over fewer than
     `MIN_CELL_SIZE` people or with 1…4 people on either side of it (`disclosure.share_shown`).
     """
-    authorise(viewer, "cohort")
+    authorise(viewer, PAGE)
     snapshot = snapshot_identity()
     if snapshot is None:
         return dict.fromkeys(
@@ -510,7 +510,7 @@ def principles_by_group(
     mean_score (0–1, rounded to `disclosure.SHARE`), suppressed. Cells describing fewer than
     `MIN_CELL_SIZE` people carry nulls.
     """
-    authorise(viewer, "cohort")
+    authorise(viewer, PAGE)
     if rows not in HEATMAP_ROWS:
         raise ValueError(f"rows must be one of {', '.join(HEATMAP_ROWS)}")
     snapshot = snapshot_identity()
@@ -878,7 +878,7 @@ def cohort_effects(viewer: User | None) -> pl.DataFrame:
     to `disclosure.EFFECT`, p-values to `disclosure.P_VALUE`. A term resting on fewer than
     `MIN_CELL_SIZE` people has null numbers (suppressed).
     """
-    authorise(viewer, "cohort")
+    authorise(viewer, PAGE)
     snapshot = snapshot_identity()
     if snapshot is None:
         return _empty_cohort_effects()

@@ -92,13 +92,13 @@ def run_history(viewer: User | None, limit: int = RUN_HISTORY_LIMIT):
     Not in the snapshot — read from `<data dir>/.dagster`, so it works before
     anything was published; cached for `RUN_HISTORY_TTL_S` seconds.
     """
-    authorise(viewer, "data-health")
+    authorise(viewer, PAGE)
     return _run_history(str(DataDir.at(data_dir()).root), limit)
 
 
 def forget_run_history(viewer: User | None) -> None:
     """Drop the cached run list so the next read sees runs that just finished."""
-    authorise(viewer, "data-health")
+    authorise(viewer, PAGE)
     _run_history.clear()
 
 
@@ -110,7 +110,7 @@ def _run_history(root: str, limit: int):
 
 
 def _data_health_read(viewer: User | None, reader, *args) -> pl.DataFrame:
-    authorise(viewer, "data-health")
+    authorise(viewer, PAGE)
     snapshot = snapshot_identity()
     if snapshot is None:
         return pl.DataFrame()

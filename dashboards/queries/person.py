@@ -27,7 +27,7 @@ def people(viewer: User | None) -> pl.DataFrame:
 
     One row per person: pid, cohort, site, coach_id, enrolled_on, status, program_week_now…
     """
-    viewer = authorise(viewer, "person")
+    viewer = authorise(viewer, PAGE)
     snapshot = snapshot_identity()
     if snapshot is None:
         return pl.DataFrame()  # a person's columns are known only from the snapshot
