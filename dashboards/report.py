@@ -15,7 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from dashboards import queries
+from dashboards import person_metrics
+from dashboards.principles import PRINCIPLES
 from pipelines.lib.rules import ProgramRules, percent_text
 
 STATE_COLORS = {
@@ -78,7 +79,7 @@ def progress_report_html(
 ) -> str:
     """The one-page progress report of one person, as a standalone HTML document.
 
-    `person` is the `marts.participants` row, `panels` what `queries.person_panels` returns
+    `person` is the `marts.participants` row, `panels` what `queries.person.person_panels` returns
     (its `rules` are the snapshot's program rules: the report explains its numbers with them),
     `snapshot` the `meta.snapshot` row (its `as_of` is "today"), `generated_at` when the
     report is made (printed in the footer).
@@ -142,7 +143,9 @@ def _header(person: dict[str, Any], snapshot: dict[str, Any]) -> str:
 
 def _headline(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date, rules: ProgramRules) -> str:
     counts = (
-        queries.day_counts(days, as_of) if days.height else {"done": 0, "missed": 0, "unknown": 0}
+        person_metrics.day_counts(days, as_of)
+        if days.height
+        else {"done": 0, "missed": 0, "unknown": 0}
     )
     complete = weeks.filter(pl.col("week_complete")) if weeks.height else weeks
     adherent = (
@@ -173,13 +176,13 @@ def _headline(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date, rules: Progr
         _metric(
             "current_streak",
             "Current streak",
-            f"{queries.current_streak(days, as_of) if days.height else 0} d",
+            f"{person_metrics.current_streak(days, as_of) if days.height else 0} d",
             "Consecutive days done up to the latest day.",
         ),
         _metric(
             "longest_streak",
             "Longest streak",
-            f"{queries.longest_streak(days, as_of) if days.height else 0} d",
+            f"{person_metrics.longest_streak(days, as_of) if days.height else 0} d",
             "The most consecutive days done so far.",
         ),
         _metric(
@@ -275,9 +278,9 @@ def _sessions(weeks: pl.DataFrame) -> str:
 def _pain(
     days: pl.DataFrame, outcome: dict[str, Any] | None, as_of: date, rules: ProgramRules
 ) -> str:
-    weekly = queries.weekly_pain(days, as_of, rules)
+    weekly = person_metrics.weekly_pain(days, as_of, rules)
     baseline = outcome["pain_baseline"] if outcome else None
-    threshold = queries.responder_threshold(baseline, rules)
+    threshold = person_metrics.responder_threshold(baseline, rules)
     title = "<h2>Pain</h2>\n"
     summary = _pain_summary(outcome, threshold, rules)
     if not weekly.height:
@@ -393,7 +396,7 @@ def _principles(principles: pl.DataFrame) -> str:
     rows = started.to_dicts()
     head = "".join(f"<th>{row['week']}{'' if row['week_complete'] else '*'}</th>" for row in rows)
     body = []
-    for column, name in queries.PRINCIPLES.items():
+    for column, name in PRINCIPLES.items():
         cells = []
         for row in rows:
             score = row[column]

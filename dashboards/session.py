@@ -23,7 +23,8 @@ import duckdb
 import streamlit as st
 from streamlit.errors import StreamlitAuthError
 
-from dashboards import queries, session_cookie
+from dashboards import access, session_cookie
+from dashboards.snapshot import NO_SNAPSHOT_MESSAGE, data_dir, snapshot_info, snapshot_path
 from pipelines.lib import audit
 from pipelines.lib.sign_in import UNKNOWN_USER, Check, SessionError, Sessions, idle_seconds
 from pipelines.lib.users import (
@@ -122,7 +123,7 @@ def current_viewer() -> User | None:
 
 
 def _sessions() -> Sessions:
-    return Sessions.at(queries.data_dir())
+    return Sessions.at(data_dir())
 
 
 def _session_from_cookie() -> SignedIn | None:
@@ -152,16 +153,16 @@ def _session_from_cookie() -> SignedIn | None:
 
 
 def _audit_session(username: str, role: str | None, outcome: str) -> None:
-    audit.record(queries.data_dir(), user=username, role=role, page="session", outcome=outcome)
+    audit.record(data_dir(), user=username, role=role, page="session", outcome=outcome)
 
 
 def _ticket(sid: str) -> str:
-    return session_cookie.issue_ticket(str(queries.data_dir()), sid)
+    return session_cookie.issue_ticket(str(data_dir()), sid)
 
 
 def _sign_in(user: User, page: str) -> None:
     """Audit the login, start its sign-in session, and rerun signed in."""
-    audit.record(queries.data_dir(), user=user.username, role=user.role, page=page, outcome="login")
+    audit.record(data_dir(), user=user.username, role=user.role, page=page, outcome="login")
     try:
         sid = _sessions().start(user, idle_seconds())
     except SessionError as error:
@@ -289,7 +290,7 @@ def _sso_login(store: UserStore) -> bool:
     if user is None:
         if not st.session_state.get("_sso_refusal_audited"):
             audit.record(
-                queries.data_dir(),
+                data_dir(),
                 user=email or "(no e-mail)",
                 role=None,
                 page="login-sso",
@@ -312,7 +313,7 @@ def login_form() -> None:
     """The login form; on success a sign-in session starts and the app reruns."""
     st.title("steadyback")
     st.caption("Adherence and outcomes for the low-back-pain mobility program.")
-    store = UserStore.at(queries.data_dir())
+    store = UserStore.at(data_dir())
     if _sso_login(store):
         return
     with st.form("login"):
@@ -337,16 +338,12 @@ def login_form() -> None:
         return
     username = username.strip()[:128]
     if is_demo_login(username, password) and not _demo_data():
-        audit.record(
-            queries.data_dir(), user=username, role=None, page="login", outcome="login_failed"
-        )
+        audit.record(data_dir(), user=username, role=None, page="login", outcome="login_failed")
         st.error(DEMO_REFUSED)
         return
     remaining = _begin_attempt(username)
     if remaining:
-        audit.record(
-            queries.data_dir(), user=username, role=None, page="login", outcome="locked_out"
-        )
+        audit.record(data_dir(), user=username, role=None, page="login", outcome="locked_out")
         minutes = math.ceil(remaining / 60)
         st.error(
             "Too many failed attempts for this username: try again in "
@@ -360,9 +357,7 @@ def login_form() -> None:
         st.error(USERS_FILE_UNREADABLE)
         return
     if user is None:
-        audit.record(
-            queries.data_dir(), user=username, role=None, page="login", outcome="login_failed"
-        )
+        audit.record(data_dir(), user=username, role=None, page="login", outcome="login_failed")
         st.error("Unknown username or wrong password.")
         return
     _clear_failures(username)
@@ -371,7 +366,7 @@ def login_form() -> None:
 
 def _demo_data() -> bool:
     """Whether the published snapshot is the generated cohort: demo logins work only then."""
-    return snapshot_is_generated(queries.data_dir())
+    return snapshot_is_generated(data_dir())
 
 
 def _when(value: object) -> str:
@@ -395,20 +390,20 @@ def open_page(page: str, title: str, *, needs_snapshot: bool = True) -> tuple[Us
     """
     st.title(title)
     try:
-        viewer = queries.authorise(current_viewer(), page)
-    except queries.AccessDenied as denied:
+        viewer = access.authorise(current_viewer(), page)
+    except access.AccessDenied as denied:
         st.error(str(denied), icon="🚫")
         st.stop()
     try:
-        snapshot = queries.snapshot_info()
+        snapshot = snapshot_info()
     except duckdb.Error as error:
-        st.error(f"The published snapshot `{queries.snapshot_path()}` could not be read: {error}")
+        st.error(f"The published snapshot `{snapshot_path()}` could not be read: {error}")
         st.stop()
     if snapshot is None:
         st.caption("Data as of: nothing published yet.")
         if needs_snapshot:
-            st.info(queries.NO_SNAPSHOT_MESSAGE, icon="📭")
-            st.caption(f"Looked for `{queries.snapshot_path()}`.")
+            st.info(NO_SNAPSHOT_MESSAGE, icon="📭")
+            st.caption(f"Looked for `{snapshot_path()}`.")
             st.stop()
     else:
         st.caption(data_as_of_text(snapshot))
@@ -421,7 +416,7 @@ def audit_person_view(viewer: User, page: str, pid: str, outcome: str = "viewed"
     if st.session_state.get("_audited") == key:
         return
     audit.record(
-        queries.data_dir(),
+        data_dir(),
         user=viewer.username,
         role=viewer.role,
         page=page,

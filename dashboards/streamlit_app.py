@@ -20,7 +20,8 @@ import threading
 
 import streamlit as st
 
-from dashboards import queries, session
+from dashboards import access, session
+from dashboards.snapshot import data_dir
 from pipelines.lib.layout import keep_private
 
 keep_private()  # first: nothing this server writes (audit log, users file) is for others
@@ -50,7 +51,7 @@ def warm_up() -> threading.Thread:
 warm_up()
 
 viewer = session.current_viewer()
-allowed = queries.PAGES_BY_ROLE.get(viewer.role, ()) if viewer else ()
+allowed = access.PAGES_BY_ROLE.get(viewer.role, ()) if viewer else ()
 
 PAGE_FILES = {
     "cohort": ("app_pages/cohort.py", "👥"),
@@ -61,7 +62,7 @@ PAGE_FILES = {
 pages = {
     name: st.Page(
         path,
-        title=queries.PAGE_TITLES[name],
+        title=access.PAGE_TITLES[name],
         icon=icon,
         url_path=name,
         visibility="visible" if name in allowed else "hidden",
@@ -99,7 +100,7 @@ with st.sidebar:
     if st.button("Log out"):
         session.log_out()
         st.rerun()
-    st.caption(f"Data directory: `{queries.data_dir()}`")
+    st.caption(f"Data directory: `{data_dir()}`")
     session.sync_cookie()  # after a login, or a while in use: the browser's sign-in cookie
 
 page.run()

@@ -9,8 +9,13 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import queries, session
+from dashboards import access, session
+from dashboards.queries import caseload as queries
+from dashboards.queries.identities import REVEALED_KEY, IdentitiesUnavailable
+from dashboards.queries.program_rules import program_rules
+from dashboards.snapshot import data_dir
 from pipelines.lib import audit
+from pipelines.lib.identities import Identity
 
 SEVERITY_ICONS = {"alert": "🔴", "warning": "🟠", "info": "🔵"}
 SEVERITY_MEANING = {
@@ -72,9 +77,7 @@ def week_text(row: dict) -> str | None:
     return f"{row['program_week_now']} of {row['program_weeks']}"
 
 
-def caseload_table(
-    people: pl.DataFrame, identities: dict[str, queries.Identity] | None
-) -> pl.DataFrame:
+def caseload_table(people: pl.DataFrame, identities: dict[str, Identity] | None) -> pl.DataFrame:
     """The coach's view of each person: plain-language columns, in the caseload order.
 
     With `identities` (None: not available) the program's participant id and the display
@@ -126,7 +129,7 @@ def audit_search(viewer, text: str) -> None:
         return
     try:
         audit.record(
-            queries.data_dir(),
+            data_dir(),
             user=viewer.username,
             role=viewer.role,
             page="caseload",
@@ -140,7 +143,7 @@ def audit_search(viewer, text: str) -> None:
 
 viewer, snapshot = session.open_page("caseload", "Caseload")
 # the snapshot's rule for a weekly mean pain, as its caseload column uses it
-min_checkins = queries.program_rules(viewer).rules.baseline_min_checkins
+min_checkins = program_rules(viewer).rules.baseline_min_checkins
 
 people = queries.caseload(viewer)
 if people.height == 0:
@@ -154,9 +157,9 @@ if people.height == 0:
 
 try:
     identities = queries.caseload_identities(
-        viewer, st.session_state.setdefault(queries.REVEALED_KEY, set())
+        viewer, st.session_state.setdefault(REVEALED_KEY, set())
     )
-except queries.IdentitiesUnavailable as unavailable:
+except IdentitiesUnavailable as unavailable:
     identities = None
     st.info(f"{unavailable} Until then the caseload shows pseudonymous pids only.", icon="🪪")
 
@@ -195,7 +198,7 @@ only_flagged = toggle_column.toggle(
 audit_search(viewer, search)
 found = queries.search_caseload(people, identities or {}, search)
 if found.height == 0:
-    st.warning(queries.NOT_IN_CASELOAD, icon="🔎")
+    st.warning(access.NOT_IN_CASELOAD, icon="🔎")
     st.stop()
 shown = found.filter(pl.col("open_flags") > 0) if only_flagged else found
 if shown.height == 0:

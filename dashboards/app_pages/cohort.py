@@ -9,8 +9,12 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, disclosure, queries, session
+from dashboards import charts, disclosure, session
+from dashboards.principles import PRINCIPLE_COLUMNS, PRINCIPLES
+from dashboards.queries import cohort as queries
+from dashboards.queries.program_rules import program_rules
 from pipelines.lib.rules import percent_text
+from pipelines.lib.users import User
 
 MIN_CELL = disclosure.MIN_CELL_SIZE
 SUPPRESSED = "suppressed"
@@ -69,7 +73,7 @@ def _suppressed_note(count: int, what: str) -> None:
 
 viewer, snapshot = session.open_page("cohort", "Cohort")
 # the rules the snapshot was built with: every definition below is written with them
-rules = queries.program_rules(viewer).rules
+rules = program_rules(viewer).rules
 
 # --- filters -----------------------------------------------------------------------------
 
@@ -137,7 +141,7 @@ def _retention_definition(headline: dict) -> str:
     return definition
 
 
-def show_headline(selection: queries.CohortSelection) -> None:
+def show_headline(viewer: User, selection: queries.CohortSelection) -> None:
     headline = queries.cohort_headline(viewer, selection)
     headline_rows = [
         (
@@ -217,7 +221,7 @@ def show_headline(selection: queries.CohortSelection) -> None:
 # --- adherence by week -------------------------------------------------------------------
 
 
-def show_adherence_by_week(selection: queries.CohortSelection) -> None:
+def show_adherence_by_week(viewer: User, selection: queries.CohortSelection) -> None:
     st.subheader("Adherence by program week")
     st.caption(
         "Each person's weekly adherence is completed stretch sessions ÷ prescribed, capped at "
@@ -249,7 +253,7 @@ def show_adherence_by_week(selection: queries.CohortSelection) -> None:
 # --- pain by adherence band --------------------------------------------------------------
 
 
-def show_pain_by_adherence_band(selection: queries.CohortSelection) -> None:
+def show_pain_by_adherence_band(viewer: User, selection: queries.CohortSelection) -> None:
     from pipelines.lib.statistics.dose_response import bands
 
     st.subheader("Pain by adherence band")
@@ -277,7 +281,7 @@ def show_pain_by_adherence_band(selection: queries.CohortSelection) -> None:
 # --- the seven principles ----------------------------------------------------------------
 
 
-def show_principles(selection: queries.CohortSelection) -> None:
+def show_principles(viewer: User, selection: queries.CohortSelection) -> None:
     st.subheader("The seven principles")
     st.caption(
         "Each principle is scored 0–100 % per person-week (100 % = the target met in full); a "
@@ -294,7 +298,7 @@ def show_principles(selection: queries.CohortSelection) -> None:
         key="principles_rows",
     )
     principles = queries.principles_by_group(viewer, selection, rows)
-    names = {column: queries.PRINCIPLES.get(column, column) for column in queries.PRINCIPLE_COLUMNS}
+    names = {column: PRINCIPLES.get(column, column) for column in PRINCIPLE_COLUMNS}
     if principles.filter(pl.col("mean_score").is_not_null()).height:
         st.plotly_chart(
             charts.principles_by_group_figure(principles, names, MIN_CELL), width="stretch"
@@ -319,7 +323,7 @@ def show_principles(selection: queries.CohortSelection) -> None:
 # --- dose-response and retention ---------------------------------------------------------
 
 
-def show_dose_response_and_retention(selection: queries.CohortSelection) -> None:
+def show_dose_response_and_retention(viewer: User, selection: queries.CohortSelection) -> None:
     dose_column, retention_column = st.columns(2)
     with dose_column:
         st.subheader("Dose–response")
@@ -373,7 +377,7 @@ def show_dose_response_and_retention(selection: queries.CohortSelection) -> None
 # --- data coverage -----------------------------------------------------------------------
 
 
-def show_data_coverage(selection: queries.CohortSelection) -> None:
+def show_data_coverage(viewer: User, selection: queries.CohortSelection) -> None:
     st.subheader("Data coverage")
     st.caption(
         "Share of elapsed program days (up to the data date, before any withdrawal) with a "
@@ -401,12 +405,12 @@ if scope.refused:
 else:
     if scope.left_out:
         st.info(LEFT_OUT, icon="🔒")
-    show_headline(selection)
-    show_adherence_by_week(selection)
-    show_pain_by_adherence_band(selection)
-    show_principles(selection)
-    show_dose_response_and_retention(selection)
-    show_data_coverage(selection)
+    show_headline(viewer, selection)
+    show_adherence_by_week(viewer, selection)
+    show_pain_by_adherence_band(viewer, selection)
+    show_principles(viewer, selection)
+    show_dose_response_and_retention(viewer, selection)
+    show_data_coverage(viewer, selection)
 
 # --- cohort effects (whole program) ------------------------------------------------------
 

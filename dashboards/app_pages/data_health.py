@@ -7,8 +7,12 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, disclosure, queries, session
+from dashboards import charts, disclosure, session
+from dashboards.queries import data_health as queries
+from dashboards.queries.program_rules import program_rules
+from dashboards.snapshot import snapshot_path
 from pipelines.lib.rules import RULES, describe
+from pipelines.lib.users import User
 
 STATUS_ICONS = {
     "success": "✅",
@@ -79,7 +83,7 @@ def highlight_failed(row) -> list[str]:
     return [FAILED_ROW_STYLE if failed else ""] * len(row)
 
 
-def show_runs(snapshot: dict | None) -> None:
+def show_runs(viewer: User, snapshot: dict | None) -> None:
     st.subheader("Runs")
     if st.button(
         "Refresh runs",
@@ -175,9 +179,9 @@ def show_runs(snapshot: dict | None) -> None:
     )
 
 
-def show_program_rules() -> None:
+def show_program_rules(viewer: User) -> None:
     st.subheader("Program rules")
-    applied = queries.program_rules(viewer)
+    applied = program_rules(viewer)
     if not applied.recorded:
         st.warning(
             "This snapshot does not record the program rules it was built with: it was "
@@ -225,7 +229,7 @@ def show_program_rules() -> None:
     )
 
 
-def show_freshness(as_of) -> None:
+def show_freshness(viewer: User, as_of) -> None:
     st.subheader("Freshness per source")
     files = queries.source_files_by_source(viewer)
     if files.height:
@@ -303,7 +307,7 @@ def show_freshness(as_of) -> None:
     )
 
 
-def show_quarantine() -> None:
+def show_quarantine(viewer: User) -> None:
     st.subheader("Quarantined files and rows")
     files = queries.quarantined_files(viewer)
     if files.height:
@@ -376,7 +380,7 @@ def show_quarantine() -> None:
     )
 
 
-def show_checks() -> None:
+def show_checks(viewer: User) -> None:
     st.subheader("Asset checks")
     checks = queries.check_results(viewer)
     if checks.height == 0:
@@ -425,7 +429,7 @@ def show_checks() -> None:
     st.caption("Failures first (blocking before warnings), then by asset and check.")
 
 
-def show_coverage() -> None:
+def show_coverage(viewer: User) -> None:
     st.subheader("Coverage by source and week")
     coverage = queries.coverage_by_week(viewer)
     shown = coverage.filter(~pl.col("suppressed"))
@@ -499,16 +503,16 @@ def show_coverage() -> None:
 
 viewer, snapshot = session.open_page("data-health", "Data health", needs_snapshot=False)
 
-show_runs(snapshot)
+show_runs(viewer, snapshot)
 if snapshot is None:
     st.info(
         "Freshness, quarantine, checks and coverage come from the published snapshot, and none "
-        f"exists yet (`{queries.snapshot_path()}`). A failed run above says why.",
+        f"exists yet (`{snapshot_path()}`). A failed run above says why.",
         icon="📭",
     )
     st.stop()
-show_program_rules()
-show_freshness(snapshot["as_of"])
-show_quarantine()
-show_checks()
-show_coverage()
+show_program_rules(viewer)
+show_freshness(viewer, snapshot["as_of"])
+show_quarantine(viewer)
+show_checks(viewer)
+show_coverage(viewer)

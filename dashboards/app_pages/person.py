@@ -15,7 +15,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards import charts, queries, report, session
+from dashboards import access, charts, person_metrics, report, session
+from dashboards.principles import PRINCIPLES
+from dashboards.queries import person as queries
+from dashboards.queries.identities import REVEAL_SETTING, REVEALED_KEY, IdentitiesUnavailable
+from dashboards.snapshot import data_dir
 from pipelines.lib import audit
 from pipelines.lib.rules import ProgramRules, percent_text
 from pipelines.lib.users import User
@@ -37,7 +41,7 @@ def _literal(text: str) -> str:
 def _record_report(viewer: User, pid: str) -> None:
     """Download callback: the report was handed out (on top of the view already logged)."""
     audit.record(
-        queries.data_dir(),
+        data_dir(),
         user=viewer.username,
         role=viewer.role,
         page="person",
@@ -111,8 +115,8 @@ if requested is not None:
 asker = session.current_viewer()
 if requested and asker is not None:
     try:
-        queries.authorise(asker, "person")
-    except queries.AccessDenied:
+        access.authorise(asker, "person")
+    except access.AccessDenied:
         session.audit_person_view(asker, "person", requested, outcome="denied")
 
 viewer, snapshot = session.open_page("person", "Person")
@@ -126,8 +130,8 @@ labels = {
 
 if requested is not None and requested not in labels:
     try:
-        known = queries.authorise_person(viewer, requested)
-    except queries.AccessDenied as denied:
+        known = access.authorise_person(viewer, requested)
+    except access.AccessDenied as denied:
         session.audit_person_view(viewer, "person", requested, outcome="denied")
         st.error(str(denied), icon="🚫")
         st.stop()
@@ -160,7 +164,7 @@ if chosen != requested:
 
 try:
     participant = queries.person(viewer, chosen)
-except queries.AccessDenied as denied:
+except access.AccessDenied as denied:
     session.audit_person_view(viewer, "person", chosen, outcome="denied")
     st.error(str(denied), icon="🚫")
     st.stop()
@@ -170,9 +174,9 @@ if participant is None:  # the snapshot was replaced and this person is no longe
 session.audit_person_view(viewer, "person", chosen)
 try:
     identity = queries.person_identity(
-        viewer, chosen, st.session_state.setdefault(queries.REVEALED_KEY, set())
+        viewer, chosen, st.session_state.setdefault(REVEALED_KEY, set())
     )
-except queries.IdentitiesUnavailable as unavailable:
+except IdentitiesUnavailable as unavailable:
     identity = None
     st.caption(f"🪪 {unavailable}")
 if identity is not None:
@@ -183,7 +187,7 @@ if identity is not None:
         + (
             "you as their coach"
             if viewer.role == "coach"
-            else f"{viewer.role.replace('_', ' ')}s by the {queries.REVEAL_SETTING} setting"
+            else f"{viewer.role.replace('_', ' ')}s by the {REVEAL_SETTING} setting"
         )
         + f". Showing them is recorded in the audit log. Pseudonymous id: {chosen}.",
     )
@@ -192,7 +196,7 @@ panels = queries.person_panels(viewer, chosen)
 days, weeks, principles = panels["days"], panels["weeks"], panels["principles"]
 outcome = panels["outcome"]
 rules: ProgramRules = panels["rules"]  # the snapshot's: the page explains numbers with them
-elapsed = queries.elapsed_days(days, as_of)
+elapsed = person_metrics.elapsed_days(days, as_of)
 
 week_now = participant["program_week_now"]
 st.caption(
@@ -219,7 +223,7 @@ st.download_button(
 )
 
 counts = (
-    queries.day_counts(days, as_of)
+    person_metrics.day_counts(days, as_of)
     if days.height
     else dict.fromkeys(("done", "missed", "unknown"), 0)
 )
@@ -243,13 +247,13 @@ unknown_column.metric(
 )
 streak_column.metric(
     "Current streak",
-    f"{queries.current_streak(days, as_of) if days.height else 0} d",
+    f"{person_metrics.current_streak(days, as_of) if days.height else 0} d",
     help="Consecutive days done up to the latest day; today does not break it until it is "
     "over. A missed or unknown day ends a streak.",
 )
 longest_column.metric(
     "Longest streak",
-    f"{queries.longest_streak(days, as_of) if days.height else 0} d",
+    f"{person_metrics.longest_streak(days, as_of) if days.height else 0} d",
     help="The most consecutive days done so far in the program. A missed or unknown day ends "
     "a run; a day without data never counts as done.",
 )
@@ -321,7 +325,7 @@ else:
     st.info("The program has not started for this participant.")
 
 st.subheader("Steps and sleep")
-wear = queries.wear_summary(days, as_of) if days.height else None
+wear = person_metrics.wear_summary(days, as_of) if days.height else None
 if wear and (wear["worn"] or wear["not_worn"] or wear["sleep_nights"]):
     st.caption(
         f"Tracker worn on **{wear['worn']} of {wear['days']} days** so far "
@@ -340,10 +344,10 @@ else:
     )
 
 st.subheader("Pain")
-trend = queries.pain_trend(days, as_of)
-weekly = queries.weekly_pain(days, as_of, rules)
+trend = person_metrics.pain_trend(days, as_of)
+weekly = person_metrics.weekly_pain(days, as_of, rules)
 baseline = outcome["pain_baseline"] if outcome else None
-threshold = queries.responder_threshold(baseline, rules)
+threshold = person_metrics.responder_threshold(baseline, rules)
 baseline_column, latest_column, change_column, responder_column = st.columns(4)
 baseline_column.metric(
     "Baseline pain",
@@ -376,7 +380,7 @@ responder_column.metric(
 if trend.height and trend["pain"].is_not_null().any():
     st.caption(
         "Dots: daily check-ins (0–10). Line: mean of the last 7 days' check-ins (shown with at "
-        f"least {queries.PAIN_ROLLING_MIN_CHECKINS}). Diamonds: weekly means with at least "
+        f"least {person_metrics.PAIN_ROLLING_MIN_CHECKINS}). Diamonds: weekly means with at least "
         f"{rules.baseline_min_checkins} check-ins — baseline, latest and responder use "
         "these. "
         + (
@@ -410,14 +414,14 @@ if started_principles.height:
         "far). Hover a cell for what the score is made of; definitions in docs/metrics.md."
     )
     st.plotly_chart(
-        charts.principles_figure(principles, queries.PRINCIPLES), width="stretch", key="principles"
+        charts.principles_figure(principles, PRINCIPLES), width="stretch", key="principles"
     )
 else:
     st.info("No started week yet, so no principle scores.")
 
 st.subheader("What goes with their pain")
 effects = panels["effects"]
-evidence = queries.effect_evidence(days, weeks, as_of)
+evidence = person_metrics.effect_evidence(days, weeks, as_of)
 if effects.height:
     st.caption(
         "The person's own associations from the program's pain models, each with a 95 % "

@@ -1,7 +1,7 @@
 """Who may see what: the login form, lockout, roles on every page, caseload scoping, the audit trail.
 
 The role table below is written out from the issue, not read from
-`queries.PAGES_BY_ROLE`, so the tests check the specification rather than the
+`access.PAGES_BY_ROLE`, so the tests check the specification rather than the
 code against itself. Denied pages are checked for the absence of any data
 element (charts, tables, metrics, downloads) and of any participant's pid, so
 they hold whatever the page modules put on their pages.
@@ -10,11 +10,15 @@ they hold whatever the page modules put on their pages.
 from __future__ import annotations
 
 import csv
+import importlib
 import inspect
 import io
+import pkgutil
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from page_harness import (
@@ -32,7 +36,9 @@ from page_harness import (
 from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
 from streamlit.testing.v1 import AppTest
 
-from dashboards import queries, session
+import dashboards.queries
+from dashboards import access, session
+from dashboards import snapshot as published
 from pipelines import cli
 from pipelines.lib import audit
 from pipelines.lib.users import User, UserStore
@@ -301,9 +307,7 @@ def test_navigation_lists_only_the_roles_pages(dashboard_dir, monkeypatch, navig
 @pytest.mark.parametrize("role", sorted(ROLE_PAGES))
 def test_every_role_on_every_page(dashboard_dir, monkeypatch, role, page):
     at = open_app(dashboard_dir, monkeypatch, role, page)
-    access_messages = [
-        m for m in errors(at) if "not available" in m or m == queries.NOT_IN_CASELOAD
-    ]
+    access_messages = [m for m in errors(at) if "not available" in m or m == access.NOT_IN_CASELOAD]
 
     if page in ROLE_PAGES[role]:
         assert not at.exception
@@ -341,8 +345,8 @@ def test_a_coach_with_another_coachs_pid_in_the_url_is_refused(dashboard_dir, mo
 
     at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid=pid)
 
-    assert queries.NOT_IN_CASELOAD in errors(at)
-    assert "not in your caseload" in queries.NOT_IN_CASELOAD
+    assert access.NOT_IN_CASELOAD in errors(at)
+    assert "not in your caseload" in access.NOT_IN_CASELOAD
     assert data_elements(at) == {}
     text = sent_text(at)
     participant_id, name, _ = expected_identities(dashboard_dir)[pid]
@@ -354,7 +358,7 @@ def test_a_coach_with_another_coachs_pid_in_the_url_is_refused(dashboard_dir, mo
 def test_a_coach_probing_an_unknown_pid_gets_the_same_answer(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid="p_doesnotexist0")
 
-    assert queries.NOT_IN_CASELOAD in errors(at)
+    assert access.NOT_IN_CASELOAD in errors(at)
     assert data_elements(at) == {}
     assert not [e for e in errors(at) if "No participant" in e]
 
@@ -367,13 +371,13 @@ def test_switching_the_url_to_another_coachs_pid_mid_session_is_refused(dashboar
     at.query_params["pid"] = foreign_pid(dashboard_dir)
     at.run()
 
-    assert queries.NOT_IN_CASELOAD in errors(at)
+    assert access.NOT_IN_CASELOAD in errors(at)
     assert data_elements(at) == {}
 
 
 def test_a_coach_without_participants_is_refused_everyone(dashboard_dir, monkeypatch):
     at = open_app(dashboard_dir, monkeypatch, "other_coach", "person", pid=own_pid(dashboard_dir))
-    assert queries.NOT_IN_CASELOAD in errors(at)
+    assert access.NOT_IN_CASELOAD in errors(at)
     assert data_elements(at) == {}
 
 
@@ -472,96 +476,192 @@ def viewer(role: str, coach_id: str | None = None) -> User:
 def test_authorise_follows_the_role_table(data_env, role, page):
     someone = viewer(role, "C-01" if role == "coach" else None)
     if page in ROLE_PAGES[role]:
-        assert queries.authorise(someone, page) is someone
+        assert access.authorise(someone, page) is someone
     else:
-        with pytest.raises(queries.AccessDenied, match="not available"):
-            queries.authorise(someone, page)
+        with pytest.raises(access.AccessDenied, match="not available"):
+            access.authorise(someone, page)
 
 
 @pytest.mark.parametrize("page", ALL_PAGES)
 def test_authorise_refuses_anonymous_and_unknown_roles(data_env, page):
-    with pytest.raises(queries.AccessDenied, match="Log in"):
-        queries.authorise(None, page)
-    with pytest.raises(queries.AccessDenied):
-        queries.authorise(viewer("administrator"), page)
+    with pytest.raises(access.AccessDenied, match="Log in"):
+        access.authorise(None, page)
+    with pytest.raises(access.AccessDenied):
+        access.authorise(viewer("administrator"), page)
 
 
 def test_authorise_person_for_program_managers(data_env):
     manager = viewer("program_manager")
     for pid in pids_of(data_env)[:3]:
-        assert queries.authorise_person(manager, pid)["pid"] == pid
-    assert queries.authorise_person(manager, "p_doesnotexist0") is None
+        assert access.authorise_person(manager, pid)["pid"] == pid
+    assert access.authorise_person(manager, "p_doesnotexist0") is None
 
 
 def test_authorise_person_for_coaches(data_env):
     coach_id = coach_id_of(data_env, "coach")
     coach = viewer("coach", coach_id)
     for pid in pids_of(data_env, "coach_id = ?", [coach_id]):
-        assert queries.authorise_person(coach, pid)["coach_id"] == coach_id
+        assert access.authorise_person(coach, pid)["coach_id"] == coach_id
 
     refusals = set()
     for pid in [foreign_pid(data_env), "p_doesnotexist0", "", "' or 1=1 --", "%"]:
-        with pytest.raises(queries.AccessDenied) as denied:
-            queries.authorise_person(coach, pid)
+        with pytest.raises(access.AccessDenied) as denied:
+            access.authorise_person(coach, pid)
         refusals.add(str(denied.value))
     # another coach's participant and a pid that does not exist: indistinguishable
-    assert refusals == {queries.NOT_IN_CASELOAD}
+    assert refusals == {access.NOT_IN_CASELOAD}
 
 
 def test_authorise_person_refuses_analysts_and_anonymous(data_env):
     pid = pids_of(data_env)[0]
-    with pytest.raises(queries.AccessDenied, match="not available"):
-        queries.authorise_person(viewer("analyst"), pid)
-    with pytest.raises(queries.AccessDenied, match="Log in"):
-        queries.authorise_person(None, pid)
+    with pytest.raises(access.AccessDenied, match="not available"):
+        access.authorise_person(viewer("analyst"), pid)
+    with pytest.raises(access.AccessDenied, match="Log in"):
+        access.authorise_person(None, pid)
 
 
 def test_query_values_are_bound_not_spliced(data_env):
     """A pid that would be SQL if spliced in finds nobody (and fails nobody)."""
     manager = viewer("program_manager")
     for pid in ["' or 1=1 --", "x' union select * from marts.participants --", "%", "*"]:
-        assert queries.authorise_person(manager, pid) is None
+        assert access.authorise_person(manager, pid) is None
 
 
-def public_viewer_functions():
+def query_modules() -> list[ModuleType]:
+    """Every module of `dashboards.queries`, found by walking the package: a new one included."""
+    return [
+        importlib.import_module(found.name)
+        for found in pkgutil.walk_packages(dashboards.queries.__path__, "dashboards.queries.")
+    ]
+
+
+def viewer_functions(module: ModuleType) -> list[tuple[str, Callable]]:
+    """The module's own public functions (cached or not) whose first parameter is `viewer`."""
     return [
         (name, function)
-        for name, function in inspect.getmembers(queries, inspect.isfunction)
+        for name, function in vars(module).items()
         if not name.startswith("_")
-        and function.__module__ == queries.__name__
+        and callable(function)
+        and not inspect.isclass(function)
+        and getattr(function, "__module__", None) == module.__name__
         and next(iter(inspect.signature(function).parameters), None) == "viewer"
     ]
 
 
-def call_with(function, someone: User | None, pid: str):
+def public_viewer_functions() -> list[tuple[str, Callable]]:
+    return [pair for module in query_modules() for pair in viewer_functions(module)]
+
+
+# The checks of dashboards.access itself, with the pages each guards (authorise: the one it is
+# asked about). A new function there that takes a viewer fails the walk until it is named here.
+ACCESS_CHECKS = {"authorise": ALL_PAGES, "authorise_person": ("person",)}
+
+
+def guarded_reads() -> list[tuple[str, Callable, str | None]]:
+    """(name, function, page) for every function that takes a viewer in dashboards.access,
+    dashboards.snapshot and every module of dashboards.queries. A queries module says which
+    page its reads serve in `PAGE` (None: every logged-in role); without it the walk fails."""
+    found = []
+    for module in [access, published, *query_modules()]:
+        for name, function in viewer_functions(module):
+            where = f"{module.__name__}.{name}"
+            if module is access:
+                assert name in ACCESS_CHECKS, f"{where} takes a viewer: add it to ACCESS_CHECKS"
+                pages = ACCESS_CHECKS[name]
+            else:
+                assert hasattr(module, "PAGE"), (
+                    f"{where} takes a viewer, but {module.__name__} declares no PAGE "
+                    "(the page whose roles may read it; None for every logged-in role)"
+                )
+                pages = (module.PAGE,)
+            found.extend((where, function, page) for page in pages)
+    return found
+
+
+def call_with(function, someone: User | None, pid: str, page: str | None = None, **given):
     arguments = {}
     for name, parameter in list(inspect.signature(function).parameters.items())[1:]:
         if name == "pid":
             arguments[name] = pid
+        elif name == "page":
+            arguments[name] = page
+        elif name in given:
+            arguments[name] = given[name]
         elif parameter.default is inspect.Parameter.empty:
             arguments[name] = None
     return function(someone, **arguments)
 
 
-def test_every_public_query_refuses_an_anonymous_viewer(data_env):
-    functions = public_viewer_functions()
+def refused_viewers(page: str | None) -> list[User | None]:
+    """Anonymous, and each role the issue's table does not give `page` (every role may read
+    what serves every page); an unknown role too, for a page's reads."""
+    if page is None:
+        return [None]
+    return [
+        None,
+        *(viewer(role, "C-01") for role in sorted(ROLE_PAGES) if page not in ROLE_PAGES[role]),
+        viewer("administrator"),
+    ]
+
+
+@pytest.fixture
+def unreadable_data_dir(tmp_path, monkeypatch) -> Path:
+    """A data dir whose snapshot and identities file are not what they claim: any read of
+    them raises, so a query that reads before it refuses fails the test instead of refusing."""
+    (tmp_path / "published").mkdir()
+    (tmp_path / "published" / "current.duckdb").write_bytes(b"not a duckdb file")
+    (tmp_path / "access").mkdir()
+    (tmp_path / "access" / "identities.json").write_text("{ not json")
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_every_public_query_refuses_the_wrong_viewer_before_reading(unreadable_data_dir):
+    """Walks access, snapshot and the whole `dashboards.queries` package: every function that
+    takes a viewer refuses anonymous viewers and every role its page is not for — with
+    AccessDenied, before it reads the snapshot or the identities file, reveals an identity or
+    writes the audit log. A query added later without a check fails here."""
+    reads = guarded_reads()
+    names = {name.rsplit(".", 1)[-1] for name, _, _ in reads}
     assert {
+        "authorise",
+        "authorise_person",
+        "program_rules",
+        "cohort_scope",
+        "cohort_headline",
+        "cohort_effects",
+        "caseload",
+        "caseload_identities",
         "people",
         "person",
+        "person_panels",
         "person_days",
         "person_weeks",
-        "caseload_identities",
         "person_identity",
-    } <= {n for n, _ in functions}
-    pid = pids_of(data_env)[0]
+        "run_history",
+        "source_files_by_source",
+        "coverage_by_week",
+    } <= names
+    assert {module.__name__ for module in query_modules()} >= {
+        f"dashboards.queries.{page}" for page in ("cohort", "caseload", "person", "data_health")
+    }
     answered = []
-    for name, function in functions:
-        try:
-            call_with(function, None, pid)
-        except queries.AccessDenied:
-            continue
-        answered.append(name)
+    for name, function, page in reads:
+        for someone in refused_viewers(page):
+            revealed: set = set()
+            try:
+                call_with(function, someone, "p_0123456789abcdef", page, revealed=revealed)
+            except access.AccessDenied as denied:
+                if someone is None:
+                    assert "Log in" in str(denied), name
+                assert not revealed, name
+                continue
+            except Exception as error:  # a read before the check lands here
+                answered.append((name, page, someone and someone.role, repr(error)[:80]))
+                continue
+            answered.append((name, page, someone and someone.role, "answered"))
     assert answered == []
+    assert audit.read(unreadable_data_dir) == []
 
 
 def test_every_per_person_query_refuses_another_coachs_pid_and_analysts(data_env):
@@ -576,12 +676,12 @@ def test_every_per_person_query_refuses_another_coachs_pid_and_analysts(data_env
     answered = []
     for name, function in per_person:
         for someone, refusal in [
-            (coach, queries.NOT_IN_CASELOAD),
+            (coach, access.NOT_IN_CASELOAD),
             (viewer("analyst"), "not available"),
         ]:
             try:
                 call_with(function, someone, pid)
-            except queries.AccessDenied as denied:
+            except access.AccessDenied as denied:
                 if refusal in str(denied):
                     continue
             answered.append((name, someone.role))

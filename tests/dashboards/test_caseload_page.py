@@ -27,7 +27,9 @@ from page_harness import (
     snapshot_file,
 )
 
-from dashboards import queries
+from dashboards.access import NOT_IN_CASELOAD, AccessDenied
+from dashboards.queries import caseload as queries
+from dashboards.queries.identities import IdentitiesUnavailable
 from pipelines.lib import audit
 from pipelines.lib.identities import read_identities, write_identities
 from pipelines.lib.layout import DataDir
@@ -290,9 +292,9 @@ def test_data_layer_scopes_rows_to_the_viewer_coach(dashboard_dir, monkeypatch):
         assert sorted(rows["pid"].to_list()) == people
     assert queries.caseload(User("someone", "coach", coach_id=None)).height == 0
     for role in ("program_manager", "analyst"):
-        with pytest.raises(queries.AccessDenied):
+        with pytest.raises(AccessDenied):
             queries.caseload(User("someone", role))
-    with pytest.raises(queries.AccessDenied):
+    with pytest.raises(AccessDenied):
         queries.caseload(None)
 
 
@@ -383,7 +385,7 @@ def test_searching_for_someone_elses_participant_id_finds_nobody_like_a_made_up_
         search(at, text)
         assert not at.dataframe
         answers.append(([w.value for w in at.warning], [e.value for e in at.error]))
-    assert answers[0] == answers[1] == answers[2] == ([queries.NOT_IN_CASELOAD], [])
+    assert answers[0] == answers[1] == answers[2] == ([NOT_IN_CASELOAD], [])
     # each search is audited once, without what was typed
     searched = new_events(dashboard_dir, before, outcome="searched")
     assert [(e.user, e.page, e.pid) for e in searched] == [("coach", "caseload", None)] * 3
@@ -424,7 +426,7 @@ def test_identities_are_not_shown_when_the_audit_log_cannot_be_written(
     monkeypatch.setenv("STEADYBACK_DATA_DIR", str(data_dir))
     coach = User("someone", "coach", coach_id=first_coach(dashboard_dir))
     revealed: set = set()
-    with pytest.raises(queries.IdentitiesUnavailable, match="audit log cannot be written"):
+    with pytest.raises(IdentitiesUnavailable, match="audit log cannot be written"):
         queries.caseload_identities(coach, revealed)
     assert not revealed
 
@@ -460,5 +462,5 @@ def test_data_layer_gives_identities_to_the_persons_coach_only(dashboard_dir, mo
         }
     assert queries.caseload_identities(User("someone", "coach", coach_id=None), set()) == {}
     for someone in (User("someone", "program_manager"), User("someone", "analyst"), None):
-        with pytest.raises(queries.AccessDenied):
+        with pytest.raises(AccessDenied):
             queries.caseload_identities(someone, set())

@@ -27,7 +27,7 @@ from page_harness import (
 )
 from spell_oracle import expected_spells_frame, spell_inputs
 
-from dashboards import queries
+from dashboards.queries import cohort as queries
 from pipelines.lib.users import User
 
 ANALYST = User("analyst", "analyst")

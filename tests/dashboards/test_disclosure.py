@@ -20,8 +20,9 @@ import polars as pl
 import pytest
 from page_harness import query, snapshot_file
 
-from dashboards import disclosure, queries
+from dashboards import disclosure
 from dashboards.disclosure import MIN_CELL_SIZE, Atom, atoms, resolve
+from dashboards.queries import cohort as queries
 from pipelines.lib.users import User
 
 ANALYST = User("analyst", "analyst")

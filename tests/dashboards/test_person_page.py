@@ -26,8 +26,8 @@ from page_harness import (
 )
 from report_html import ReportHtml
 
-from dashboards import queries
-from dashboards.queries import PRINCIPLE_COLUMNS  # the seven marts.principles scores
+from dashboards.principles import PRINCIPLE_COLUMNS  # the seven marts.principles scores
+from dashboards.queries.identities import REVEAL_SETTING
 from pipelines.lib import audit
 from pipelines.lib.identities import read_identities, write_identities
 from pipelines.lib.layout import DataDir
@@ -444,7 +444,7 @@ def test_pain_panel_rolling_mean_baseline_and_responder_threshold(dashboard_dir,
 
 
 def test_responder_threshold_agrees_with_the_mart_for_everyone(dashboard_dir):
-    from dashboards.queries import responder_threshold
+    from dashboards.person_metrics import responder_threshold
 
     rows = query(
         dashboard_dir,
@@ -780,7 +780,7 @@ def test_coach_sees_the_participant_id_and_name_of_their_own_person(dashboard_di
 
 def test_a_documented_setting_gives_program_managers_the_ids(dashboard_dir, monkeypatch):
     pid, (participant_id, name, _) = a_named_person(dashboard_dir, first_coach(dashboard_dir))
-    monkeypatch.setenv(queries.REVEAL_SETTING, "program_manager")
+    monkeypatch.setenv(REVEAL_SETTING, "program_manager")
     before = len(audit.read(dashboard_dir))
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "person", pid=pid)
 
@@ -794,11 +794,11 @@ def test_a_setting_naming_another_role_shows_nothing_and_says_why(
     dashboard_dir, monkeypatch, setting
 ):
     pid, _ = a_named_person(dashboard_dir, first_coach(dashboard_dir))
-    monkeypatch.setenv(queries.REVEAL_SETTING, setting)
+    monkeypatch.setenv(REVEAL_SETTING, setting)
     at = open_app(dashboard_dir, monkeypatch, "program_manager", "person", pid=pid)
 
     assert identity_heading(at) is None
-    assert f"{queries.REVEAL_SETTING}={setting!r} may name only program_manager" in page_text(at)
+    assert f"{REVEAL_SETTING}={setting!r} may name only program_manager" in page_text(at)
 
 
 def test_a_display_name_is_shown_as_text_never_as_markdown(dashboard_dir, tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from generated_data import truth
 
-from dashboards.queries import PRINCIPLE_COLUMNS  # the seven marts.principles scores
+from dashboards.principles import PRINCIPLE_COLUMNS  # the seven marts.principles scores
 from pipelines.lib.pseudonym import pseudonymize
 from pipelines.lib.rules import AppliedRules, record_rules
 from pipelines.lib.sql_catalog import load_sql_tables

@@ -555,7 +555,7 @@ def share_of_people(yes: int, people: int) -> float | None:
 
 
 def test_cohort_figures_follow_the_rules(runs, dashboards_on):
-    from dashboards import queries
+    from dashboards.queries import cohort as queries
 
     latest: dict[str, tuple[int, float]] = {}
     for pid, week, adherence in rows(
@@ -592,7 +592,9 @@ def test_cohort_figures_follow_the_rules(runs, dashboards_on):
 
 
 def test_person_and_caseload_figures_follow_the_rules(runs, dashboards_on):
-    from dashboards import queries
+    from dashboards import person_metrics
+    from dashboards.queries import caseload as caseload_queries
+    from dashboards.queries import person as person_queries
 
     (as_of,) = rows(runs.snapshot, "select as_of from meta.snapshot")[0]
     weekly: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -607,21 +609,21 @@ def test_person_and_caseload_figures_follow_the_rules(runs, dashboards_on):
     outcomes = pain_outcomes(runs.snapshot, OVERRIDES)
     pid = min(pid for pid, o in outcomes.items() if o.baseline is not None)
 
-    panels = queries.person_panels(PROGRAM_MANAGER, pid)
+    panels = person_queries.person_panels(PROGRAM_MANAGER, pid)
     rules = panels["rules"]
     assert {key: getattr(rules, key) for key in OVERRIDES} == OVERRIDES
-    shown = queries.weekly_pain(panels["days"], as_of, rules)
+    shown = person_metrics.weekly_pain(panels["days"], as_of, rules)
     assert shown["program_week"].to_list() == [week for week, _ in weekly[pid]]
     assert shown["mean_pain"].to_list() == pytest.approx([mean for _, mean in weekly[pid]])
     baseline = outcomes[pid].baseline
-    assert queries.responder_threshold(baseline, rules) == pytest.approx(
+    assert person_metrics.responder_threshold(baseline, rules) == pytest.approx(
         baseline - max(1.0, 0.25 * baseline)
     )
 
     (coach,) = rows(runs.snapshot, "select coach_id from marts.participants where pid = ?", [pid])[
         0
     ]
-    caseload = queries.caseload(User(username="test-coach", role="coach", coach_id=coach))
+    caseload = caseload_queries.caseload(User(username="test-coach", role="coach", coach_id=coach))
     for person, means in caseload.select("pid", "weekly_pain").iter_rows():
         assert means == pytest.approx([mean for _, mean in weekly[person]]), person
 

@@ -28,6 +28,15 @@ PERSON_SCHEMA = {  # models.person_effects
     "ci_high": pl.Float64,
     "n_obs": pl.Int64,
 }
+RETENTION_SCHEMA = {  # models.retention
+    "days_since_enrolment": pl.Int64,
+    "at_risk": pl.Int64,
+    "disengaged": pl.Int64,
+    "censored": pl.Int64,
+    "still_engaged": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+}
 DOSE_RESPONSE_SCHEMA = {  # models.dose_response
     "band_order": pl.Int64,
     "band": pl.String,

@@ -13,6 +13,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from .contract import RETENTION_SCHEMA
+
 Z_95 = 1.959963984540054
 
 
@@ -27,17 +29,8 @@ def kaplan_meier(spells: pl.DataFrame) -> pl.DataFrame:
 
     The CI uses Greenwood's variance on the log(−log) scale, which stays inside 0–1.
     """
-    schema = {
-        "days_since_enrolment": pl.Int64,
-        "at_risk": pl.Int64,
-        "disengaged": pl.Int64,
-        "censored": pl.Int64,
-        "still_engaged": pl.Float64,
-        "ci_low": pl.Float64,
-        "ci_high": pl.Float64,
-    }
     if spells.is_empty():
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=RETENTION_SCHEMA)
     times = spells["days"].to_numpy()
     events = spells["disengaged"].to_numpy()
     rows = []
@@ -52,7 +45,7 @@ def kaplan_meier(spells: pl.DataFrame) -> pl.DataFrame:
                 greenwood += d / (at_risk * (at_risk - d))
         low, high = _loglog_ci(survival, greenwood)
         rows.append((int(t), at_risk, d, c, survival, low, high))
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=RETENTION_SCHEMA, orient="row")
 
 
 def _loglog_ci(survival: float, greenwood: float) -> tuple[float | None, float | None]:
