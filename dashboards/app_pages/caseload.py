@@ -9,11 +9,10 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import queries, session
+from dashboards import icons, queries, session
 from pipelines.lib import audit
 
-SEVERITY_ICONS = {"alert": "🔴", "warning": "🟠", "info": "🔵"}
-SEVERITY_MEANING = {
+SEVERITY_MEANING = {  # most urgent first
     "alert": "contact the person now",
     "warning": "raise it at the next contact",
     "info": "worth a look at the next review",
@@ -36,16 +35,15 @@ ROW_HEIGHT_PX = 35  # st.dataframe's default row height
 MAX_TABLE_HEIGHT_PX = 740
 
 
-def severity_text(severity: str | None) -> str:
-    return f"{SEVERITY_ICONS[severity]} {severity}" if severity else "—"
+def severity_tags(severity: str | None) -> list[str]:
+    """The "Most urgent" cell: one tag, coloured by severity (`icons.SEVERITY_COLORS`)."""
+    return [severity] if severity else []
 
 
 def flags_text(flags: list[dict]) -> str:
-    """Every open flag as "icon Label: evidence", most severe first."""
+    """Every open flag as "Label (severity): evidence", most severe first."""
     return "  ·  ".join(
-        f"{SEVERITY_ICONS.get(f['severity'], '')} {FLAG_LABELS.get(f['flag'], f['flag'])}: "
-        f"{f['evidence']}"
-        for f in flags
+        f"{FLAG_LABELS.get(f['flag'], f['flag'])} ({f['severity']}): {f['evidence']}" for f in flags
     )
 
 
@@ -95,7 +93,7 @@ def caseload_table(
             **who,
             "Status": [r["status"].replace("_", " ") for r in rows],
             "Week": [week_text(r) for r in rows],
-            "Most urgent": [severity_text(r["top_severity"]) for r in rows],
+            "Most urgent": [severity_tags(r["top_severity"]) for r in rows],
             "Open flags": [r["open_flags"] for r in rows],
             "Last practice": [r["last_practice"] for r in rows],
             "Days since": [r["days_since_practice"] for r in rows],
@@ -108,6 +106,7 @@ def caseload_table(
         schema_overrides={
             "Weekly adherence": pl.List(pl.Float64),
             "Weekly pain": pl.List(pl.Float64),
+            "Most urgent": pl.List(pl.String),
             "Last practice": pl.Date,
             "Days since": pl.Int64,
             "Week": pl.String,
@@ -148,7 +147,7 @@ if people.height == 0:
         f"Nobody is assigned to your coach id (**{viewer.coach_id or 'not set'}**) in the "
         "published data. If that is wrong, the program's roster lists another coach id for your "
         "participants — ask an administrator to check your account's coach id.",
-        icon="📭",
+        icon=icons.NOTHING_YET,
     )
     st.stop()
 
@@ -158,7 +157,9 @@ try:
     )
 except queries.IdentitiesUnavailable as unavailable:
     identities = None
-    st.info(f"{unavailable} Until then the caseload shows pseudonymous pids only.", icon="🪪")
+    st.info(
+        f"{unavailable} Until then the caseload shows pseudonymous pids only.", icon=icons.IDENTITY
+    )
 
 active = people.filter(pl.col("status") == "active")
 people_column, active_column, alert_column, flagged_column = st.columns(4)
@@ -195,7 +196,7 @@ only_flagged = toggle_column.toggle(
 audit_search(viewer, search)
 found = queries.search_caseload(people, identities or {}, search)
 if found.height == 0:
-    st.warning(queries.NOT_IN_CASELOAD, icon="🔎")
+    st.warning(queries.NOT_IN_CASELOAD, icon=icons.NOT_FOUND)
     st.stop()
 shown = found.filter(pl.col("open_flags") > 0) if only_flagged else found
 if shown.height == 0:
@@ -203,7 +204,7 @@ if shown.height == 0:
         "No open flags among the people found."
         if search.strip()
         else "No open flags in your caseload right now.",
-        icon="✅",
+        icon=icons.ALL_CLEAR,
     )
     st.stop()
 
@@ -236,10 +237,15 @@ event = st.dataframe(
         "Week": st.column_config.TextColumn(
             "Week", help="Program week containing the data date, of the prescribed weeks."
         ),
-        "Most urgent": st.column_config.TextColumn(
+        "Most urgent": st.column_config.MultiselectColumn(
             "Most urgent",
-            help="The most severe open flag: 🔴 alert — contact now; 🟠 warning — raise at the "
-            "next contact; 🔵 info — look at the next review.",
+            help="The most severe open flag: "
+            + "; ".join(
+                f"{icons.severity_mark(s)} {s} — {SEVERITY_MEANING[s]}" for s in SEVERITY_MEANING
+            )
+            + ". Empty: no open flag.",
+            options=list(SEVERITY_MEANING),
+            color=[icons.SEVERITY_COLORS[s] for s in SEVERITY_MEANING],
         ),
         "Open flags": st.column_config.NumberColumn(
             "Open flags", help="Flags still running at the data date.", format="%d"
@@ -289,7 +295,9 @@ if selected_rows:
 
 st.caption(
     "Flags (docs/metrics.md): "
-    + "; ".join(f"{SEVERITY_ICONS[s]} **{s}** — {SEVERITY_MEANING[s]}" for s in SEVERITY_ICONS)
+    + "; ".join(
+        f"{icons.severity_mark(s)} **{s}** — {SEVERITY_MEANING[s]}" for s in SEVERITY_MEANING
+    )
     + ". An open flag's severity grows as it lasts. Everything is as of the data date above; "
     "a day without a logged session counts as missed."
 )

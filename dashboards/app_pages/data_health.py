@@ -7,19 +7,9 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, disclosure, queries, session
+from dashboards import charts, disclosure, icons, queries, session
 from pipelines.lib.rules import RULES, describe
 
-STATUS_ICONS = {
-    "success": "✅",
-    "failure": "❌",
-    "canceled": "⛔",
-    "canceling": "⛔",
-    "started": "⏳",
-    "starting": "⏳",
-    "queued": "🕒",
-    "not_started": "🕒",
-}
 FAILED_ROW_STYLE = "background-color: rgba(228, 87, 46, 0.18)"
 FEW_PEOPLE = f"fewer than {disclosure.MIN_CELL_SIZE} people"
 
@@ -28,7 +18,7 @@ def people_text(frame: pl.DataFrame) -> pl.Expr:
     """The `people` column as the page shows it: a count, or FEW_PEOPLE where suppressed."""
     return (
         pl.when(pl.col("suppressed"))
-        .then(pl.lit(f"🔒 {FEW_PEOPLE}"))
+        .then(pl.lit(FEW_PEOPLE))
         .otherwise(pl.col("people").cast(pl.String))
         .alias("people")
     )
@@ -52,7 +42,11 @@ def when_text(moment: datetime | None) -> str:
 
 
 def status_text(status: str) -> str:
-    return f"{STATUS_ICONS.get(status, '•')} {status.replace('_', ' ')}"
+    return status.replace("_", " ")
+
+
+def status_icon(status: str) -> str:
+    return icons.RUN_STATUS.get(status, icons.RUN_STATUS_OTHER)
 
 
 def runs_table(runs: pl.DataFrame, snapshot_run_id: str | None) -> pl.DataFrame:
@@ -75,7 +69,7 @@ def runs_table(runs: pl.DataFrame, snapshot_run_id: str | None) -> pl.DataFrame:
 
 
 def highlight_failed(row) -> list[str]:
-    failed = row["Status"].split(" ", 1)[-1] in ("failure", "canceled")
+    failed = row["Status"] in ("failure", "canceled")
     return [FAILED_ROW_STYLE if failed else ""] * len(row)
 
 
@@ -93,16 +87,16 @@ def show_runs(snapshot: dict | None) -> None:
             f"No Dagster run history for this data dir: `{history.instance_dir}` does not exist. "
             "`steadyback run`, `steadyback demo` and the Dagster UI record their runs there; "
             "runs made another way (e.g. with a temporary instance) leave no history.",
-            icon="🗂️",
+            icon=icons.RUN_HISTORY,
         )
         return
     if history.state == "empty":
-        st.info(f"No runs recorded yet in `{history.instance_dir}`.", icon="🗂️")
+        st.info(f"No runs recorded yet in `{history.instance_dir}`.", icon=icons.RUN_HISTORY)
         return
     if history.state == "error":
         st.error(
             f"The run history in `{history.instance_dir}` could not be read: {history.error}",
-            icon="⚠️",
+            icon=icons.WARNING,
         )
         return
 
@@ -118,10 +112,13 @@ def show_runs(snapshot: dict | None) -> None:
         st.error(
             f"The latest run `{latest['run_id'][:8]}` (started {when_text(latest['started_at'])}) "
             f"ended in **{latest['status']}**: {latest['failure']}. {consequence}",
-            icon="❌",
+            icon=icons.FAILED,
         )
     elif latest["status"] in ("started", "starting", "queued", "not_started"):
-        st.info(f"Run `{latest['run_id'][:8]}` is {latest['status'].replace('_', ' ')}.", icon="⏳")
+        st.info(
+            f"Run `{latest['run_id'][:8]}` is {latest['status'].replace('_', ' ')}.",
+            icon=status_icon(latest["status"]),
+        )
 
     successes = runs.filter(pl.col("status") == "success")
     failed = runs.filter(pl.col("status").is_in(["failure", "canceled"]))
@@ -129,6 +126,7 @@ def show_runs(snapshot: dict | None) -> None:
     latest_column.metric(
         "Latest run",
         status_text(latest["status"]),
+        icon=status_icon(latest["status"]),
         help=f"Run {latest['run_id']}, started {when_text(latest['started_at'])}.",
     )
     success_column.metric(
@@ -183,7 +181,7 @@ def show_program_rules() -> None:
             "This snapshot does not record the program rules it was built with: it was "
             "published by an older steadyback. The pages explain its numbers with the default "
             "rules; the next run records the rules it applies.",
-            icon="📏",
+            icon=icons.RULES,
         )
     elif changed := applied.rules.changed():
         st.info(
@@ -193,10 +191,10 @@ def show_program_rules() -> None:
                 f"- **{key}**: {value:g} (default {default:g}) — {RULES[key].description}"
                 for key, value, default in changed
             ),
-            icon="📏",
+            icon=icons.RULES,
         )
     else:
-        st.success("Every program rule is at its default.", icon="📏")
+        st.success("Every program rule is at its default.", icon=icons.RULES)
     with st.expander("All program rules of this snapshot"):
         st.dataframe(
             pl.DataFrame(
@@ -267,11 +265,11 @@ def show_freshness(as_of) -> None:
         streams.with_columns(
             people_text(streams),
             pl.when(pl.col("suppressed"))
-            .then(pl.lit(f"🔒 {FEW_PEOPLE}"))
+            .then(pl.lit(FEW_PEOPLE))
             .when(pl.col("latest_day").is_null())
-            .then(pl.lit("⚠️ no data"))
+            .then(pl.lit("no data"))
             .when(pl.col("stale"))
-            .then(pl.lit("⚠️ stale"))
+            .then(pl.lit("stale"))
             .when(~pl.col("daily"))
             .then(pl.lit("occasional"))
             .otherwise(pl.lit("ok"))
@@ -310,11 +308,11 @@ def show_quarantine() -> None:
         st.error(
             f"{files.height} landing file{'s' if files.height != 1 else ''} could not be read "
             "at all; fix the export and drop the corrected file.",
-            icon="🗃️",
+            icon=icons.UNREADABLE_FILES,
         )
         st.dataframe(files, hide_index=True)
     else:
-        st.success("Every landing file could be read.", icon="✅")
+        st.success("Every landing file could be read.", icon=icons.ALL_CLEAR)
 
     summary = queries.ingest_issue_summary(viewer)
     if summary.height == 0:
@@ -400,12 +398,12 @@ def show_checks() -> None:
         help="Failed checks marked `-- @severity: warn`: published anyway.",
     )
     if failed.height == 0:
-        st.success(f"All {checks.height} checks passed.", icon="✅")
+        st.success(f"All {checks.height} checks passed.", icon=icons.ALL_CLEAR)
     st.dataframe(
         checks.with_columns(
             pl.when(pl.col("passed"))
-            .then(pl.lit("✅ passed"))
-            .otherwise(pl.lit("❌ failed"))
+            .then(pl.lit("passed"))
+            .otherwise(pl.lit("failed"))
             .alias("passed"),
             pl.when(pl.col("blocking"))
             .then(pl.lit("blocking"))
@@ -473,11 +471,11 @@ def show_coverage() -> None:
     else:
         st.info(
             f"Every program week so far describes {FEW_PEOPLE}: coverage is suppressed.",
-            icon="🔒",
+            icon=icons.SUPPRESSED,
         )
     if hidden_weeks:
         st.caption(
-            f"🔒 Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
+            f"{icons.SUPPRESSED} Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
             f"{', '.join(str(week) for week in hidden_weeks)} — {FEW_PEOPLE}, so not shown."
         )
     hidden_series = (
@@ -492,7 +490,7 @@ def show_coverage() -> None:
             else f"week{'s' if len(weeks) > 1 else ''} {', '.join(map(str, weeks))}"
         )
         st.caption(
-            f"🔒 {charts.coverage_series_name(measure, source)}: {which} not shown — its data "
+            f"{icons.SUPPRESSED} {charts.coverage_series_name(measure, source)}: {which} not shown — its data "
             f"comes from {FEW_PEOPLE}."
         )
 
@@ -504,7 +502,7 @@ if snapshot is None:
     st.info(
         "Freshness, quarantine, checks and coverage come from the published snapshot, and none "
         f"exists yet (`{queries.snapshot_path()}`). A failed run above says why.",
-        icon="📭",
+        icon=icons.NOTHING_YET,
     )
     st.stop()
 show_program_rules()

@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards import charts, queries, report, session
+from dashboards import charts, icons, queries, report, session
 from pipelines.lib import audit
 from pipelines.lib.rules import ProgramRules, percent_text
 from pipelines.lib.users import User
@@ -129,11 +129,13 @@ if requested is not None and requested not in labels:
         known = queries.authorise_person(viewer, requested)
     except queries.AccessDenied as denied:
         session.audit_person_view(viewer, "person", requested, outcome="denied")
-        st.error(str(denied), icon="🚫")
+        st.error(str(denied), icon=icons.REFUSED)
         st.stop()
     if known is None:
         shown = f"`{requested}`" if re.fullmatch(r"[A-Za-z0-9_.-]+", requested) else "(malformed)"
-        st.error(f"No participant with pid {shown} in the published snapshot.", icon="🔎")
+        st.error(
+            f"No participant with pid {shown} in the published snapshot.", icon=icons.NOT_FOUND
+        )
 
 # The selectbox keeps its identity across reruns (a key, not an index that follows the URL,
 # which would reset a fresh choice); a pid arriving in the URL is copied into it instead.
@@ -162,10 +164,10 @@ try:
     participant = queries.person(viewer, chosen)
 except queries.AccessDenied as denied:
     session.audit_person_view(viewer, "person", chosen, outcome="denied")
-    st.error(str(denied), icon="🚫")
+    st.error(str(denied), icon=icons.REFUSED)
     st.stop()
 if participant is None:  # the snapshot was replaced and this person is no longer in it
-    st.error(f"No participant with pid `{chosen}` in the published snapshot.", icon="🔎")
+    st.error(f"No participant with pid `{chosen}` in the published snapshot.", icon=icons.NOT_FOUND)
     st.stop()
 session.audit_person_view(viewer, "person", chosen)
 try:
@@ -174,7 +176,7 @@ try:
     )
 except queries.IdentitiesUnavailable as unavailable:
     identity = None
-    st.caption(f"🪪 {unavailable}")
+    st.caption(f"{icons.IDENTITY} {unavailable}")
 if identity is not None:
     st.subheader(
         " · ".join(_literal(part) for part in identity[:2] if part),
@@ -436,5 +438,5 @@ if missing:
             _missing_effect_reason(term, evidence, panels["models_published"], rules)
             for term in missing
         ),
-        icon="📏",
+        icon=icons.RULES,
     )
