@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import icons, queries, session
+from dashboards.figures import figure_row
 from pipelines.lib import audit
 
 SEVERITY_MEANING = {  # most urgent first
@@ -162,21 +163,19 @@ except queries.IdentitiesUnavailable as unavailable:
     )
 
 active = people.filter(pl.col("status") == "active")
-people_column, active_column, alert_column, flagged_column = st.columns(4)
-people_column.metric(
-    "Participants", people.height, help="Everyone the roster assigns to your coach id."
-)
-active_column.metric(
+figures = figure_row()
+figures.metric("Participants", people.height, help="Everyone the roster assigns to your coach id.")
+figures.metric(
     "Active",
     active.height,
     help="Enrolled, not withdrawn, and the program has not ended yet.",
 )
-alert_column.metric(
+figures.metric(
     "Contact now",
     people.filter(pl.col("alerts") > 0).height,
     help="People with at least one open alert flag: contact the person now.",
 )
-flagged_column.metric(
+figures.metric(
     "Any open flag",
     people.filter(pl.col("open_flags") > 0).height,
     help="People with at least one flag still running at the data date (alert, warning or info).",

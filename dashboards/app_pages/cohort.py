@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, disclosure, icons, queries, session
+from dashboards.figures import figure_row
 from pipelines.lib.rules import percent_text
 
 MIN_CELL = disclosure.MIN_CELL_SIZE
@@ -192,10 +193,9 @@ def show_headline(selection: queries.CohortSelection) -> None:
             _retention_definition(headline),
         ),
     ]
-    for column, (label, value, _, definition) in zip(
-        st.columns(len(headline_rows)), headline_rows, strict=True
-    ):
-        column.metric(label, value, help=definition)
+    figures = figure_row()
+    for label, value, _, definition in headline_rows:
+        figures.metric(label, value, help=definition)
     _csv_button(
         pl.DataFrame(
             {

@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, disclosure, icons, queries, session
+from dashboards.figures import figure_row
 from pipelines.lib.rules import RULES, describe
 
 FAILED_ROW_STYLE = "background-color: rgba(228, 87, 46, 0.18)"
@@ -122,19 +123,19 @@ def show_runs(snapshot: dict | None) -> None:
 
     successes = runs.filter(pl.col("status") == "success")
     failed = runs.filter(pl.col("status").is_in(["failure", "canceled"]))
-    latest_column, success_column, failed_column = st.columns(3)
-    latest_column.metric(
+    figures = figure_row()
+    figures.metric(
         "Latest run",
         status_text(latest["status"]),
         icon=status_icon(latest["status"]),
         help=f"Run {latest['run_id']}, started {when_text(latest['started_at'])}.",
     )
-    success_column.metric(
+    figures.metric(
         "Last successful run",
         when_text(successes["started_at"][0]) if successes.height else "none listed",
         help="Start time of the newest run that ended in success.",
     )
-    failed_column.metric(
+    figures.metric(
         "Failed runs",
         f"{failed.height} of {runs.height}",
         help=f"Failed or cancelled runs among the latest {runs.height} listed below.",
@@ -319,13 +320,13 @@ def show_quarantine() -> None:
         st.success("No row broke the spec: nothing quarantined, dropped or left unlinked.")
         return
     counts = dict(summary.group_by("action").agg(pl.col("rows").sum()).iter_rows())
-    quarantined_column, unlinked_column, other_column = st.columns(3)
-    quarantined_column.metric(
+    figures = figure_row()
+    figures.metric(
         "Rows quarantined",
         f"{counts.get('row quarantined', 0):,}",
         help="Rows that broke the export spec and were set aside (never reach the marts).",
     )
-    unlinked_column.metric(
+    figures.metric(
         "Rows not linked",
         f"{counts.get('row not linked', 0):,}",
         help="Rows whose participant (or Fitabase Id) is not in the roster.",
@@ -333,7 +334,7 @@ def show_quarantine() -> None:
     other = sum(
         n for action, n in counts.items() if action not in ("row quarantined", "row not linked")
     )
-    other_column.metric(
+    figures.metric(
         "Other issues",
         f"{other:,}",
         help="Files quarantined, unknown columns ignored, exact duplicates dropped.",
@@ -381,18 +382,18 @@ def show_checks() -> None:
         st.info("The snapshot holds no check results.")
         return
     failed = checks.filter(~pl.col("passed"))
-    passed_column, blocking_column, warning_column = st.columns(3)
-    passed_column.metric(
+    figures = figure_row()
+    figures.metric(
         "Checks passed",
         f"{checks.height - failed.height} of {checks.height}",
         help="Checks of the run that built this snapshot (meta.check_results).",
     )
-    blocking_column.metric(
+    figures.metric(
         "Blocking failures",
         failed.filter(pl.col("blocking")).height,
         help="A failed blocking check stops publication, so a published snapshot has none.",
     )
-    warning_column.metric(
+    figures.metric(
         "Warnings",
         failed.filter(~pl.col("blocking")).height,
         help="Failed checks marked `-- @severity: warn`: published anyway.",

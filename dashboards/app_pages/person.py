@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 
 from dashboards import charts, icons, queries, report, session
+from dashboards.figures import figure_row
 from pipelines.lib import audit
 from pipelines.lib.rules import ProgramRules, percent_text
 from pipelines.lib.users import User
@@ -225,31 +226,31 @@ counts = (
     if days.height
     else dict.fromkeys(("done", "missed", "unknown"), 0)
 )
-done_column, missed_column, unknown_column, streak_column, longest_column = st.columns(5)
-done_column.metric(
+figures = figure_row()
+figures.metric(
     "Days done",
     counts["done"],
     help="Program days up to today with at least one completed stretch session.",
 )
-missed_column.metric(
+figures.metric(
     "Days missed",
     counts["missed"],
     help="Program days up to today without a completed stretch session (the app is the "
     "record of practice).",
 )
-unknown_column.metric(
+figures.metric(
     "Days unknown",
     counts["unknown"],
     help="Days that have happened but cannot be judged — after a withdrawal. Never counted as "
     "missed or done.",
 )
-streak_column.metric(
+figures.metric(
     "Current streak",
     f"{queries.current_streak(days, as_of) if days.height else 0} d",
     help="Consecutive days done up to the latest day; today does not break it until it is "
     "over. A missed or unknown day ends a streak.",
 )
-longest_column.metric(
+figures.metric(
     "Longest streak",
     f"{queries.longest_streak(days, as_of) if days.height else 0} d",
     help="The most consecutive days done so far in the program. A missed or unknown day ends "
@@ -346,15 +347,15 @@ trend = queries.pain_trend(days, as_of)
 weekly = queries.weekly_pain(days, as_of, rules)
 baseline = outcome["pain_baseline"] if outcome else None
 threshold = queries.responder_threshold(baseline, rules)
-baseline_column, latest_column, change_column, responder_column = st.columns(4)
-baseline_column.metric(
+pain_figures = figure_row()
+pain_figures.metric(
     "Baseline pain",
     "—" if baseline is None else f"{baseline:.1f}",
     help=f"Mean daily pain (0–10) of program week 1, or week 2 when week 1 has fewer than "
     f"{rules.baseline_min_checkins} check-ins.",
 )
 latest = outcome["pain_latest"] if outcome else None
-latest_column.metric(
+pain_figures.metric(
     "Latest weekly pain",
     "—" if latest is None else f"{latest:.1f}",
     help=f"Mean pain of the most recent week after the baseline week with at least "
@@ -362,13 +363,13 @@ latest_column.metric(
     + (f" (week {outcome['pain_latest_week']})." if latest is not None else "."),
 )
 change = outcome["pain_change"] if outcome else None
-change_column.metric(
+pain_figures.metric(
     "Change",
     "—" if change is None else f"{change:+.1f}",
     help="Latest minus baseline weekly mean pain; below 0 = less pain.",
 )
 responder = outcome["pain_responder"] if outcome else None
-responder_column.metric(
+pain_figures.metric(
     "Pain responder",
     "not known yet" if responder is None else ("yes" if responder else "not yet"),
     help=f"Latest weekly mean at least {rules.responder_pain_points:g} points and at least "
