@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from dashboards import queries
+from dashboards.person_summary import PersonSummary, person_summary
 from pipelines.lib.rules import ProgramRules, percent_text
 
 STATE_COLORS = {
@@ -90,16 +91,17 @@ def progress_report_html(
     outcome: dict[str, Any] | None = panels["outcome"]
     rules: ProgramRules = panels["rules"]
     pid = str(person["pid"])
+    summary = person_summary(days, weeks, outcome, as_of, rules)  # the page's headline too
 
     body = "\n".join(
         [
             _header(person, snapshot),
-            _headline(days, weeks, as_of, rules),
+            _headline(summary, rules),
             '<div class="row">',
             _calendar(days, as_of),
             _sessions(weeks),
             "</div>",
-            _pain(days, outcome, as_of, rules),
+            _pain(days, summary, as_of, rules),
             _principles(principles),
             _footer(pid, snapshot, generated_at),
         ]
@@ -140,52 +142,43 @@ def _header(person: dict[str, Any], snapshot: dict[str, Any]) -> str:
     )
 
 
-def _headline(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date, rules: ProgramRules) -> str:
-    counts = (
-        queries.day_counts(days, as_of) if days.height else {"done": 0, "missed": 0, "unknown": 0}
-    )
-    complete = weeks.filter(pl.col("week_complete")) if weeks.height else weeks
-    adherent = (
-        complete.filter(pl.col("adherence") >= rules.adherent_share).height
-        if complete.height
-        else 0
-    )
+def _headline(summary: PersonSummary, rules: ProgramRules) -> str:
     threshold = percent_text(rules.adherent_share)
     tiles = [
         _metric(
             "days_done",
             "Days done",
-            str(counts["done"]),
+            str(summary.days_done),
             "Days with at least one completed stretch session.",
         ),
         _metric(
             "days_missed",
             "Days missed",
-            str(counts["missed"]),
+            str(summary.days_missed),
             "Program days up to today without a completed stretch session.",
         ),
         _metric(
             "days_unknown",
             "Days without data",
-            str(counts["unknown"]),
+            str(summary.days_unknown),
             "Days that cannot be judged (after a withdrawal); never counted as missed.",
         ),
         _metric(
             "current_streak",
             "Current streak",
-            f"{queries.current_streak(days, as_of) if days.height else 0} d",
+            f"{summary.current_streak} d",
             "Consecutive days done up to the latest day.",
         ),
         _metric(
             "longest_streak",
             "Longest streak",
-            f"{queries.longest_streak(days, as_of) if days.height else 0} d",
+            f"{summary.longest_streak} d",
             "The most consecutive days done so far.",
         ),
         _metric(
             "adherent_weeks",
             "Adherent weeks",
-            f"{adherent} of {complete.height}",
+            f"{summary.adherent_weeks} of {summary.complete_weeks}",
             f"Completed weeks with at least {threshold} of the prescribed sessions.",
         ),
     ]
@@ -272,17 +265,14 @@ def _sessions(weeks: pl.DataFrame) -> str:
     )
 
 
-def _pain(
-    days: pl.DataFrame, outcome: dict[str, Any] | None, as_of: date, rules: ProgramRules
-) -> str:
+def _pain(days: pl.DataFrame, summary: PersonSummary, as_of: date, rules: ProgramRules) -> str:
     weekly = queries.weekly_pain(days, as_of, rules)
-    baseline = outcome["pain_baseline"] if outcome else None
-    threshold = queries.responder_threshold(baseline, rules)
+    baseline, threshold = summary.pain_baseline, summary.responder_threshold
     title = "<h2>Pain</h2>\n"
-    summary = _pain_summary(outcome, threshold, rules)
+    text = _pain_summary(summary, rules)
     if not weekly.height:
         return (
-            f"<section>\n{title}{summary}<p>No week with at least "
+            f"<section>\n{title}{text}<p>No week with at least "
             f"{rules.baseline_min_checkins} pain check-ins yet.</p>\n</section>"
         )
     width, height, left, bottom, top = 300, 120, 18, 16, 6
@@ -331,39 +321,34 @@ def _pain(
         )
     parts.append("</svg>")
     return (
-        f'<section>\n{title}<div class="row"><div class="pain-text">{summary}'
+        f'<section>\n{title}<div class="row"><div class="pain-text">{text}'
         f'<p class="muted">Weekly mean pain (0–10, weeks with ≥ {rules.baseline_min_checkins} '
         "check-ins) by program week; dashed: baseline; dotted green: responder threshold.</p>"
         '</div><div class="pain-chart">' + "".join(parts) + "</div></div>\n</section>"
     )
 
 
-def _pain_summary(
-    outcome: dict[str, Any] | None, threshold: float | None, rules: ProgramRules
-) -> str:
-    if not outcome or outcome["pain_baseline"] is None:
+def _pain_summary(summary: PersonSummary, rules: ProgramRules) -> str:
+    baseline, threshold = summary.pain_baseline, summary.responder_threshold
+    if baseline is None or threshold is None:
         return (
             f"<p>No pain baseline yet (needs {rules.baseline_min_checkins} check-ins in week 1 "
             "or 2).</p>\n"
         )
-    baseline = outcome["pain_baseline"]
     text = (
         f'<p>Baseline <strong data-metric="pain_baseline">{baseline:.1f}</strong> '
-        f"(week {outcome['pain_baseline_week']})"
+        f"(week {summary.pain_baseline_week})"
     )
-    if outcome["pain_latest"] is not None:
-        change = outcome["pain_change"]
+    if summary.pain_latest is not None:
         text += (
-            f' → latest <strong data-metric="pain_latest">{outcome["pain_latest"]:.1f}</strong> '
-            f"(week {outcome['pain_latest_week']}): "
-            f'<strong data-metric="pain_change">{change:+.1f}</strong> points'
+            f' → latest <strong data-metric="pain_latest">{summary.pain_latest:.1f}</strong> '
+            f"(week {summary.pain_latest_week}): "
+            f'<strong data-metric="pain_change">{summary.pain_change:+.1f}</strong> points'
         )
-        if outcome["pain_change_pct"] is not None:
-            text += f" ({outcome['pain_change_pct']:+.0%})"
-    responder = outcome["pain_responder"]
-    verdict = "not known yet" if responder is None else ("yes" if responder else "not yet")
+        if summary.pain_change_pct is not None:
+            text += f" ({summary.pain_change_pct:+.0%})"
     text += (
-        f'. Pain responder: <strong data-metric="pain_responder">{verdict}</strong>'
+        f'. Pain responder: <strong data-metric="pain_responder">{summary.responder_text}</strong>'
         f" (weekly mean ≤ {threshold:.1f}: at least {rules.responder_pain_points:g} points and "
         f"{percent_text(rules.responder_pain_share)} below baseline).</p>\n"
     )
