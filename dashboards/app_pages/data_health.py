@@ -7,7 +7,7 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, disclosure, icons, queries, session
+from dashboards import charts, disclosure, icons, queries, row_counts, session
 from dashboards.figures import figure_row
 from pipelines.lib.rules import RULES, describe
 
@@ -249,15 +249,15 @@ def show_freshness(as_of) -> None:
                     "newest export was written.",
                     format="YYYY-MM-DD HH:mm",
                 ),
-                "rows_read": st.column_config.NumberColumn("Rows read"),
-                "rows_landed": st.column_config.NumberColumn(
-                    "Rows landed", help="Rows that passed the spec and reached raw/."
-                ),
+                "rows_read": st.column_config.NumberColumn("Rows read", help=row_counts.READ),
+                "rows_landed": st.column_config.NumberColumn("Rows landed", help=row_counts.LANDED),
                 "rows_quarantined": st.column_config.NumberColumn(
-                    "Rows quarantined", help="Rows set aside with a reason (see below)."
+                    "Rows quarantined", help=row_counts.QUARANTINED_LINES
                 ),
             },
         )
+        if note := row_counts.landed_vs_read_note(files):
+            st.caption(note)
     else:
         st.info("The snapshot lists no landing files.")
 
@@ -324,12 +324,12 @@ def show_quarantine() -> None:
     figures.metric(
         "Rows quarantined",
         f"{counts.get('row quarantined', 0):,}",
-        help="Rows that broke the export spec and were set aside (never reach the marts).",
+        help=row_counts.QUARANTINED_ISSUES,
     )
     figures.metric(
         "Rows not linked",
         f"{counts.get('row not linked', 0):,}",
-        help="Rows whose participant (or Fitabase Id) is not in the roster.",
+        help=row_counts.NOT_LINKED_ISSUES,
     )
     other = sum(
         n for action, n in counts.items() if action not in ("row quarantined", "row not linked")
@@ -337,7 +337,7 @@ def show_quarantine() -> None:
     figures.metric(
         "Other issues",
         f"{other:,}",
-        help="Files quarantined, unknown columns ignored, exact duplicates dropped.",
+        help=row_counts.OTHER_ISSUES,
     )
     st.dataframe(
         summary,
@@ -346,7 +346,7 @@ def show_quarantine() -> None:
             "source": "Source",
             "action": "Action",
             "severity": "Severity",
-            "rows": st.column_config.NumberColumn("Issues"),
+            "rows": st.column_config.NumberColumn("Issues", help=row_counts.ISSUES),
             "files": st.column_config.NumberColumn("Files"),
         },
     )
