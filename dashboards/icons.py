@@ -9,6 +9,8 @@ fails on any emoji in the dashboards' sources or in what a page sends to the bro
 
 from __future__ import annotations
 
+from dashboards.chart_style import SEVERITY_THEME
+
 APP = ":material/self_improvement:"
 PAGES = {
     "cohort": ":material/groups:",
@@ -45,10 +47,8 @@ RUN_STATUS_OTHER = ":material/pending:"
 
 SEVERITY = {"alert": FAILED, "warning": WARNING, "info": ":material/info:"}
 """A flag's severity → its icon (docs/metrics.md, Flags), most urgent first."""
-SEVERITY_COLORS = {"alert": "red", "warning": "orange", "info": "blue"}
-"""A flag's severity → the Streamlit theme colour of its icon and tag."""
 
 
 def severity_mark(severity: str) -> str:
     """The severity's icon in its colour, as markdown (captions, help, messages)."""
-    return f":{SEVERITY_COLORS[severity]}[{SEVERITY[severity]}]"
+    return f":{SEVERITY_THEME[severity]}[{SEVERITY[severity]}]"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from dashboards import chart_style as style
 from dashboards import icons, queries, session
 from dashboards.figures import figure_row
 from pipelines.lib import audit
@@ -37,7 +38,7 @@ MAX_TABLE_HEIGHT_PX = 740
 
 
 def severity_tags(severity: str | None) -> list[str]:
-    """The "Most urgent" cell: one tag, coloured by severity (`icons.SEVERITY_COLORS`)."""
+    """The "Most urgent" cell: one tag, coloured by severity (`chart_style.SEVERITY_THEME`)."""
     return [severity] if severity else []
 
 
@@ -244,7 +245,7 @@ event = st.dataframe(
             )
             + ". Empty: no open flag.",
             options=list(SEVERITY_MEANING),
-            color=[icons.SEVERITY_COLORS[s] for s in SEVERITY_MEANING],
+            color=[style.SEVERITY_THEME[s] for s in SEVERITY_MEANING],
         ),
         "Open flags": st.column_config.NumberColumn(
             "Open flags", help="Flags still running at the data date.", format="%d"
@@ -271,7 +272,7 @@ event = st.dataframe(
             "capped at 100 %. The week in progress is left out until it ends.",
             y_min=0,
             y_max=1,
-            color="green",
+            color=style.THEME_DONE,
         ),
         "Pain": st.column_config.TextColumn(
             "Pain (baseline → latest)",
@@ -284,7 +285,7 @@ event = st.dataframe(
             "in order.",
             y_min=0,
             y_max=10,
-            color="blue",
+            color=style.THEME_PRIMARY,
         ),
     },
 )

@@ -7,11 +7,11 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
+from dashboards import chart_style as style
 from dashboards import charts, disclosure, icons, queries, row_counts, session
 from dashboards.figures import figure_row
 from pipelines.lib.rules import RULES, describe
 
-FAILED_ROW_STYLE = "background-color: rgba(228, 87, 46, 0.18)"
 FEW_PEOPLE = f"fewer than {disclosure.MIN_CELL_SIZE} people"
 
 
@@ -71,7 +71,7 @@ def runs_table(runs: pl.DataFrame, snapshot_run_id: str | None) -> pl.DataFrame:
 
 def highlight_failed(row) -> list[str]:
     failed = row["Status"] in ("failure", "canceled")
-    return [FAILED_ROW_STYLE if failed else ""] * len(row)
+    return [style.FAILED_ROW_STYLE if failed else ""] * len(row)
 
 
 def show_runs(snapshot: dict | None) -> None:
