@@ -7,21 +7,15 @@ from datetime import date
 import plotly.graph_objects as go
 import polars as pl
 
+from dashboards import chart_style as style
+from dashboards.chart_style import style_figure
 from dashboards.disclosure import EFFECT, P_VALUE, POINTS, POINTS_CHANGE, SHARE
 from pipelines.lib.rules import percent_text
-
-DONE_COLOR = "#2e9e5b"
-MISSED_COLOR = "#e4572e"
-UNKNOWN_COLOR = "#9aa0a6"
-UPCOMING_COLOR = "#e8eaed"
-MEDIAN_COLOR = "#1f5fa8"
-BAND_COLOR = "rgba(31, 95, 168, 0.18)"
-PRESCRIBED_COLOR = "#444444"
 
 # Calendar cell categories, in colour-scale order.
 CALENDAR_STATES = ("upcoming", "unknown", "missed", "done")
 CALENDAR_LABELS = ("not yet", "no data", "missed", "done")
-CALENDAR_COLORS = (UPCOMING_COLOR, UNKNOWN_COLOR, MISSED_COLOR, DONE_COLOR)
+CALENDAR_COLORS = tuple(style.DAY_STATES[state] for state in CALENDAR_STATES)
 
 
 # --- cohort -------------------------------------------------------------------------------
@@ -51,7 +45,7 @@ def _add_band(
             mode="lines",
             line=edge,
             fill="tonexty",
-            fillcolor=BAND_COLOR,
+            fillcolor=style.BAND,
             hoverinfo="skip",
             name=name,
         )
@@ -61,7 +55,7 @@ def _add_band(
 def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure:
     """Median weekly adherence with its interquartile band, and the adherent-week line.
 
-    `weeks` is `queries.adherence_by_week(...)`; suppressed weeks are left out.
+    `weeks` is `queries.cohort.adherence_by_week(...)`; suppressed weeks are left out.
     """
     shown = weeks.filter(~pl.col("suppressed")).sort("week")
     week = shown["week"].to_list()
@@ -79,7 +73,7 @@ def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure
             x=week,
             y=shown["median"].to_list(),
             mode="lines+markers",
-            line={"color": MEDIAN_COLOR, "width": 3},
+            line={"color": style.PRIMARY, "width": 3},
             marker={"size": 8},
             name="median person",
             customdata=list(
@@ -103,27 +97,23 @@ def adherence_by_week_figure(weeks: pl.DataFrame, threshold: float) -> go.Figure
     )
     figure.add_hline(
         y=threshold,
-        line={"color": DONE_COLOR, "dash": "dash", "width": 2},
+        line={"color": style.DONE, "dash": "dash", "width": 2},
         annotation_text=f"adherent week ({percent_text(threshold)} of prescribed)",
         annotation_position="top left",
     )
-    figure.update_layout(
+    style_figure(
+        figure,
         xaxis={"title": {"text": "Program week"}, "dtick": 1},
         yaxis={"title": {"text": "Weekly adherence"}, "tickformat": ".0%", "range": [0, 1.05]},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        margin={"t": 40, "b": 40},
         hovermode="closest",
     )
     return figure
 
 
-ADHERENCE_BAND_COLORS = (MISSED_COLOR, "#f2a541", DONE_COLOR)
-"""Colours of the adherence bands, lowest to highest (band_order 1, 2, 3; `dose_response.bands`)."""
-
 COVERAGE_SERIES = {
-    "checkin_share": ("daily check-in", "#1f5fa8", "solid"),
-    "wear_share": ("tracker worn (tracker wearers)", DONE_COLOR, "dash"),
-    "sleep_share": ("night of sleep recorded (tracker wearers)", "#7b4fa8", "dot"),
+    "checkin_share": ("daily check-in", style.PRIMARY, "solid"),
+    "wear_share": ("tracker worn (tracker wearers)", style.DONE, "dash"),
+    "sleep_share": ("night of sleep recorded (tracker wearers)", style.SLEEP_RECORDED, "dot"),
 }
 """The data-coverage lines: column → (legend name, colour, dash)."""
 
@@ -196,7 +186,7 @@ def _wrap(text: str, width: int = 46) -> str:
 def pain_by_band_figure(bands: pl.DataFrame) -> go.Figure:
     """Weekly mean pain of each adherence band with 95 % interval whiskers.
 
-    `bands` is `queries.pain_by_adherence_band(...)`; suppressed band-weeks are left out.
+    `bands` is `queries.cohort.pain_by_adherence_band(...)`; suppressed band-weeks are left out.
     The bands are nudged apart on the x axis so their whiskers do not overlap.
     """
     shown = bands.filter(~pl.col("suppressed")).sort("band_order", "week")
@@ -212,7 +202,7 @@ def pain_by_band_figure(bands: pl.DataFrame) -> go.Figure:
                 y=means,
                 mode="lines+markers",
                 name=f"adherence {name}",
-                line={"color": ADHERENCE_BAND_COLORS[(order - 1) % 3], "width": 2},
+                line={"color": style.ADHERENCE_BANDS[(order - 1) % 3], "width": 2},
                 marker={"size": 7},
                 error_y={
                     "type": "data",
@@ -231,11 +221,10 @@ def pain_by_band_figure(bands: pl.DataFrame) -> go.Figure:
                 ),
             )
         )
-    figure.update_layout(
+    style_figure(
+        figure,
         xaxis={"title": {"text": "Program week"}, "dtick": 1},
         yaxis={"title": {"text": "Mean weekly pain (0–10)"}},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        margin={"t": 40, "b": 40},
         height=380,
     )
     return figure
@@ -246,7 +235,7 @@ def principles_by_group_figure(
 ) -> go.Figure:
     """Mean principle scores as a heat map: rows are groups, columns the seven principles.
 
-    `cells` is `queries.principles_by_group(...)`. A suppressed cell has no number (grey)
+    `cells` is `queries.cohort.principles_by_group(...)`. A suppressed cell has no number (grey)
     and its hover says why; a cell without any score says so too.
     """
     groups = cells["group"].unique(maintain_order=True).to_list()
@@ -284,7 +273,7 @@ def principles_by_group_figure(
             z=[[0] * len(principles) for _ in groups],
             x=x,
             y=groups,
-            colorscale=[[0, UPCOMING_COLOR], [1, UPCOMING_COLOR]],
+            colorscale=[[0, style.UPCOMING], [1, style.UPCOMING]],
             showscale=False,
             hoverinfo="skip",
             xgap=2,
@@ -303,21 +292,28 @@ def principles_by_group_figure(
             customdata=hover,
             hovertemplate="%{customdata}<extra></extra>",
             hoverongaps=True,
-            colorscale=[[0, "#d7301f"], [0.5, "#fdd49e"], [1, "#1a9850"]],
+            colorscale=style.SCORE_COLORSCALE,
             zmin=0,
             zmax=1,
             xgap=2,
             ygap=2,
-            colorbar={"title": {"text": "Score"}, "tickformat": ".0%", "thickness": 14},
+            colorbar={
+                "title": {"text": "Score"},
+                "tickformat": ".0%",
+                "thickness": style.COLORBAR_THICKNESS,
+            },
             name="mean score",
         )
     )
-    figure.update_layout(
+    style_figure(
+        figure,
+        legend_above=False,
+        top=60,
+        bottom=20,
         yaxis={"autorange": "reversed", "automargin": True},
         xaxis={"side": "top"},
         height=120 + 38 * max(1, len(groups)),
-        margin={"t": 60, "b": 20},
-        plot_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor=style.TRANSPARENT,
     )
     return figure
 
@@ -325,7 +321,7 @@ def principles_by_group_figure(
 def dose_response_figure(bands: pl.DataFrame) -> go.Figure:
     """Mean pain change per adherence band with its 95 % interval; below 0 = less pain.
 
-    `bands` is `queries.dose_response(...)`; bands without a mean (suppressed or empty)
+    `bands` is `queries.cohort.dose_response(...)`; bands without a mean (suppressed or empty)
     are left out.
     """
     shown = bands.filter(pl.col("mean_pain_change").is_not_null()).sort("band_order")
@@ -338,7 +334,7 @@ def dose_response_figure(bands: pl.DataFrame) -> go.Figure:
             name="mean change (95 % interval)",
             marker={
                 "size": 14,
-                "color": [ADHERENCE_BAND_COLORS[(row["band_order"] - 1) % 3] for row in rows],
+                "color": [style.ADHERENCE_BANDS[(row["band_order"] - 1) % 3] for row in rows],
             },
             error_y={
                 "type": "data",
@@ -362,11 +358,13 @@ def dose_response_figure(bands: pl.DataFrame) -> go.Figure:
             ),
         )
     )
-    figure.add_hline(y=0, line={"color": "#999999", "width": 1})
-    figure.update_layout(
+    figure.add_hline(y=0, line={"color": style.REFERENCE, "width": 1})
+    style_figure(
+        figure,
+        legend_above=False,
+        top=30,
         xaxis={"title": {"text": "Mean adherence over completed weeks"}},
         yaxis={"title": {"text": "Pain change, latest − baseline (points)"}, "zeroline": False},
-        margin={"t": 30, "b": 40},
         height=360,
         showlegend=False,
     )
@@ -376,7 +374,7 @@ def dose_response_figure(bands: pl.DataFrame) -> go.Figure:
 def retention_figure(weeks: pl.DataFrame) -> go.Figure:
     """Share still engaged at the end of each program week, with its 95 % band.
 
-    `weeks` is `queries.retention_by_week(...)`; weeks without a share (suppressed) are left
+    `weeks` is `queries.cohort.retention_by_week(...)`; weeks without a share (suppressed) are left
     out.
     """
     shown = weeks.filter(pl.col("still_engaged").is_not_null()).sort("week")
@@ -395,7 +393,7 @@ def retention_figure(weeks: pl.DataFrame) -> go.Figure:
             x=week,
             y=shown["still_engaged"].to_list(),
             mode="lines+markers",
-            line={"color": MEDIAN_COLOR, "width": 3, "shape": "hv"},
+            line={"color": style.PRIMARY, "width": 3, "shape": "hv"},
             name="still engaged",
             customdata=list(
                 zip(
@@ -412,11 +410,10 @@ def retention_figure(weeks: pl.DataFrame) -> go.Figure:
             ),
         )
     )
-    figure.update_layout(
+    style_figure(
+        figure,
         xaxis={"title": {"text": "Program week (0 = enrolment)"}, "dtick": 1},
         yaxis={"title": {"text": "Still engaged"}, "tickformat": ".0%", "range": [0, 1.05]},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        margin={"t": 40, "b": 40},
         height=360,
     )
     return figure
@@ -425,7 +422,7 @@ def retention_figure(weeks: pl.DataFrame) -> go.Figure:
 def data_coverage_figure(coverage: pl.DataFrame) -> go.Figure:
     """Share of elapsed person-days with each kind of data, per program week.
 
-    `coverage` is `queries.data_coverage(...)`; suppressed weeks are left out of each line.
+    `coverage` is `queries.cohort.data_coverage(...)`; suppressed weeks are left out of each line.
     """
     figure = go.Figure()
     for column, (name, color, dash) in COVERAGE_SERIES.items():
@@ -447,11 +444,10 @@ def data_coverage_figure(coverage: pl.DataFrame) -> go.Figure:
                 ),
             )
         )
-    figure.update_layout(
+    style_figure(
+        figure,
         xaxis={"title": {"text": "Program week"}, "dtick": 1},
         yaxis={"title": {"text": "Share of elapsed days"}, "tickformat": ".0%", "range": [0, 1.05]},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        margin={"t": 40, "b": 40},
         height=340,
     )
     return figure
@@ -460,7 +456,7 @@ def data_coverage_figure(coverage: pl.DataFrame) -> go.Figure:
 def cohort_effects_figure(effects: pl.DataFrame) -> go.Figure:
     """Forest plot of `models.cohort_effects`: each term's estimate and 95 % interval.
 
-    `effects` is `queries.cohort_effects(...)` with a `sentence` column (`effect_sentence`),
+    `effects` is `queries.cohort.cohort_effects(...)` with a `sentence` column (`effect_sentence`),
     used as the row label. Terms without an estimate are left out.
     """
     rows = effects.filter(pl.col("estimate").is_not_null()).to_dicts()
@@ -474,7 +470,7 @@ def cohort_effects_figure(effects: pl.DataFrame) -> go.Figure:
             ],
             mode="markers",
             name="estimate (95 % interval)",
-            marker={"size": 12, "color": MEDIAN_COLOR, "symbol": "square"},
+            marker={"size": 12, "color": style.PRIMARY, "symbol": "square"},
             error_x={
                 "type": "data",
                 "symmetric": False,
@@ -504,12 +500,15 @@ def cohort_effects_figure(effects: pl.DataFrame) -> go.Figure:
             ),
         )
     )
-    figure.add_vline(x=0, line={"color": "#999999", "width": 1})
+    figure.add_vline(x=0, line={"color": style.REFERENCE, "width": 1})
     # 0 (no association) always in view, with a margin on both sides
     low = min([0.0, *(row["ci_low"] for row in rows)])
     high = max([0.0, *(row["ci_high"] for row in rows)])
     pad = 0.08 * (high - low or 1.0)
-    figure.update_layout(
+    style_figure(
+        figure,
+        legend_above=False,
+        top=30,
         xaxis={
             "title": {"text": "Change in pain (0–10 points); below 0 = less pain"},
             "zeroline": False,
@@ -517,7 +516,6 @@ def cohort_effects_figure(effects: pl.DataFrame) -> go.Figure:
         },
         yaxis={"automargin": True, "autorange": "reversed"},
         height=110 + 70 * max(1, len(rows)),
-        margin={"t": 30, "b": 40},
         showlegend=False,
     )
     return figure
@@ -592,17 +590,20 @@ def calendar_figure(days: pl.DataFrame, as_of: date) -> go.Figure:
                 "title": {"text": "Day"},
                 "tickvals": list(range(steps)),
                 "ticktext": list(CALENDAR_LABELS),
-                "thickness": 14,
+                "thickness": style.COLORBAR_THICKNESS,
                 "len": 0.6,
             },
         )
     )
-    figure.update_layout(
+    style_figure(
+        figure,
+        legend_above=False,
+        top=60,
+        bottom=20,
         yaxis={"autorange": "reversed", "title": None},
         xaxis={"side": "top", "title": None},
         height=max(260, 42 * len(weeks) + 90),
-        margin={"t": 60, "b": 20},
-        plot_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor=style.TRANSPARENT,
     )
     return figure
 
@@ -620,9 +621,7 @@ def weekly_sessions_figure(weeks: pl.DataFrame) -> go.Figure:
             x=started["week"].to_list(),
             y=started["sessions"].to_list(),
             name="sessions done",
-            marker={
-                "color": [DONE_COLOR if done else "rgba(46, 158, 91, 0.4)" for done in complete]
-            },
+            marker={"color": [style.DONE if done else style.IN_PROGRESS for done in complete]},
             customdata=[
                 "complete" if done else f"in progress ({elapsed} of 7 days)"
                 for done, elapsed in zip(complete, started["days_elapsed"].to_list(), strict=True)
@@ -638,35 +637,25 @@ def weekly_sessions_figure(weeks: pl.DataFrame) -> go.Figure:
             marker={
                 "symbol": "line-ew-open",
                 "size": 28,
-                "color": PRESCRIBED_COLOR,
+                "color": style.INK,
                 "line": {"width": 3},
             },
             name="prescribed",
             hovertemplate="Week %{x}<br>%{y} prescribed<extra></extra>",
         )
     )
-    figure.update_layout(
+    style_figure(
+        figure,
         xaxis={"title": {"text": "Program week"}, "dtick": 1},
         yaxis={"title": {"text": "Stretch sessions"}, "rangemode": "tozero"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         height=300,
-        margin={"t": 40, "b": 40},
         bargap=0.35,
     )
     return figure
 
 
-GENTLE_COLOR = DONE_COLOR
-MODERATE_COLOR = "#f2a541"
-AGGRESSIVE_COLOR = MISSED_COLOR
-BREATHING_COLOR = "#1f5fa8"
-STABILITY_COLOR = "#8e5bb5"
-STEPS_COLOR = "#2a7f9e"
-SLEEP_COLOR = "#5b4b9a"
-PAIN_COLOR = "#c0392b"
 WEAR_STATES = ("worn", "not_worn", "no_data")
 WEAR_LABELS = {"worn": "tracker worn", "not_worn": "not worn", "no_data": "no tracker data"}
-WEAR_COLORS = {"worn": "#9ccfe0", "not_worn": MISSED_COLOR, "no_data": UNKNOWN_COLOR}
 
 
 def _week_label(week: int, complete: bool) -> str:
@@ -683,13 +672,13 @@ def discomfort_figure(discomfort: pl.DataFrame, gentle_max: int, aggressive_min:
         zip(discomfort["discomfort"].to_list(), discomfort["sessions"].to_list(), strict=True)
     )
     bands = (
-        (f"gentle (0–{gentle_max})", range(0, gentle_max + 1), GENTLE_COLOR),
+        (f"gentle (0–{gentle_max})", range(0, gentle_max + 1), style.DONE),
         (
             f"moderate ({gentle_max + 1}–{aggressive_min - 1})",
             range(gentle_max + 1, aggressive_min),
-            MODERATE_COLOR,
+            style.MIDDLE,
         ),
-        (f"aggressive ({aggressive_min}–10)", range(aggressive_min, 11), AGGRESSIVE_COLOR),
+        (f"aggressive ({aggressive_min}–10)", range(aggressive_min, 11), style.MISSED),
     )
     figure = go.Figure()
     for name, ratings, color in bands:
@@ -703,7 +692,8 @@ def discomfort_figure(discomfort: pl.DataFrame, gentle_max: int, aggressive_min:
                 hovertemplate=f"Discomfort %{{x}}/10<br>%{{y}} session(s)<extra>{name}</extra>",
             )
         )
-    figure.update_layout(
+    style_figure(
+        figure,
         xaxis={
             "title": {"text": "Peak discomfort during the session (0–10)"},
             "dtick": 1,
@@ -714,9 +704,7 @@ def discomfort_figure(discomfort: pl.DataFrame, gentle_max: int, aggressive_min:
             "rangemode": "tozero",
             "dtick": 1 if max(counts.values(), default=0) <= 10 else None,
         },
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         height=300,
-        margin={"t": 40, "b": 40},
         bargap=0.15,
     )
     return figure
@@ -744,7 +732,7 @@ def breathing_stability_figure(principles: pl.DataFrame) -> go.Figure:
             "breathing_sessions",
             "breathing_known_sessions",
             "stretch sessions with guided breathing",
-            BREATHING_COLOR,
+            style.PRIMARY,
             "sessions with guided breathing",
         ),
         (
@@ -752,7 +740,7 @@ def breathing_stability_figure(principles: pl.DataFrame) -> go.Figure:
             "stability_days",
             "stretch_days",
             "practice days followed by stability work",
-            STABILITY_COLOR,
+            style.STABILITY,
             "practice days with a stability follow-up",
         ),
     ):
@@ -773,13 +761,12 @@ def breathing_stability_figure(principles: pl.DataFrame) -> go.Figure:
                 ),
             )
         )
-    figure.update_layout(
+    style_figure(
+        figure,
         barmode="group",
         xaxis={"title": {"text": "Program week"}, "dtick": 1},
         yaxis={"title": {"text": "Share"}, "tickformat": ".0%", "range": [0, 1.15]},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         height=300,
-        margin={"t": 40, "b": 40},
     )
     return figure
 
@@ -787,7 +774,7 @@ def breathing_stability_figure(principles: pl.DataFrame) -> go.Figure:
 def activity_sleep_figure(elapsed: pl.DataFrame) -> go.Figure:
     """Daily steps (worn days only), sleep, and a strip of the tracker's wear state per day.
 
-    `elapsed` is the person's elapsed program days (`queries.elapsed_days`). A day the
+    `elapsed` is the person's elapsed program days (`person_metrics.elapsed_days`). A day the
     tracker was not worn or sent nothing has no steps bar at all (never a zero) and shows in
     the strip instead; sleep is a line broken at nights without a record.
     """
@@ -799,7 +786,7 @@ def activity_sleep_figure(elapsed: pl.DataFrame) -> go.Figure:
             x=worn["day"].to_list(),
             y=worn["steps"].to_list(),
             name="steps (worn days)",
-            marker={"color": STEPS_COLOR},
+            marker={"color": style.STEPS},
             customdata=worn["active_minutes"].to_list(),
             hovertemplate=(
                 "%{x|%a %d %b}<br>%{y:,} steps<br>%{customdata} active minutes<extra></extra>"
@@ -817,7 +804,7 @@ def activity_sleep_figure(elapsed: pl.DataFrame) -> go.Figure:
             name="sleep (hours)",
             mode="lines+markers",
             connectgaps=False,
-            line={"color": SLEEP_COLOR},
+            line={"color": style.SLEEP},
             marker={"size": 5},
             hovertemplate="%{x|%a %d %b}<br>slept %{y:.1f} h<extra></extra>",
             yaxis="y2",
@@ -830,7 +817,7 @@ def activity_sleep_figure(elapsed: pl.DataFrame) -> go.Figure:
                 x=on_days["day"].to_list(),
                 y=[1] * on_days.height,
                 name=WEAR_LABELS[state],
-                marker={"color": WEAR_COLORS[state]},
+                marker={"color": style.WEAR_STATES[state]},
                 hovertemplate=(
                     f"%{{x|%a %d %b}}<br>{WEAR_LABELS[state]}"
                     + ("" if state == "worn" else " — steps unknown, not zero")
@@ -839,14 +826,14 @@ def activity_sleep_figure(elapsed: pl.DataFrame) -> go.Figure:
                 yaxis="y3",
             )
         )
-    figure.update_layout(
+    style_figure(
+        figure,
+        bottom=30,
         xaxis={"type": "date", "anchor": "y3"},
         yaxis={"domain": [0.5, 1], "title": {"text": "Steps"}, "rangemode": "tozero"},
         yaxis2={"domain": [0.16, 0.44], "title": {"text": "Sleep (h)"}, "rangemode": "tozero"},
         yaxis3={"domain": [0, 0.08], "visible": False, "range": [0, 1]},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         height=440,
-        margin={"t": 40, "b": 30},
         bargap=0.1,
     )
     return figure
@@ -862,9 +849,9 @@ def pain_figure(
 ) -> go.Figure:
     """Daily pain check-ins, their rolling mean, weekly means, baseline and responder threshold.
 
-    `trend` is `queries.pain_trend`, `weekly` `queries.weekly_pain` (weeks with at least
+    `trend` is `person_metrics.pain_trend`, `weekly` `person_metrics.weekly_pain` (weeks with at least
     `min_checkins` check-ins). The baseline and the responder threshold
-    (`queries.responder_threshold`) are drawn across the whole period.
+    (`person_metrics.responder_threshold`) are drawn across the whole period.
     """
     checked = trend.filter(pl.col("pain").is_not_null())
     figure = go.Figure()
@@ -874,7 +861,7 @@ def pain_figure(
             y=checked["pain"].to_list(),
             mode="markers",
             name="daily check-in",
-            marker={"color": "rgba(192, 57, 43, 0.45)", "size": 6},
+            marker={"color": style.CHECKIN_DOT, "size": 6},
             hovertemplate="%{x|%a %d %b}<br>pain %{y}/10<extra></extra>",
         )
     )
@@ -885,7 +872,7 @@ def pain_figure(
             mode="lines",
             connectgaps=False,
             name="7-day mean",
-            line={"color": PAIN_COLOR, "width": 3},
+            line={"color": style.PAIN, "width": 3},
             customdata=trend["rolling_checkins"].to_list(),
             hovertemplate=(
                 "%{x|%a %d %b}<br>7-day mean %{y:.1f} (%{customdata} check-ins)<extra></extra>"
@@ -901,8 +888,8 @@ def pain_figure(
             marker={
                 "symbol": "diamond",
                 "size": 11,
-                "color": MEDIAN_COLOR,
-                "line": {"color": "white", "width": 1},
+                "color": style.PRIMARY,
+                "line": {"color": style.WHITE, "width": 1},
             },
             customdata=list(
                 zip(weekly["program_week"].to_list(), weekly["checkin_days"].to_list(), strict=True)
@@ -922,7 +909,7 @@ def pain_figure(
                 y=[baseline, baseline],
                 mode="lines",
                 name=f"baseline {baseline:.1f} (week {baseline_week})",
-                line={"color": PRESCRIBED_COLOR, "dash": "dash", "width": 2},
+                line={"color": style.INK, "dash": "dash", "width": 2},
                 hovertemplate=f"Baseline: week {baseline_week} mean {baseline:.1f}<extra></extra>",
             )
         )
@@ -933,19 +920,18 @@ def pain_figure(
                 y=[threshold, threshold],
                 mode="lines",
                 name=f"responder threshold {threshold:.1f}",
-                line={"color": DONE_COLOR, "dash": "dot", "width": 2},
+                line={"color": style.DONE, "dash": "dot", "width": 2},
                 hovertemplate=(
                     f"A weekly mean at or below {threshold:.1f} makes a pain responder"
                     "<extra></extra>"
                 ),
             )
         )
-    figure.update_layout(
+    style_figure(
+        figure,
         xaxis={"type": "date"},
         yaxis={"title": {"text": "Pain (0–10)"}, "range": [-0.3, 10.3], "dtick": 2},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         height=340,
-        margin={"t": 40, "b": 40},
     )
     return figure
 
@@ -1023,20 +1009,27 @@ def principles_figure(principles: pl.DataFrame, names: dict[str, str]) -> go.Fig
             textfont={"size": 11},
             customdata=hover,
             hovertemplate="%{customdata}<extra></extra>",
-            colorscale=[[0, "#d7301f"], [0.5, "#fdd49e"], [1, "#1a9850"]],
+            colorscale=style.SCORE_COLORSCALE,
             zmin=0,
             zmax=1,
             xgap=2,
             ygap=2,
-            colorbar={"title": {"text": "Score"}, "tickformat": ".0%", "thickness": 14},
+            colorbar={
+                "title": {"text": "Score"},
+                "tickformat": ".0%",
+                "thickness": style.COLORBAR_THICKNESS,
+            },
         )
     )
-    figure.update_layout(
+    style_figure(
+        figure,
+        legend_above=False,
+        top=50,
+        bottom=20,
         yaxis={"autorange": "reversed", "automargin": True},
         xaxis={"side": "top"},
         height=330,
-        margin={"t": 50, "b": 20},
-        plot_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor=style.TRANSPARENT,
     )
     return figure
 
@@ -1056,7 +1049,7 @@ def effects_figure(effects: pl.DataFrame, labels: dict[str, str]) -> go.Figure:
             y=names,
             mode="markers",
             name="this person (95 % interval)",
-            marker={"size": 12, "color": MEDIAN_COLOR},
+            marker={"size": 12, "color": style.PRIMARY},
             error_x={
                 "type": "data",
                 "symmetric": False,
@@ -1083,22 +1076,21 @@ def effects_figure(effects: pl.DataFrame, labels: dict[str, str]) -> go.Figure:
                 marker={
                     "size": 11,
                     "symbol": "diamond-open",
-                    "color": PRESCRIBED_COLOR,
+                    "color": style.INK,
                     "line": {"width": 2},
                 },
                 hovertemplate="%{y}<br>whole program %{x:+.2f}<extra></extra>",
             )
         )
-    figure.update_layout(
+    style_figure(
+        figure,
         xaxis={
             "title": {"text": "Change in pain (0–10 points); below 0 = less pain"},
             "zeroline": True,
-            "zerolinecolor": "#999999",
+            "zerolinecolor": style.REFERENCE,
         },
         yaxis={"automargin": True, "autorange": "reversed"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         height=130 + 55 * max(1, len(rows)),
-        margin={"t": 40, "b": 40},
     )
     return figure
 
@@ -1108,7 +1100,7 @@ def effects_figure(effects: pl.DataFrame, labels: dict[str, str]) -> go.Figure:
 
 # --- data health --------------------------------------------------------------------------
 
-COVERAGE_COLORS = {"check-in": "#1f5fa8", "steps": "#2e9e5b", "sleep": "#7b4fa8"}
+COVERAGE_COLORS = {"check-in": style.PRIMARY, "steps": style.DONE, "sleep": style.SLEEP_RECORDED}
 COVERAGE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 
 
@@ -1119,7 +1111,7 @@ def coverage_series_name(measure: str, source: str) -> str:
 def coverage_by_week_figure(coverage: pl.DataFrame) -> go.Figure:
     """Share of elapsed person-days with each data stream, per program week.
 
-    `coverage` is `queries.coverage_by_week(...)`; suppressed weeks, and weeks of a source
+    `coverage` is `queries.data_health.coverage_by_week(...)`; suppressed weeks, and weeks of a source
     with too few people, are left out. One line per (measure, source): measures keep their
     colour, sources of the same measure differ by dash.
     """
@@ -1137,7 +1129,7 @@ def coverage_by_week_figure(coverage: pl.DataFrame) -> go.Figure:
                 mode="lines+markers",
                 name=coverage_series_name(measure, source),
                 line={
-                    "color": COVERAGE_COLORS.get(measure, PRESCRIBED_COLOR),
+                    "color": COVERAGE_COLORS.get(measure, style.INK),
                     "dash": dash_of[(measure, source)],
                     "width": 2,
                 },
@@ -1157,12 +1149,11 @@ def coverage_by_week_figure(coverage: pl.DataFrame) -> go.Figure:
                 ),
             )
         )
-    figure.update_layout(
+    style_figure(
+        figure,
         xaxis={"title": {"text": "Program week"}, "dtick": 1},
         yaxis={"title": {"text": "Share of person-days"}, "tickformat": ".0%", "range": [0, 1.05]},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         height=360,
-        margin={"t": 40, "b": 40},
         hovermode="closest",
     )
     return figure

@@ -11,64 +11,71 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from html import escape
+from string import Template
 from typing import Any
 
 import polars as pl
 
+from dashboards import chart_style as style
 from dashboards import person_metrics
+from dashboards.person_summary import PersonSummary, person_summary
 from dashboards.principles import PRINCIPLES
 from pipelines.lib.rules import ProgramRules, percent_text
 
-STATE_COLORS = {
-    "done": "#2e9e5b",
-    "missed": "#e4572e",
-    "unknown": "#9aa0a6",
-    "upcoming": "#e8eaed",
-}
 STATE_LABELS = {"done": "done", "missed": "missed", "unknown": "no data", "upcoming": "not yet"}
 
-CSS = """
+CSS = Template("""
 * { box-sizing: border-box; }
 html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-body { margin: 0; background: #f3f4f6; color: #1f2328;
-       font: 10pt/1.35 "Helvetica Neue", Arial, sans-serif; }
-.sheet { width: 186mm; margin: 8mm auto; padding: 8mm 9mm; background: #fff;
-         box-shadow: 0 1px 4px rgba(0,0,0,.15); }
-header { border-bottom: 2px solid #1f5fa8; padding-bottom: 3mm; margin-bottom: 3mm; }
-h1 { font-size: 17pt; margin: 0 0 1mm; color: #1f5fa8; }
+body { margin: 0; background: $desk; color: $text;
+       font: 10pt/1.35 $font; }
+.sheet { width: 186mm; margin: 8mm auto; padding: 8mm 9mm; background: $paper;
+         box-shadow: 0 1px 4px $shadow; }
+header { border-bottom: 2px solid $primary; padding-bottom: 3mm; margin-bottom: 3mm; }
+h1 { font-size: 17pt; margin: 0 0 1mm; color: $primary; }
 h2 { font-size: 10.5pt; margin: 0 0 1.5mm; text-transform: uppercase; letter-spacing: .04em;
-     color: #444; }
+     color: $ink; }
 p { margin: 0.6mm 0; }
-.muted { color: #5f6368; font-size: 8.5pt; }
+.muted { color: $muted; font-size: 8.5pt; }
 .tiles { display: flex; gap: 2mm; margin: 3mm 0; }
-.tile { flex: 1; border: 1px solid #dadce0; border-radius: 2mm; padding: 1.5mm 2mm; }
-.tile .label { font-size: 7.5pt; color: #5f6368; text-transform: uppercase; }
+.tile { flex: 1; border: 1px solid $rule; border-radius: 2mm; padding: 1.5mm 2mm; }
+.tile .label { font-size: 7.5pt; color: $muted; text-transform: uppercase; }
 .tile .value { font-size: 15pt; font-weight: 700; }
 .row { display: flex; gap: 5mm; margin-bottom: 3mm; }
 .row > section { flex: 1; min-width: 0; }
 section { break-inside: avoid; }
 table { border-collapse: collapse; }
-.calendar td { width: 5.2mm; height: 4.2mm; border: 1px solid #fff; }
-.calendar th { font-size: 7pt; font-weight: normal; color: #5f6368; padding-right: 1.5mm;
+.calendar td { width: 5.2mm; height: 4.2mm; border: 1px solid $paper; }
+.calendar th { font-size: 7pt; font-weight: normal; color: $muted; padding-right: 1.5mm;
                text-align: right; white-space: nowrap; }
-.legend { font-size: 7.5pt; color: #5f6368; margin-top: 1mm; }
+.legend { font-size: 7.5pt; color: $muted; margin-top: 1mm; }
 .legend span { display: inline-block; width: 3mm; height: 3mm; vertical-align: -0.4mm;
                margin: 0 1mm 0 2mm; }
 .pain-text { flex: 2; } .pain-chart { flex: 3; }
 .principles { width: 100%; margin-bottom: 1mm; }
 .principles th, .principles td { font-size: 7.5pt; padding: 0.6mm 0.8mm; text-align: center; }
 .principles th.name { text-align: left; white-space: nowrap; font-weight: normal; }
-.principles td { min-width: 6.5mm; border: 1px solid #fff; }
+.principles td { min-width: 6.5mm; border: 1px solid $paper; }
 svg { display: block; width: 100%; height: auto; }
-svg text { font: 7.5px Arial, sans-serif; fill: #444; }
-footer { border-top: 1px solid #dadce0; margin-top: 3mm; padding-top: 2mm; font-size: 7.5pt;
-         color: #5f6368; }
+svg text { font: 7.5px $font; fill: $ink; }
+footer { border-top: 1px solid $rule; margin-top: 3mm; padding-top: 2mm; font-size: 7.5pt;
+         color: $muted; }
 @page { margin: 10mm; }
 @media print {
-  body { background: #fff; }
+  body { background: $paper; }
   .sheet { width: auto; margin: 0; padding: 0; box-shadow: none; }
 }
-"""
+""").substitute(
+    desk=style.DESK,
+    text=style.TEXT,
+    font=style.PRINT_FONT,
+    paper=style.WHITE,
+    shadow=style.SHADOW,
+    primary=style.PRIMARY,
+    ink=style.INK,
+    muted=style.MUTED,
+    rule=style.RULE,
+)
 
 
 def progress_report_html(
@@ -91,16 +98,17 @@ def progress_report_html(
     outcome: dict[str, Any] | None = panels["outcome"]
     rules: ProgramRules = panels["rules"]
     pid = str(person["pid"])
+    summary = person_summary(days, weeks, outcome, as_of, rules)  # the page's headline too
 
     body = "\n".join(
         [
             _header(person, snapshot),
-            _headline(days, weeks, as_of, rules),
+            _headline(summary, rules),
             '<div class="row">',
             _calendar(days, as_of),
             _sessions(weeks),
             "</div>",
-            _pain(days, outcome, as_of, rules),
+            _pain(days, summary, as_of, rules),
             _principles(principles),
             _footer(pid, snapshot, generated_at),
         ]
@@ -141,54 +149,43 @@ def _header(person: dict[str, Any], snapshot: dict[str, Any]) -> str:
     )
 
 
-def _headline(days: pl.DataFrame, weeks: pl.DataFrame, as_of: date, rules: ProgramRules) -> str:
-    counts = (
-        person_metrics.day_counts(days, as_of)
-        if days.height
-        else {"done": 0, "missed": 0, "unknown": 0}
-    )
-    complete = weeks.filter(pl.col("week_complete")) if weeks.height else weeks
-    adherent = (
-        complete.filter(pl.col("adherence") >= rules.adherent_share).height
-        if complete.height
-        else 0
-    )
+def _headline(summary: PersonSummary, rules: ProgramRules) -> str:
     threshold = percent_text(rules.adherent_share)
     tiles = [
         _metric(
             "days_done",
             "Days done",
-            str(counts["done"]),
+            str(summary.days_done),
             "Days with at least one completed stretch session.",
         ),
         _metric(
             "days_missed",
             "Days missed",
-            str(counts["missed"]),
+            str(summary.days_missed),
             "Program days up to today without a completed stretch session.",
         ),
         _metric(
             "days_unknown",
             "Days without data",
-            str(counts["unknown"]),
+            str(summary.days_unknown),
             "Days that cannot be judged (after a withdrawal); never counted as missed.",
         ),
         _metric(
             "current_streak",
             "Current streak",
-            f"{person_metrics.current_streak(days, as_of) if days.height else 0} d",
+            f"{summary.current_streak} d",
             "Consecutive days done up to the latest day.",
         ),
         _metric(
             "longest_streak",
             "Longest streak",
-            f"{person_metrics.longest_streak(days, as_of) if days.height else 0} d",
+            f"{summary.longest_streak} d",
             "The most consecutive days done so far.",
         ),
         _metric(
             "adherent_weeks",
             "Adherent weeks",
-            f"{adherent} of {complete.height}",
+            f"{summary.adherent_weeks} of {summary.complete_weeks}",
             f"Completed weeks with at least {threshold} of the prescribed sessions.",
         ),
     ]
@@ -203,12 +200,12 @@ def _calendar(days: pl.DataFrame, as_of: date) -> str:
             state = "upcoming" if row["day"] > as_of else row["day_state"]
             cells.append(
                 f'<td data-day="{row["day"]}" data-state="{state}" '
-                f'style="background:{STATE_COLORS[state]}" '
+                f'style="background:{style.DAY_STATES[state]}" '
                 f'title="{row["day"]:%a %d %b}: {STATE_LABELS[state]}"></td>'
             )
         rows.append(f"<tr><th>Week {week}</th>{''.join(cells)}</tr>")
     legend = "".join(
-        f'<span style="background:{STATE_COLORS[state]}"></span>{label}'
+        f'<span style="background:{style.DAY_STATES[state]}"></span>{label}'
         for state, label in STATE_LABELS.items()
     )
     body = (
@@ -238,14 +235,14 @@ def _sessions(weeks: pl.DataFrame) -> str:
         f'<svg viewBox="0 0 {width} {height}" role="img" '
         'aria-label="Completed stretch sessions per program week against the prescription">',
         f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
-        'stroke="#999" stroke-width="0.6"/>',
+        f'stroke="{style.REFERENCE}" stroke-width="0.6"/>',
     ]
     for index, row in enumerate(rows):
         sessions = int(row["sessions"] or 0)
         x = left + index * slot
         bar_height = sessions * scale
         y = height - bottom - bar_height
-        color = "#2e9e5b" if row["week_complete"] else "#97cfad"
+        color = style.DONE if row["week_complete"] else style.IN_PROGRESS
         prescribed_y = height - bottom - row["prescribed"] * scale
         parts.append(
             f'<rect data-week="{row["week"]}" data-sessions="{sessions}" '
@@ -254,7 +251,7 @@ def _sessions(weeks: pl.DataFrame) -> str:
         )
         parts.append(
             f'<line x1="{x + slot * 0.08:.1f}" y1="{prescribed_y:.1f}" '
-            f'x2="{x + slot * 0.92:.1f}" y2="{prescribed_y:.1f}" stroke="#444" '
+            f'x2="{x + slot * 0.92:.1f}" y2="{prescribed_y:.1f}" stroke="{style.INK}" '
             'stroke-width="1.6"/>'
         )
         parts.append(
@@ -275,17 +272,14 @@ def _sessions(weeks: pl.DataFrame) -> str:
     )
 
 
-def _pain(
-    days: pl.DataFrame, outcome: dict[str, Any] | None, as_of: date, rules: ProgramRules
-) -> str:
+def _pain(days: pl.DataFrame, summary: PersonSummary, as_of: date, rules: ProgramRules) -> str:
     weekly = person_metrics.weekly_pain(days, as_of, rules)
-    baseline = outcome["pain_baseline"] if outcome else None
-    threshold = person_metrics.responder_threshold(baseline, rules)
+    baseline, threshold = summary.pain_baseline, summary.responder_threshold
     title = "<h2>Pain</h2>\n"
-    summary = _pain_summary(outcome, threshold, rules)
+    text = _pain_summary(summary, rules)
     if not weekly.height:
         return (
-            f"<section>\n{title}{summary}<p>No week with at least "
+            f"<section>\n{title}{text}<p>No week with at least "
             f"{rules.baseline_min_checkins} pain check-ins yet.</p>\n</section>"
         )
     width, height, left, bottom, top = 300, 120, 18, 16, 6
@@ -304,29 +298,31 @@ def _pain(
     for level in (0, 5, 10):
         parts.append(
             f'<line x1="{left}" y1="{y_of(level):.1f}" x2="{width}" y2="{y_of(level):.1f}" '
-            'stroke="#e0e0e0" stroke-width="0.5"/>'
+            f'stroke="{style.GRID}" stroke-width="0.5"/>'
             f'<text x="{left - 3}" y="{y_of(level) + 2.5:.1f}" text-anchor="end">{level}</text>'
         )
     if baseline is not None:
         parts.append(
             f'<line data-line="baseline" data-value="{baseline:.1f}" x1="{left}" '
-            f'y1="{y_of(baseline):.1f}" x2="{width}" y2="{y_of(baseline):.1f}" stroke="#444" '
+            f'y1="{y_of(baseline):.1f}" x2="{width}" y2="{y_of(baseline):.1f}" stroke="{style.INK}" '
             'stroke-dasharray="4 2" stroke-width="1"/>'
         )
     if threshold is not None:
         parts.append(
             f'<line data-line="threshold" data-value="{threshold:.1f}" x1="{left}" '
             f'y1="{y_of(max(threshold, 0)):.1f}" x2="{width}" '
-            f'y2="{y_of(max(threshold, 0)):.1f}" stroke="#2e9e5b" stroke-dasharray="1.5 1.5" '
+            f'y2="{y_of(max(threshold, 0)):.1f}" stroke="{style.DONE}" stroke-dasharray="1.5 1.5" '
             'stroke-width="1.2"/>'
         )
     points = [(row["program_week"], row["mean_pain"]) for row in weekly.iter_rows(named=True)]
     path = " ".join(f"{x_of(w):.1f},{y_of(p):.1f}" for w, p in points)
-    parts.append(f'<polyline points="{path}" fill="none" stroke="#c0392b" stroke-width="1.6"/>')
+    parts.append(
+        f'<polyline points="{path}" fill="none" stroke="{style.PAIN}" stroke-width="1.6"/>'
+    )
     for week, pain in points:
         parts.append(
             f'<circle data-week="{week}" data-pain="{pain:.1f}" cx="{x_of(week):.1f}" '
-            f'cy="{y_of(pain):.1f}" r="2.4" fill="#c0392b"/>'
+            f'cy="{y_of(pain):.1f}" r="2.4" fill="{style.PAIN}"/>'
         )
     for week in range(1, weeks_shown + 1):
         parts.append(
@@ -334,54 +330,38 @@ def _pain(
         )
     parts.append("</svg>")
     return (
-        f'<section>\n{title}<div class="row"><div class="pain-text">{summary}'
+        f'<section>\n{title}<div class="row"><div class="pain-text">{text}'
         f'<p class="muted">Weekly mean pain (0–10, weeks with ≥ {rules.baseline_min_checkins} '
         "check-ins) by program week; dashed: baseline; dotted green: responder threshold.</p>"
         '</div><div class="pain-chart">' + "".join(parts) + "</div></div>\n</section>"
     )
 
 
-def _pain_summary(
-    outcome: dict[str, Any] | None, threshold: float | None, rules: ProgramRules
-) -> str:
-    if not outcome or outcome["pain_baseline"] is None:
+def _pain_summary(summary: PersonSummary, rules: ProgramRules) -> str:
+    baseline, threshold = summary.pain_baseline, summary.responder_threshold
+    if baseline is None or threshold is None:
         return (
             f"<p>No pain baseline yet (needs {rules.baseline_min_checkins} check-ins in week 1 "
             "or 2).</p>\n"
         )
-    baseline = outcome["pain_baseline"]
     text = (
         f'<p>Baseline <strong data-metric="pain_baseline">{baseline:.1f}</strong> '
-        f"(week {outcome['pain_baseline_week']})"
+        f"(week {summary.pain_baseline_week})"
     )
-    if outcome["pain_latest"] is not None:
-        change = outcome["pain_change"]
+    if summary.pain_latest is not None:
         text += (
-            f' → latest <strong data-metric="pain_latest">{outcome["pain_latest"]:.1f}</strong> '
-            f"(week {outcome['pain_latest_week']}): "
-            f'<strong data-metric="pain_change">{change:+.1f}</strong> points'
+            f' → latest <strong data-metric="pain_latest">{summary.pain_latest:.1f}</strong> '
+            f"(week {summary.pain_latest_week}): "
+            f'<strong data-metric="pain_change">{summary.pain_change:+.1f}</strong> points'
         )
-        if outcome["pain_change_pct"] is not None:
-            text += f" ({outcome['pain_change_pct']:+.0%})"
-    responder = outcome["pain_responder"]
-    verdict = "not known yet" if responder is None else ("yes" if responder else "not yet")
+        if summary.pain_change_pct is not None:
+            text += f" ({summary.pain_change_pct:+.0%})"
     text += (
-        f'. Pain responder: <strong data-metric="pain_responder">{verdict}</strong>'
+        f'. Pain responder: <strong data-metric="pain_responder">{summary.responder_text}</strong>'
         f" (weekly mean ≤ {threshold:.1f}: at least {rules.responder_pain_points:g} points and "
         f"{percent_text(rules.responder_pain_share)} below baseline).</p>\n"
     )
     return text
-
-
-def _score_color(score: float) -> str:
-    """Red (0) → pale orange (0.5) → green (1), as on the page's heat map."""
-    stops = ((0.0, (215, 48, 31)), (0.5, (253, 212, 158)), (1.0, (26, 152, 80)))
-    for (lo, lo_rgb), (hi, hi_rgb) in zip(stops, stops[1:], strict=False):
-        if score <= hi:
-            t = (score - lo) / (hi - lo)
-            rgb = [round(a + (b - a) * t) for a, b in zip(lo_rgb, hi_rgb, strict=True)]
-            return "#{:02x}{:02x}{:02x}".format(*rgb)
-    return "#1a9850"
 
 
 def _principles(principles: pl.DataFrame) -> str:
@@ -405,7 +385,7 @@ def _principles(principles: pl.DataFrame) -> str:
             else:
                 cells.append(
                     f'<td data-principle="{column}" data-week="{row["week"]}" '
-                    f'style="background:{_score_color(score)}">{score:.0%}</td>'
+                    f'style="background:{style.score_color(score)}">{score:.0%}</td>'
                 )
         body.append(f'<tr><th class="name">{escape(name)}</th>{"".join(cells)}</tr>')
     return (

@@ -23,7 +23,7 @@ import duckdb
 import streamlit as st
 from streamlit.errors import StreamlitAuthError
 
-from dashboards import access, session_cookie
+from dashboards import access, icons, session_cookie
 from dashboards.snapshot import NO_SNAPSHOT_MESSAGE, data_dir, snapshot_info, snapshot_path
 from pipelines.lib import audit
 from pipelines.lib.sign_in import UNKNOWN_USER, Check, SessionError, Sessions, idle_seconds
@@ -301,7 +301,7 @@ def _sso_login(store: UserStore) -> bool:
             f"No steadyback access for {email or 'this account (no e-mail address was given)'}"
             + ("" if verified else " (the identity provider has not verified this e-mail address)")
             + ". Ask a steadyback administrator to add it as a user.",
-            icon="🚫",
+            icon=icons.REFUSED,
         )
         if st.button("Log out of single sign-on"):
             st.logout()
@@ -326,7 +326,7 @@ def login_form() -> None:
             "No dashboard users yet. An administrator adds one on the server with "
             "`steadyback users add --data-dir DIR --username NAME --role program_manager "
             "--password-stdin`.",
-            icon="🔑",
+            icon=icons.SIGN_IN,
         )
     if sso_configured() and st.button(SSO_BUTTON):
         try:
@@ -392,7 +392,7 @@ def open_page(page: str, title: str, *, needs_snapshot: bool = True) -> tuple[Us
     try:
         viewer = access.authorise(current_viewer(), page)
     except access.AccessDenied as denied:
-        st.error(str(denied), icon="🚫")
+        st.error(str(denied), icon=icons.REFUSED)
         st.stop()
     try:
         snapshot = snapshot_info()
@@ -402,7 +402,7 @@ def open_page(page: str, title: str, *, needs_snapshot: bool = True) -> tuple[Us
     if snapshot is None:
         st.caption("Data as of: nothing published yet.")
         if needs_snapshot:
-            st.info(NO_SNAPSHOT_MESSAGE, icon="📭")
+            st.info(NO_SNAPSHOT_MESSAGE, icon=icons.NOTHING_YET)
             st.caption(f"Looked for `{snapshot_path()}`.")
             st.stop()
     else:

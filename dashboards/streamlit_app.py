@@ -20,12 +20,12 @@ import threading
 
 import streamlit as st
 
-from dashboards import access, session
+from dashboards import access, icons, session
 from dashboards.snapshot import data_dir
 from pipelines.lib.layout import keep_private
 
 keep_private()  # first: nothing this server writes (audit log, users file) is for others
-st.set_page_config(page_title="steadyback", page_icon="🧘", layout="wide")
+st.set_page_config(page_title="steadyback", page_icon=icons.APP, layout="wide")
 
 
 @st.cache_resource(show_spinner=False)
@@ -54,20 +54,20 @@ viewer = session.current_viewer()
 allowed = access.PAGES_BY_ROLE.get(viewer.role, ()) if viewer else ()
 
 PAGE_FILES = {
-    "cohort": ("app_pages/cohort.py", "👥"),
-    "caseload": ("app_pages/caseload.py", "📋"),
-    "person": ("app_pages/person.py", "🧍"),
-    "data-health": ("app_pages/data_health.py", "🩺"),
+    "cohort": "app_pages/cohort.py",
+    "caseload": "app_pages/caseload.py",
+    "person": "app_pages/person.py",
+    "data-health": "app_pages/data_health.py",
 }
 pages = {
     name: st.Page(
         path,
         title=access.PAGE_TITLES[name],
-        icon=icon,
+        icon=icons.PAGES[name],
         url_path=name,
         visibility="visible" if name in allowed else "hidden",
     )
-    for name, (path, icon) in PAGE_FILES.items()
+    for name, path in PAGE_FILES.items()
 }
 
 

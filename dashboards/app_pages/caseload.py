@@ -9,7 +9,9 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import access, session
+from dashboards import access, icons, session
+from dashboards import chart_style as style
+from dashboards.figures import figure_row
 from dashboards.queries import caseload as queries
 from dashboards.queries.identities import REVEALED_KEY, IdentitiesUnavailable
 from dashboards.queries.program_rules import program_rules
@@ -17,8 +19,7 @@ from dashboards.snapshot import data_dir
 from pipelines.lib import audit
 from pipelines.lib.identities import Identity
 
-SEVERITY_ICONS = {"alert": "🔴", "warning": "🟠", "info": "🔵"}
-SEVERITY_MEANING = {
+SEVERITY_MEANING = {  # most urgent first
     "alert": "contact the person now",
     "warning": "raise it at the next contact",
     "info": "worth a look at the next review",
@@ -41,16 +42,15 @@ ROW_HEIGHT_PX = 35  # st.dataframe's default row height
 MAX_TABLE_HEIGHT_PX = 740
 
 
-def severity_text(severity: str | None) -> str:
-    return f"{SEVERITY_ICONS[severity]} {severity}" if severity else "—"
+def severity_tags(severity: str | None) -> list[str]:
+    """The "Most urgent" cell: one tag, coloured by severity (`chart_style.SEVERITY_THEME`)."""
+    return [severity] if severity else []
 
 
 def flags_text(flags: list[dict]) -> str:
-    """Every open flag as "icon Label: evidence", most severe first."""
+    """Every open flag as "Label (severity): evidence", most severe first."""
     return "  ·  ".join(
-        f"{SEVERITY_ICONS.get(f['severity'], '')} {FLAG_LABELS.get(f['flag'], f['flag'])}: "
-        f"{f['evidence']}"
-        for f in flags
+        f"{FLAG_LABELS.get(f['flag'], f['flag'])} ({f['severity']}): {f['evidence']}" for f in flags
     )
 
 
@@ -98,7 +98,7 @@ def caseload_table(people: pl.DataFrame, identities: dict[str, Identity] | None)
             **who,
             "Status": [r["status"].replace("_", " ") for r in rows],
             "Week": [week_text(r) for r in rows],
-            "Most urgent": [severity_text(r["top_severity"]) for r in rows],
+            "Most urgent": [severity_tags(r["top_severity"]) for r in rows],
             "Open flags": [r["open_flags"] for r in rows],
             "Last practice": [r["last_practice"] for r in rows],
             "Days since": [r["days_since_practice"] for r in rows],
@@ -111,6 +111,7 @@ def caseload_table(people: pl.DataFrame, identities: dict[str, Identity] | None)
         schema_overrides={
             "Weekly adherence": pl.List(pl.Float64),
             "Weekly pain": pl.List(pl.Float64),
+            "Most urgent": pl.List(pl.String),
             "Last practice": pl.Date,
             "Days since": pl.Int64,
             "Week": pl.String,
@@ -151,7 +152,7 @@ if people.height == 0:
         f"Nobody is assigned to your coach id (**{viewer.coach_id or 'not set'}**) in the "
         "published data. If that is wrong, the program's roster lists another coach id for your "
         "participants — ask an administrator to check your account's coach id.",
-        icon="📭",
+        icon=icons.NOTHING_YET,
     )
     st.stop()
 
@@ -161,24 +162,24 @@ try:
     )
 except IdentitiesUnavailable as unavailable:
     identities = None
-    st.info(f"{unavailable} Until then the caseload shows pseudonymous pids only.", icon="🪪")
+    st.info(
+        f"{unavailable} Until then the caseload shows pseudonymous pids only.", icon=icons.IDENTITY
+    )
 
 active = people.filter(pl.col("status") == "active")
-people_column, active_column, alert_column, flagged_column = st.columns(4)
-people_column.metric(
-    "Participants", people.height, help="Everyone the roster assigns to your coach id."
-)
-active_column.metric(
+figures = figure_row()
+figures.metric("Participants", people.height, help="Everyone the roster assigns to your coach id.")
+figures.metric(
     "Active",
     active.height,
     help="Enrolled, not withdrawn, and the program has not ended yet.",
 )
-alert_column.metric(
+figures.metric(
     "Contact now",
     people.filter(pl.col("alerts") > 0).height,
     help="People with at least one open alert flag: contact the person now.",
 )
-flagged_column.metric(
+figures.metric(
     "Any open flag",
     people.filter(pl.col("open_flags") > 0).height,
     help="People with at least one flag still running at the data date (alert, warning or info).",
@@ -198,7 +199,7 @@ only_flagged = toggle_column.toggle(
 audit_search(viewer, search)
 found = queries.search_caseload(people, identities or {}, search)
 if found.height == 0:
-    st.warning(access.NOT_IN_CASELOAD, icon="🔎")
+    st.warning(access.NOT_IN_CASELOAD, icon=icons.NOT_FOUND)
     st.stop()
 shown = found.filter(pl.col("open_flags") > 0) if only_flagged else found
 if shown.height == 0:
@@ -206,7 +207,7 @@ if shown.height == 0:
         "No open flags among the people found."
         if search.strip()
         else "No open flags in your caseload right now.",
-        icon="✅",
+        icon=icons.ALL_CLEAR,
     )
     st.stop()
 
@@ -239,10 +240,15 @@ event = st.dataframe(
         "Week": st.column_config.TextColumn(
             "Week", help="Program week containing the data date, of the prescribed weeks."
         ),
-        "Most urgent": st.column_config.TextColumn(
+        "Most urgent": st.column_config.MultiselectColumn(
             "Most urgent",
-            help="The most severe open flag: 🔴 alert — contact now; 🟠 warning — raise at the "
-            "next contact; 🔵 info — look at the next review.",
+            help="The most severe open flag: "
+            + "; ".join(
+                f"{icons.severity_mark(s)} {s} — {SEVERITY_MEANING[s]}" for s in SEVERITY_MEANING
+            )
+            + ". Empty: no open flag.",
+            options=list(SEVERITY_MEANING),
+            color=[style.SEVERITY_THEME[s] for s in SEVERITY_MEANING],
         ),
         "Open flags": st.column_config.NumberColumn(
             "Open flags", help="Flags still running at the data date.", format="%d"
@@ -269,7 +275,7 @@ event = st.dataframe(
             "capped at 100 %. The week in progress is left out until it ends.",
             y_min=0,
             y_max=1,
-            color="green",
+            color=style.THEME_DONE,
         ),
         "Pain": st.column_config.TextColumn(
             "Pain (baseline → latest)",
@@ -282,7 +288,7 @@ event = st.dataframe(
             "in order.",
             y_min=0,
             y_max=10,
-            color="blue",
+            color=style.THEME_PRIMARY,
         ),
     },
 )
@@ -292,7 +298,9 @@ if selected_rows:
 
 st.caption(
     "Flags (docs/metrics.md): "
-    + "; ".join(f"{SEVERITY_ICONS[s]} **{s}** — {SEVERITY_MEANING[s]}" for s in SEVERITY_ICONS)
+    + "; ".join(
+        f"{icons.severity_mark(s)} **{s}** — {SEVERITY_MEANING[s]}" for s in SEVERITY_MEANING
+    )
     + ". An open flag's severity grows as it lasts. Everything is as of the data date above; "
     "a day without a logged session counts as missed."
 )

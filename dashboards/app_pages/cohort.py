@@ -9,7 +9,8 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, disclosure, session
+from dashboards import charts, disclosure, icons, session
+from dashboards.figures import figure_row
 from dashboards.principles import PRINCIPLE_COLUMNS, PRINCIPLES
 from dashboards.queries import cohort as queries
 from dashboards.queries.program_rules import program_rules
@@ -68,7 +69,9 @@ def _csv_button(frame: pl.DataFrame, name: str) -> None:
 
 def _suppressed_note(count: int, what: str) -> None:
     if count:
-        st.caption(f"🔒 {count} {what} left out: fewer than {MIN_CELL} people, so not shown.")
+        st.caption(
+            f"{icons.SUPPRESSED} {count} {what} left out: fewer than {MIN_CELL} people, so not shown."
+        )
 
 
 viewer, snapshot = session.open_page("cohort", "Cohort")
@@ -194,10 +197,9 @@ def show_headline(viewer: User, selection: queries.CohortSelection) -> None:
             _retention_definition(headline),
         ),
     ]
-    for column, (label, value, _, definition) in zip(
-        st.columns(len(headline_rows)), headline_rows, strict=True
-    ):
-        column.metric(label, value, help=definition)
+    figures = figure_row()
+    for label, value, _, definition in headline_rows:
+        figures.metric(label, value, help=definition)
     _csv_button(
         pl.DataFrame(
             {
@@ -239,11 +241,11 @@ def show_adherence_by_week(viewer: User, selection: queries.CohortSelection) -> 
         st.info(
             "Not enough completed weeks to show: every program week so far describes fewer "
             f"than {MIN_CELL} people in this selection.",
-            icon="🔒",
+            icon=icons.SUPPRESSED,
         )
     if hidden_weeks:
         st.caption(
-            f"🔒 Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
+            f"{icons.SUPPRESSED} Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
             f"{', '.join(str(week) for week in hidden_weeks)} — fewer than "
             f"{MIN_CELL} people have completed them, so they are not shown."
         )
@@ -272,7 +274,7 @@ def show_pain_by_adherence_band(viewer: User, selection: queries.CohortSelection
         st.info(
             f"No band has a program week with {MIN_CELL} or more people's weekly pain in this "
             "selection yet.",
-            icon="🔒",
+            icon=icons.SUPPRESSED,
         )
     _suppressed_note(pain_bands["suppressed"].sum(), "band-weeks")
     _csv_button(pain_bands, "pain-by-adherence-band")
@@ -307,7 +309,7 @@ def show_principles(viewer: User, selection: queries.CohortSelection) -> None:
         st.info(
             f"No principle score describes {MIN_CELL} or more people with a completed week in "
             "this selection yet.",
-            icon="🔒",
+            icon=icons.SUPPRESSED,
         )
     _suppressed_note(principles["suppressed"].sum(), "cells")
     _csv_button(
@@ -339,7 +341,7 @@ def show_dose_response_and_retention(viewer: User, selection: queries.CohortSele
             st.info(
                 f"No adherence band has {MIN_CELL} or more people with a pain change in this "
                 "selection.",
-                icon="🔒",
+                icon=icons.SUPPRESSED,
             )
         _suppressed_note(dose["suppressed"].sum(), "bands")
         _csv_button(dose, "dose-response")
@@ -356,19 +358,22 @@ def show_dose_response_and_retention(viewer: User, selection: queries.CohortSele
         if retention.filter(pl.col("still_engaged").is_not_null()).height:
             st.plotly_chart(charts.retention_figure(retention), width="stretch")
         else:
-            st.info(f"Fewer than {MIN_CELL} people in this selection have started.", icon="🔒")
+            st.info(
+                f"Fewer than {MIN_CELL} people in this selection have started.",
+                icon=icons.SUPPRESSED,
+            )
         hidden_shares = retention.filter(~pl.col("suppressed") & pl.col("share_suppressed"))
         if hidden_shares.height:
             weeks = hidden_shares["week"].to_list()
             st.caption(
-                f"🔒 Week{'s' if len(weeks) > 1 else ''} {', '.join(map(str, weeks))}: the share "
+                f"{icons.SUPPRESSED} Week{'s' if len(weeks) > 1 else ''} {', '.join(map(str, weeks))}: the share "
                 f"is not shown — fewer than {MIN_CELL} people on one side of it (disengaged, or "
                 "still engaged)."
             )
         hidden_retention = retention.filter(pl.col("suppressed"))["week"].to_list()
         if hidden_retention:
             st.caption(
-                f"🔒 From week {hidden_retention[0]} on, fewer than {MIN_CELL} people are still "
+                f"{icons.SUPPRESSED} From week {hidden_retention[0]} on, fewer than {MIN_CELL} people are still "
                 "followed, so the curve stops there."
             )
         _csv_button(retention, "retention")
@@ -388,7 +393,9 @@ def show_data_coverage(viewer: User, selection: queries.CohortSelection) -> None
     if coverage.filter(~pl.col("suppressed")).height:
         st.plotly_chart(charts.data_coverage_figure(coverage), width="stretch")
     else:
-        st.info(f"Fewer than {MIN_CELL} people in this selection have started.", icon="🔒")
+        st.info(
+            f"Fewer than {MIN_CELL} people in this selection have started.", icon=icons.SUPPRESSED
+        )
     _suppressed_note(coverage["suppressed"].sum(), "weeks")
     _suppressed_note(
         (coverage["tracker_suppressed"] & ~coverage["suppressed"]).sum(),
@@ -401,10 +408,10 @@ def show_data_coverage(viewer: User, selection: queries.CohortSelection) -> None
 
 scope = queries.cohort_scope(viewer, selection)
 if scope.refused:
-    st.warning(POOLED_ONLY if scope.left_out else NOBODY, icon="🔎")
+    st.warning(POOLED_ONLY if scope.left_out else NOBODY, icon=icons.NOT_FOUND)
 else:
     if scope.left_out:
-        st.info(LEFT_OUT, icon="🔒")
+        st.info(LEFT_OUT, icon=icons.SUPPRESSED)
     show_headline(viewer, selection)
     show_adherence_by_week(viewer, selection)
     show_pain_by_adherence_band(viewer, selection)
@@ -435,7 +442,7 @@ if effects.filter(pl.col("estimate").is_not_null()).height:
 else:
     st.info(
         "The pain models have no estimates in this snapshot (too little data to fit them).",
-        icon="📭",
+        icon=icons.NOTHING_YET,
     )
 not_estimated = effects.filter(pl.col("estimate").is_null())["sentence"].to_list()
 if not_estimated:

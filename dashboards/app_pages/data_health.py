@@ -7,24 +7,15 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, disclosure, session
+from dashboards import chart_style as style
+from dashboards import charts, disclosure, icons, row_counts, session
+from dashboards.figures import figure_row
 from dashboards.queries import data_health as queries
 from dashboards.queries.program_rules import program_rules
 from dashboards.snapshot import snapshot_path
 from pipelines.lib.rules import RULES, describe
 from pipelines.lib.users import User
 
-STATUS_ICONS = {
-    "success": "✅",
-    "failure": "❌",
-    "canceled": "⛔",
-    "canceling": "⛔",
-    "started": "⏳",
-    "starting": "⏳",
-    "queued": "🕒",
-    "not_started": "🕒",
-}
-FAILED_ROW_STYLE = "background-color: rgba(228, 87, 46, 0.18)"
 FEW_PEOPLE = f"fewer than {disclosure.MIN_CELL_SIZE} people"
 
 
@@ -32,7 +23,7 @@ def people_text(frame: pl.DataFrame) -> pl.Expr:
     """The `people` column as the page shows it: a count, or FEW_PEOPLE where suppressed."""
     return (
         pl.when(pl.col("suppressed"))
-        .then(pl.lit(f"🔒 {FEW_PEOPLE}"))
+        .then(pl.lit(FEW_PEOPLE))
         .otherwise(pl.col("people").cast(pl.String))
         .alias("people")
     )
@@ -56,7 +47,11 @@ def when_text(moment: datetime | None) -> str:
 
 
 def status_text(status: str) -> str:
-    return f"{STATUS_ICONS.get(status, '•')} {status.replace('_', ' ')}"
+    return status.replace("_", " ")
+
+
+def status_icon(status: str) -> str:
+    return icons.RUN_STATUS.get(status, icons.RUN_STATUS_OTHER)
 
 
 def runs_table(runs: pl.DataFrame, snapshot_run_id: str | None) -> pl.DataFrame:
@@ -79,8 +74,8 @@ def runs_table(runs: pl.DataFrame, snapshot_run_id: str | None) -> pl.DataFrame:
 
 
 def highlight_failed(row) -> list[str]:
-    failed = row["Status"].split(" ", 1)[-1] in ("failure", "canceled")
-    return [FAILED_ROW_STYLE if failed else ""] * len(row)
+    failed = row["Status"] in ("failure", "canceled")
+    return [style.FAILED_ROW_STYLE if failed else ""] * len(row)
 
 
 def show_runs(viewer: User, snapshot: dict | None) -> None:
@@ -97,16 +92,16 @@ def show_runs(viewer: User, snapshot: dict | None) -> None:
             f"No Dagster run history for this data dir: `{history.instance_dir}` does not exist. "
             "`steadyback run`, `steadyback demo` and the Dagster UI record their runs there; "
             "runs made another way (e.g. with a temporary instance) leave no history.",
-            icon="🗂️",
+            icon=icons.RUN_HISTORY,
         )
         return
     if history.state == "empty":
-        st.info(f"No runs recorded yet in `{history.instance_dir}`.", icon="🗂️")
+        st.info(f"No runs recorded yet in `{history.instance_dir}`.", icon=icons.RUN_HISTORY)
         return
     if history.state == "error":
         st.error(
             f"The run history in `{history.instance_dir}` could not be read: {history.error}",
-            icon="⚠️",
+            icon=icons.WARNING,
         )
         return
 
@@ -122,25 +117,29 @@ def show_runs(viewer: User, snapshot: dict | None) -> None:
         st.error(
             f"The latest run `{latest['run_id'][:8]}` (started {when_text(latest['started_at'])}) "
             f"ended in **{latest['status']}**: {latest['failure']}. {consequence}",
-            icon="❌",
+            icon=icons.FAILED,
         )
     elif latest["status"] in ("started", "starting", "queued", "not_started"):
-        st.info(f"Run `{latest['run_id'][:8]}` is {latest['status'].replace('_', ' ')}.", icon="⏳")
+        st.info(
+            f"Run `{latest['run_id'][:8]}` is {latest['status'].replace('_', ' ')}.",
+            icon=status_icon(latest["status"]),
+        )
 
     successes = runs.filter(pl.col("status") == "success")
     failed = runs.filter(pl.col("status").is_in(["failure", "canceled"]))
-    latest_column, success_column, failed_column = st.columns(3)
-    latest_column.metric(
+    figures = figure_row()
+    figures.metric(
         "Latest run",
         status_text(latest["status"]),
+        icon=status_icon(latest["status"]),
         help=f"Run {latest['run_id']}, started {when_text(latest['started_at'])}.",
     )
-    success_column.metric(
+    figures.metric(
         "Last successful run",
         when_text(successes["started_at"][0]) if successes.height else "none listed",
         help="Start time of the newest run that ended in success.",
     )
-    failed_column.metric(
+    figures.metric(
         "Failed runs",
         f"{failed.height} of {runs.height}",
         help=f"Failed or cancelled runs among the latest {runs.height} listed below.",
@@ -187,7 +186,7 @@ def show_program_rules(viewer: User) -> None:
             "This snapshot does not record the program rules it was built with: it was "
             "published by an older steadyback. The pages explain its numbers with the default "
             "rules; the next run records the rules it applies.",
-            icon="📏",
+            icon=icons.RULES,
         )
     elif changed := applied.rules.changed():
         st.info(
@@ -197,10 +196,10 @@ def show_program_rules(viewer: User) -> None:
                 f"- **{key}**: {value:g} (default {default:g}) — {RULES[key].description}"
                 for key, value, default in changed
             ),
-            icon="📏",
+            icon=icons.RULES,
         )
     else:
-        st.success("Every program rule is at its default.", icon="📏")
+        st.success("Every program rule is at its default.", icon=icons.RULES)
     with st.expander("All program rules of this snapshot"):
         st.dataframe(
             pl.DataFrame(
@@ -254,15 +253,15 @@ def show_freshness(viewer: User, as_of) -> None:
                     "newest export was written.",
                     format="YYYY-MM-DD HH:mm",
                 ),
-                "rows_read": st.column_config.NumberColumn("Rows read"),
-                "rows_landed": st.column_config.NumberColumn(
-                    "Rows landed", help="Rows that passed the spec and reached raw/."
-                ),
+                "rows_read": st.column_config.NumberColumn("Rows read", help=row_counts.READ),
+                "rows_landed": st.column_config.NumberColumn("Rows landed", help=row_counts.LANDED),
                 "rows_quarantined": st.column_config.NumberColumn(
-                    "Rows quarantined", help="Rows set aside with a reason (see below)."
+                    "Rows quarantined", help=row_counts.QUARANTINED_LINES
                 ),
             },
         )
+        if note := row_counts.landed_vs_read_note(files):
+            st.caption(note)
     else:
         st.info("The snapshot lists no landing files.")
 
@@ -271,11 +270,11 @@ def show_freshness(viewer: User, as_of) -> None:
         streams.with_columns(
             people_text(streams),
             pl.when(pl.col("suppressed"))
-            .then(pl.lit(f"🔒 {FEW_PEOPLE}"))
+            .then(pl.lit(FEW_PEOPLE))
             .when(pl.col("latest_day").is_null())
-            .then(pl.lit("⚠️ no data"))
+            .then(pl.lit("no data"))
             .when(pl.col("stale"))
-            .then(pl.lit("⚠️ stale"))
+            .then(pl.lit("stale"))
             .when(~pl.col("daily"))
             .then(pl.lit("occasional"))
             .otherwise(pl.lit("ok"))
@@ -314,35 +313,35 @@ def show_quarantine(viewer: User) -> None:
         st.error(
             f"{files.height} landing file{'s' if files.height != 1 else ''} could not be read "
             "at all; fix the export and drop the corrected file.",
-            icon="🗃️",
+            icon=icons.UNREADABLE_FILES,
         )
         st.dataframe(files, hide_index=True)
     else:
-        st.success("Every landing file could be read.", icon="✅")
+        st.success("Every landing file could be read.", icon=icons.ALL_CLEAR)
 
     summary = queries.ingest_issue_summary(viewer)
     if summary.height == 0:
         st.success("No row broke the spec: nothing quarantined, dropped or left unlinked.")
         return
     counts = dict(summary.group_by("action").agg(pl.col("rows").sum()).iter_rows())
-    quarantined_column, unlinked_column, other_column = st.columns(3)
-    quarantined_column.metric(
+    figures = figure_row()
+    figures.metric(
         "Rows quarantined",
         f"{counts.get('row quarantined', 0):,}",
-        help="Rows that broke the export spec and were set aside (never reach the marts).",
+        help=row_counts.QUARANTINED_ISSUES,
     )
-    unlinked_column.metric(
+    figures.metric(
         "Rows not linked",
         f"{counts.get('row not linked', 0):,}",
-        help="Rows whose participant (or Fitabase Id) is not in the roster.",
+        help=row_counts.NOT_LINKED_ISSUES,
     )
     other = sum(
         n for action, n in counts.items() if action not in ("row quarantined", "row not linked")
     )
-    other_column.metric(
+    figures.metric(
         "Other issues",
         f"{other:,}",
-        help="Files quarantined, unknown columns ignored, exact duplicates dropped.",
+        help=row_counts.OTHER_ISSUES,
     )
     st.dataframe(
         summary,
@@ -351,7 +350,7 @@ def show_quarantine(viewer: User) -> None:
             "source": "Source",
             "action": "Action",
             "severity": "Severity",
-            "rows": st.column_config.NumberColumn("Issues"),
+            "rows": st.column_config.NumberColumn("Issues", help=row_counts.ISSUES),
             "files": st.column_config.NumberColumn("Files"),
         },
     )
@@ -387,29 +386,29 @@ def show_checks(viewer: User) -> None:
         st.info("The snapshot holds no check results.")
         return
     failed = checks.filter(~pl.col("passed"))
-    passed_column, blocking_column, warning_column = st.columns(3)
-    passed_column.metric(
+    figures = figure_row()
+    figures.metric(
         "Checks passed",
         f"{checks.height - failed.height} of {checks.height}",
         help="Checks of the run that built this snapshot (meta.check_results).",
     )
-    blocking_column.metric(
+    figures.metric(
         "Blocking failures",
         failed.filter(pl.col("blocking")).height,
         help="A failed blocking check stops publication, so a published snapshot has none.",
     )
-    warning_column.metric(
+    figures.metric(
         "Warnings",
         failed.filter(~pl.col("blocking")).height,
         help="Failed checks marked `-- @severity: warn`: published anyway.",
     )
     if failed.height == 0:
-        st.success(f"All {checks.height} checks passed.", icon="✅")
+        st.success(f"All {checks.height} checks passed.", icon=icons.ALL_CLEAR)
     st.dataframe(
         checks.with_columns(
             pl.when(pl.col("passed"))
-            .then(pl.lit("✅ passed"))
-            .otherwise(pl.lit("❌ failed"))
+            .then(pl.lit("passed"))
+            .otherwise(pl.lit("failed"))
             .alias("passed"),
             pl.when(pl.col("blocking"))
             .then(pl.lit("blocking"))
@@ -477,11 +476,11 @@ def show_coverage(viewer: User) -> None:
     else:
         st.info(
             f"Every program week so far describes {FEW_PEOPLE}: coverage is suppressed.",
-            icon="🔒",
+            icon=icons.SUPPRESSED,
         )
     if hidden_weeks:
         st.caption(
-            f"🔒 Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
+            f"{icons.SUPPRESSED} Suppressed: week{'s' if len(hidden_weeks) > 1 else ''} "
             f"{', '.join(str(week) for week in hidden_weeks)} — {FEW_PEOPLE}, so not shown."
         )
     hidden_series = (
@@ -496,7 +495,7 @@ def show_coverage(viewer: User) -> None:
             else f"week{'s' if len(weeks) > 1 else ''} {', '.join(map(str, weeks))}"
         )
         st.caption(
-            f"🔒 {charts.coverage_series_name(measure, source)}: {which} not shown — its data "
+            f"{icons.SUPPRESSED} {charts.coverage_series_name(measure, source)}: {which} not shown — its data "
             f"comes from {FEW_PEOPLE}."
         )
 
@@ -508,7 +507,7 @@ if snapshot is None:
     st.info(
         "Freshness, quarantine, checks and coverage come from the published snapshot, and none "
         f"exists yet (`{snapshot_path()}`). A failed run above says why.",
-        icon="📭",
+        icon=icons.NOTHING_YET,
     )
     st.stop()
 show_program_rules(viewer)

@@ -15,7 +15,9 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards import access, charts, person_metrics, report, session
+from dashboards import access, charts, icons, person_metrics, report, session
+from dashboards.figures import figure_row
+from dashboards.person_summary import Wear, person_summary
 from dashboards.principles import PRINCIPLES
 from dashboards.queries import person as queries
 from dashboards.queries.identities import REVEAL_SETTING, REVEALED_KEY, IdentitiesUnavailable
@@ -105,6 +107,23 @@ def _missing_effect_reason(
     )
 
 
+def wear_text(wear: Wear, rules: ProgramRules) -> str:
+    """The Steps and sleep caption, whose day counts add up to the elapsed days."""
+    partly = (
+        f", {wear.partial} worn less than {rules.valid_wear_minutes} minutes — too little for "
+        "the day's steps to count"
+        if wear.partial
+        else ""
+    )
+    return (
+        f"Tracker worn on **{wear.worn} of {wear.days} days** so far ({wear.not_worn} not worn, "
+        f"{wear.no_data} with no tracker data{partly}); sleep recorded on {wear.sleep_nights} "
+        "nights. Steps are shown only for worn days — a day the tracker was off has no bar (its "
+        "steps are unknown, not zero) and shows in the strip below the chart. Sleep is assigned "
+        "to the day it ended."
+    )
+
+
 # A role without person pages (an analyst) asking for a person by URL is refused by open_page;
 # the attempt is audited first.
 # A pid from the URL is whatever the visitor typed: cut it short for the audit log, and only
@@ -133,11 +152,13 @@ if requested is not None and requested not in labels:
         known = access.authorise_person(viewer, requested)
     except access.AccessDenied as denied:
         session.audit_person_view(viewer, "person", requested, outcome="denied")
-        st.error(str(denied), icon="🚫")
+        st.error(str(denied), icon=icons.REFUSED)
         st.stop()
     if known is None:
         shown = f"`{requested}`" if re.fullmatch(r"[A-Za-z0-9_.-]+", requested) else "(malformed)"
-        st.error(f"No participant with pid {shown} in the published snapshot.", icon="🔎")
+        st.error(
+            f"No participant with pid {shown} in the published snapshot.", icon=icons.NOT_FOUND
+        )
 
 # The selectbox keeps its identity across reruns (a key, not an index that follows the URL,
 # which would reset a fresh choice); a pid arriving in the URL is copied into it instead.
@@ -166,10 +187,10 @@ try:
     participant = queries.person(viewer, chosen)
 except access.AccessDenied as denied:
     session.audit_person_view(viewer, "person", chosen, outcome="denied")
-    st.error(str(denied), icon="🚫")
+    st.error(str(denied), icon=icons.REFUSED)
     st.stop()
 if participant is None:  # the snapshot was replaced and this person is no longer in it
-    st.error(f"No participant with pid `{chosen}` in the published snapshot.", icon="🔎")
+    st.error(f"No participant with pid `{chosen}` in the published snapshot.", icon=icons.NOT_FOUND)
     st.stop()
 session.audit_person_view(viewer, "person", chosen)
 try:
@@ -178,7 +199,7 @@ try:
     )
 except IdentitiesUnavailable as unavailable:
     identity = None
-    st.caption(f"🪪 {unavailable}")
+    st.caption(f"{icons.IDENTITY} {unavailable}")
 if identity is not None:
     st.subheader(
         " · ".join(_literal(part) for part in identity[:2] if part),
@@ -197,6 +218,7 @@ days, weeks, principles = panels["days"], panels["weeks"], panels["principles"]
 outcome = panels["outcome"]
 rules: ProgramRules = panels["rules"]  # the snapshot's: the page explains numbers with them
 elapsed = person_metrics.elapsed_days(days, as_of)
+summary = person_summary(days, weeks, outcome, as_of, rules)  # the report's headline too
 
 week_now = participant["program_week_now"]
 st.caption(
@@ -222,40 +244,42 @@ st.download_button(
     ),
 )
 
-counts = (
-    person_metrics.day_counts(days, as_of)
-    if days.height
-    else dict.fromkeys(("done", "missed", "unknown"), 0)
-)
-done_column, missed_column, unknown_column, streak_column, longest_column = st.columns(5)
-done_column.metric(
+figures = figure_row()
+figures.metric(
     "Days done",
-    counts["done"],
+    summary.days_done,
     help="Program days up to today with at least one completed stretch session.",
 )
-missed_column.metric(
+figures.metric(
     "Days missed",
-    counts["missed"],
+    summary.days_missed,
     help="Program days up to today without a completed stretch session (the app is the "
     "record of practice).",
 )
-unknown_column.metric(
+figures.metric(
     "Days unknown",
-    counts["unknown"],
+    summary.days_unknown,
     help="Days that have happened but cannot be judged — after a withdrawal. Never counted as "
     "missed or done.",
 )
-streak_column.metric(
+figures.metric(
     "Current streak",
-    f"{person_metrics.current_streak(days, as_of) if days.height else 0} d",
+    f"{summary.current_streak} d",
     help="Consecutive days done up to the latest day; today does not break it until it is "
     "over. A missed or unknown day ends a streak.",
 )
-longest_column.metric(
+figures.metric(
     "Longest streak",
-    f"{person_metrics.longest_streak(days, as_of) if days.height else 0} d",
+    f"{summary.longest_streak} d",
     help="The most consecutive days done so far in the program. A missed or unknown day ends "
     "a run; a day without data never counts as done.",
+)
+figures.metric(
+    "Adherent weeks",
+    f"{summary.adherent_weeks} of {summary.complete_weeks}",
+    help=f"Completed program weeks with at least {percent_text(rules.adherent_share)} of the "
+    "prescribed stretch sessions, of all completed weeks (the week in progress counts once it "
+    "ends).",
 )
 
 st.subheader("Program calendar")
@@ -325,17 +349,11 @@ else:
     st.info("The program has not started for this participant.")
 
 st.subheader("Steps and sleep")
-wear = person_metrics.wear_summary(days, as_of) if days.height else None
-if wear and (wear["worn"] or wear["not_worn"] or wear["sleep_nights"]):
-    st.caption(
-        f"Tracker worn on **{wear['worn']} of {wear['days']} days** so far "
-        f"({wear['not_worn']} not worn, {wear['no_data']} with no tracker data); sleep recorded "
-        f"on {wear['sleep_nights']} nights. Steps are shown only for worn days — a day the "
-        "tracker was off has no bar (its steps are unknown, not zero) and shows in the strip "
-        "below the chart. Sleep is assigned to the day it ended."
-    )
+wear = summary.wear
+if wear.any:
+    st.caption(wear_text(wear, rules))
     st.plotly_chart(charts.activity_sleep_figure(elapsed), width="stretch", key="activity_sleep")
-elif wear is not None and participant["has_wearable"]:
+elif days.height and participant["has_wearable"]:
     st.info("A tracker is linked, but it has sent no worn day or night of sleep yet.")
 else:
     st.info(
@@ -346,33 +364,31 @@ else:
 st.subheader("Pain")
 trend = person_metrics.pain_trend(days, as_of)
 weekly = person_metrics.weekly_pain(days, as_of, rules)
-baseline = outcome["pain_baseline"] if outcome else None
-threshold = person_metrics.responder_threshold(baseline, rules)
-baseline_column, latest_column, change_column, responder_column = st.columns(4)
-baseline_column.metric(
+baseline, threshold = summary.pain_baseline, summary.responder_threshold
+pain_figures = figure_row()
+pain_figures.metric(
     "Baseline pain",
     "—" if baseline is None else f"{baseline:.1f}",
     help=f"Mean daily pain (0–10) of program week 1, or week 2 when week 1 has fewer than "
     f"{rules.baseline_min_checkins} check-ins.",
 )
-latest = outcome["pain_latest"] if outcome else None
-latest_column.metric(
+latest = summary.pain_latest
+pain_figures.metric(
     "Latest weekly pain",
     "—" if latest is None else f"{latest:.1f}",
     help=f"Mean pain of the most recent week after the baseline week with at least "
     f"{rules.baseline_min_checkins} check-ins"
-    + (f" (week {outcome['pain_latest_week']})." if latest is not None else "."),
+    + (f" (week {summary.pain_latest_week})." if latest is not None else "."),
 )
-change = outcome["pain_change"] if outcome else None
-change_column.metric(
+change = summary.pain_change
+pain_figures.metric(
     "Change",
     "—" if change is None else f"{change:+.1f}",
     help="Latest minus baseline weekly mean pain; below 0 = less pain.",
 )
-responder = outcome["pain_responder"] if outcome else None
-responder_column.metric(
+pain_figures.metric(
     "Pain responder",
-    "not known yet" if responder is None else ("yes" if responder else "not yet"),
+    summary.responder_text,
     help=f"Latest weekly mean at least {rules.responder_pain_points:g} points and at least "
     f"{percent_text(rules.responder_pain_share)} below baseline — at or below the "
     "dotted threshold line.",
@@ -396,7 +412,7 @@ if trend.height and trend["pain"].is_not_null().any():
             trend,
             weekly,
             baseline,
-            outcome["pain_baseline_week"] if outcome else None,
+            summary.pain_baseline_week,
             threshold,
             rules.baseline_min_checkins,
         ),
@@ -440,5 +456,5 @@ if missing:
             _missing_effect_reason(term, evidence, panels["models_published"], rules)
             for term in missing
         ),
-        icon="📏",
+        icon=icons.RULES,
     )

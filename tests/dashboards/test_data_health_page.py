@@ -161,7 +161,7 @@ def test_without_a_snapshot_the_page_still_shows_the_failed_run(run_dirs, monkey
     ), [error.value for error in at.error]
     runs = frame_with_column(at, "Run")
     assert list(runs["Run"]) == [run_id[:8]]
-    assert list(runs["Status"]) == ["❌ failure"]
+    assert list(runs["Status"]) == ["failure"]
     assert list(runs["Published"]) == ["no"]
     assert "Nothing has been published yet" in text
     assert "come from the published snapshot" in text
@@ -169,7 +169,7 @@ def test_without_a_snapshot_the_page_still_shows_the_failed_run(run_dirs, monkey
 
     next(button for button in at.button if button.label == "Refresh runs").click().run()
     assert not at.exception
-    assert list(frame_with_column(at, "Run")["Status"]) == ["❌ failure"]
+    assert list(frame_with_column(at, "Run")["Status"]) == ["failure"]
 
 
 def test_runs_are_listed_newest_first_and_the_snapshot_run_is_marked(run_dirs, monkeypatch):
@@ -180,15 +180,14 @@ def test_runs_are_listed_newest_first_and_the_snapshot_run_is_marked(run_dirs, m
 
     runs = frame_with_column(at, "Run")
     assert list(runs["Run"]) == [run_id[:8] for run_id, _ in expected]
-    icons = {"SUCCESS": "✅ success", "FAILURE": "❌ failure"}
-    assert list(runs["Status"]) == [icons[status] for _, status in expected]
+    assert list(runs["Status"]) == [status.lower() for _, status in expected]
     snapshot_run = query(data_dir, "select run_id from meta.snapshot")[0][0]
     published = dict(zip(runs["Run"], runs["Published"], strict=True))
     assert published[snapshot_run[:8]] == "current snapshot"
     assert published[run_dirs["failed"].run_id[:8]] == "no"
     failures = dict(zip(runs["Run"], runs["Failure"], strict=True))
     assert failures[run_dirs["failed"].run_id[:8]] == run_dirs["failed"].failure
-    assert metrics(at)["Latest run"] == "✅ success"
+    assert metrics(at)["Latest run"] == "success"
     assert metrics(at)["Failed runs"] == f"1 of {len(expected)}"
     assert not any("ended in" in error.value for error in at.error)
 
@@ -244,8 +243,8 @@ def test_freshness_per_source_matches_the_snapshot(dashboard_dir, monkeypatch):
     ):
         day, behind, status = latest[(source, "steps (valid wear days)")]
         assert behind == (cutoff - steps_day).days
-        assert status == ("⚠️ stale" if behind >= queries.STALE_AFTER_DAYS else "ok")
-    assert latest[("prom", "questionnaires")][2] in ("occasional", "⚠️ no data")
+        assert status == ("stale" if behind >= queries.STALE_AFTER_DAYS else "ok")
+    assert latest[("prom", "questionnaires")][2] in ("occasional", "no data")
 
 
 def test_planted_invalid_rows_show_with_their_reason(dashboard_dir, monkeypatch):
@@ -342,9 +341,9 @@ def test_check_results_list_failures_first(dashboard_dir, tmp_path, monkeypatch)
     head = list(
         zip(checks["asset"][:2], checks["check_name"][:2], checks["passed"][:2], strict=True)
     )
-    assert head == [(asset, name, "❌ failed") for asset, name, _ in failed]
+    assert head == [(asset, name, "failed") for asset, name, _ in failed]
     assert list(checks["blocking"][:2]) == ["blocking", "warning"]
-    assert set(checks["passed"][2:]) == {"✅ passed"}
+    assert set(checks["passed"][2:]) == {"passed"}
     shown = metrics(at)
     assert shown["Checks passed"] == f"{total - 2} of {total}"
     assert shown["Blocking failures"] == "1"
@@ -506,7 +505,7 @@ def test_a_source_of_fewer_than_five_people_shows_no_figures(dashboard_dir, tmp_
 
     files = frame_with_column(at, "files_quarantined")
     garmin = files[files["source"] == "garmin"].iloc[0]
-    assert garmin["people"] == f"🔒 fewer than {MIN_CELL_SIZE} people"
+    assert garmin["people"] == f"fewer than {MIN_CELL_SIZE} people"
     for column in ("files", "files_quarantined", "newest_file_at", "rows_read", "rows_landed"):
         assert not present(garmin[column]), column
     assert all(files[files["source"] != "garmin"]["people"].str.isdigit())
@@ -514,7 +513,7 @@ def test_a_source_of_fewer_than_five_people_shows_no_figures(dashboard_dir, tmp_
     streams = frame_with_column(at, "latest_day")
     by_source = {(r.source, r.data): r for r in streams.itertuples()}
     hidden = by_source[("garmin", "steps (valid wear days)")]
-    assert hidden.stale == f"🔒 fewer than {MIN_CELL_SIZE} people"
+    assert hidden.stale == f"fewer than {MIN_CELL_SIZE} people"
     assert not present(hidden.latest_day) and not present(hidden.days_behind)
     shown = by_source[("oura", "steps (valid wear days)")]
     assert shown.people == str(len(planted["oura"])) and present(shown.latest_day)

@@ -31,8 +31,16 @@ def days_frame() -> pl.DataFrame:
             "program_week": [i // 7 + 1 for i in range(21)],
             "day_state": [state_names[s] for s in STATES],
             "pain": PAIN,
+            # the report's headline (person_summary) counts the tracker's days too
+            "wear_state": ["no_data"] * 21,
+            "sleep_minutes": [None] * 21,
         },
-        schema_overrides={"program_day": pl.Int32, "program_week": pl.Int32, "pain": pl.Int32},
+        schema_overrides={
+            "program_day": pl.Int32,
+            "program_week": pl.Int32,
+            "pain": pl.Int32,
+            "sleep_minutes": pl.Int32,
+        },
     )
 
 
