@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards.access import authorise, authorise_person
-from dashboards.queries.identities import audit_reveal, known_identities
+from dashboards.queries.identities import _audit_reveal, _known_identities
 from dashboards.snapshot import SnapshotIdentity, read_sql, recorded_rules, snapshot_identity
 from pipelines.lib.identities import Identity
 from pipelines.lib.users import User
@@ -145,21 +145,21 @@ def caseload_identities(
     Coaches only. Each person passes `authorise_person` first, and an identity is
     returned only when the identities file names the viewer as that person's coach
     too (a file left from an earlier run never shows someone to their former coach).
-    Every identity returned is in the audit log (`identities.audit_reveal`).
+    Every identity returned is in the audit log (`identities._audit_reveal`).
     """
     viewer = authorise(viewer, PAGE)
     snapshot = snapshot_identity()
     if snapshot is None or viewer.coach_id is None:
         return {}
     pids = _caseload(snapshot, viewer.coach_id)["pid"].to_list()
-    known = known_identities()
+    known = _known_identities()
     shown = {}
     for pid in pids:
         authorise_person(viewer, pid, snapshot)
         identity = known.get(pid)
         if identity is not None and identity.coach_id == viewer.coach_id:
             shown[pid] = identity
-    audit_reveal(viewer, "caseload", shown, revealed)
+    _audit_reveal(viewer, "caseload", shown, revealed)
     return shown
 
 

@@ -35,7 +35,7 @@ class IdentitiesUnavailable(Exception):
     """Participant ids cannot be shown now; the page shows pids only, with this message."""
 
 
-def revealed_to_roles() -> frozenset[str]:
+def _revealed_to_roles() -> frozenset[str]:
     """The roles besides coaches `REVEAL_SETTING` names; IdentitiesUnavailable for any other."""
     setting = os.environ.get(REVEAL_SETTING, "")
     roles = frozenset(role.strip() for role in setting.split(",") if role.strip())
@@ -48,7 +48,7 @@ def revealed_to_roles() -> frozenset[str]:
     return roles
 
 
-def known_identities() -> dict[str, Identity]:
+def _known_identities() -> dict[str, Identity]:
     """The identities file, re-read only when it changed (path, mtime, size)."""
     path = DataDir.at(data_dir()).identities
     try:
@@ -68,7 +68,7 @@ def _read_identities(path: str, mtime_ns: int, size: int) -> dict[str, Identity]
     return read_identities(Path(path))
 
 
-def audit_reveal(
+def _audit_reveal(
     user: User,
     page: str,
     shown: Mapping[str, Identity],

@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards.access import authorise, authorise_person
-from dashboards.queries.identities import audit_reveal, known_identities, revealed_to_roles
+from dashboards.queries.identities import _audit_reveal, _known_identities, _revealed_to_roles
 from dashboards.snapshot import SnapshotIdentity, read_sql, snapshot_identity
 from pipelines.lib.identities import Identity
 from pipelines.lib.rules import ProgramRules, read_recorded_rules
@@ -193,10 +193,10 @@ def person_identity(
     row = authorise_person(viewer, pid, snapshot)
     if row is None:
         return None
-    if viewer.role != "coach" and viewer.role not in revealed_to_roles():
+    if viewer.role != "coach" and viewer.role not in _revealed_to_roles():
         return None
-    identity = known_identities().get(pid)
+    identity = _known_identities().get(pid)
     if identity is None or (viewer.role == "coach" and identity.coach_id != viewer.coach_id):
         return None
-    audit_reveal(viewer, "person", {pid: identity}, revealed)
+    _audit_reveal(viewer, "person", {pid: identity}, revealed)
     return identity

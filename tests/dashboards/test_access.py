@@ -616,6 +616,63 @@ def unreadable_data_dir(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+# Public functions of dashboards.queries that take no viewer, and why none of them reads.
+NO_VIEWER_NEEDED = {
+    "dashboards.queries.caseload.search_caseload": "pure: filters rows the caller already has",
+}
+
+
+def test_every_public_function_of_the_queries_package_takes_the_viewer():
+    """A public function there without a viewer would be a read nobody authorises (the walk
+    below only sees functions that take one): each is private or named, with its reason."""
+    unchecked = [
+        f"{module.__name__}.{name}"
+        for module in query_modules()
+        for name, function in vars(module).items()
+        if not name.startswith("_")
+        and inspect.isfunction(function)
+        and function.__module__ == module.__name__
+        and next(iter(inspect.signature(function).parameters), None) != "viewer"
+    ]
+    assert sorted(unchecked) == sorted(NO_VIEWER_NEEDED)
+
+
+def test_only_the_queries_package_opens_the_snapshot_or_the_identities():
+    """Pages, charts, the report and the session lay out what dashboards.queries returns: none
+    of them connects to DuckDB, uses the snapshot's readers, reads the identities file or
+    imports a private helper of the queries package."""
+    import ast
+
+    readers = {
+        ("dashboards.snapshot", "read_sql"),
+        ("dashboards.snapshot", "Reader"),
+        ("pipelines.lib.identities", "read_identities"),
+        ("duckdb", "connect"),
+    }
+    root = Path(dashboards.queries.__file__).parents[1]
+    inside = ("dashboards/queries/", "dashboards/access.py", "dashboards/snapshot.py")
+    found = []
+    for source in sorted(root.rglob("*.py")):
+        relative = source.relative_to(root.parent).as_posix()
+        if relative.startswith(inside):
+            continue
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found += [
+                    f"{relative}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if (node.module, alias.name) in readers
+                    or (node.module.startswith("dashboards.queries") and alias.name.startswith("_"))
+                ]
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and (node.value.id, node.attr) in {("duckdb", "connect"), ("snapshot", "read_sql")}
+            ):
+                found.append(f"{relative}: {node.value.id}.{node.attr}")
+    assert found == []
+
+
 def test_every_public_query_refuses_the_wrong_viewer_before_reading(unreadable_data_dir):
     """Walks access, snapshot and the whole `dashboards.queries` package: every function that
     takes a viewer refuses anonymous viewers and every role its page is not for — with

@@ -101,7 +101,7 @@ def test_partly_worn_days_are_counted_so_the_tracker_days_add_up(fitabase_dir, m
         """,
         [cutoff],
     )[0]
-    assert partial > 0  # the real export has partly worn days (heart rate under 8 h)
+    assert partial > 0  # the real export has partly worn days (worn less than the valid-wear minutes)
 
     at = open_app(fitabase_dir, monkeypatch, "program_manager", "person", pid=pid)
 
