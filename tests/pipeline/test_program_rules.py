@@ -23,6 +23,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from flag_oracle import expected_flags, flag_inputs, published_flags
 from generated_data import copy_generated
 from spell_oracle import expected_spells_frame
 
@@ -51,7 +52,53 @@ OVERRIDES = {
     "person_min_paired_days": 10,
     "person_min_weeks": 3,
     "disengagement_gap_days": 7,
+    "missed_days_info_days": 2,
+    "missed_days_warning_days": 4,
+    "missed_days_alert_days": 6,
+    "no_wear_info_days": 3,
+    "no_wear_warning_days": 7,
+    "burst_max_practice_days": 3,
+    "burst_gap_days": 3,
+    "boom_bust_warning_bursts": 3,
+    "boom_bust_alert_bursts": 4,
+    "too_intense_min_sessions": 3,
+    "too_intense_alert_sessions": 6,
+    "no_breathing_min_sessions": 3,
+    "no_stability_min_days": 3,
+    "short_sleep_min_nights": 2,
+    "short_sleep_minutes": 390,
+    "short_sleep_warning_minutes": 345,
+    "pain_rising_points": 1.5,
+    "pain_rising_alert_points": 2.0,
+    "flag_escalation_weeks": 3,
+    "disengagement_horizon_days": 7,
+    "risk_raised_probability": 0.1,
+    "risk_high_probability": 0.3,
+    "risk_baseline_adherence": 0.6,
+    "risk_min_held_out_events": 2,
+    "checkin_silence_days": 4,
 }
+FLAG_RULES = (
+    "missed_days_info_days",
+    "missed_days_warning_days",
+    "missed_days_alert_days",
+    "no_wear_info_days",
+    "no_wear_warning_days",
+    "burst_max_practice_days",
+    "burst_gap_days",
+    "boom_bust_warning_bursts",
+    "boom_bust_alert_bursts",
+    "too_intense_min_sessions",
+    "too_intense_alert_sessions",
+    "no_breathing_min_sessions",
+    "no_stability_min_days",
+    "short_sleep_min_nights",
+    "short_sleep_minutes",
+    "short_sleep_warning_minutes",
+    "pain_rising_points",
+    "pain_rising_alert_points",
+    "flag_escalation_weeks",
+)
 DEFAULTS = {key: getattr(ProgramRules(), key) for key in rule_keys()}
 
 
@@ -428,6 +475,23 @@ def test_a_valid_wear_day_follows_valid_wear_minutes(runs):
     for pid, day, state, steps in program_days:
         want = expected.get((pid, day), ("no_data", False))
         assert (state, steps is not None) == want, (pid, day)
+
+
+def test_flags_follow_their_rules(runs):
+    """Every flag's episodes, severities and open state, recomputed (tests/flag_oracle.py)."""
+    inputs = flag_inputs(runs.snapshot)
+    expected = expected_flags(inputs, OVERRIDES)
+    for rule in FLAG_RULES:
+        assert expected != expected_flags(inputs, but_default(rule)), f"{rule} moves numbers"
+    assert published_flags(runs.snapshot) == expected
+    evidence = [e for (e,) in rows(runs.snapshot, "select evidence from marts.flags")]
+    assert any(e.startswith("Average sleep under 6 h 30 min a night") for e in evidence)
+
+
+def test_flags_at_the_defaults_match_the_recomputation(small_cohort):
+    """The recomputation itself, against the session's run with every rule at its default."""
+    snapshot = snapshot_path(small_cohort)
+    assert published_flags(snapshot) == expected_flags(flag_inputs(snapshot), DEFAULTS)
 
 
 # --- models -----------------------------------------------------------------------------------
