@@ -406,15 +406,15 @@ class ProgramRules:
             "below this is at risk."
         ),
     )
-    risk_min_held_out_events: int = _rule(
+    risk_min_events: int = _rule(
         20,
         unit="person-weeks that led to a disengagement spell",
         low=1,
         high=100000,
         reference=EARLY_WARNING,
         description=(
-            "The model is validated (and may replace the baseline rule) only when the held-out "
-            "cohorts have at least this many."
+            "The model is fitted and validated (and may replace the baseline rule) only when "
+            "the training cohorts and the held-out cohorts each have at least this many."
         ),
     )
     checkin_silence_days: int = _rule(

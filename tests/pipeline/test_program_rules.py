@@ -75,7 +75,7 @@ OVERRIDES = {
     "risk_raised_probability": 0.1,
     "risk_high_probability": 0.3,
     "risk_baseline_adherence": 0.6,
-    "risk_min_held_out_events": 2,
+    "risk_min_events": 2,
     "checkin_silence_days": 4,
 }
 FLAG_RULES = (

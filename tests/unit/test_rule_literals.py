@@ -99,7 +99,7 @@ PATTERNS: dict[str, list[str]] = {
         r"BASELINE\w*\s*=\s*0?\.\d",
         r"adherence.{0,40}(below|under|<) \d+\s*%",
     ],
-    "risk_min_held_out_events": [r"MIN\w*EVENTS\s*=\s*\d", r"events\s*(>=|<)\s*\d"],
+    "risk_min_events": [r"MIN\w*EVENTS\s*=\s*\d", r"events\s*(>=|<)\s*\d"],
     "checkin_silence_days": [
         r"SILEN\w*\s*=\s*\d",
         r"days_since_checkin\s*>=\s*\d",
@@ -222,7 +222,7 @@ OLD_COPIES: dict[str, list[str]] = {
         "BASELINE_ADHERENCE = 0.5",
         'f"adherence last week below 50 %"',
     ],
-    "risk_min_held_out_events": ["MIN_TEST_EVENTS = 20", "if test_events < 20:"],
+    "risk_min_events": ["MIN_TEST_EVENTS = 20", "if test_events < 20:"],
     "checkin_silence_days": [
         "CHECKIN_SILENCE_DAYS = 7",
         "days_since_checkin >= 7",
