@@ -26,11 +26,13 @@ import pytest
 from flag_oracle import expected_flags, flag_inputs, published_flags
 from generated_data import copy_generated
 from spell_oracle import expected_spells_frame
+from warning_oracle import expected_weeks
 
 from dashboards import disclosure
 from pipelines import cli
 from pipelines.definitions import build_definitions
 from pipelines.lib.rules import ProgramRules, rule_keys
+from pipelines.lib.statistics.early_warning import band
 from pipelines.lib.statistics.retention import kaplan_meier
 from pipelines.lib.users import User
 from pipelines.runner import RunReport, run_pipeline
@@ -71,10 +73,10 @@ OVERRIDES = {
     "pain_rising_points": 1.5,
     "pain_rising_alert_points": 2.0,
     "flag_escalation_weeks": 3,
-    "disengagement_horizon_days": 7,
+    "disengagement_horizon_days": 21,
     "risk_raised_probability": 0.1,
     "risk_high_probability": 0.3,
-    "risk_baseline_adherence": 0.6,
+    "risk_baseline_adherence": 0.7,
     "risk_min_events": 2,
     "checkin_silence_days": 4,
 }
@@ -601,6 +603,51 @@ def test_retention_follows_the_disengagement_gap(runs):
     assert mart.sort("pid").equals(expected.sort("pid"))
     retention = frame(runs.snapshot, "select * from models.retention order by days_since_enrolment")
     assert retention.equals(kaplan_meier(expected))
+
+
+def test_the_early_warning_follows_its_rules(runs):
+    """Gap and horizon decide the weeks at risk and their labels, risk_min_events whether the
+    model is validated, the probability rules its bands and risk_baseline_adherence the baseline
+    (tests/warning_oracle.py recomputes the weeks)."""
+    expected = expected_weeks(runs.snapshot, OVERRIDES)
+    for rule in ("disengagement_gap_days", "disengagement_horizon_days"):
+        other = expected_weeks(runs.snapshot, but_default(rule))
+        assert {k: w.event for k, w in other.items()} != {
+            k: w.event for k, w in expected.items()
+        }, f"{rule} moves numbers"
+    risk = frame(runs.snapshot, "select * from models.disengagement_risk")
+    assert set(zip(risk["pid"], risk["week"], strict=True)) == set(expected)
+
+    (row,) = frame(runs.snapshot, "select * from models.disengagement_model").to_dicts()
+    assert (row["horizon_days"], row["gap_days"]) == (21, 7)
+    train_cohorts, test_cohorts = row["train_cohorts"].split(", "), row["test_cohorts"].split(", ")
+    labelled = [w for w in expected.values() if w.event is not None]
+    train = [w for w in labelled if w.cohort in train_cohorts]
+    test = [w for w in labelled if w.cohort in test_cohorts]
+    assert (row["train_weeks"], row["train_events"]) == (len(train), sum(w.event for w in train))
+    assert (row["test_weeks"], row["test_events"]) == (len(test), sum(w.event for w in test))
+    # validated with risk_min_events = 2; at its default (20) it would not have been
+    assert "was not validated" not in row["reason"] and row["roc_auc_model"] is not None
+    assert min(row["train_events"], row["test_events"]) < DEFAULTS["risk_min_events"]
+
+    # on this cohort the model beats the baseline under these rules (and not under others,
+    # e.g. a 7-day horizon): its bands follow the probability rules
+    assert row["published"] == "logistic_regression"
+    bands = [band(p, ProgramRules(**OVERRIDES)) for p in risk["probability"]]
+    assert risk["band"].to_list() == bands
+    assert bands != [band(p, ProgramRules()) for p in risk["probability"]]
+
+    # the baseline of the validation: its flagged group is the weeks below 70 % adherence
+    flagged = sum(w.features["adherence"] < OVERRIDES["risk_baseline_adherence"] for w in test)
+    assert flagged != sum(
+        w.features["adherence"] < DEFAULTS["risk_baseline_adherence"] for w in test
+    )
+    baseline = frame(
+        runs.snapshot,
+        "select weeks from models.disengagement_calibration where scorer = 'baseline_rule' "
+        "order by bin",
+    )
+    assert baseline["weeks"].to_list() == [len(test) - flagged, flagged]
 
 
 # --- dashboards -------------------------------------------------------------------------------
