@@ -301,7 +301,13 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     password = _read_password(confirm=True)
     store = UserStore.at(args.data_dir)
     user = store.add(
-        args.username, args.role, password, coach_id=args.coach_id, replace=args.replace
+        args.username,
+        args.role,
+        password,
+        coach_id=args.coach_id,
+        replace=args.replace,
+        email=args.email,
+        timezone=args.timezone,
     )
     print(f"{'Updated' if args.replace else 'Added'} {user.username} ({user.role}) in {store.path}")
     if user.coach_id:
@@ -335,8 +341,11 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     if not users:
         print(f"No dashboard users in {store.path}")
         return 0
-    rows = [[u.username, u.role, u.coach_id or "", u.created_at or ""] for u in users]
-    print(_table(["username", "role", "coach id", "created"], rows))
+    rows = [
+        [u.username, u.role, u.coach_id or "", u.created_at or "", u.email or "", u.timezone or ""]
+        for u in users
+    ]
+    print(_table(["username", "role", "coach id", "created", "e-mail", "time zone"], rows))
     return 0
 
 
@@ -483,6 +492,14 @@ def build_parser() -> argparse.ArgumentParser:
     users_add.add_argument("--role", required=True, choices=ROLES)
     users_add.add_argument(
         "--coach-id", help="coaches only: the roster's coach_id of their caseload"
+    )
+    users_add.add_argument(
+        "--email", help="where the weekly coach digest goes (docs/operations.md; coaches)"
+    )
+    users_add.add_argument(
+        "--timezone",
+        help="IANA time zone the digest's Monday 07:00 is in (default: "
+        "$STEADYBACK_DIGEST_TIMEZONE, else UTC)",
     )
     users_add.add_argument(
         "--password-stdin",
