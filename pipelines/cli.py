@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from pipelines.lib.digest.compose import DigestError
 from pipelines.lib.layout import DATA_DIR_ENV, DataDir, default_data_dir, keep_private
 from pipelines.lib.pseudonym import KeyRefused
 from pipelines.lib.rules import ProgramRulesError
@@ -414,6 +415,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    """The weekly coach digests of this ISO week: printed (--dry-run) or sent once per coach."""
+    from datetime import UTC, datetime
+
+    from pipelines.lib.digest.deliver import render, send_digests
+
+    outcomes = send_digests(
+        args.data_dir,
+        datetime.now(UTC),
+        args.coach or None,
+        dry_run=args.dry_run,
+        base_url=args.base_url,
+    )
+    print(render(outcomes, args.dry_run), end="")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
 def demo_users_text(demo_users) -> str:
     """The demo logins as a table, marked as demo-only."""
     rows = [
@@ -531,6 +549,24 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", type=_day, help="only from this day on (YYYY-MM-DD, UTC)")
     audit.add_argument("--format", choices=("table", "csv", "jsonl"), default="table")
     audit.set_defaults(handler=cmd_audit)
+
+    digest = commands.add_parser(
+        "digest",
+        help="send each coach this week's digest by e-mail, once (or print them: --dry-run)",
+    )
+    digest.add_argument("--data-dir", default=str(default_data_dir()))
+    digest.add_argument(
+        "--dry-run", action="store_true", help="print every coach's digest; send and record nothing"
+    )
+    digest.add_argument(
+        "--coach", action="append", metavar="USERNAME", help="only this coach (repeatable)"
+    )
+    digest.add_argument(
+        "--base-url",
+        help="the dashboard's address for the links (default: $STEADYBACK_DASHBOARD_URL; a dry "
+        "run falls back to http://127.0.0.1:8501)",
+    )
+    digest.set_defaults(handler=cmd_digest)
     return parser
 
 
@@ -557,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyRefused as err:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
-    except (ProgramRulesError, SessionError) as err:
+    except (ProgramRulesError, SessionError, DigestError) as err:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
 

@@ -125,8 +125,8 @@ class UserStore:
             ):
                 raise self._corrupt(f"coach {username!r} has no coach id")
             for name, problem in (
-                ("email", _email_problem(entry.get("email"))),
-                ("timezone", _timezone_problem(entry.get("timezone"))),
+                ("email", email_problem(entry.get("email"))),
+                ("timezone", timezone_problem(entry.get("timezone"))),
             ):
                 if entry.get(name) is not None and problem:
                     raise self._corrupt(f"user {username!r}: {name} {problem}")
@@ -177,9 +177,9 @@ class UserStore:
             raise UserError("a coach needs --coach-id (the roster's coach_id of their caseload)")
         if role != "coach" and coach_id:
             raise UserError(f"--coach-id is only for coaches, not for a {role}")
-        if email is not None and (problem := _email_problem(email)):
+        if email is not None and (problem := email_problem(email)):
             raise UserError(f"--email {email!r}: {problem}")
-        if timezone is not None and (problem := _timezone_problem(timezone)):
+        if timezone is not None and (problem := timezone_problem(timezone)):
             raise UserError(f"--timezone {timezone!r}: {problem}")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
@@ -257,13 +257,13 @@ def _user(entry: dict) -> User:
     )
 
 
-def _email_problem(email: object) -> str | None:
+def email_problem(email: object) -> str | None:
     if not isinstance(email, str) or len(email) > 254 or not EMAIL_PATTERN.fullmatch(email):
         return "is not an e-mail address (name@example.org; no spaces, quotes or line breaks)"
     return None
 
 
-def _timezone_problem(timezone: object) -> str | None:
+def timezone_problem(timezone: object) -> str | None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
