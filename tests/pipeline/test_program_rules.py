@@ -31,6 +31,7 @@ from warning_oracle import expected_weeks
 from dashboards import disclosure
 from pipelines import cli
 from pipelines.definitions import build_definitions
+from pipelines.lib.digest.compose import read_snapshot
 from pipelines.lib.rules import ProgramRules, rule_keys
 from pipelines.lib.statistics.early_warning import band
 from pipelines.lib.statistics.retention import kaplan_meier
@@ -78,7 +79,7 @@ OVERRIDES = {
     "risk_high_probability": 0.3,
     "risk_baseline_adherence": 0.7,
     "risk_min_events": 2,
-    "checkin_silence_days": 4,
+    "checkin_silence_days": 2,
 }
 FLAG_RULES = (
     "missed_days_info_days",
@@ -648,6 +649,42 @@ def test_the_early_warning_follows_its_rules(runs):
         "order by bin",
     )
     assert baseline["weeks"].to_list() == [len(test) - flagged, flagged]
+
+
+def test_the_coach_digest_counts_silence_by_the_rule(runs):
+    """A person stopped checking in after checkin_silence_days (2 here) without a check-in."""
+    (as_of,) = rows(runs.snapshot, "select as_of from meta.snapshot")[0]
+    silence: dict[str, dict[str, int]] = defaultdict(dict)
+    for coach, pid, enrolled_on, last in rows(
+        runs.snapshot,
+        """
+        select p.coach_id, p.pid, p.enrolled_on, max(d.day) filter (
+            where d.day_state <> 'unknown' and (d.pain is not null or d.sleep_quality is not null
+                or d.stress is not null or d.movement_confidence is not null))
+        from marts.participants as p join marts.participant_day as d using (pid)
+        where p.status = 'active'
+        group by all
+        """,
+    ):
+        silence[coach][pid] = (as_of - (last or enrolled_on - timedelta(days=1))).days
+
+    def silent(days: int) -> dict[str, dict[str, int]]:
+        return {
+            coach: {pid: n for pid, n in people.items() if n >= days}
+            for coach, people in silence.items()
+        }
+
+    assert silent(OVERRIDES["checkin_silence_days"]) != silent(DEFAULTS["checkin_silence_days"])
+    snapshot = read_snapshot(runs.snapshot, sorted(silence))
+    assert snapshot.rules.checkin_silence_days == OVERRIDES["checkin_silence_days"]
+    assert {
+        coach: {
+            line.pid: line.days_without_checkin
+            for line in caseload.lines
+            if line.days_without_checkin is not None
+        }
+        for coach, caseload in snapshot.caseloads.items()
+    } == silent(OVERRIDES["checkin_silence_days"])
 
 
 # --- dashboards -------------------------------------------------------------------------------
