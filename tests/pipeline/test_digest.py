@@ -542,3 +542,15 @@ def test_the_week_is_the_coach_s_own(data_dir, inbox, monkeypatch):
     late_sunday = datetime(2026, 6, 21, 23, 30, tzinfo=UTC)
     weeks = {o.digest.coach.username: o.digest.week for o in send_digests(data_dir, late_sunday)}
     assert (weeks["syd"], weeks["ana"], weeks["bo"]) == ("2026-W26", "2026-W26", "2026-W25")
+
+
+def test_a_damaged_ledger_stops_the_send_and_is_never_overwritten(data_dir, inbox, monkeypatch):
+    """Overwriting it could send a week twice: the error names the file, nothing is sent."""
+    handler, port = inbox
+    smtp_env(monkeypatch, port)
+    ledger = DataDir.at(data_dir).digest_deliveries
+    ledger.parent.mkdir(mode=0o700)
+    ledger.write_text('{"version": 1, "deliveries": [')
+    with pytest.raises(DigestError, match=re.escape(str(ledger))):
+        send_digests(data_dir, MONDAY)
+    assert ledger.read_text() == '{"version": 1, "deliveries": [' and handler.messages == []
