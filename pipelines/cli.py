@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from pipelines.lib.digest.compose import DigestError
 from pipelines.lib.layout import DATA_DIR_ENV, DataDir, default_data_dir, keep_private
 from pipelines.lib.pseudonym import KeyRefused
 from pipelines.lib.rules import ProgramRulesError
@@ -307,7 +308,13 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     password = _read_password(confirm=True)
     store = UserStore.at(args.data_dir)
     user = store.add(
-        args.username, args.role, password, coach_id=args.coach_id, replace=args.replace
+        args.username,
+        args.role,
+        password,
+        coach_id=args.coach_id,
+        replace=args.replace,
+        email=args.email,
+        timezone=args.timezone,
     )
     print(f"{'Updated' if args.replace else 'Added'} {user.username} ({user.role}) in {store.path}")
     if user.coach_id:
@@ -341,8 +348,11 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     if not users:
         print(f"No dashboard users in {store.path}")
         return 0
-    rows = [[u.username, u.role, u.coach_id or "", u.created_at or ""] for u in users]
-    print(_table(["username", "role", "coach id", "created"], rows))
+    rows = [
+        [u.username, u.role, u.coach_id or "", u.created_at or "", u.email or "", u.timezone or ""]
+        for u in users
+    ]
+    print(_table(["username", "role", "coach id", "created", "e-mail", "time zone"], rows))
     return 0
 
 
@@ -409,6 +419,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """The weekly coach digests of this ISO week: printed (--dry-run) or sent once per coach."""
+    from datetime import UTC, datetime
+
+    from pipelines.lib.digest.deliver import render, send_digests
+
+    outcomes = send_digests(
+        args.data_dir,
+        datetime.now(UTC),
+        args.coach or None,
+        dry_run=args.dry_run,
+        base_url=args.base_url,
+    )
+    print(render(outcomes, args.dry_run), end="")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
 def demo_users_text(demo_users) -> str:
@@ -497,6 +524,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--coach-id", help="coaches only: the roster's coach_id of their caseload"
     )
     users_add.add_argument(
+        "--email", help="where the weekly coach digest goes (docs/operations.md; coaches)"
+    )
+    users_add.add_argument(
+        "--timezone",
+        help="IANA time zone the digest's Monday 07:00 is in (default: "
+        "$STEADYBACK_DIGEST_TIMEZONE, else UTC)",
+    )
+    users_add.add_argument(
         "--password-stdin",
         action="store_true",
         help="read the password from standard input (one line); required",
@@ -526,6 +561,24 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", type=_day, help="only from this day on (YYYY-MM-DD, UTC)")
     audit.add_argument("--format", choices=("table", "csv", "jsonl"), default="table")
     audit.set_defaults(handler=cmd_audit)
+
+    digest = commands.add_parser(
+        "digest",
+        help="send each coach this week's digest by e-mail, once (or print them: --dry-run)",
+    )
+    digest.add_argument("--data-dir", default=str(default_data_dir()))
+    digest.add_argument(
+        "--dry-run", action="store_true", help="print every coach's digest; send and record nothing"
+    )
+    digest.add_argument(
+        "--coach", action="append", metavar="USERNAME", help="only this coach (repeatable)"
+    )
+    digest.add_argument(
+        "--base-url",
+        help="the dashboard's address for the links (default: $STEADYBACK_DASHBOARD_URL; a dry "
+        "run falls back to http://127.0.0.1:8501)",
+    )
+    digest.set_defaults(handler=cmd_digest)
     return parser
 
 
@@ -552,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyRefused as err:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
-    except (ProgramRulesError, SessionError) as err:
+    except (ProgramRulesError, SessionError, DigestError) as err:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
 

@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from pipelines.defs.automation import landing_sensor, nightly_refresh, refresh_job
+from pipelines.defs.digest import coach_digest, coach_digest_schedule
 from pipelines.defs.publish import current_snapshot
 from pipelines.defs.raw import raw_assets
 from pipelines.defs.resources import KeyRotation, SteadybackResource
@@ -24,8 +25,8 @@ def build_definitions(
     root = os.fspath(data_dir) if data_dir is not None else str(default_data_dir().absolute())
     return dg.Definitions(
         assets=[*raw_assets, warehouse, statistics, current_snapshot],
-        jobs=[refresh_job],
-        schedules=[nightly_refresh],
+        jobs=[refresh_job, coach_digest],
+        schedules=[nightly_refresh, coach_digest_schedule],
         sensors=[landing_sensor],
         resources={
             "steadyback": SteadybackResource(data_dir=root, as_of=as_of),

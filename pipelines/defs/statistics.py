@@ -19,6 +19,7 @@ from .resources import KeyRotation, SteadybackResource
 # The model fits need scipy (~1 s to import): only the step that fits imports them, not every
 # process that loads the code location (each step of a daemon run, `steadyback run`, the UI).
 if TYPE_CHECKING:
+    from pipelines.lib.statistics.early_warning import EarlyWarning
     from pipelines.lib.statistics.mixed import PainModels
 
 
@@ -45,6 +46,13 @@ class StatisticInputs:
 
         return fit_pain_models(daily_panel(self.con), weekly_panel(self.con))
 
+    @cached_property
+    def early_warning(self) -> "EarlyWarning":
+        from pipelines.lib.statistics.disengagement import warning_inputs
+        from pipelines.lib.statistics.early_warning import early_warning
+
+        return early_warning(warning_inputs(self.con), self.rules)
+
 
 @dataclass(frozen=True)
 class Statistic:
@@ -62,6 +70,14 @@ def _dose_response(inputs: StatisticInputs) -> pl.DataFrame:
 
     return dose_response(adherence_and_pain_change(inputs.con), inputs.rules)
 
+
+_EARLY_WARNING = (
+    "marts/participant_day",
+    "marts/sessions",
+    "marts/principles",
+    "marts/participants",
+    "marts/engagement_spells",
+)
 
 STATISTICS = (
     Statistic(
@@ -88,6 +104,26 @@ STATISTICS = (
         "by days since enrolment",
         ("marts/engagement_spells",),
         lambda inputs: kaplan_meier(engagement_spells(inputs.con)),
+    ),
+    Statistic(
+        "disengagement_risk",
+        "Early warning: per person and completed week, the probability of a disengagement spell "
+        "within the horizon, its band and reasons (the validated model, or the baseline rule)",
+        _EARLY_WARNING,
+        lambda inputs: inputs.early_warning.risk,
+    ),
+    Statistic(
+        "disengagement_model",
+        "Early warning: which model this run published and why, with the held-out validation "
+        "of model and baseline",
+        _EARLY_WARNING,
+        lambda inputs: inputs.early_warning.model,
+    ),
+    Statistic(
+        "disengagement_calibration",
+        "Early warning: predicted against observed on the held-out cohorts, model and baseline",
+        _EARLY_WARNING,
+        lambda inputs: inputs.early_warning.calibration,
     ),
 )
 

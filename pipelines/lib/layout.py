@@ -84,6 +84,16 @@ class DataDir:
         return self.access_dir / "sessions.json"
 
     @property
+    def digest_dir(self) -> Path:
+        """The weekly coach digest's record of what was sent (pipelines/lib/digest/ledger.py)."""
+        return self.root / "digest"
+
+    @property
+    def digest_deliveries(self) -> Path:
+        """One entry per coach and ISO week: sent or failed, attempts, the last error."""
+        return self.digest_dir / "deliveries.json"
+
+    @property
     def truth(self) -> Path:
         return self.root / "truth"
 

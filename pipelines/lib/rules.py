@@ -56,6 +56,8 @@ def _rule(default: int | float, **about: Any) -> Any:
 
 
 SPEC = "program-exports spec, Reference thresholds"
+FLAGS = "steadyback: docs/metrics.md, Flags"
+EARLY_WARNING = "steadyback: docs/models.md, Early warning"
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,246 @@ class ProgramRules:
         description=(
             "A person disengages on the first day of the first run of this many days in a "
             "row without any completed session."
+        ),
+    )
+
+    # --- flags (sql/marts/flags.sql; docs/metrics.md, "Flags") ------------------------------
+    missed_days_info_days: int = _rule(
+        3,
+        unit="missed program days in a row",
+        low=1,
+        high=84,
+        below="missed_days_warning_days",
+        reference=FLAGS,
+        description="The missed_days flag opens (info) after this many missed days in a row.",
+    )
+    missed_days_warning_days: int = _rule(
+        5,
+        unit="missed program days in a row",
+        low=1,
+        high=84,
+        below="missed_days_alert_days",
+        reference=FLAGS,
+        description="… and is a warning from this many days in a row …",
+    )
+    missed_days_alert_days: int = _rule(
+        7,
+        unit="missed program days in a row",
+        low=1,
+        high=84,
+        reference=FLAGS,
+        description="… and an alert from this many.",
+    )
+    no_wear_info_days: int = _rule(
+        5,
+        unit="program days in a row without a valid wear day",
+        low=1,
+        high=84,
+        below="no_wear_warning_days",
+        reference=FLAGS,
+        description=(
+            "The no_wearable_data flag opens (info) after this many days in a row without a "
+            "valid wear day, for a person with a tracker …"
+        ),
+    )
+    no_wear_warning_days: int = _rule(
+        14,
+        unit="program days in a row without a valid wear day",
+        low=1,
+        high=84,
+        reference=FLAGS,
+        description="… and is a warning from this many.",
+    )
+    burst_max_practice_days: int = _rule(
+        2,
+        unit="practice days in a program week",
+        low=1,
+        high=6,
+        reference=FLAGS,
+        description=(
+            "A burst week: at least the prescribed sessions, on at most this many days (and "
+            "more sessions than days) …"
+        ),
+    )
+    burst_gap_days: int = _rule(
+        4,
+        unit="missed days in a row",
+        low=1,
+        high=28,
+        reference=FLAGS,
+        description="… followed by at least this many missed days in a row (the boom_bust flag).",
+    )
+    boom_bust_warning_bursts: int = _rule(
+        2,
+        unit="bursts in one episode",
+        low=2,
+        high=20,
+        below="boom_bust_alert_bursts",
+        reference=FLAGS,
+        description="A boom_bust episode of this many bursts is a warning (one burst: info) …",
+    )
+    boom_bust_alert_bursts: int = _rule(
+        3,
+        unit="bursts in one episode",
+        low=2,
+        high=20,
+        reference=FLAGS,
+        description="… and an alert from this many.",
+    )
+    too_intense_min_sessions: int = _rule(
+        2,
+        unit="aggressive stretch sessions in a program week",
+        low=1,
+        high=50,
+        below="too_intense_alert_sessions",
+        reference=FLAGS,
+        description=(
+            "A week with at least this many aggressive sessions raises too_intense (warning) …"
+        ),
+    )
+    too_intense_alert_sessions: int = _rule(
+        4,
+        unit="aggressive stretch sessions in a program week",
+        low=1,
+        high=50,
+        reference=FLAGS,
+        description="… an alert with this many in one week (or weeks in a row, below).",
+    )
+    no_breathing_min_sessions: int = _rule(
+        2,
+        unit="stretch sessions with known breathing in a program week",
+        low=1,
+        high=50,
+        reference=FLAGS,
+        description="no_breathing: a week with at least this many, none with guided breathing.",
+    )
+    no_stability_min_days: int = _rule(
+        2,
+        unit="practice days in a program week",
+        low=1,
+        high=7,
+        reference=FLAGS,
+        description="no_stability: a week with at least this many practice days, none followed "
+        "by stability work.",
+    )
+    short_sleep_min_nights: int = _rule(
+        3,
+        unit="recorded nights in a program week",
+        low=1,
+        high=7,
+        reference=FLAGS,
+        description="short_sleep: a week with at least this many recorded nights …",
+    )
+    short_sleep_minutes: int = _rule(
+        360,
+        unit="mean minutes asleep a night",
+        low=1,
+        high=1440,
+        reference=f"{FLAGS} (the spec's healthy sleep is ≥ 7 h)",
+        description="… whose mean sleep is below this (info) …",
+    )
+    short_sleep_warning_minutes: int = _rule(
+        300,
+        unit="mean minutes asleep a night",
+        low=1,
+        high=1440,
+        below="short_sleep_minutes",
+        reference=FLAGS,
+        description="… a warning when a weekly mean is below this (or weeks in a row, below).",
+    )
+    pain_rising_points: float = _rule(
+        2.0,
+        unit="NRS pain points above baseline",
+        low=0,
+        high=10,
+        below="pain_rising_alert_points",
+        reference=f"{SPEC}: clinically important change = 2 points (Ostelo 2008; IMMPACT)",
+        description=(
+            "pain_rising: a week whose weekly mean pain is at least this far above the baseline "
+            "(warning) …"
+        ),
+    )
+    pain_rising_alert_points: float = _rule(
+        3.0,
+        unit="NRS pain points above baseline",
+        low=0,
+        high=10,
+        reference=FLAGS,
+        description="… an alert from this far above (or weeks in a row, below).",
+    )
+    flag_escalation_weeks: int = _rule(
+        2,
+        unit="program weeks in a row",
+        low=2,
+        high=12,
+        reference=FLAGS,
+        description=(
+            "A weekly flag (too_intense, no_breathing, no_stability, short_sleep, pain_rising) "
+            "that qualifies this many weeks in a row goes up one severity."
+        ),
+    )
+
+    # --- early warning (models.disengagement_risk; docs/models.md, "Early warning") ----------
+    disengagement_horizon_days: int = _rule(
+        14,
+        unit="days after the end of a program week",
+        low=1,
+        high=90,
+        reference=EARLY_WARNING,
+        description=(
+            "The early warning is the probability that a disengagement spell "
+            "(disengagement_gap_days without a completed session) is under way within this "
+            "many days after the end of a program week."
+        ),
+    )
+    risk_raised_probability: float = _rule(
+        0.2,
+        unit="probability",
+        low=0,
+        high=1,
+        below="risk_high_probability",
+        reference=EARLY_WARNING,
+        description="A predicted probability of at least this is the raised band (else low) …",
+    )
+    risk_high_probability: float = _rule(
+        0.5,
+        unit="probability",
+        low=0,
+        high=1,
+        reference=EARLY_WARNING,
+        description="… and of at least this the high band.",
+    )
+    risk_baseline_adherence: float = _rule(
+        0.5,
+        unit="share of prescribed sessions",
+        low=0,
+        high=1,
+        reference=f"{EARLY_WARNING} (the rule a coach uses today)",
+        description=(
+            "The baseline rule the model must beat: a person whose adherence last week was "
+            "below this is at risk."
+        ),
+    )
+    risk_min_events: int = _rule(
+        20,
+        unit="person-weeks that led to a disengagement spell",
+        low=1,
+        high=100000,
+        reference=EARLY_WARNING,
+        description=(
+            "The model is fitted and validated (and may replace the baseline rule) only when "
+            "the training cohorts and the held-out cohorts each have at least this many."
+        ),
+    )
+    checkin_silence_days: int = _rule(
+        7,
+        unit="days without a check-in",
+        low=1,
+        high=84,
+        reference="steadyback: docs/operations.md, The weekly coach digest",
+        description=(
+            "The coach digest lists a person as having stopped checking in after this many "
+            "days without one."
         ),
     )
 

@@ -1,8 +1,9 @@
 """Dashboard users: a JSON file under the data dir with argon2id password hashes.
 
 `<data dir>/access/users.json` holds one entry per user — username, role, the
-coach id for coaches, and an argon2id hash (salted, memory-hard; argon2-cffi's
-defaults). Passwords are never stored or logged. The file is rewritten
+coach id for coaches, optionally an e-mail address and a time zone (where the
+weekly coach digest goes, and when: docs/operations.md), and an argon2id hash
+(salted, memory-hard; argon2-cffi's defaults). Passwords are never stored or logged. The file is rewritten
 atomically (temp file + rename) under an exclusive lock, so concurrent
 `steadyback users add` commands never lose a user; it and the `access/`
 folder are readable by their owner only. A file that is not a valid users
@@ -36,6 +37,13 @@ ROLES = ("program_manager", "coach", "analyst")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 """Letters, digits and `._@+-`: plain names and e-mail addresses (for single sign-on)."""
 MIN_PASSWORD_LENGTH = 8
+EMAIL_PATTERN = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+    r"@(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+"""An address as a mail header may carry it: no spaces, quotes or line breaks (so nothing can
+be injected into a header), a domain with a dot."""
 FILE_VERSION = 1
 
 _hasher = PasswordHasher()
@@ -57,6 +65,8 @@ class User:
     role: str
     coach_id: str | None = None
     created_at: str | None = None
+    email: str | None = None  # where the weekly coach digest goes
+    timezone: str | None = None  # IANA name: when the digest is due (docs/operations.md)
     # Changes with every new password (a digest of the salted hash, not of the password),
     # so a session can tell that its user's password was reset.
     credential: str | None = field(default=None, repr=False)
@@ -114,6 +124,12 @@ class UserStore:
                 isinstance(entry.get("coach_id"), str) and entry["coach_id"]
             ):
                 raise self._corrupt(f"coach {username!r} has no coach id")
+            for name, problem in (
+                ("email", email_problem(entry.get("email"))),
+                ("timezone", timezone_problem(entry.get("timezone"))),
+            ):
+                if entry.get(name) is not None and problem:
+                    raise self._corrupt(f"user {username!r}: {name} {problem}")
             if username in seen:
                 raise self._corrupt(f"user {username!r} appears twice")
             seen.add(username)
@@ -147,6 +163,8 @@ class UserStore:
         password: str,
         coach_id: str | None = None,
         replace: bool = False,
+        email: str | None = None,
+        timezone: str | None = None,
     ) -> User:
         if not USERNAME_PATTERN.match(username or ""):
             raise UserError(
@@ -159,6 +177,10 @@ class UserStore:
             raise UserError("a coach needs --coach-id (the roster's coach_id of their caseload)")
         if role != "coach" and coach_id:
             raise UserError(f"--coach-id is only for coaches, not for a {role}")
+        if email is not None and (problem := email_problem(email)):
+            raise UserError(f"--email {email!r}: {problem}")
+        if timezone is not None and (problem := timezone_problem(timezone)):
+            raise UserError(f"--timezone {timezone!r}: {problem}")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
         if password == DEMO_PASSWORD and username not in DEMO_USERNAMES:
@@ -168,6 +190,8 @@ class UserStore:
             role=role,
             coach_id=coach_id,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            email=email,
+            timezone=timezone,
         )
         # Hash before taking the lock: it is the slow part, and needs no file.
         password_hash = _hasher.hash(password)
@@ -183,6 +207,9 @@ class UserStore:
             user = with_fields(user, credential=_credential(password_hash))
             entry = asdict(user)
             del entry["credential"]
+            for optional in ("email", "timezone"):  # absent, as in files from before them
+                if entry[optional] is None:
+                    del entry[optional]
             entries.append({**entry, "password_hash": password_hash})
             self._write(entries)
         return user
@@ -224,8 +251,28 @@ def _user(entry: dict) -> User:
         role=entry["role"],
         coach_id=entry.get("coach_id"),
         created_at=entry.get("created_at"),
+        email=entry.get("email"),
+        timezone=entry.get("timezone"),
         credential=_credential(entry.get("password_hash", "")),
     )
+
+
+def email_problem(email: object) -> str | None:
+    if not isinstance(email, str) or len(email) > 254 or not EMAIL_PATTERN.fullmatch(email):
+        return "is not an e-mail address (name@example.org; no spaces, quotes or line breaks)"
+    return None
+
+
+def timezone_problem(timezone: object) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if isinstance(timezone, str) and timezone:
+            ZoneInfo(timezone)
+            return None
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    return "is not an IANA time zone (e.g. Europe/London, America/Chicago)"
 
 
 def _credential(password_hash: str) -> str:

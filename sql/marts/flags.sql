@@ -1,6 +1,7 @@
 -- One row per flag episode for coaches: which flag, how serious, since when (until stays null while open), and why in one sentence.
 -- Consecutive qualifying days or weeks are one episode; only elapsed days count, so nothing is open
--- after a withdrawal or the end of the program. Definitions: docs/metrics.md, "Flags".
+-- after a withdrawal or the end of the program. Definitions: docs/metrics.md, "Flags"; every threshold
+-- is a program rule (meta.program_rules).
 -- @unique: pid, flag, since
 -- @not_null: pid, coach_id, flag, severity, since, is_open, evidence
 -- @accepted_values: flag = missed_days, boom_bust, too_intense, no_breathing, no_stability, short_sleep, pain_rising, no_wearable_data
@@ -11,6 +12,11 @@ with participants as (
 
 horizon as (
     select as_of from staging.data_horizon
+),
+
+-- the program rules this run applies (pipelines/lib/rules.py, recorded in meta.rules)
+rules as (
+    select * from meta.program_rules
 ),
 
 -- elapsed program days only (unknown days neither raise nor extend a flag)
@@ -49,11 +55,15 @@ missed_days as (
         'missed_days' as flag,
         first_day as since,
         last_day,
-        case when n_days >= 7 then 'alert' when n_days >= 5 then 'warning' else 'info' end
-            as severity,
+        case
+            when n_days >= rules.missed_days_alert_days then 'alert'
+            when n_days >= rules.missed_days_warning_days then 'warning'
+            else 'info'
+        end as severity,
         'No stretching on ' || n_days || ' program days in a row' as summary
     from missed_runs
-    where n_days >= 3
+    cross join rules
+    where n_days >= rules.missed_days_info_days
 ),
 
 -- people with a tracker: a linked Fitabase id, or any wearable day at all
@@ -82,15 +92,17 @@ no_wearable_data as (
         'no_wearable_data' as flag,
         first_day as since,
         last_day,
-        case when n_days >= 14 then 'warning' else 'info' end as severity,
+        case when n_days >= rules.no_wear_warning_days then 'warning' else 'info' end as severity,
         'No valid wearable day (tracker not worn, worn too briefly or not synced) on '
             || n_days || ' days in a row' as summary
     from no_wear_runs
-    where n_days >= 5
+    cross join rules
+    where n_days >= rules.no_wear_info_days
 ),
 
 -- ── boom and bust ──────────────────────────────────────────────────────────────────────────
--- a burst week: at least the prescribed sessions (and more sessions than days) on at most 2 days
+-- a burst week: at least the prescribed sessions (and more sessions than days) on at most
+-- burst_max_practice_days days
 burst_weeks as (
     select
         w.pid,
@@ -104,16 +116,16 @@ burst_weeks as (
     where w.prescribed > 0
         and w.sessions >= w.prescribed
         and w.sessions > w.days_practised
-        and w.days_practised between 1 and 2
+        and w.days_practised between 1 and (select burst_max_practice_days from rules)
     group by all
 ),
 
--- … followed, from the day after its last practice day, by 4 or more missed days in a row
+-- … followed, from the day after its last practice day, by burst_gap_days or more missed days in a row
 bursts as (
     select b.*, r.n_days as gap_days, r.last_day as gap_end
     from burst_weeks as b
     join missed_runs as r on r.pid = b.pid and r.first_day = b.last_practice_day + 1
-    where r.n_days >= 4
+    where r.n_days >= (select burst_gap_days from rules)
 ),
 
 -- a burst that starts the day after the previous gap ended continues the same episode
@@ -142,8 +154,11 @@ boom_bust as (
         'boom_bust' as flag,
         min(first_practice_day) as since,
         max(gap_end) as last_day,
-        case when count(*) >= 3 then 'alert' when count(*) = 2 then 'warning' else 'info' end
-            as severity,
+        case
+            when count(*) >= (select boom_bust_alert_bursts from rules) then 'alert'
+            when count(*) >= (select boom_bust_warning_bursts from rules) then 'warning'
+            else 'info'
+        end as severity,
         case
             when count(*) = 1
                 then sum(sessions) || ' stretch sessions on ' || sum(days_practised)
@@ -151,7 +166,8 @@ boom_bust as (
                     || ' in week ' || min(week) || ', then no stretching for '
                     || max(gap_days) || ' days'
             else count(*) || ' bursts (' || sum(sessions) || ' stretch sessions on '
-                || sum(days_practised) || ' days in all), each followed by 4 or more days '
+                || sum(days_practised) || ' days in all), each followed by '
+                || (select burst_gap_days from rules) || ' or more days '
                 || 'without stretching; the last gap ' || arg_max(gap_days, first_practice_day)
                 || ' days'
         end as summary
@@ -165,7 +181,7 @@ weekly_pain as (
     select pid, program_week as week, avg(pain) as mean_pain, count(pain) as checkin_days
     from days
     group by all
-    having count(pain) >= (select baseline_min_checkins from meta.program_rules)
+    having count(pain) >= (select baseline_min_checkins from rules)
 ),
 
 weekly_hits as (
@@ -173,29 +189,33 @@ weekly_hits as (
         aggressive_sessions::double as n, max_discomfort::double as v, null::double as baseline,
         null::integer as baseline_week
     from weeks
-    where aggressive_sessions >= 2
+    where aggressive_sessions >= (select too_intense_min_sessions from rules)
     union all
     select pid, 'no_breathing', week, week_start, last_elapsed_day,
         breathing_known_sessions, null, null, null
     from weeks
-    where breathing_known_sessions >= 2 and breathing_sessions = 0
+    where breathing_known_sessions >= (select no_breathing_min_sessions from rules)
+        and breathing_sessions = 0
     union all
     select pid, 'no_stability', week, week_start, last_elapsed_day,
         stretch_days, null, null, null
     from weeks
-    where stretch_days >= 2 and stability_days = 0
+    where stretch_days >= (select no_stability_min_days from rules) and stability_days = 0
     union all
     select pid, 'short_sleep', week, week_start, last_elapsed_day,
         sleep_nights, mean_sleep_minutes, null, null
     from weeks
-    where sleep_nights >= 3 and mean_sleep_minutes < 360
+    where sleep_nights >= (select short_sleep_min_nights from rules)
+        and mean_sleep_minutes < (select short_sleep_minutes from rules)
     union all
     select w.pid, 'pain_rising', w.week, w.week_start, w.last_elapsed_day,
         p.checkin_days, p.mean_pain, o.pain_baseline, o.pain_baseline_week
     from weeks as w
     join weekly_pain as p using (pid, week)
     join marts.outcomes as o using (pid)
-    where w.week > o.pain_baseline_week and p.mean_pain >= o.pain_baseline + 2 - 1e-9
+    cross join rules as r
+    where w.week > o.pain_baseline_week
+        and p.mean_pain >= o.pain_baseline + r.pain_rising_points - 1e-9
 ),
 
 weekly_episodes as (
@@ -231,17 +251,31 @@ weekly_flags as (
         last_day,
         case flag
             when 'too_intense' then
-                case when n_weeks >= 2 or max_n >= 4 then 'alert' else 'warning' end
+                case
+                    when n_weeks >= r.flag_escalation_weeks or max_n >= r.too_intense_alert_sessions
+                        then 'alert'
+                    else 'warning'
+                end
             when 'short_sleep' then
-                case when n_weeks >= 2 or min_v < 300 then 'warning' else 'info' end
+                case
+                    when n_weeks >= r.flag_escalation_weeks
+                        or min_v < r.short_sleep_warning_minutes
+                        then 'warning'
+                    else 'info'
+                end
             when 'pain_rising' then
-                case when n_weeks >= 2 or max_rise >= 3 - 1e-9 then 'alert' else 'warning' end
-            else case when n_weeks >= 2 then 'warning' else 'info' end
+                case
+                    when n_weeks >= r.flag_escalation_weeks
+                        or max_rise >= r.pain_rising_alert_points - 1e-9
+                        then 'alert'
+                    else 'warning'
+                end
+            else case when n_weeks >= r.flag_escalation_weeks then 'warning' else 'info' end
         end as severity,
         case flag
             when 'too_intense' then
                 total_n::integer || ' stretch sessions at discomfort '
-                    || (select aggressive_min_discomfort from meta.program_rules)
+                    || r.aggressive_min_discomfort
                     || '/10 or more in ' || weeks_label
                     || ', up to ' || max_v::integer || '/10'
             when 'no_breathing' then
@@ -251,8 +285,8 @@ weekly_flags as (
                 'No stability work after stretching on any of ' || total_n::integer
                     || ' practice days in ' || weeks_label
             when 'short_sleep' then
-                'Average sleep under 6 h a night in ' || weeks_label || ', lowest weekly mean '
-                    || printf('%.1f', min_v / 60) || ' h'
+                'Average sleep under ' || hours_label || ' a night in ' || weeks_label
+                    || ', lowest weekly mean ' || printf('%.1f', min_v / 60) || ' h'
             when 'pain_rising' then
                 'Weekly mean pain rose to ' || printf('%.1f', max_v) || '/10 in ' || weeks_label
                     || ', against a week-' || baseline_week || ' baseline of '
@@ -267,6 +301,15 @@ weekly_flags as (
             end as weeks_label
         from weekly_episodes
     )
+    cross join (
+        select
+            *,
+            case
+                when short_sleep_minutes % 60 = 0 then short_sleep_minutes // 60 || ' h'
+                else short_sleep_minutes // 60 || ' h ' || short_sleep_minutes % 60 || ' min'
+            end as hours_label
+        from rules
+    ) as r
 ),
 
 -- ── one table ──────────────────────────────────────────────────────────────────────────────

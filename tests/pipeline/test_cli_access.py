@@ -164,7 +164,16 @@ def test_list_shows_users_but_never_hashes(tmp_path, monkeypatch, capsys):
 
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["username", "role", "coach", "id", "created"]
+    assert lines[0].split() == [
+        "username",
+        "role",
+        "coach",
+        "id",
+        "created",
+        "e-mail",
+        "time",
+        "zone",
+    ]
     assert lines[2].split()[:3] == ["cora", "coach", "C-07"]
     assert lines[3].split()[:2] == ["zoe", "analyst"]
     assert store.get("cora").created_at in lines[2]

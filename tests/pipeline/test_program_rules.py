@@ -23,13 +23,17 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from flag_oracle import expected_flags, flag_inputs, published_flags
 from generated_data import copy_generated
 from spell_oracle import expected_spells_frame
+from warning_oracle import expected_weeks
 
 from dashboards import disclosure
 from pipelines import cli
 from pipelines.definitions import build_definitions
+from pipelines.lib.digest.compose import read_snapshot
 from pipelines.lib.rules import ProgramRules, rule_keys
+from pipelines.lib.statistics.early_warning import band
 from pipelines.lib.statistics.retention import kaplan_meier
 from pipelines.lib.users import User
 from pipelines.runner import RunReport, run_pipeline
@@ -51,7 +55,53 @@ OVERRIDES = {
     "person_min_paired_days": 10,
     "person_min_weeks": 3,
     "disengagement_gap_days": 7,
+    "missed_days_info_days": 2,
+    "missed_days_warning_days": 4,
+    "missed_days_alert_days": 6,
+    "no_wear_info_days": 3,
+    "no_wear_warning_days": 7,
+    "burst_max_practice_days": 3,
+    "burst_gap_days": 3,
+    "boom_bust_warning_bursts": 3,
+    "boom_bust_alert_bursts": 4,
+    "too_intense_min_sessions": 3,
+    "too_intense_alert_sessions": 6,
+    "no_breathing_min_sessions": 3,
+    "no_stability_min_days": 3,
+    "short_sleep_min_nights": 2,
+    "short_sleep_minutes": 390,
+    "short_sleep_warning_minutes": 345,
+    "pain_rising_points": 1.5,
+    "pain_rising_alert_points": 2.0,
+    "flag_escalation_weeks": 3,
+    "disengagement_horizon_days": 21,
+    "risk_raised_probability": 0.1,
+    "risk_high_probability": 0.3,
+    "risk_baseline_adherence": 0.7,
+    "risk_min_events": 2,
+    "checkin_silence_days": 2,
 }
+FLAG_RULES = (
+    "missed_days_info_days",
+    "missed_days_warning_days",
+    "missed_days_alert_days",
+    "no_wear_info_days",
+    "no_wear_warning_days",
+    "burst_max_practice_days",
+    "burst_gap_days",
+    "boom_bust_warning_bursts",
+    "boom_bust_alert_bursts",
+    "too_intense_min_sessions",
+    "too_intense_alert_sessions",
+    "no_breathing_min_sessions",
+    "no_stability_min_days",
+    "short_sleep_min_nights",
+    "short_sleep_minutes",
+    "short_sleep_warning_minutes",
+    "pain_rising_points",
+    "pain_rising_alert_points",
+    "flag_escalation_weeks",
+)
 DEFAULTS = {key: getattr(ProgramRules(), key) for key in rule_keys()}
 
 
@@ -430,6 +480,23 @@ def test_a_valid_wear_day_follows_valid_wear_minutes(runs):
         assert (state, steps is not None) == want, (pid, day)
 
 
+def test_flags_follow_their_rules(runs):
+    """Every flag's episodes, severities and open state, recomputed (tests/flag_oracle.py)."""
+    inputs = flag_inputs(runs.snapshot)
+    expected = expected_flags(inputs, OVERRIDES)
+    for rule in FLAG_RULES:
+        assert expected != expected_flags(inputs, but_default(rule)), f"{rule} moves numbers"
+    assert published_flags(runs.snapshot) == expected
+    evidence = [e for (e,) in rows(runs.snapshot, "select evidence from marts.flags")]
+    assert any(e.startswith("Average sleep under 6 h 30 min a night") for e in evidence)
+
+
+def test_flags_at_the_defaults_match_the_recomputation(small_cohort):
+    """The recomputation itself, against the session's run with every rule at its default."""
+    snapshot = snapshot_path(small_cohort)
+    assert published_flags(snapshot) == expected_flags(flag_inputs(snapshot), DEFAULTS)
+
+
 # --- models -----------------------------------------------------------------------------------
 
 
@@ -537,6 +604,87 @@ def test_retention_follows_the_disengagement_gap(runs):
     assert mart.sort("pid").equals(expected.sort("pid"))
     retention = frame(runs.snapshot, "select * from models.retention order by days_since_enrolment")
     assert retention.equals(kaplan_meier(expected))
+
+
+def test_the_early_warning_follows_its_rules(runs):
+    """Gap and horizon decide the weeks at risk and their labels, risk_min_events whether the
+    model is validated, the probability rules its bands and risk_baseline_adherence the baseline
+    (tests/warning_oracle.py recomputes the weeks)."""
+    expected = expected_weeks(runs.snapshot, OVERRIDES)
+    for rule in ("disengagement_gap_days", "disengagement_horizon_days"):
+        other = expected_weeks(runs.snapshot, but_default(rule))
+        assert {k: w.event for k, w in other.items()} != {
+            k: w.event for k, w in expected.items()
+        }, f"{rule} moves numbers"
+    risk = frame(runs.snapshot, "select * from models.disengagement_risk")
+    assert set(zip(risk["pid"], risk["week"], strict=True)) == set(expected)
+
+    (row,) = frame(runs.snapshot, "select * from models.disengagement_model").to_dicts()
+    assert (row["horizon_days"], row["gap_days"]) == (21, 7)
+    train_cohorts, test_cohorts = row["train_cohorts"].split(", "), row["test_cohorts"].split(", ")
+    labelled = [w for w in expected.values() if w.event is not None]
+    train = [w for w in labelled if w.cohort in train_cohorts]
+    test = [w for w in labelled if w.cohort in test_cohorts]
+    assert (row["train_weeks"], row["train_events"]) == (len(train), sum(w.event for w in train))
+    assert (row["test_weeks"], row["test_events"]) == (len(test), sum(w.event for w in test))
+    # validated with risk_min_events = 2; at its default (20) it would not have been
+    assert "was not validated" not in row["reason"] and row["roc_auc_model"] is not None
+    assert min(row["train_events"], row["test_events"]) < DEFAULTS["risk_min_events"]
+
+    # on this cohort the model beats the baseline under these rules (and not under others,
+    # e.g. a 7-day horizon): its bands follow the probability rules
+    assert row["published"] == "logistic_regression"
+    bands = [band(p, ProgramRules(**OVERRIDES)) for p in risk["probability"]]
+    assert risk["band"].to_list() == bands
+    assert bands != [band(p, ProgramRules()) for p in risk["probability"]]
+
+    # the baseline of the validation: its flagged group is the weeks below 70 % adherence
+    flagged = sum(w.features["adherence"] < OVERRIDES["risk_baseline_adherence"] for w in test)
+    assert flagged != sum(
+        w.features["adherence"] < DEFAULTS["risk_baseline_adherence"] for w in test
+    )
+    baseline = frame(
+        runs.snapshot,
+        "select weeks from models.disengagement_calibration where scorer = 'baseline_rule' "
+        "order by bin",
+    )
+    assert baseline["weeks"].to_list() == [len(test) - flagged, flagged]
+
+
+def test_the_coach_digest_counts_silence_by_the_rule(runs):
+    """A person stopped checking in after checkin_silence_days (2 here) without a check-in."""
+    (as_of,) = rows(runs.snapshot, "select as_of from meta.snapshot")[0]
+    silence: dict[str, dict[str, int]] = defaultdict(dict)
+    for coach, pid, enrolled_on, last in rows(
+        runs.snapshot,
+        """
+        select p.coach_id, p.pid, p.enrolled_on, max(d.day) filter (
+            where d.day_state <> 'unknown' and (d.pain is not null or d.sleep_quality is not null
+                or d.stress is not null or d.movement_confidence is not null))
+        from marts.participants as p join marts.participant_day as d using (pid)
+        where p.status = 'active'
+        group by all
+        """,
+    ):
+        silence[coach][pid] = (as_of - (last or enrolled_on - timedelta(days=1))).days
+
+    def silent(days: int) -> dict[str, dict[str, int]]:
+        return {
+            coach: {pid: n for pid, n in people.items() if n >= days}
+            for coach, people in silence.items()
+        }
+
+    assert silent(OVERRIDES["checkin_silence_days"]) != silent(DEFAULTS["checkin_silence_days"])
+    snapshot = read_snapshot(runs.snapshot, sorted(silence))
+    assert snapshot.rules.checkin_silence_days == OVERRIDES["checkin_silence_days"]
+    assert {
+        coach: {
+            line.pid: line.days_without_checkin
+            for line in caseload.lines
+            if line.days_without_checkin is not None
+        }
+        for coach, caseload in snapshot.caseloads.items()
+    } == silent(OVERRIDES["checkin_silence_days"])
 
 
 # --- dashboards -------------------------------------------------------------------------------

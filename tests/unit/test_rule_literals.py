@@ -24,9 +24,6 @@ NOT_SCANNED = {
 }
 # (file, text of the line): why a number there is not the rule
 ALLOWED = {
-    ("sql/marts/flags.sql", "o.pain_baseline + 2 - 1e-9"): (
-        "the pain_rising flag's rise (a flag threshold; flags are reworked in issue 13)"
-    ),
     ("dashboards/charts.py", '"instead of 60 %) goes with {size} points'): (
         "an example of 10 percentage points more practice"
     ),
@@ -72,6 +69,41 @@ PATTERNS: dict[str, list[str]] = {
         r"\b14\b.{0,25}(day|gap)",
         r"(gap|disengag).{0,40}\b14\b",
         r"GAP_DAYS\s*=\s*\d",
+    ],
+    # the flags' thresholds (sql/marts/flags.sql)
+    "missed_days_info_days": [r"n_days\s*>=\s*\d"],
+    "missed_days_warning_days": [r"n_days\s*>=\s*\d+\s+then\s+'warning'"],
+    "missed_days_alert_days": [r"n_days\s*>=\s*\d+\s+then\s+'alert'"],
+    "no_wear_info_days": [r"n_days\s*>=\s*\d"],
+    "no_wear_warning_days": [r"n_days\s*>=\s*\d+\s+then\s+'warning'"],
+    "burst_max_practice_days": [r"days_practised\s+between\s+\d+\s+and\s+\d", r"at most \d+ days"],
+    "burst_gap_days": [r"n_days\s*>=\s*\d", r"followed by \d+ or more days"],
+    "boom_bust_warning_bursts": [r"count\(\*\)\s*(=|>=)\s*\d+\s+then\s+'warning'"],
+    "boom_bust_alert_bursts": [r"count\(\*\)\s*>=\s*\d+\s+then\s+'alert'"],
+    "too_intense_min_sessions": [r"aggressive_sessions\s*>=\s*\d"],
+    "too_intense_alert_sessions": [r"max_n\s*>=\s*\d"],
+    "no_breathing_min_sessions": [r"breathing_known_sessions\s*>=\s*\d"],
+    "no_stability_min_days": [r"stretch_days\s*>=\s*\d"],
+    "short_sleep_min_nights": [r"sleep_nights\s*>=\s*\d"],
+    "short_sleep_minutes": [r"mean_sleep_minutes\s*<\s*\d", r"under \d+ h\b"],
+    "short_sleep_warning_minutes": [r"min_v\s*<\s*\d"],
+    "pain_rising_points": [r"pain_baseline\s*\+\s*\d"],
+    "pain_rising_alert_points": [r"max_rise\s*>=\s*\d"],
+    "flag_escalation_weeks": [r"n_weeks\s*>=\s*\d"],
+    # the early warning and the coach digest
+    "disengagement_horizon_days": [r"HORIZON\w*\s*=\s*\d", r"(next|within) \d+ days"],
+    "risk_raised_probability": [r"RAISED\w*\s*=\s*\d", r"probability\s*>=\s*0?\.\d"],
+    "risk_high_probability": [r"HIGH\w*\s*=\s*0?\.\d", r"probability\s*>=\s*0?\.\d"],
+    "risk_baseline_adherence": [
+        r"adherence\s*<\s*0?\.\d",
+        r"BASELINE\w*\s*=\s*0?\.\d",
+        r"adherence.{0,40}(below|under|<) \d+\s*%",
+    ],
+    "risk_min_events": [r"MIN\w*EVENTS\s*=\s*\d", r"events\s*(>=|<)\s*\d"],
+    "checkin_silence_days": [
+        r"SILEN\w*\s*=\s*\d",
+        r"days_since_checkin\s*>=\s*\d",
+        r"no check-?in (for|in) \d+ days",
     ],
 }
 
@@ -130,6 +162,71 @@ OLD_COPIES: dict[str, list[str]] = {
         '"the retention chart): someone disengages when 14 days in a row pass without any "',
         '"Kaplan–Meier: share still engaged (no 14-day gap without practice) by days since"',
         "GAP_DAYS = 14",
+    ],
+    # issue 13: the flags' own thresholds, as sql/marts/flags.sql wrote them
+    "missed_days_info_days": ["    where n_days >= 3"],
+    "missed_days_warning_days": [
+        "case when n_days >= 7 then 'alert' when n_days >= 5 then 'warning' else 'info' end"
+    ],
+    "missed_days_alert_days": [
+        "case when n_days >= 7 then 'alert' when n_days >= 5 then 'warning' else 'info' end"
+    ],
+    "no_wear_info_days": ["    where n_days >= 5"],
+    "no_wear_warning_days": ["case when n_days >= 14 then 'warning' else 'info' end as severity,"],
+    "burst_max_practice_days": [
+        "        and w.days_practised between 1 and 2",
+        "-- a burst week: at least the prescribed sessions (and more sessions than days) on at most 2 days",
+    ],
+    "burst_gap_days": [
+        "    where r.n_days >= 4",
+        "|| sum(days_practised) || ' days in all), each followed by 4 or more days '",
+    ],
+    "boom_bust_warning_bursts": [
+        "case when count(*) >= 3 then 'alert' when count(*) = 2 then 'warning' else 'info' end"
+    ],
+    "boom_bust_alert_bursts": [
+        "case when count(*) >= 3 then 'alert' when count(*) = 2 then 'warning' else 'info' end"
+    ],
+    "too_intense_min_sessions": ["    where aggressive_sessions >= 2"],
+    "too_intense_alert_sessions": [
+        "case when n_weeks >= 2 or max_n >= 4 then 'alert' else 'warning' end"
+    ],
+    "no_breathing_min_sessions": [
+        "    where breathing_known_sessions >= 2 and breathing_sessions = 0"
+    ],
+    "no_stability_min_days": ["    where stretch_days >= 2 and stability_days = 0"],
+    "short_sleep_min_nights": ["    where sleep_nights >= 3 and mean_sleep_minutes < 360"],
+    "short_sleep_minutes": [
+        "    where sleep_nights >= 3 and mean_sleep_minutes < 360",
+        "'Average sleep under 6 h a night in ' || weeks_label || ', lowest weekly mean '",
+    ],
+    "short_sleep_warning_minutes": [
+        "case when n_weeks >= 2 or min_v < 300 then 'warning' else 'info' end"
+    ],
+    "pain_rising_points": [
+        "where w.week > o.pain_baseline_week and p.mean_pain >= o.pain_baseline + 2 - 1e-9"
+    ],
+    "pain_rising_alert_points": [
+        "case when n_weeks >= 2 or max_rise >= 3 - 1e-9 then 'alert' else 'warning' end"
+    ],
+    "flag_escalation_weeks": ["else case when n_weeks >= 2 then 'warning' else 'info' end"],
+    # issue 13's new rules had no copy to remove: the copies they are guarded against
+    "disengagement_horizon_days": [
+        "HORIZON_DAYS = 14",
+        '"a spell that starts within the next 14 days"',
+    ],
+    "risk_raised_probability": ["RISK_RAISED = 0.2", "when probability >= 0.2 then 'raised'"],
+    "risk_high_probability": ["RISK_HIGH = 0.5", "if probability >= 0.5:"],
+    "risk_baseline_adherence": [
+        "flagged = last_adherence < 0.5",
+        "BASELINE_ADHERENCE = 0.5",
+        'f"adherence last week below 50 %"',
+    ],
+    "risk_min_events": ["MIN_TEST_EVENTS = 20", "if test_events < 20:"],
+    "checkin_silence_days": [
+        "CHECKIN_SILENCE_DAYS = 7",
+        "days_since_checkin >= 7",
+        '"no check-in for 7 days"',
     ],
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 import stat
 import sys
 import threading
@@ -115,6 +116,49 @@ def test_email_addresses_are_valid_usernames(tmp_path):
     assert store.verify("ana.lopez+sb@example.org", PASSWORD) is not None
 
 
+def test_a_coach_s_e_mail_and_time_zone_are_kept_and_optional(tmp_path):
+    """The weekly digest's address and time zone (docs/operations.md); a users file written
+    before they existed reads as before, and entries without them stay without them."""
+    store = UserStore.at(tmp_path)
+    old_entry = {
+        "username": "old",
+        "role": "analyst",
+        "password_hash": PasswordHasher().hash(PASSWORD),
+    }
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text(json.dumps({"version": 1, "users": [old_entry]}))
+    assert store.get("old").email is None and store.verify("old", PASSWORD) is not None
+
+    store.add("cora", "coach", PASSWORD, coach_id="C-01", email="cora@clinic.example.org",
+              timezone="Europe/London")  # fmt: skip
+    store.add("ben", "analyst", PASSWORD)
+    cora = store.get("cora")
+    assert (cora.email, cora.timezone) == ("cora@clinic.example.org", "Europe/London")
+    entries = {e["username"]: e for e in json.loads(store.path.read_text())["users"]}
+    assert entries["old"] == old_entry, "an entry written before is kept as it was"
+    assert "email" not in entries["ben"] and "timezone" not in entries["ben"]
+    assert entries["cora"]["email"] == "cora@clinic.example.org"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "cora", "--email 'cora': is not an e-mail address"),
+        ("email", "cora@clinic", "is not an e-mail address"),
+        ("email", "cora@clinic.example.org\nBcc: all@example.org", "no spaces, quotes or line"),
+        ("email", "cora@clinic.example.org\n", "is not an e-mail address"),
+        ("email", '"cora"@clinic.example.org', "is not an e-mail address"),
+        ("timezone", "Mars/Olympus", "--timezone 'Mars/Olympus': is not an IANA time zone"),
+        ("timezone", "../../etc/passwd", "is not an IANA time zone"),
+    ],
+)
+def test_an_invalid_e_mail_or_time_zone_is_refused(tmp_path, field, value, message):
+    store = UserStore.at(tmp_path)
+    with pytest.raises(UserError, match=re.escape(message)):
+        store.add("cora", "coach", PASSWORD, coach_id="C-01", **{field: value})
+    assert store.list() == []
+
+
 def test_the_file_and_its_folder_are_readable_by_their_owner_only(tmp_path):
     store = UserStore.at(tmp_path)
     store.add("ana", "program_manager", PASSWORD)
@@ -144,6 +188,16 @@ def test_the_file_and_its_folder_are_readable_by_their_owner_only(tmp_path):
         (
             '{"version": 1, "users": [{"username": "a", "role": "coach", "password_hash": "x"}]}',
             "has no coach id",
+        ),
+        (
+            '{"version": 1, "users": [{"username": "a", "role": "analyst", "password_hash": "x",'
+            ' "email": "a@b"}]}',
+            "user 'a': email is not an e-mail address",
+        ),
+        (
+            '{"version": 1, "users": [{"username": "a", "role": "analyst", "password_hash": "x",'
+            ' "timezone": 7}]}',
+            "user 'a': timezone is not an IANA time zone",
         ),
     ],
 )

@@ -45,3 +45,41 @@ DOSE_RESPONSE_SCHEMA = {  # models.dose_response
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
 }
+RISK_SCHEMA = {  # models.disengagement_risk
+    "pid": pl.String,
+    "week": pl.Int64,
+    "as_of": pl.Date,
+    "probability": pl.Float64,
+    "band": pl.String,
+    "reasons": pl.String,
+    "model": pl.String,
+}
+DISENGAGEMENT_MODEL_SCHEMA = {  # models.disengagement_model
+    "published": pl.String,
+    "reason": pl.String,
+    "horizon_days": pl.Int64,
+    "gap_days": pl.Int64,
+    "train_cohorts": pl.String,
+    "test_cohorts": pl.String,
+    "train_weeks": pl.Int64,
+    "train_events": pl.Int64,
+    "test_weeks": pl.Int64,
+    "test_events": pl.Int64,
+    "roc_auc_model": pl.Float64,
+    "roc_auc_baseline": pl.Float64,
+    "precision_top_model": pl.Float64,
+    "precision_top_baseline": pl.Float64,
+    "top_share": pl.Float64,
+    "brier_model": pl.Float64,
+    "brier_baseline": pl.Float64,
+    "published_weeks": pl.Int64,
+    "published_people": pl.Int64,
+}
+CALIBRATION_SCHEMA = {  # models.disengagement_calibration
+    "scorer": pl.String,
+    "bin": pl.Int64,
+    "weeks": pl.Int64,
+    "events": pl.Int64,
+    "mean_predicted": pl.Float64,
+    "observed_rate": pl.Float64,
+}
