@@ -214,7 +214,8 @@ def test_sessions_land_on_the_local_day(published_once):
     assert days[0][1].startswith("2026-03-03 04:30:00")
 
 
-def test_many_new_files_are_parsed_in_worker_processes_with_the_same_result(tmp_path):
+def test_many_new_files_are_parsed_on_a_local_dask_cluster_with_the_same_result(tmp_path):
+    from pipelines.lib.parse_cluster import ParseCluster
     from pipelines.lib.parsers import SOURCES_BY_NAME
     from pipelines.lib.raw_store import ingest_source
 
@@ -228,7 +229,9 @@ def test_many_new_files_are_parsed_in_worker_processes_with_the_same_result(tmp_
                 "participant_id,cohort,coach_id,enrolled_on,timezone\n"
                 f"P-{n},A,C-1,2026-03-0{n + 1},America/Chicago\nP-x{n},A,C-1,bad,America/Chicago\n"
             )
-        results = ingest_source(data_dir, roster, b"k" * 16, max_workers=2 if parallel else 1)
+        with ParseCluster(workers=2 if parallel else 1) as cluster:
+            results = ingest_source(data_dir, roster, b"k" * 16, cluster=cluster)
+            assert cluster.started == parallel, "5 new files are worth a cluster of 2 workers"
         summary = [
             (r.found.relative, r.rows_read, r.rows_landed, r.rows_quarantined) for r in results
         ]
