@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from .files import file_sha256
-from .layout import private_dir
+from .layout import PRIVATE_FILE_MODE, private_dir
 
 if TYPE_CHECKING:  # the dashboard opens data dirs too, and needs neither here
     import duckdb
@@ -191,11 +191,14 @@ class LocalFolder:
         return found
 
     def write_bytes(self, relative: str, data: bytes) -> None:
-        """Write in one `os.replace`, folders 0700 (the umask makes the file 0600)."""
+        """Write in one `os.replace`: file 0600, folders 0700, whatever the umask."""
         target = self.root / relative
         private_dir(target.parent)
         tmp = target.parent / f".{target.name}.tmp"
-        tmp.write_bytes(data)
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         os.replace(tmp, target)
 
     @contextmanager
