@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from datetime import date
 from pathlib import Path
 
@@ -225,3 +226,31 @@ def test_a_batch_with_a_failing_file_is_split_and_only_that_file_is_quarantined(
         again = ingest_source(data_dir, oura, key, cluster=cluster)
     parsed_now = {r.found.participant_id for r in again if r.parsed_now}
     assert parsed_now == {bad} and {r.status for r in again} == {"loaded"}
+
+
+def test_the_local_clusters_workers_write_raw_owner_only_whatever_the_umask(
+    tmp_path, permissive_umask
+):
+    """Worker processes start with the umask of whoever started them (here 022): the parse
+    task itself makes what it writes owner-only."""
+    roster = SOURCES_BY_NAME["roster"]
+    data_dir = DataDir.at(tmp_path / "data")
+    (data_dir.landing / "roster").mkdir(parents=True)
+    for n in range(5):
+        (data_dir.landing / "roster" / f"roster_{n}.csv").write_text(
+            "participant_id,cohort,coach_id,enrolled_on,timezone\n"
+            f"P-{n:05d},A,C-1,2026-03-02,America/Chicago\n"
+        )
+
+    with ParseCluster(workers=2) as cluster:
+        results = ingest_source(data_dir, roster, b"k" * 16, cluster=cluster)
+        assert cluster.started, "5 new files go to the local cluster"
+
+    assert {r.status for r in results} == {"loaded"}
+    modes = {
+        path.relative_to(data_dir.raw).as_posix(): oct(stat.S_IMODE(path.stat().st_mode))
+        for path in data_dir.raw.rglob("*")
+    }
+    assert len([p for p in modes if p.endswith("roster.parquet")]) == 5
+    expected = {p: oct(0o700 if (data_dir.raw / p).is_dir() else 0o600) for p in modes}
+    assert modes == expected
