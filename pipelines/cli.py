@@ -212,7 +212,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.lib.users import ensure_demo_users, refuse_demo_users_on_real_data
     from pipelines.runner import run_pipeline
 
-    layout = DataDir.at(args.data_dir)
+    layout = DataDir.configured(args.data_dir)
     services = demo_services(args)  # a bad --session-idle is refused before the run
     if not layout.landing.is_dir() or not any(layout.landing.iterdir()):
         print(f"No exports in {layout.landing}: generating the demo cohort {DEMO_COHORT} …")

@@ -135,9 +135,6 @@ class DataDir:
     def truth(self) -> Path:
         return self.root / "truth"
 
-    def landing_relative(self, path: Path) -> str:
-        return path.relative_to(self.landing).as_posix()
-
     def make_private(self) -> None:
         """Create the data dir 0700 (or tighten it), and everything in it but landing/ to 0700/0600.
 

@@ -107,7 +107,9 @@ class ParseCluster:
         """Whether new work goes to the cluster (always, when one is configured)."""
         if self.scheduler:
             return files > 0
-        return self.workers > 1 and (files >= PARALLEL_FILES or size_bytes >= PARALLEL_BYTES)
+        # one file keeps one worker busy whatever the cluster: not worth starting one for it
+        busy = min(files, self.workers)
+        return busy > 1 and (files >= PARALLEL_FILES or size_bytes >= PARALLEL_BYTES)
 
     def describe(self) -> str:
         if self.scheduler:

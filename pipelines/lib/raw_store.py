@@ -185,11 +185,6 @@ def partition_path(source: Source, key: str) -> str:
     return f"{source.name}/parser={source.version}/file_sha256={key}"
 
 
-def partition_dir(data_dir: DataDir, source: Source, key: str) -> Path:
-    """A partition's folder in a local raw/."""
-    return data_dir.raw / partition_path(source, key)
-
-
 def parse_landing_file(source: Source, landing: LandingFile) -> Parsed:
     """Run a source's parser on one file, as ingestion does.
 
