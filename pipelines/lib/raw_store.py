@@ -332,11 +332,17 @@ def ingest_source(
         args = (source.name, landing, raw)
         if cluster.worth_it(len(jobs), sum(j.size_bytes for j in jobs)):
             batches = plan_batches(jobs, cluster.workers)
-            for failed in cluster.run(parse_batch, args, batches, source.name, log):
-                log(f"  {failed.job.shown}: {failed.reason}; quarantined, parsed again next run")
-                _quarantine_failed(raw, source, failed)
+            failures = cluster.run(parse_batch, args, batches, source.name, log)
         else:
-            parse_batch(*args, jobs)
+            failures = []
+            for job in jobs:
+                try:
+                    parse_batch(*args, [job])
+                except ParseTaskFailed as err:
+                    failures.append(Failed(job, f"its parse failed ({err})"))
+        for failed in failures:
+            log(f"  {failed.job.shown}: {failed.reason}; quarantined, parsed again next run")
+            _quarantine_failed(raw, source, failed)
         summaries |= _summaries(raw, source, list(new))
         missing = [f.shown(f.relative, key) for k, f in new.items() if k not in summaries]
         if missing:

@@ -24,7 +24,7 @@ from dask_faults import FaultyParse, killed_pids
 from private_data import oura_trends
 
 from pipelines.lib.layout import DataDir
-from pipelines.lib.parse_cluster import SCHEDULER_ENV, ParseCluster
+from pipelines.lib.parse_cluster import PARALLEL_FILES, SCHEDULER_ENV, ParseCluster
 from pipelines.lib.parsers import SOURCES_BY_NAME
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
 from pipelines.lib.raw_store import MANIFEST, ingest_source
@@ -236,21 +236,21 @@ def test_the_local_clusters_workers_write_raw_owner_only_whatever_the_umask(
     roster = SOURCES_BY_NAME["roster"]
     data_dir = DataDir.at(tmp_path / "data")
     (data_dir.landing / "roster").mkdir(parents=True)
-    for n in range(5):
-        (data_dir.landing / "roster" / f"roster_{n}.csv").write_text(
+    for n in range(PARALLEL_FILES):
+        (data_dir.landing / "roster" / f"roster_{n:02d}.csv").write_text(
             "participant_id,cohort,coach_id,enrolled_on,timezone\n"
             f"P-{n:05d},A,C-1,2026-03-02,America/Chicago\n"
         )
 
     with ParseCluster(workers=2) as cluster:
         results = ingest_source(data_dir, roster, b"k" * 16, cluster=cluster)
-        assert cluster.started, "5 new files go to the local cluster"
+        assert cluster.started, "that many new files go to the local cluster"
 
     assert {r.status for r in results} == {"loaded"}
     modes = {
         path.relative_to(data_dir.raw).as_posix(): oct(stat.S_IMODE(path.stat().st_mode))
         for path in data_dir.raw.rglob("*")
     }
-    assert len([p for p in modes if p.endswith("roster.parquet")]) == 5
+    assert len([p for p in modes if p.endswith("roster.parquet")]) == PARALLEL_FILES
     expected = {p: oct(0o700 if (data_dir.raw / p).is_dir() else 0o600) for p in modes}
     assert modes == expected
