@@ -474,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--landing",
         help=f"read exports from this folder or s3://bucket/prefix (default: ${LANDING_ENV}, "
-        "else DIR/landing; docs/operations.md, 'Object storage')",
+        "else DIR/landing; docs/operations.md, 'Object storage and a Dask cluster')",
     )
     run.add_argument(
         "--raw",

@@ -42,7 +42,8 @@ class DataDir:
     raw_location: str | None = None
 
     def __post_init__(self) -> None:
-        self.landing_store, self.raw_store  # noqa: B018 — StorageError for an unusable location
+        # a location steadyback cannot use (gs://…, s3:// without a bucket) fails here, by name
+        self.landing_store, self.raw_store  # noqa: B018
 
     @classmethod
     def at(
@@ -61,9 +62,7 @@ class DataDir:
         raw: str | os.PathLike | None = None,
     ) -> DataDir:
         """The data dir as an entry point (CLI, code location) sets it up: landing/ and raw/
-        where given, else where STEADYBACK_LANDING / STEADYBACK_RAW say, else inside it.
-
-        """
+        where given, else where STEADYBACK_LANDING / STEADYBACK_RAW say, else inside it."""
         return cls.at(root, landing or os.environ.get(LANDING_ENV), raw or os.environ.get(RAW_ENV))
 
     @property
