@@ -13,10 +13,19 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipelines.lib.digest.compose import DigestError
-from pipelines.lib.layout import DATA_DIR_ENV, DataDir, default_data_dir, keep_private
+from pipelines.lib.layout import (
+    DATA_DIR_ENV,
+    LANDING_ENV,
+    RAW_ENV,
+    DataDir,
+    default_data_dir,
+    keep_private,
+)
+from pipelines.lib.parse_cluster import ClusterError
 from pipelines.lib.pseudonym import KeyRefused
 from pipelines.lib.rules import ProgramRulesError
 from pipelines.lib.sign_in import IDLE_ENV, SessionError, idle_seconds
+from pipelines.lib.storage import StorageError
 from pipelines.lib.text_export import spreadsheet_cell
 from pipelines.lib.users import ROLES, UserError
 
@@ -52,7 +61,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with _instance(args.data_dir) as instance:
         report = run_pipeline(
-            args.data_dir, as_of=args.as_of, instance=instance, rotate_key=args.rotate_key
+            args.data_dir,
+            as_of=args.as_of,
+            instance=instance,
+            rotate_key=args.rotate_key,
+            landing=args.landing,
+            raw=args.raw,
         )
     print(report.render())
     return 0 if report.published else 1
@@ -199,7 +213,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.lib.users import ensure_demo_users, refuse_demo_users_on_real_data
     from pipelines.runner import run_pipeline
 
-    layout = DataDir.at(args.data_dir)
+    layout = DataDir.configured(args.data_dir)
     services = demo_services(args)  # a bad --session-idle is refused before the run
     if not layout.landing.is_dir() or not any(layout.landing.iterdir()):
         print(f"No exports in {layout.landing}: generating the demo cohort {DEMO_COHORT} …")
@@ -484,6 +498,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish under a new STEADYBACK_PSEUDONYM_KEY: every pid changes "
         "(docs/operations.md, 'Rotating the key')",
     )
+    run.add_argument(
+        "--landing",
+        help=f"read exports from this folder or s3://bucket/prefix (default: ${LANDING_ENV}, "
+        "else DIR/landing; docs/operations.md, 'Object storage and a Dask cluster')",
+    )
+    run.add_argument(
+        "--raw",
+        help=f"keep the parsed files here, a folder or s3://bucket/prefix (default: ${RAW_ENV}, "
+        "else DIR/raw)",
+    )
     run.set_defaults(handler=cmd_run)
 
     serve = commands.add_parser("serve", help="serve the dashboard on the published snapshot")
@@ -605,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyRefused as err:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
-    except (ProgramRulesError, SessionError, DigestError) as err:
+    except (ProgramRulesError, SessionError, StorageError, ClusterError, DigestError) as err:
         print(f"steadyback: {err}", file=sys.stderr)
         return 2
 

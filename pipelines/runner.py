@@ -107,25 +107,35 @@ def run_pipeline(
     instance: dg.DagsterInstance | None = None,
     log_level: str = "INFO",
     rotate_key: bool = False,
+    landing: str | None = None,
+    raw: str | None = None,
 ) -> RunReport:
     """Run the refresh job; KeyRefused (nothing run, nothing published) when the key may not,
     ProgramRulesError (likewise) when `<data dir>/program.toml` is invalid.
 
     `rotate_key`: publish even though the key differs from the published snapshot's
     (every pid changes; docs/operations.md, "Rotating the key").
+    `landing`, `raw`: a folder or s3://bucket/prefix (default: STEADYBACK_LANDING /
+    STEADYBACK_RAW, else in the data dir).
     """
-    layout = DataDir.at(data_dir)
-    if not layout.landing.is_dir():
+    layout = DataDir.configured(data_dir, landing, raw)
+    if not layout.landing_store.exists():
         raise FileNotFoundError(
-            f"{layout.landing} does not exist: put exports there (see README) "
+            f"{layout.landing_store.url} does not exist: put exports there (see README) "
             "or create a demo cohort with `steadyback generate`"
         )
     layout.make_private()
     key = landing_run_key(layout, rotate_key)  # before anything is parsed
     rules = load_program_rules(layout)  # likewise; the steps read the same file
-    definitions = build_definitions(layout.root, as_of=as_of, rotate_key=rotate_key)
+    definitions = build_definitions(
+        layout.root,
+        as_of=as_of,
+        rotate_key=rotate_key,
+        landing=layout.landing_location,
+        raw=layout.raw_location,
+    )
     job = definitions.resolve_job_def("refresh")
-    fingerprint, _ = landing_fingerprint(layout.landing)
+    fingerprint, _ = landing_fingerprint(layout.landing_store)
     with contextlib.ExitStack() as stack:
         if instance is None:
             instance = stack.enter_context(dg.DagsterInstance.ephemeral())

@@ -159,3 +159,62 @@ def run_and_publish(data_dir: Path) -> Path:
     report = run_pipeline(data_dir, log_level="WARNING")
     assert report.published, report.render()
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 API over HTTP on a free loopback port (moto's ThreadedMotoServer), with this
+    process's AWS variables pointing at it; Dask workers started afterwards inherit them."""
+    import logging
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+        env.setenv("AWS_ACCESS_KEY_ID", "steadyback-test")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "steadyback-test-secret")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, request) -> str:
+    """A new, empty bucket on `s3_server` for this test: its s3:// URL."""
+    import re
+    import uuid
+
+    import fsspec
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    bucket = f"{name}-{uuid.uuid4().hex[:8]}"
+    fsspec.filesystem("s3").mkdir(bucket)
+    return f"s3://{bucket}"
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(s3_server):
+    """A Dask LocalCluster of 2 worker processes (a task may kill 2 workers before it fails,
+    as the pipeline's own local cluster allows), and a client to it."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from pipelines.lib.parse_cluster import LOCAL_ALLOWED_FAILURES
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

@@ -39,7 +39,7 @@ nightly_refresh = dg.ScheduleDefinition(
 def landing_sensor(context: dg.SensorEvaluationContext, steadyback: SteadybackResource):
     """Start one run when files in landing/ are added, changed or removed, once copying has settled."""
     layout = steadyback.layout()
-    fingerprint, files = landing_fingerprint(layout.landing)
+    fingerprint, files = landing_fingerprint(layout.landing_store)
     state = json.loads(context.cursor) if context.cursor else {}
     if not state and fingerprint == published_landing_fingerprint(layout.snapshot):
         # a fresh sensor (new instance, or just switched on) beside an up-to-date snapshot

@@ -7,15 +7,14 @@ from pipelines.lib.parsers import SOURCES, Source
 from pipelines.lib.pseudonym import Mentions, errors_pseudonymized
 from pipelines.lib.raw_store import ingest_source
 
-from .resources import KeyRotation, SteadybackResource
+from .resources import KeyRotation, ParseClusterResource, SteadybackResource
 
 
 def folder_mentions(layout: DataDir, source: Source, key: bytes) -> Mentions:
     """The people of a per-person source's folders (landing/<source>/<participant_id>/)."""
-    folder = layout.landing / source.folder
-    if not source.per_person or not folder.is_dir():
+    if not source.per_person:
         return Mentions([], key)
-    return Mentions([p.name for p in folder.iterdir() if p.is_dir()], key)
+    return Mentions(layout.landing_store.folders(source.folder), key)
 
 
 def raw_asset(source: Source) -> dg.AssetsDefinition:
@@ -36,13 +35,16 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         steadyback: SteadybackResource,
         key_rotation: dg.ResourceParam[KeyRotation],
+        parse_cluster: ParseClusterResource,
     ):
         # first: a run that will not be allowed to publish should not parse for minutes
         key = steadyback.pseudonym_key(key_rotation)
         steadyback.program_rules()  # nor one whose program.toml is invalid
         layout = steadyback.layout()
         with errors_pseudonymized(folder_mentions(layout, source, key)):
-            results = ingest_source(layout, source, key, log=context.log.info)
+            results = ingest_source(
+                layout, source, key, log=context.log.info, cluster=parse_cluster.cluster()
+            )
         unreadable = [
             r.found.shown(f"{r.found.relative}: {r.error}", key)
             for r in results

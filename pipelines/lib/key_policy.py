@@ -22,7 +22,6 @@ from pathlib import Path
 import duckdb
 
 from .demo_cohort.manifest import (
-    file_sha256,
     manifest_path,
     matches_manifest,
     read_landing_manifest,
@@ -112,31 +111,25 @@ def run_key(data_dir: DataDir, generated_cohort: Callable[[], bool], rotate: boo
 
 def landing_is_generated(data_dir: DataDir) -> bool:
     """Whether the files the sources would read in landing/ are exactly the generated ones."""
-    landing_state, _ = landing_fingerprint(data_dir.landing)
     try:
         manifest = manifest_path(data_dir.root).stat()
     except FileNotFoundError:
         return False
-    return _landing_is_generated(
-        data_dir.root, landing_state, (manifest.st_size, manifest.st_mtime_ns)
-    )
+    landing_state, _ = landing_fingerprint(data_dir.landing_store)
+    return _landing_is_generated(data_dir, landing_state, (manifest.st_size, manifest.st_mtime_ns))
 
 
 @lru_cache(maxsize=8)
-def _landing_is_generated(root: Path, landing_state: str, manifest_state: tuple) -> bool:
+def _landing_is_generated(data_dir: DataDir, landing_state: str, manifest_state: tuple) -> bool:
     # keyed by the files' paths, sizes and mtimes (no content read): every step of a run asks
-    data_dir = DataDir.at(root)
     manifest = read_landing_manifest(data_dir.root)
     if manifest is None:
         return False
-    paths = {
-        data_dir.landing_relative(path): path
-        for source in SOURCES
-        for path in landing_paths(data_dir, source)
-    }
-    if paths.keys() != manifest.keys():
+    landing = data_dir.landing_store
+    relatives = {f.relative for source in SOURCES for f in landing_paths(data_dir, source)}
+    if relatives != manifest.keys():
         return False
-    return all(file_sha256(path) == manifest[relative] for relative, path in paths.items())
+    return all(landing.sha256(relative) == manifest[relative] for relative in relatives)
 
 
 def build_is_generated(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> bool:

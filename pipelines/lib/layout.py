@@ -6,8 +6,15 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .storage import Store
 
 DATA_DIR_ENV = "STEADYBACK_DATA_DIR"
+LANDING_ENV = "STEADYBACK_LANDING"
+RAW_ENV = "STEADYBACK_RAW"
+"""Where landing/ and raw/ are when not in the data dir: a folder or s3://bucket/prefix."""
 PRIVATE_UMASK = 0o077
 """Every file steadyback writes is its owner's alone: folders 0700, files 0600."""
 PRIVATE_DIR_MODE = 0o777 & ~PRIVATE_UMASK  # 0700
@@ -30,18 +37,58 @@ def default_data_dir() -> Path:
 @dataclass(frozen=True)
 class DataDir:
     root: Path
+    # landing/ and raw/ elsewhere: a local folder or s3://bucket/prefix (None: in the data dir)
+    landing_location: str | None = None
+    raw_location: str | None = None
+
+    def __post_init__(self) -> None:
+        # a location steadyback cannot use (gs://…, s3:// without a bucket) fails here, by name
+        self.landing_store, self.raw_store  # noqa: B018
 
     @classmethod
-    def at(cls, root: str | os.PathLike) -> DataDir:
-        return cls(Path(root).absolute())
+    def at(
+        cls,
+        root: str | os.PathLike,
+        landing: str | os.PathLike | None = None,
+        raw: str | os.PathLike | None = None,
+    ) -> DataDir:
+        return cls(Path(root).absolute(), _location(landing), _location(raw))
+
+    @classmethod
+    def configured(
+        cls,
+        root: str | os.PathLike,
+        landing: str | os.PathLike | None = None,
+        raw: str | os.PathLike | None = None,
+    ) -> DataDir:
+        """The data dir as an entry point (CLI, code location) sets it up: landing/ and raw/
+        where given, else where STEADYBACK_LANDING / STEADYBACK_RAW say, else inside it."""
+        return cls.at(root, landing or os.environ.get(LANDING_ENV), raw or os.environ.get(RAW_ENV))
+
+    @property
+    def landing_store(self) -> Store:
+        """landing/: `<data dir>/landing` unless --landing / STEADYBACK_LANDING says elsewhere."""
+        from .storage import open_store
+
+        where = self.landing_location or self.root / "landing"
+        return open_store(where, f"landing/ (--landing, {LANDING_ENV})")
+
+    @property
+    def raw_store(self) -> Store:
+        """raw/: `<data dir>/raw` unless --raw / STEADYBACK_RAW says elsewhere."""
+        from .storage import open_store
+
+        return open_store(self.raw_location or self.root / "raw", f"raw/ (--raw, {RAW_ENV})")
 
     @property
     def landing(self) -> Path:
-        return self.root / "landing"
+        """landing/ as a local folder (StorageError when it is in object storage)."""
+        return _local_folder(self.landing_store, "landing/")
 
     @property
     def raw(self) -> Path:
-        return self.root / "raw"
+        """raw/ as a local folder (StorageError when it is in object storage)."""
+        return _local_folder(self.raw_store, "raw/")
 
     @property
     def warehouse(self) -> Path:
@@ -97,12 +144,6 @@ class DataDir:
     def truth(self) -> Path:
         return self.root / "truth"
 
-    def raw_entity(self, entity: str) -> Path:
-        return self.raw / entity
-
-    def landing_relative(self, path: Path) -> str:
-        return path.relative_to(self.landing).as_posix()
-
     def make_private(self) -> None:
         """Create the data dir 0700 (or tighten it), and everything in it but landing/ to 0700/0600.
 
@@ -114,7 +155,7 @@ class DataDir:
         private_dir(self.root)
         _chmod(self.root, PRIVATE_DIR_MODE)
         for entry in self.root.iterdir():
-            if entry.name == self.landing.name or entry.is_symlink():
+            if entry.name == "landing" or entry.is_symlink():
                 continue
             if not entry.is_dir():
                 _chmod(entry, PRIVATE_FILE_MODE)
@@ -125,6 +166,21 @@ class DataDir:
                     _chmod(Path(folder) / name, PRIVATE_DIR_MODE)
                 for name in files:
                     _chmod(Path(folder) / name, PRIVATE_FILE_MODE)
+
+
+def _location(where: str | os.PathLike | None) -> str | None:
+    if where is None or not os.fspath(where):
+        return None
+    text = os.fspath(where)
+    return text if "://" in text else str(Path(text).absolute())
+
+
+def _local_folder(store: Store, name: str) -> Path:
+    from .storage import LocalFolder, StorageError
+
+    if not isinstance(store, LocalFolder):
+        raise StorageError(f"{name} is {store.url}, not a local folder")
+    return store.root
 
 
 def private_dir(path: Path) -> Path:

@@ -6,40 +6,37 @@ raw/<source>/parser=<v>/file_sha256=<key>/issues.parquet    what broke the spec,
 raw/<source>/parser=<v>/file_sha256=<key>/summary.json      rows read, landed and quarantined; status
 raw/<source>/_files.parquet                      the source's landing files as last seen
 ```
-A partition is written to a temporary folder and renamed into place, so it is
-either complete or absent. A file whose hash was parsed before is not parsed
-again: re-running on the same exports rewrites nothing. New files of a source
-are parsed in parallel worker processes.
+landing/ and raw/ are local folders or S3 prefixes (storage.py). A partition is either
+complete or absent: a folder renamed into place, or on S3 objects whose summary.json goes
+up last. A file whose hash was parsed before is not parsed again: re-running on the same
+exports rewrites nothing. New files of a source are parsed in batches on a Dask cluster
+when there are enough of them (parse_cluster.py), else in this process; either way by
+`parse_batch`, which writes the partitions itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
-import shutil
-import sys
-import tempfile
-import types
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 
 import polars as pl
 
-from .files import file_sha256
-from .layout import DataDir, private_dir
+from .layout import DataDir, keep_private
+from .parse_cluster import Failed, ParseCluster, ParseTaskFailed, plan_batches
 from .parsers.source import LandingFile, Parsed, Source
 from .parsers.spec import Issue, issues_frame
-from .pseudonym import pseudonymize_mentions
+from .pseudonym import Mentions, pseudonymize_mentions
+from .storage import Store, StoredFile
 
 MANIFEST = "_files.parquet"
-# Starting worker processes costs about a second; below this, parse in-process.
-PARALLEL_BYTES = 64 * 1024 * 1024
+SUMMARY = "summary.json"
+"""A partition's last file: without it the partition is unfinished and parsed again."""
 MANIFEST_SCHEMA = {
     "entity": pl.String,  # the source's name, e.g. app_sessions, apple_health
     "source": pl.String,  # its landing folder, e.g. app, apple_health
@@ -54,19 +51,29 @@ MANIFEST_SCHEMA = {
     "rows_quarantined": pl.Int64,
     "status": pl.String,  # loaded | quarantined
     "error": pl.String,
+    # object storage: the upload the hash was taken from (a re-run hashes only new uploads)
+    "object_version": pl.String,
 }
+IDENTIFY_THREADS = 16
+"""Objects hashed at once when a run meets new uploads in object storage (network-bound)."""
 
 
 @dataclass(frozen=True)
 class FoundFile:
-    landing: LandingFile
+    relative: str  # relative to landing/, e.g. "apple_health/P-00042/export.zip"
+    participant_id: str | None  # per-person sources: the folder the file sits in
     sha256: str
     size_bytes: int
-    modified_at: datetime
+    modified_at: datetime  # when it was exported: its mtime (object storage: docs/operations.md)
+    object_version: str | None = None
+    local_path: Path | None = None  # in a local landing/; None in object storage
 
     @property
-    def relative(self) -> str:
-        return self.landing.relative
+    def landing(self) -> LandingFile:
+        """The file as a parser takes it (a local landing/ only: objects are copied first)."""
+        if self.local_path is None:
+            raise ValueError(f"{self.relative} is in object storage, not a local file")
+        return LandingFile(self.local_path, self.relative, self.participant_id)
 
     @property
     def key(self) -> str:
@@ -74,14 +81,14 @@ class FoundFile:
 
         Rows carry the person from the folder, so the same bytes in two folders are two parses.
         """
-        person = self.landing.participant_id
+        person = self.participant_id
         if person is None:
             return self.sha256
         return hashlib.sha256(f"{self.sha256}\0{person}".encode()).hexdigest()
 
     def shown(self, text: str, key: bytes) -> str:
         """Text about this file (its path, an error) as it may be logged: the person's id as their pid."""
-        return pseudonymize_mentions(text, self.landing.participant_id, key)
+        return pseudonymize_mentions(text, self.participant_id, key)
 
 
 @dataclass(frozen=True)
@@ -97,39 +104,85 @@ class ParsedFile:
     parsed_now: bool  # False when an earlier run had already parsed this content
 
 
-def landing_paths(data_dir: DataDir, source: Source) -> list[Path]:
-    """The source's files in landing/ (what a run reads of it), in path order."""
-    found: dict[Path, None] = {}
-    for pattern in source.patterns:
-        for path in sorted(data_dir.landing.glob(pattern)):
-            hidden = any(p.startswith(".") for p in path.relative_to(data_dir.landing).parts)
-            if path.is_file() and not hidden:  # partial copies hide until complete
-                found[path] = None
-    return list(found)
+@dataclass(frozen=True)
+class ParseJob:
+    """One new file for `parse_batch`, as sent to a worker: its repr (which Dask logs when a
+    task fails) and its error messages show the person by pid only."""
+
+    relative: str
+    participant_id: str | None
+    sha256: str
+    key: str
+    size_bytes: int
+    shown: str  # the relative path with the person's id as their pid
+    mentions: Mentions  # the person's id → pid, for error messages (the key stays here)
+
+    def __repr__(self) -> str:
+        return f"ParseJob({self.shown})"
+
+    @property
+    def sort_key(self) -> str:
+        return self.relative
+
+
+def landing_paths(data_dir: DataDir, source: Source) -> list[StoredFile]:
+    """The source's files in landing/ (what a run reads of it), in pattern then path order."""
+    # partial copies hide until complete (a name or folder starting with ".")
+    return [
+        f
+        for f in data_dir.landing_store.glob(source.patterns)
+        if not any(p.startswith(".") for p in f.relative.split("/"))
+    ]
 
 
 def landing_files(data_dir: DataDir, source: Source) -> list[FoundFile]:
-    """The source's files in landing/, oldest export first (mtime, then path)."""
-    files = []
-    for path in landing_paths(data_dir, source):
-        stat = path.stat()
-        relative = data_dir.landing_relative(path)
-        parts = relative.split("/")
+    """The source's files in landing/, oldest export first (export time, then path).
+
+    Every local file is hashed; in object storage only uploads the manifest does not know.
+    """
+    landing = data_dir.landing_store
+    stored = landing_paths(data_dir, source)
+    known: dict[tuple, tuple[str, datetime]] = {}
+    if not landing.is_local:
+        manifest = read_manifest(data_dir, source).drop_nulls("object_version")
+        known = {
+            (file, size, version): (sha, modified)
+            for file, size, version, sha, modified in manifest.select(
+                "file", "size_bytes", "object_version", "file_sha256", "modified_at"
+            ).iter_rows()
+        }
+
+    def identify(f: StoredFile) -> FoundFile:
+        parts = f.relative.split("/")
         person = parts[1] if source.per_person and len(parts) > 2 else None
-        files.append(
-            FoundFile(
-                landing=LandingFile(path, relative, person),
-                sha256=file_sha256(path),
-                size_bytes=stat.st_size,
-                modified_at=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC),
-            )
+        hit = known.get((f.relative, f.size_bytes, f.version))
+        if hit is not None:
+            sha, modified = hit
+        else:
+            sha = landing.sha256(f.relative)
+            modified = datetime.fromtimestamp(landing.export_time_ns(f) / 1e9, tz=UTC)
+        return FoundFile(
+            relative=f.relative,
+            participant_id=person,
+            sha256=sha,
+            size_bytes=f.size_bytes,
+            modified_at=modified,
+            object_version=f.version,
+            local_path=landing.path(f.relative) if landing.is_local else None,
         )
+
+    if landing.is_local:
+        files = [identify(f) for f in stored]
+    else:
+        with ThreadPoolExecutor(IDENTIFY_THREADS) as pool:
+            files = list(pool.map(identify, stored))
     return sorted(files, key=lambda f: (f.modified_at, f.relative))
 
 
-def partition_dir(data_dir: DataDir, source: Source, key: str) -> Path:
+def partition_path(source: Source, key: str) -> str:
+    """Where a file's partition is, relative to raw/."""
     # a new parser version parses every file again, beside the old partitions
-    return data_dir.raw_entity(source.name) / f"parser={source.version}" / f"file_sha256={key}"
+    return f"{source.name}/parser={source.version}/file_sha256={key}"
 
 
 def parse_landing_file(source: Source, landing: LandingFile) -> Parsed:
@@ -153,31 +206,59 @@ def parse_landing_file(source: Source, landing: LandingFile) -> Parsed:
         return Parsed({}, [Issue(None, None, None, reason, action="file quarantined")], 0)
 
 
-def _parse(source_name: str, landing: LandingFile) -> Parsed:
-    """Worker entry point (picklable by name): look the source up, then parse."""
+def parse_batch(source_name: str, landing: Store, raw: Store, jobs: list[ParseJob]) -> int:
+    """Parse each file of the batch into its partition (a Dask task, or run in-process).
+
+    Files whose partition is already complete (a batch run again after its worker died)
+    are skipped. A failure outside the parser (reading landing/, writing raw/) raises
+    ParseTaskFailed naming the file by pid, for the cluster to retry.
+    """
     from .parsers import SOURCES_BY_NAME
 
-    return parse_landing_file(SOURCES_BY_NAME[source_name], landing)
+    keep_private()  # a worker writes raw/ owner-only too, whoever started it
+    source = SOURCES_BY_NAME[source_name]
+    for job in jobs:
+        try:
+            if _complete(raw, source, job.key):
+                continue
+            with landing.local_copy(job.relative) as path:
+                parsed = parse_landing_file(
+                    source, LandingFile(path, job.relative, job.participant_id)
+                )
+            write_partition(raw, source, job, parsed)
+        except Exception as err:  # noqa: BLE001 — retried by the cluster, then quarantined
+            message = job.mentions.pseudonymized(f"{job.shown}: {type(err).__name__}: {err}")
+            raise ParseTaskFailed(message) from None
+    return len(jobs)
 
 
-def _write_partition(target: Path, found: FoundFile, parsed: Parsed) -> None:
-    private_dir(target.parent)
-    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+def _complete(raw: Store, source: Source, key: str) -> bool:
+    summary = _summaries(raw, source, [key]).get(key)
+    return summary is not None and not summary.get("retry")
+
+
+def write_partition(
+    raw: Store, source: Source, job: ParseJob, parsed: Parsed, retry: bool = False
+) -> None:
+    """The file's rows, issues and summary as one partition; `retry`: parse it again next run."""
     ingested_at = datetime.now(UTC)
-    try:
+    with raw.partition(partition_path(source, job.key), SUMMARY) as partition:
         landed = 0
         for table, rows in parsed.tables.items():
             if "row_number" not in rows.columns:
                 rows = rows.with_row_index("row_number", offset=1).with_columns(
                     pl.col("row_number").cast(pl.Int64)
                 )
-            rows.with_columns(
-                pl.lit(found.relative).alias("source_file"),
-                pl.lit(found.sha256).alias("file_sha256"),
-                pl.lit(ingested_at).alias("ingested_at"),
-            ).write_parquet(staging / f"{table}.parquet")
+            partition.write_parquet(
+                f"{table}.parquet",
+                rows.with_columns(
+                    pl.lit(job.relative).alias("source_file"),
+                    pl.lit(job.sha256).alias("file_sha256"),
+                    pl.lit(ingested_at).alias("ingested_at"),
+                ),
+            )
             landed += rows.height
-        issues_frame(parsed.issues).write_parquet(staging / "issues.parquet")
+        partition.write_parquet("issues.parquet", issues_frame(parsed.issues))
         file_issue = next((i for i in parsed.issues if i.action == "file quarantined"), None)
         quarantined = len(
             {i.line for i in parsed.issues if i.action == "row quarantined" and i.line is not None}
@@ -190,27 +271,23 @@ def _write_partition(target: Path, found: FoundFile, parsed: Parsed) -> None:
             "status": "quarantined" if file_issue else "loaded",
             "error": file_issue.reason if file_issue else None,
         }
-        (staging / "summary.json").write_text(json.dumps(summary))
-        os.replace(staging, target)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not target.exists():
-            raise
+        if retry:
+            summary["retry"] = True
+        partition.write_text(SUMMARY, json.dumps(summary))
 
 
-@contextmanager
-def _plain_main() -> Iterator[None]:
-    """Spawned workers re-run the parent's __main__ script; hide it while they start.
+def _quarantine_failed(raw: Store, source: Source, failed: Failed) -> None:
+    """A file whose parse kept failing on the cluster: quarantined now, parsed again next run
+    (the failure may have been the machine's, not the file's)."""
+    reason = f"could not be parsed: {failed.reason}"
+    parsed = Parsed({}, [Issue(None, None, None, reason, action="file quarantined")], 0)
+    write_partition(raw, source, failed.job, parsed, retry=True)
 
-    Workers only need this package. When the parent is a script with side effects
-    (a Streamlit page, a notebook kernel), re-running it in every worker would be wrong.
-    """
-    original = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = original
+
+def _summaries(raw: Store, source: Source, keys: list[str]) -> dict[str, dict]:
+    """The summary of each key's finished partition (those to parse again included)."""
+    paths = {f"{partition_path(source, key)}/{SUMMARY}": key for key in keys}
+    return {paths[p]: json.loads(text) for p, text in raw.read_many(list(paths)).items()}
 
 
 def ingest_source(
@@ -218,38 +295,66 @@ def ingest_source(
     source: Source,
     key: bytes,
     log: Callable[[str], None] = lambda _: None,
-    max_workers: int | None = None,
+    cluster: ParseCluster | None = None,
 ) -> list[ParsedFile]:
-    """Parse every new landing file of the source (in parallel) and rewrite its manifest.
+    """Parse every new landing file of the source and rewrite its manifest.
 
-    `key` pseudonymises the per-person folders in what is logged (`FoundFile.shown`).
+    New files go to `cluster` when it finds them worth it (without one: a local cluster of
+    its own, started only then), else they are parsed here. `key` pseudonymises the
+    per-person folders in what is logged (`FoundFile.shown`).
     """
+    if cluster is None:
+        with ParseCluster() as own:
+            return ingest_source(data_dir, source, key, log, own)
+    landing, raw = data_dir.landing_store, data_dir.raw_store
     files = landing_files(data_dir, source)
-    new = {f.key: f for f in files if not partition_dir(data_dir, source, f.key).exists()}
+    keys = list(dict.fromkeys(f.key for f in files))
+    summaries = {
+        k: summary
+        for k, summary in _summaries(raw, source, keys).items()
+        if not summary.get("retry")
+    }
+    new = {f.key: f for f in files if f.key not in summaries}
     if new:
         log(f"{source.name}: parsing {len(new)} new file(s) of {len(files)}")
-    workers = min(len(new), max_workers or os.cpu_count() or 1)
-    worth_a_pool = len(new) >= 4 or sum(f.size_bytes for f in new.values()) >= PARALLEL_BYTES
-    if workers > 1 and worth_a_pool:
-        # spawn, not fork: the parent (Dagster, DuckDB) runs threads that a fork would copy mid-lock
-        with (
-            _plain_main(),
-            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
-        ):
-            futures = {sha: pool.submit(_parse, source.name, f.landing) for sha, f in new.items()}
-            for sha, future in futures.items():
-                _write_partition(partition_dir(data_dir, source, sha), new[sha], future.result())
-                log(f"  parsed {new[sha].shown(new[sha].relative, key)}")
-    else:
-        for sha, found in new.items():
-            _write_partition(
-                partition_dir(data_dir, source, sha), found, _parse(source.name, found.landing)
+        jobs = [
+            ParseJob(
+                relative=f.relative,
+                participant_id=f.participant_id,
+                sha256=f.sha256,
+                key=sha,
+                size_bytes=f.size_bytes,
+                shown=f.shown(f.relative, key),
+                mentions=Mentions([f.participant_id], key),
+            )
+            for sha, f in new.items()
+        ]
+        args = (source.name, landing, raw)
+        if cluster.worth_it(len(jobs), sum(j.size_bytes for j in jobs)):
+            batches = plan_batches(jobs, cluster.workers)
+            failures = cluster.run(parse_batch, args, batches, source.name, log)
+        else:
+            failures = []
+            for job in jobs:
+                try:
+                    parse_batch(*args, [job])
+                except ParseTaskFailed as err:
+                    failures.append(Failed(job, f"its parse failed ({err})"))
+        for failed in failures:
+            log(f"  {failed.job.shown}: {failed.reason}; quarantined, parsed again next run")
+            _quarantine_failed(raw, source, failed)
+        summaries |= _summaries(raw, source, list(new))
+        missing = [f.shown(f.relative, key) for k, f in new.items() if k not in summaries]
+        if missing:
+            raise FileNotFoundError(
+                f"{source.name}: {len(missing)} parsed partition(s) are not in {raw.url} "
+                f"(e.g. for {missing[0]}): the Dask workers write raw/ where this process "
+                "cannot read it — with a Dask cluster, landing/ and raw/ must be object "
+                "storage or one shared folder at the same path everywhere"
             )
     results = []
     for found in files:
-        summary = json.loads(
-            (partition_dir(data_dir, source, found.key) / "summary.json").read_text()
-        )
+        summary = {k: v for k, v in summaries[found.key].items() if k != "retry"}
         result = ParsedFile(found, parsed_now=found.key in new, **summary)
         log(
             found.shown(
@@ -272,7 +377,7 @@ def write_manifest(data_dir: DataDir, source: Source, results: list[ParsedFile])
                 source.name,
                 source.folder,
                 r.found.relative,
-                r.found.landing.participant_id,
+                r.found.participant_id,
                 r.found.sha256,
                 r.found.key,
                 r.found.size_bytes,
@@ -282,27 +387,34 @@ def write_manifest(data_dir: DataDir, source: Source, results: list[ParsedFile])
                 r.rows_quarantined,
                 r.status,
                 r.error,
+                r.found.object_version,
             )
             for r in results
         ],
         schema=MANIFEST_SCHEMA,
         orient="row",
     )
-    folder = private_dir(data_dir.raw_entity(source.name))
-    tmp = folder / f".{MANIFEST}.tmp"
-    manifest.write_parquet(tmp)
-    os.replace(tmp, folder / MANIFEST)
+    buffer = io.BytesIO()
+    manifest.write_parquet(buffer)
+    data_dir.raw_store.write_bytes(f"{source.name}/{MANIFEST}", buffer.getvalue())
 
 
 def read_manifest(data_dir: DataDir, source: Source) -> pl.DataFrame:
-    path = data_dir.raw_entity(source.name) / MANIFEST
-    if not path.exists():
+    found = data_dir.raw_store.read_many([f"{source.name}/{MANIFEST}"])
+    if not found:
         return pl.DataFrame(schema=MANIFEST_SCHEMA)
-    return pl.read_parquet(path)
+    manifest = pl.read_parquet(io.BytesIO(next(iter(found.values()))))
+    # written by an older steadyback: without the columns added since
+    return manifest.with_columns(
+        pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in MANIFEST_SCHEMA.items()
+        if name not in manifest.columns
+    )
 
 
-def current_partitions(data_dir: DataDir, source: Source) -> Iterator[tuple[str, Path]]:
-    """(sha, partition folder) for each distinct file content now in landing/."""
+def current_partitions(data_dir: DataDir, source: Source) -> list[str]:
+    """The partitions (relative to raw/) of each distinct file content now in landing/."""
     manifest = read_manifest(data_dir, source)
-    for key in manifest["partition_key"].unique(maintain_order=True):
-        yield key, partition_dir(data_dir, source, key)
+    return [
+        partition_path(source, key) for key in manifest["partition_key"].unique(maintain_order=True)
+    ]

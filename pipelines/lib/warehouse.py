@@ -133,22 +133,28 @@ class RawFiles:
 
 def find_raw_files(data_dir: DataDir) -> RawFiles:
     """The files of the exports now in landing/ (one partition per distinct content)."""
-    manifests = tuple(
-        str(path) for s in SOURCES if (path := data_dir.raw_entity(s.name) / MANIFEST).exists()
-    )
+    raw = data_dir.raw_store
+    manifests: list[str] = []
     tables: dict[str, list[str]] = {}
     issues: list[tuple[str, str]] = []
     for source in SOURCES:
-        for _, partition in current_partitions(data_dir, source):
-            issues.append((source.name, str(partition / "issues.parquet")))
+        partitions = current_partitions(data_dir, source)
+        if not partitions:
+            continue
+        manifests.append(raw.uri(f"{source.name}/{MANIFEST}"))
+        # one listing per source, not one look-up per table and partition (object storage)
+        present = {f.relative for f in raw.files(f"{source.name}/parser={source.version}")}
+        for partition in partitions:
+            issues.append((source.name, raw.uri(f"{partition}/issues.parquet")))
             for table in source.outputs:
-                if (partition / f"{table}.parquet").exists():
-                    tables.setdefault(table, []).append(str(partition / f"{table}.parquet"))
-    return RawFiles(manifests, tables, tuple(issues))
+                if f"{partition}/{table}.parquet" in present:
+                    tables.setdefault(table, []).append(raw.uri(f"{partition}/{table}.parquet"))
+    return RawFiles(tuple(manifests), tables, tuple(issues))
 
 
 def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int]:
     """(Re)create raw.<table>, raw.files and raw.ingest_issues from the raw layer."""
+    data_dir.raw_store.register(con)
     return create_raw_tables(con, find_raw_files(data_dir))
 
 
@@ -165,7 +171,9 @@ def create_raw_tables(
     files = files or RawFiles()
     if files.manifests:
         con.execute(
-            "create or replace table raw.files as select * from read_parquet(?, hive_partitioning = false)",
+            # union_by_name: a manifest of an older steadyback lacks the columns added since
+            "create or replace table raw.files as "
+            "select * from read_parquet(?, hive_partitioning = false, union_by_name = true)",
             [list(files.manifests)],
         )
     else:

@@ -214,7 +214,8 @@ def test_sessions_land_on_the_local_day(published_once):
     assert days[0][1].startswith("2026-03-03 04:30:00")
 
 
-def test_many_new_files_are_parsed_in_worker_processes_with_the_same_result(tmp_path):
+def test_many_new_files_are_parsed_on_a_local_dask_cluster_with_the_same_result(tmp_path):
+    from pipelines.lib.parse_cluster import PARALLEL_FILES, ParseCluster
     from pipelines.lib.parsers import SOURCES_BY_NAME
     from pipelines.lib.raw_store import ingest_source
 
@@ -223,12 +224,15 @@ def test_many_new_files_are_parsed_in_worker_processes_with_the_same_result(tmp_
     for parallel in (False, True):
         data_dir = DataDir.at(tmp_path / str(parallel))
         (data_dir.landing / "roster").mkdir(parents=True)
-        for n in range(5):
-            (data_dir.landing / "roster" / f"roster_{n}.csv").write_text(
+        for n in range(PARALLEL_FILES):
+            (data_dir.landing / "roster" / f"roster_{n:02d}.csv").write_text(
                 "participant_id,cohort,coach_id,enrolled_on,timezone\n"
-                f"P-{n},A,C-1,2026-03-0{n + 1},America/Chicago\nP-x{n},A,C-1,bad,America/Chicago\n"
+                f"P-{n},A,C-1,2026-03-{n % 28 + 1:02d},America/Chicago\n"
+                f"P-x{n},A,C-1,bad,America/Chicago\n"
             )
-        results = ingest_source(data_dir, roster, b"k" * 16, max_workers=2 if parallel else 1)
+        with ParseCluster(workers=2 if parallel else 1) as cluster:
+            results = ingest_source(data_dir, roster, b"k" * 16, cluster=cluster)
+            assert cluster.started == parallel, "enough new files for a cluster of 2 workers"
         summary = [
             (r.found.relative, r.rows_read, r.rows_landed, r.rows_quarantined) for r in results
         ]

@@ -1,0 +1,280 @@
+"""Where the raw layer's parse tasks run: a Dask distributed cluster.
+
+With `STEADYBACK_DASK_SCHEDULER` (e.g. `tls://scheduler.internal:8786`) every new file
+goes to that cluster; its workers must reach landing/ and raw/ at the same locations
+(object storage, or one shared mount). Without it, a `LocalCluster` of worker processes
+on this machine is started the first time a source has enough new work to pay for it
+(PARALLEL_FILES files or PARALLEL_BYTES), and stopped with the run; smaller work is
+parsed in the run's own process, as are re-runs, which parse nothing.
+
+A batch that fails (an exception, or its worker process dying) is retried; one that keeps
+failing is split into its files, and a file that keeps failing alone is returned to the
+caller, which quarantines it (raw_store.py). The run itself goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+import types
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+SCHEDULER_ENV = "STEADYBACK_DASK_SCHEDULER"
+WORKERS_ENV = "STEADYBACK_DASK_WORKERS"
+
+# Starting and stopping the local cluster costs 4-5 s on 2 cores, while a small export
+# parses in about 15 ms in-process: below this much new work, parse in the run's process.
+PARALLEL_FILES = 64
+PARALLEL_BYTES = 64 * 1024 * 1024
+# A batch: a run of files in path order (a person's files together), small enough that
+# every worker gets several batches and a failure repeats little work.
+BATCH_FILES = 64
+BATCH_BYTES = 256 * 1024 * 1024
+BATCHES_PER_WORKER = 4
+TASK_RETRIES = 1
+"""A failed batch (or file) runs once more before it is split (or quarantined)."""
+LOCAL_ALLOWED_FAILURES = 1
+"""The local cluster gives up on a task whose worker died twice under it (Dask's default: 4)."""
+PROGRESS_EVERY_S = 2.0
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
+    # the scheduler's and workers' HTTP servers (status pages, metrics) serve nothing
+    "distributed.scheduler.http.routes": [],
+    "distributed.worker.http.routes": [],
+}
+
+
+class ParseJob(Protocol):
+    size_bytes: int
+    sort_key: str
+
+
+class ClusterError(RuntimeError):
+    """The configured Dask cluster cannot be used; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A job that kept failing, and why (safe to log: no raw identifier)."""
+
+    job: ParseJob
+    reason: str
+
+
+def default_workers() -> int:
+    """One single-threaded worker process per core: parsing is CPU-bound Python."""
+    return os.cpu_count() or 1
+
+
+def configured_workers() -> int | None:
+    """STEADYBACK_DASK_WORKERS: the local cluster's worker processes (default: one per core)."""
+    text = os.environ.get(WORKERS_ENV, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ClusterError(f"{WORKERS_ENV}={text!r}: a number of worker processes, 1 or more")
+    return int(text)
+
+
+class ParseCluster:
+    """The Dask client of a run: to `scheduler`, or to a LocalCluster started on first use.
+
+    Use it as a context manager (or call `close`): the local cluster's processes end with it.
+    """
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None) -> None:
+        if workers is not None and workers < 1:
+            raise ClusterError(f"{WORKERS_ENV}: {workers} worker processes; at least 1 is needed")
+        self.scheduler = scheduler or None
+        self.workers = workers or default_workers()
+        self._client: Client | None = None
+        self._cluster = None
+
+    def __enter__(self) -> ParseCluster:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def started(self) -> bool:
+        return self._client is not None
+
+    def worth_it(self, files: int, size_bytes: int) -> bool:
+        """Whether new work goes to the cluster (always, when one is configured)."""
+        if self.scheduler:
+            return files > 0
+        # one file keeps one worker busy whatever the cluster: not worth starting one for it
+        busy = min(files, self.workers)
+        return busy > 1 and (files >= PARALLEL_FILES or size_bytes >= PARALLEL_BYTES)
+
+    def describe(self) -> str:
+        if self.scheduler:
+            return f"the Dask cluster at {self.scheduler}"
+        return f"a local Dask cluster of {self.workers} worker processes"
+
+    def client(self) -> Client:
+        if self._client is not None:
+            return self._client
+        import dask
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            try:
+                self._client = Client(self.scheduler, timeout="30s")
+            except OSError as err:
+                raise ClusterError(
+                    f"cannot reach the Dask scheduler at {self.scheduler} ({SCHEDULER_ENV}): "
+                    f"{err}. Start it (`dask scheduler`, plus workers), or unset {SCHEDULER_ENV} "
+                    "to parse on a local cluster."
+                ) from None
+            return self._client
+        with _plain_main(), dask.config.set(LOCAL_CLUSTER_CONFIG):
+            # security=True: TLS with throw-away certificates, so that other accounts on this
+            # machine cannot connect to the scheduler and run code as us
+            self._cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+                security=True,
+                silence_logs=logging.ERROR,
+            )
+            self._client = Client(self._cluster)
+        return self._client
+
+    def close(self) -> None:
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+    def run(
+        self,
+        task: Callable,
+        args: Sequence,
+        batches: list[list[ParseJob]],
+        name: str,
+        log: Callable[[str], None],
+    ) -> list[Failed]:
+        """`task(*args, batch)` for every batch on the cluster; the jobs that kept failing.
+
+        Logs progress (files and batches done) as batches finish, at most every
+        PROGRESS_EVERY_S seconds, and always the last.
+        """
+        from distributed import as_completed
+
+        client = self.client()
+        total_files = sum(len(b) for b in batches)
+        total_bytes = sum(j.size_bytes for b in batches for j in b)
+
+        def submit(batch: list[ParseJob]) -> Future:
+            return client.submit(
+                task, *args, batch, key=f"parse-{name}-{uuid.uuid4().hex}", retries=TASK_RETRIES
+            )
+
+        pending = {submit(batch): batch for batch in batches}
+        running = as_completed(list(pending))
+        failed: list[Failed] = []
+        files_done = bytes_done = batches_done = 0
+        started = last_log = time.monotonic()
+        for future in running:
+            batch = pending.pop(future)
+            error = future.exception()  # raises when the cluster cancelled it (lost)
+            future.release()
+            if error is not None:
+                if not _task_failure(error):
+                    raise error
+                if len(batch) > 1:  # one bad file should not quarantine its neighbours
+                    for job in batch:
+                        single = submit([job])
+                        pending[single] = [job]
+                        running.add(single)
+                    log(
+                        f"{name}: a batch of {len(batch)} files kept failing; parsing them one by one"
+                    )
+                    continue
+                failed.append(Failed(batch[0], _reason(error)))
+            files_done += len(batch)
+            bytes_done += sum(j.size_bytes for j in batch)
+            batches_done += 1
+            now = time.monotonic()
+            if now - last_log >= PROGRESS_EVERY_S or files_done == total_files:
+                last_log = now
+                log(
+                    f"{name}: {files_done} of {total_files} new files parsed "
+                    f"({bytes_done / 2**20:.1f} of {total_bytes / 2**20:.1f} MB, "
+                    f"{batches_done} batches) in {now - started:.1f} s on {self.describe()}"
+                )
+        return failed
+
+
+def plan_batches(jobs: Sequence[ParseJob], workers: int) -> list[list[ParseJob]]:
+    """Jobs in path order cut into batches: at most BATCH_FILES files and BATCH_BYTES each,
+    and about BATCHES_PER_WORKER batches per worker when there are enough files."""
+    per_batch = max(1, min(BATCH_FILES, math.ceil(len(jobs) / (BATCHES_PER_WORKER * workers))))
+    batches: list[list[ParseJob]] = []
+    current: list[ParseJob] = []
+    size = 0
+    for job in sorted(jobs, key=lambda j: j.sort_key):
+        if current and (len(current) >= per_batch or size + job.size_bytes > BATCH_BYTES):
+            batches.append(current)
+            current, size = [], 0
+        current.append(job)
+        size += job.size_bytes
+    if current:
+        batches.append(current)
+    return batches
+
+
+class ParseTaskFailed(Exception):
+    """A batch's task failed outside the parser (reading landing/, writing raw/); the
+    message names the file by its pseudonymised path only."""
+
+
+def _task_failure(err: BaseException) -> bool:
+    """A file's failure (its task raised ParseTaskFailed, or its worker died), as opposed
+    to the cluster's: a lost connection, or workers that cannot run the task at all (other
+    code, a missing package), which stop the step rather than quarantine every file."""
+    from distributed import KilledWorker
+
+    return isinstance(err, (ParseTaskFailed, KilledWorker))
+
+
+def _reason(err: BaseException) -> str:
+    from distributed import KilledWorker
+
+    if isinstance(err, KilledWorker):
+        return (
+            "its parse stopped the worker process each time it was tried (too little "
+            "memory for the file, or a crash in a native library)"
+        )
+    return f"its parse failed each time it was tried ({err})"
+
+
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """Spawned workers re-run the parent's __main__ script; hide it while they start.
+
+    Workers only need this package. When the parent is a script with side effects
+    (a Streamlit page, a notebook kernel), re-running it in every worker would be wrong.
+    """
+    original = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = original

@@ -1,0 +1,256 @@
+"""The parse fan-out on a real Dask cluster, with landing/ and raw/ in a real S3 API.
+
+The cluster is a LocalCluster of 2 worker processes (tests/conftest.py, `dask_cluster`), the
+bucket lives in moto's S3 server over HTTP (`s3_bucket`), and faults are injected into the
+parse of one file in the workers themselves (tests/dask_faults.py): a worker killed the first
+time, or every time, or a task failing outside the parser. What must hold: the published
+tables are those of a local run, a dead worker's batch is retried, and a file that keeps
+failing is quarantined by name while everything else lands.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import fsspec
+import pytest
+from dask_faults import FaultyParse, killed_pids
+from private_data import oura_trends
+
+from pipelines.lib.layout import DataDir
+from pipelines.lib.parse_cluster import PARALLEL_FILES, SCHEDULER_ENV, ParseCluster
+from pipelines.lib.parsers import SOURCES_BY_NAME
+from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
+from pipelines.lib.raw_store import MANIFEST, ingest_source
+from pipelines.lib.storage import MTIME_METADATA, ObjectPrefix
+from pipelines.runner import run_pipeline
+
+RUN_OWN = {"meta.snapshot": {"run_id", "published_at", "landing_fingerprint"}}
+"""What differs between two runs by nature: the run's id and time, and the landing listing
+(an S3 listing's times are upload times)."""
+
+
+def upload_landing(landing: Path, url: str) -> None:
+    """Every file of a local landing/ as an object under `url`, with its export time in the
+    `mtime` metadata, as `rclone copy` keeps it."""
+    fs = fsspec.filesystem("s3")
+    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
+        key = f"{url.removeprefix('s3://')}/{path.relative_to(landing).as_posix()}"
+        mtime = f"{path.stat().st_mtime_ns / 1e9:.9f}"
+        fs.pipe_file(key, path.read_bytes(), Metadata={MTIME_METADATA: mtime})
+
+
+def published_rows(data_dir: Path) -> dict[str, list[tuple]]:
+    """Every published table's rows, ordered by all columns (RUN_OWN left out)."""
+    snapshot = data_dir / "published" / "current.duckdb"
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables order by 1, 2"
+        ).fetchall()
+        rows = {}
+        for schema, name in tables:
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, name],
+                ).fetchall()
+                if c not in RUN_OWN.get(f"{schema}.{name}", set())
+            ]
+            listed = ", ".join(f'"{c}"' for c in columns)
+            query = f'select {listed} from "{schema}"."{name}" order by all'
+            rows[f"{schema}.{name}"] = con.execute(query).fetchall()
+    return rows
+
+
+def assert_same_tables(data_dir: Path, reference: Path) -> None:
+    ours, theirs = published_rows(data_dir), published_rows(reference)
+    assert list(ours) == list(theirs)
+    for table in theirs:
+        assert ours[table] == theirs[table], f"{table} differs from the local run's"
+
+
+def generated_data_dir(cohort: Path, root: Path) -> Path:
+    """A data dir with the cohort's truth/ (the generator's record of its landing files) but
+    neither landing/ nor raw/: those are elsewhere."""
+    shutil.copytree(cohort / "truth", root / "truth")
+    return root
+
+
+class Faults:
+    """FaultyParse plugins on every worker of the test cluster, removed when the test ends."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.installed: list[str] = []
+
+    def install(self, file_name: str, mode: str, marker: Path) -> None:
+        name = f"fault-{len(self.installed)}"
+        self.client.register_plugin(FaultyParse(file_name, mode, marker), name=name)
+        self.installed.append(name)
+
+    def remove_all(self) -> None:
+        while self.installed:
+            self.client.unregister_worker_plugin(self.installed.pop())
+
+
+@pytest.fixture
+def faults(dask_cluster):
+    injected = Faults(dask_cluster)
+    yield injected
+    injected.remove_all()
+
+
+@pytest.mark.pipeline
+def test_on_dask_and_s3_a_run_publishes_what_a_local_run_publishes_though_a_worker_died(
+    small_cohort, s3_bucket, dask_cluster, faults, tmp_path, monkeypatch
+):
+    landing, raw = f"{s3_bucket}/landing", f"{s3_bucket}/raw"
+    upload_landing(small_cohort / "landing", landing)
+    root = generated_data_dir(small_cohort, tmp_path / "data")
+    marker = tmp_path / "killed"
+    faults.install("sleepDay_merged.csv", "kill once", marker)
+    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster.scheduler.address)
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        report = run_pipeline(root, instance=instance, landing=landing, raw=raw)
+        messages = [e.user_message for e in instance.all_logs(report.run_id)]
+
+    assert report.published, report.render()
+    (killed,) = killed_pids(marker)
+    assert killed not in dask_cluster.run(os.getpid).values(), "that worker died; it was retried"
+    assert_same_tables(root, small_cohort)
+    progress = [m for m in messages if "new files parsed" in m]
+    assert progress and all(dask_cluster.scheduler.address in m for m in progress)
+    assert any(m.startswith("fitabase_sleep_day: 1 of 1 new files parsed") for m in progress)
+    assert not (root / "landing").exists() and not (root / "raw").exists()
+
+    # the same exports again: no object is read or written, the same tables are published
+    fs = fsspec.filesystem("s3")
+    objects = {k: v["ETag"] for k, v in fs.find(raw, detail=True).items() if MANIFEST not in k}
+    monkeypatch.setattr(
+        ObjectPrefix, "sha256", lambda self, relative: pytest.fail(f"{relative} hashed again")
+    )
+    again = run_pipeline(root, landing=landing, raw=raw, log_level="WARNING")
+    assert again.published, again.render()
+    assert {k: v["ETag"] for k, v in fs.find(raw, detail=True).items() if MANIFEST not in k} == (
+        objects
+    )
+    assert_same_tables(root, small_cohort)
+
+
+@pytest.mark.pipeline
+def test_on_dask_a_file_that_keeps_failing_is_quarantined_by_name_and_parsed_again_next_run(
+    small_cohort, dask_cluster, faults, tmp_path, monkeypatch
+):
+    root = tmp_path / "data"
+    shutil.copytree(small_cohort / "landing", root / "landing")  # copytree keeps the mtimes
+    shutil.copytree(small_cohort / "truth", root / "truth")
+    failing = "roster/roster_2026-04-27.csv"
+    marker = tmp_path / "killed"
+    faults.install(Path(failing).name, "kill always", marker)
+    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster.scheduler.address)
+
+    report = run_pipeline(root, log_level="WARNING")
+
+    assert report.published, report.render()
+    assert len(killed_pids(marker)) == 2, "each attempt killed its worker"
+    snapshot = root / "published" / "current.duckdb"
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        files = {
+            file: (status, error)
+            for file, status, error in con.execute(
+                "select file, status, error from meta.source_files"
+            ).fetchall()
+        }
+        issues = con.execute(
+            "select file, action, reason from marts.ingest_issues where action = 'file quarantined'"
+        ).fetchall()
+    status, error = files.pop(failing)
+    assert status == "quarantined" and "stopped the worker process" in error
+    assert [(file, action) for file, action, _ in issues] == [(failing, "file quarantined")]
+    local = published_rows(small_cohort)["meta.source_files"]
+    assert {f: (s, e) for _, _, f, _, _, _, _, s, e, _ in local if f != failing} == files, (
+        "every other file landed as in the local run"
+    )
+
+    # the fault gone, the next run parses that file again: as if it had never failed
+    faults.remove_all()
+    fault_free = run_pipeline(root, log_level="WARNING")
+    assert fault_free.published, fault_free.render()
+    assert_same_tables(root, small_cohort)
+
+
+def test_a_batch_with_a_failing_file_is_split_and_only_that_file_is_quarantined(
+    dask_cluster, faults, tmp_path
+):
+    oura = SOURCES_BY_NAME["oura"]
+    data_dir = DataDir.at(tmp_path / "data")
+    people = [f"P-{n:05d}" for n in range(1, 13)]
+    for person in people:
+        folder = data_dir.landing / "oura" / person
+        folder.mkdir(parents=True)
+        (folder / f"oura_{person.lower()}_trends.csv").write_text(oura_trends(date(2026, 3, 2)))
+    bad = people[6]
+    faults.install(f"oura_{bad.lower()}_trends.csv", "raise", tmp_path / "unused")
+    key = pseudonym_key()
+    logged: list[str] = []
+
+    with ParseCluster(dask_cluster.scheduler.address) as cluster:
+        results = ingest_source(data_dir, oura, key, log=logged.append, cluster=cluster)
+        assert cluster.workers == 2 and len(results) == 12
+
+    status = {r.found.participant_id: (r.status, r.error) for r in results}
+    failed_status, error = status.pop(bad)
+    assert {s for s, _ in status.values()} == {"loaded"}
+    assert failed_status == "quarantined"
+    assert error.startswith("could not be parsed: its parse failed each time it was tried (")
+    assert f"oura/{pseudonymize(bad, key)}/" in error and "OSError" in error
+    assert any("parsing them one by one" in line for line in logged), "its batch was split"
+    worker_logs = "\n".join(
+        message for entries in dask_cluster.get_worker_logs().values() for _, message in entries
+    )
+    assert pseudonymize(bad, key) in worker_logs, "the workers logged the failure"
+    shown = "\n".join([*logged, error, worker_logs]).lower()
+    assert [p for p in people if p.lower() in shown] == [], "by pid only"
+
+    faults.remove_all()
+    with ParseCluster(dask_cluster.scheduler.address) as cluster:
+        again = ingest_source(data_dir, oura, key, cluster=cluster)
+    parsed_now = {r.found.participant_id for r in again if r.parsed_now}
+    assert parsed_now == {bad} and {r.status for r in again} == {"loaded"}
+
+
+def test_the_local_clusters_workers_write_raw_owner_only_whatever_the_umask(
+    tmp_path, permissive_umask
+):
+    """Worker processes start with the umask of whoever started them (here 022): the parse
+    task itself makes what it writes owner-only."""
+    roster = SOURCES_BY_NAME["roster"]
+    data_dir = DataDir.at(tmp_path / "data")
+    (data_dir.landing / "roster").mkdir(parents=True)
+    for n in range(PARALLEL_FILES):
+        (data_dir.landing / "roster" / f"roster_{n:02d}.csv").write_text(
+            "participant_id,cohort,coach_id,enrolled_on,timezone\n"
+            f"P-{n:05d},A,C-1,2026-03-02,America/Chicago\n"
+        )
+
+    with ParseCluster(workers=2) as cluster:
+        results = ingest_source(data_dir, roster, b"k" * 16, cluster=cluster)
+        assert cluster.started, "that many new files go to the local cluster"
+
+    assert {r.status for r in results} == {"loaded"}
+    modes = {
+        path.relative_to(data_dir.raw).as_posix(): oct(stat.S_IMODE(path.stat().st_mode))
+        for path in data_dir.raw.rglob("*")
+    }
+    assert len([p for p in modes if p.endswith("roster.parquet")]) == PARALLEL_FILES
+    expected = {p: oct(0o700 if (data_dir.raw / p).is_dir() else 0o600) for p in modes}
+    assert modes == expected
