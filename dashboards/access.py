@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards.snapshot import SnapshotIdentity, read_sql, snapshot_identity
+from dashboards.snapshot import PARTICIPANT_COLUMNS, SnapshotIdentity, read_sql, snapshot_identity
 from pipelines.lib.users import User
 
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
@@ -73,10 +73,8 @@ def authorise_person(
     return row
 
 
-_PARTICIPANT_SQL = """
-select pid, cohort, site, coach_id, enrolled_on, program_weeks,
-       prescribed_sessions_per_week, withdrawn_on, has_wearable,
-       program_week_now, status
+_PARTICIPANT_SQL = f"""
+select {PARTICIPANT_COLUMNS}
 from marts.participants
 where pid = $pid
 """

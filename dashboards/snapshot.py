@@ -35,6 +35,12 @@ class SnapshotIdentity(NamedTuple):
     size: int
 
 
+PARTICIPANT_COLUMNS = """pid, cohort, site, coach_id, enrolled_on, program_weeks,
+       prescribed_sessions_per_week, withdrawn_on, has_wearable,
+       program_week_now, status"""
+"""The `marts.participants` columns the dashboards read about a person (one row per person)."""
+
+
 def data_dir() -> Path:
     return default_data_dir()
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboards.access import authorise, authorise_person
 from dashboards.queries.identities import _audit_reveal, _known_identities, _revealed_to_roles
-from dashboards.snapshot import SnapshotIdentity, read_sql, snapshot_identity
+from dashboards.snapshot import PARTICIPANT_COLUMNS, SnapshotIdentity, read_sql, snapshot_identity
 from pipelines.lib.identities import Identity
 from pipelines.lib.rules import ProgramRules, read_recorded_rules
 from pipelines.lib.users import User
@@ -37,10 +37,8 @@ def people(viewer: User | None) -> pl.DataFrame:
     return everyone
 
 
-_PEOPLE_SQL = """
-select pid, cohort, site, coach_id, enrolled_on, program_weeks,
-       prescribed_sessions_per_week, withdrawn_on, has_wearable,
-       program_week_now, status
+_PEOPLE_SQL = f"""
+select {PARTICIPANT_COLUMNS}
 from marts.participants
 order by cohort, coach_id, pid
 """
