@@ -48,6 +48,10 @@ def warm_up() -> threading.Thread:
     return thread
 
 
+# pandas first, in this thread: plotly and the warm-up's imports both load it, and two threads
+# importing it at once can hand one of them a half-initialised module
+import pandas  # noqa: E402, F401
+
 warm_up()
 
 viewer = session.current_viewer()

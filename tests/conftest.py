@@ -43,6 +43,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):
         _running.pop()
 
 
+@pytest.fixture(autouse=True)
+def main_module_restored():
+    """A Streamlit AppTest runs a page as `__main__` and can leave it in sys.modules; a process
+    started later with multiprocessing's spawn (the Dask workers) would run that page again."""
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session", autouse=True)
 def pipeline_runs_are_marked():
     """A Dagster run (`run_pipeline`, `materialize`, `execute_in_process`) from a test that is
