@@ -6,32 +6,84 @@ builds it; readers use the published snapshot instead (see publish.py).
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .layout import PRIVATE_FILE_MODE, DataDir, private_dir
 from .parsers import SOURCES
 from .parsers.wearable_tables import WEARABLE_TABLES
-from .pseudonym import pseudonymize, pseudonymize_mentions
+from .pseudonym import PSEUDONYM_HEX_CHARS, pseudonymize, pseudonymize_mentions
 from .raw_store import MANIFEST, MANIFEST_SCHEMA, current_partitions
 from .sql_catalog import Check, SqlTable
+
+
+def _pseudonymizer(key: bytes) -> Callable[[pa.Array], pa.Array]:
+    """`pseudonymize` over DuckDB vectors: each distinct identifier is hashed once per vector
+    and remembered across vectors (a table repeats a person's id on every row; one Python
+    call per row was most of a 10,000-person build)."""
+
+    @lru_cache(maxsize=1 << 17)
+    def one(identifier: str | None) -> str | None:
+        return pseudonymize(identifier, key)
+
+    def vector(identifiers: pa.Array) -> pa.Array:
+        encoded = pc.dictionary_encode(identifiers)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        distinct = [one(value) for value in encoded.dictionary.to_pylist()]
+        return pa.array(distinct, type=pa.string()).take(encoded.indices)
+
+    return vector
+
+
+def hmac_pads(key: bytes) -> tuple[str, str]:
+    """HMAC-SHA-256's inner and outer padded keys (RFC 2104) as DuckDB blob literals."""
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return tuple(
+        "'" + "".join(f"\\x{byte ^ pad:02x}" for byte in block) + "'::blob" for pad in (0x36, 0x5C)
+    )
 
 
 def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     """Register `pseudonymize()`, `pseudonymize_mentions()` and `newest_copy()`; create schemas."""
     con.create_function(
-        "pseudonymize",
-        lambda identifier: pseudonymize(identifier, key),
+        "pseudonymize_exactly",
+        _pseudonymizer(key),
         [duckdb.sqltype("VARCHAR")],
         duckdb.sqltype("VARCHAR"),
+        type="arrow",
+        null_handling="special",
         side_effects=False,
+    )
+    # `pseudonymize` is HMAC-SHA-256 written in SQL (DuckDB's own sha256, in parallel) for
+    # identifiers of printable ASCII without spaces — nearly all of them, and the same digest as
+    # pseudonym.pseudonymize (tests/unit/test_pseudonym_sql.py) — and the Python function for
+    # anything else, whose Unicode whitespace rules SQL's trim does not share. A temporary macro:
+    # the padded key lives in this connection only, never in the warehouse file.
+    inner, outer = hmac_pads(key)
+    con.execute(
+        f"""
+        create or replace temp macro pseudonymize(identifier) as
+        case
+            when regexp_full_match(identifier, '[!-~]+')
+                then 'p_' || left(
+                    sha256({outer} || unhex(sha256({inner} || encode(identifier)))),
+                    {PSEUDONYM_HEX_CHARS}
+                )
+            else pseudonymize_exactly(identifier)
+        end
+        """
     )
     # (text, participant_id): a landing path or a parser's message with the person's id as pid
     con.create_function(

@@ -45,24 +45,59 @@ linked as (
 -- (FIT files, data points) all count, an exact duplicate once. Two rules differ on purpose:
 -- a workout is one record with an id, so its newest export wins whatever day it falls on, and
 -- sleep episodes from separate recordings are deduplicated by episode in wearable__sleep.
-final as (
+-- Each rule runs on its own rows only: a window over every row of a large cohort was most of the
+-- warehouse build, and the newest export per day is a grouping, not a sort of whole rows.
+workouts as (
     select *
     from linked
-    qualify
-        case
-            when dataset = 'workouts' then row_number() over (
-                partition by dataset, pid, source, workout_id order by exported_at desc, source_file desc
-            ) = 1
-            when cumulative then dense_rank() over (
-                partition by dataset, pid, entity, file_kind, file_period, day
-                order by exported_at desc, source_file desc
-            ) = 1
-            when dataset = 'sleep' then true
-            else row_number() over (
-                partition by dataset, pid, entity, device, metric, start_utc, start_local, duration_s, value
-                order by exported_at desc, source_file
-            ) = 1
-        end
+    where dataset = 'workouts'
+    qualify row_number() over (
+        partition by pid, source, workout_id order by exported_at desc, source_file desc
+    ) = 1
+),
+
+cumulative as (
+    select * from linked where dataset <> 'workouts' and cumulative
+),
+
+newest_cover as (
+    select dataset, pid, entity, file_kind, file_period, day,
+        max((exported_at, source_file)) as newest
+    from cumulative
+    group by all
+),
+
+newest_cumulative as (
+    select cumulative.*
+    from cumulative
+    semi join newest_cover as cover
+        on cover.dataset = cumulative.dataset
+        and cover.pid = cumulative.pid
+        and cover.entity is not distinct from cumulative.entity
+        and cover.file_kind is not distinct from cumulative.file_kind
+        and cover.file_period is not distinct from cumulative.file_period
+        and cover.day is not distinct from cumulative.day
+        and cover.newest = (cumulative.exported_at, cumulative.source_file)
+),
+
+recordings as (
+    select *
+    from linked
+    where dataset not in ('workouts', 'sleep') and not cumulative
+    qualify row_number() over (
+        partition by dataset, pid, entity, device, metric, start_utc, start_local, duration_s, value
+        order by exported_at desc, source_file
+    ) = 1
+),
+
+final as (
+    select * from workouts
+    union all
+    select * from newest_cumulative
+    union all
+    select * from linked where dataset = 'sleep' and not cumulative
+    union all
+    select * from recordings
 )
 
 select * from final

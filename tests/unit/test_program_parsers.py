@@ -221,3 +221,100 @@ def test_roster_keeps_the_optional_display_name_and_lands_without_it(tmp_path):
     plain = write(tmp_path, "plain.csv", f"{header}\nP-3,A,C-1,2026-03-02,Europe/London\n")
     rows, issues, _ = parse_file(plain, ROSTER)
     assert issues == [] and rows["display_name"].to_list() == [None]
+
+
+def _plain_csv_texts():
+    """Plain CSV (one record per line, no quotes) with every shape the row reader cares about."""
+    import random
+
+    rng = random.Random(11)
+    cells = ["", " ", "\t", "1", "2026-06-22 07:30:00", "stretch", "x y", "-3.5", "\x1f"]
+    for case in range(300):
+        width = rng.randint(1, 5)
+        header = ",".join(f" col{i} " if case % 7 == 0 else f"col{i}" for i in range(width))
+        lines = [header]
+        for _ in range(rng.randint(0, 30)):
+            fields = width if rng.random() < 0.8 else rng.randint(1, width + 2)
+            lines.append(",".join(rng.choice(cells) for _ in range(fields)))
+        end = rng.choice(["\n", "\r\n"])
+        yield end.join(lines) + rng.choice(["", end, end + end])
+
+
+def test_plain_csv_is_read_as_the_row_reader_reads_it():
+    """Plain exports skip the row-by-row reader; same columns, line numbers and issues."""
+    from pipelines.lib.parsers.reader import is_plain, read_csv_records, read_plain_csv
+
+    texts = list(_plain_csv_texts())
+    real = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+    if real.is_dir():
+        for path in sorted(real.rglob("*.csv")):
+            text = path.read_bytes().decode("utf-8-sig", errors="replace")
+            if is_plain(text):
+                texts.append(text)
+    assert sum(is_plain(t) for t in texts) > 300, "the real Fitabase exports are plain"
+    for text in texts:
+        if not is_plain(text):
+            continue
+        fast, slow = read_plain_csv(text), read_csv_records(text)
+        assert fast[1] == slow[1] and fast[2] == slow[2]
+        assert fast[0].equals(slow[0]), text[:200]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['a,b\n1,"x,y"\n', "a,b\n1,é\n", "a,b\r1,2\r", "a,b\n1,2\x0c3,4\n", "\na,b\n1,2\n"],
+)
+def test_csv_that_is_not_plain_goes_through_the_row_reader(text):
+    from pipelines.lib.parsers.reader import is_plain
+
+    assert not is_plain(text)
+
+
+def _jsonl_texts():
+    """JSON Lines with what the line reader has rules for: new keys late, nulls, blank lines,
+    empty strings, booleans, unicode, and lines Polars must not read its own way."""
+    import random
+
+    rng = random.Random(5)
+    values = [None, "", "x", "é漢", 'q"uote', "2026-06-22T07:30:00Z", 0, -4, 17, True, False]
+    odd = [
+        '{"a": 1e-7}',
+        '{"b": -0.0}',
+        '{"a": 3.0}',
+        '{"b": 2.5e3}',
+        '{"a": 1.5}',
+        '{"a": 1, "a": 2}',
+        '{"a": [1]}',
+        "[1, 2]",
+        '{"a": ',
+        "3",
+        '{"a": {"b": 1}}',
+    ]
+    for case in range(200):
+        names = rng.sample(["a", "b", "c", "d", "e f", "ü"], rng.randint(1, 4))
+        lines = []
+        for _ in range(rng.randint(1, 25)):
+            if rng.random() < 0.1:
+                lines.append(rng.choice(["", "   "]))
+                continue
+            record = {n: rng.choice(values) for n in rng.sample(names, rng.randint(1, len(names)))}
+            lines.append(json.dumps(record, ensure_ascii=case % 2 == 0))
+        if case % 4 == 0:
+            lines.insert(rng.randint(0, len(lines)), rng.choice(odd))
+        end = rng.choice(["\n", "\r\n"])
+        yield end.join(lines) + rng.choice(["", end])
+
+
+def test_plain_json_lines_are_read_as_the_line_reader_reads_them():
+    from pipelines.lib.parsers.reader import read_jsonl_records, read_plain_jsonl
+
+    fast_read = 0
+    for text in _jsonl_texts():
+        slow = read_jsonl_records(text)
+        fast = read_plain_jsonl(text)
+        if fast is None:
+            continue
+        fast_read += 1
+        assert fast[1] == slow[1] and fast[2] == slow[2], text
+        assert fast[0].equals(slow[0]), text
+    assert fast_read > 100

@@ -31,11 +31,74 @@ def read_export(path: Path) -> tuple[pl.DataFrame, list[str], list[Issue]]:
     if not text.strip():
         raise UnreadableFile("the file is empty")
     if path.suffix.lower() == ".jsonl":
-        return _read_jsonl(text)
+        return read_plain_jsonl(text) or read_jsonl_records(text)
     return _read_csv(text)
 
 
 def _read_csv(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
+    if is_plain(text):
+        return read_plain_csv(text)
+    return read_csv_records(text)
+
+
+_OTHER_LINE_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
+
+
+def is_plain(text: str) -> bool:
+    """True when every line is one record split at its commas: ASCII without quotes, line ends
+    `\n` or `\r\n` only, a first line that is not blank. Nearly every export is plain."""
+    return (
+        text.isascii()
+        and '"' not in text
+        and not any(mark in text for mark in _OTHER_LINE_BREAKS)
+        and text.count("\r") == text.count("\r\n")
+        and bool(text.split("\n", 1)[0].strip(" \t\r\x1f,"))
+    )
+
+
+def read_plain_csv(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
+    """`read_csv_records` for plain text (see `is_plain`) in Polars, without a Python row loop: the
+    same columns, line numbers and issues (tests/unit/test_program_parsers.py compares them)."""
+    lines = (
+        pl.Series("line", [text])
+        .str.split("\n")
+        .explode()
+        .str.strip_suffix("\r")
+        .to_frame()
+        .with_row_index("row_number", offset=1)
+        .with_columns(pl.col("row_number").cast(pl.Int64))
+    )
+    header = [h.strip() for h in lines["line"][0].split(",")]
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise UnreadableFile(f"the header repeats column(s) {', '.join(dupes)}")
+    body = lines.slice(1).with_columns(
+        fields=pl.col("line").str.count_matches(",", literal=True) + 1,
+        # csv.reader's blank row: no cell holds anything but ASCII whitespace
+        blank=pl.col("line").str.contains(r"^[ \t\x1f,]*$"),
+    )
+    issues = [
+        Issue(line, None, None, f"expected {len(header)} fields, found {fields}")
+        for line, fields in body.filter(~pl.col("blank") & (pl.col("fields") != len(header)))
+        .select("row_number", "fields")
+        .iter_rows()
+    ]
+    rows = body.filter(~pl.col("blank") & (pl.col("fields") == len(header)))
+    cells = (
+        rows.select(
+            pl.col("line")
+            .str.split_exact(",", len(header) - 1)
+            .struct.rename_fields(header)
+            .struct.unnest()
+        )
+        .with_columns(pl.all().replace("", None))
+        .with_columns(rows["row_number"])
+    )
+    return cells, header, issues
+
+
+def read_csv_records(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
+    """Any CSV the standard library reads (quoted fields, line breaks inside them), row by row."""
     reader = csv.reader(text.splitlines(keepends=True))
     header = [h.strip() for h in next(reader)]
     if len(set(header)) != len(header):
@@ -64,6 +127,70 @@ def _read_csv(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
     return frame, header, issues
 
 
+_JSON_KEY = r'"(?:[^"\\]|\\.)*"\s*:'
+_JSON_FRACTION = r"[:,\[]\s*-?[0-9]+(\.[0-9]|[eE])"
+_PLAIN_JSON_TYPES = (pl.String, pl.Int64, pl.Boolean, pl.Null)
+
+
+def read_plain_jsonl(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]] | None:
+    """`read_jsonl_records` in Polars for the common case, else None (then read it line by line).
+
+    The common case: every line that is not blank is one flat JSON object of strings, integers,
+    booleans and nulls, no key twice in a line, no number with a fraction (Python writes 3.0 as
+    "3", Polars as "3.0"), line ends `\n` or `\r\n`. Same columns in the same order, line
+    numbers and text as the line reader (tests/unit/test_program_parsers.py compares them).
+    """
+    if any(mark in text for mark in (*_OTHER_LINE_BREAKS, "\x85", "\u2028", "\u2029", "\x1f")):
+        return None
+    if text.count("\r") != text.count("\r\n"):
+        return None
+    lines = (
+        pl.Series("line", text.split("\n"))
+        .str.strip_suffix("\r")
+        .to_frame()
+        .with_row_index("row_number", offset=1)
+        .with_columns(pl.col("row_number").cast(pl.Int64))
+        .filter(pl.col("line").str.strip_chars().str.len_bytes() > 0)
+    )
+    if lines.is_empty() or lines["line"].str.contains(_JSON_FRACTION).any():
+        return None
+    keys = (
+        lines["line"].str.extract_all(_JSON_KEY).list.eval(pl.element().str.strip_chars_end(": \t"))
+    )
+    if (keys.list.len() != keys.list.n_unique()).any():
+        return None
+    try:
+        records = pl.read_ndjson(text.encode(), infer_schema_length=None)
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    if records.height != lines.height or any(
+        dtype not in _PLAIN_JSON_TYPES for dtype in records.dtypes
+    ):
+        return None
+    # names in the order they first appear, as the line reader finds them: the first line that
+    # holds each key, read again in Python for its order there
+    firsts = (
+        keys.to_frame("key")
+        .with_row_index("at")
+        .explode("key")
+        .group_by("key")
+        .agg(pl.col("at").min())
+    )
+    header: list[str] = []
+    for at in sorted(set(firsts["at"].drop_nulls().to_list())):
+        try:
+            record = json.loads(lines["line"][at])
+        except json.JSONDecodeError:
+            return None
+        header.extend(name for name in record if name not in header)
+    if sorted(header) != sorted(records.columns):
+        return None
+    frame = records.select(
+        pl.col(name).cast(pl.String).replace("", None) for name in header
+    ).with_columns(lines["row_number"])
+    return frame, header, []
+
+
 def _as_text(value: object) -> str | None:
     if value is None:
         return None
@@ -77,7 +204,8 @@ def _as_text(value: object) -> str | None:
     return text if text != "" else None
 
 
-def _read_jsonl(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
+def read_jsonl_records(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
+    """Any JSON Lines text, line by line: a broken line is an issue, the rest is read."""
     records: list[tuple[int, dict]] = []
     issues: list[Issue] = []
     header: list[str] = []
