@@ -19,7 +19,7 @@ demo: venv
 	$(BIN)/steadyback demo --data-dir $(DATA_DIR)
 
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 lint: venv
 	$(BIN)/ruff check pipelines dashboards tests benchmarks

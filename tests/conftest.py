@@ -25,10 +25,21 @@ RUN_THE_PIPELINE = ("small_cohort", "demo_cohort", "minute_cohort")
 """The fixtures below that run the pipeline: a test using them (directly or not) is `pipeline`."""
 
 
+SHARED_BY_GROUP = ("minute_cohort", "dask_cluster", "daemon_run")
+"""Session fixtures too costly to make twice: with `pytest -n` (pytest-xdist, `make test`) the
+tests using one run in one worker. Every other test goes with its module (module fixtures
+start servers and browsers); the quick session fixtures may be made once per worker."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if any(name in getattr(item, "fixturenames", ()) for name in RUN_THE_PIPELINE):
+        fixtures = getattr(item, "fixturenames", ())
+        if any(name in fixtures for name in RUN_THE_PIPELINE):
             item.add_marker(pytest.mark.pipeline)
+        group = next(
+            (name for name in SHARED_BY_GROUP if name in fixtures), item.nodeid.split("::")[0]
+        )
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 _running: list[pytest.Item] = []
@@ -79,8 +90,10 @@ def pipeline_runs_are_marked():
 def background_runs(request, tmp_path_factory):
     """Runs that take minutes in their own processes, started as the session begins when a
     selected test needs them, so that their wait overlaps the tests before it."""
-    if not any("daemon_run" in getattr(item, "fixturenames", ()) for item in request.session.items):
-        yield {}
+    if os.environ.get("PYTEST_XDIST_WORKER") or not any(
+        "daemon_run" in getattr(item, "fixturenames", ()) for item in request.session.items
+    ):
+        yield {}  # a worker of `pytest -n` sees every test, not the ones it will run: on demand
         return
     from private_data import DaemonStyleRun
 
@@ -91,9 +104,16 @@ def background_runs(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def daemon_run(background_runs):
+def daemon_run(background_runs, tmp_path_factory):
     """The `refresh` job as Dagster's daemon runs it (private_data.DaemonStyleRun)."""
-    return background_runs["daemon_run"]
+    if "daemon_run" in background_runs:
+        yield background_runs["daemon_run"]
+        return
+    from private_data import DaemonStyleRun
+
+    run = DaemonStyleRun.start(tmp_path_factory.mktemp("daemon_run"))
+    yield run
+    run.stop()
 
 
 @pytest.fixture
