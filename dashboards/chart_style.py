@@ -73,6 +73,9 @@ THEME_DONE = "green"
 THEME_PRIMARY = "blue"
 SEVERITY_THEME = {"alert": "red", "warning": "orange", "info": "blue"}
 """A flag's severity → the theme colour of its icon and tag, most urgent first."""
+RISK_BAND_THEME = {"high": "red", "raised": "orange", "low": "gray"}
+"""An early-warning band → the theme colour of its tag (the bands' order is
+`pipelines.lib.statistics.early_warning.BANDS`)."""
 
 
 def score_color(score: float) -> str:

@@ -31,6 +31,8 @@ WARNING = ":material/warning:"
 FAILED = ":material/error:"
 RUN_HISTORY = ":material/history:"
 UNREADABLE_FILES = ":material/folder_off:"
+RISK = ":material/trending_down:"  # the early warning: risk of stopping
+DIGEST = ":material/mail:"  # the weekly coach digest and its deliveries
 
 RUN_STATUS = {
     "success": ALL_CLEAR,

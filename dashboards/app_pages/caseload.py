@@ -1,7 +1,9 @@
 """Caseload for coaches: their own participants, most in need of attention first.
 
 Beside each pseudonymous pid the coach sees the program's participant id and display name
-(read through `queries.caseload_identities`, which audits them) and can search by either.
+(read through `queries.caseload_identities`, which audits them) and can search by either. Each
+person's risk of stopping (the early warning's band of their latest completed week, its reasons
+and date) is a column the caseload can be ordered by.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import access, icons, session
+from dashboards import access, icons, risk_bands, session
 from dashboards import chart_style as style
 from dashboards.figures import figure_row
 from dashboards.queries import caseload as queries
@@ -18,6 +20,8 @@ from dashboards.queries.program_rules import program_rules
 from dashboards.snapshot import data_dir
 from pipelines.lib import audit
 from pipelines.lib.identities import Identity
+from pipelines.lib.rules import ProgramRules
+from pipelines.lib.statistics.early_warning import BANDS, LOW
 
 SEVERITY_MEANING = {  # most urgent first
     "alert": "contact the person now",
@@ -37,6 +41,8 @@ FLAG_LABELS = {
 PERSON_PAGE = "app_pages/person.py"
 TABLE_KEY = "caseload_table"
 SEARCH_KEY = "caseload_search"
+ORDER_KEY = "caseload_order"
+ORDER_LABELS = {"flags": "Most urgent flags", "risk": "Risk of stopping"}
 SEARCH_AUDITED_KEY = "_caseload_search_audited"
 ROW_HEIGHT_PX = 35  # st.dataframe's default row height
 MAX_TABLE_HEIGHT_PX = 740
@@ -77,11 +83,17 @@ def week_text(row: dict) -> str | None:
     return f"{row['program_week_now']} of {row['program_weeks']}"
 
 
-def caseload_table(people: pl.DataFrame, identities: dict[str, Identity] | None) -> pl.DataFrame:
+def caseload_table(
+    people: pl.DataFrame,
+    identities: dict[str, Identity] | None,
+    rules: ProgramRules,
+    has_early_warning: bool,
+) -> pl.DataFrame:
     """The coach's view of each person: plain-language columns, in the caseload order.
 
     With `identities` (None: not available) the program's participant id and the display
-    name follow the pid.
+    name follow the pid. `rules` and `has_early_warning` (the snapshot has one) explain a
+    missing risk band.
     """
     rows = people.to_dicts()
     who = {}
@@ -100,18 +112,23 @@ def caseload_table(people: pl.DataFrame, identities: dict[str, Identity] | None)
             "Week": [week_text(r) for r in rows],
             "Most urgent": [severity_tags(r["top_severity"]) for r in rows],
             "Open flags": [r["open_flags"] for r in rows],
+            "Risk of stopping": [[r["risk_band"]] if r["risk_band"] else [] for r in rows],
+            "Risk computed": [risk_bands.computed_text(r) for r in rows],
             "Last practice": [r["last_practice"] for r in rows],
             "Days since": [r["days_since_practice"] for r in rows],
             "Weekly adherence": [r["weekly_adherence"] for r in rows],
             "Pain": [pain_text(r) for r in rows],
             "Weekly pain": [r["weekly_pain"] for r in rows],
             # Last: the sentences are long, and the short columns should stay in view.
+            "Why this risk": [risk_bands.why_text(r, rules, has_early_warning) for r in rows],
             "What's flagged": [flags_text(r["flags"]) for r in rows],
         },
         schema_overrides={
             "Weekly adherence": pl.List(pl.Float64),
             "Weekly pain": pl.List(pl.Float64),
             "Most urgent": pl.List(pl.String),
+            "Risk of stopping": pl.List(pl.String),
+            "Risk computed": pl.String,
             "Last practice": pl.Date,
             "Days since": pl.Int64,
             "Week": pl.String,
@@ -143,8 +160,10 @@ def audit_search(viewer, text: str) -> None:
 
 
 viewer, snapshot = session.open_page("caseload", "Caseload")
+rules = program_rules(viewer).rules  # the snapshot's: the columns explain their numbers with them
 # the snapshot's rule for a weekly mean pain, as its caseload column uses it
-min_checkins = program_rules(viewer).rules.baseline_min_checkins
+min_checkins = rules.baseline_min_checkins
+decision = queries.risk_decision(viewer)
 
 people = queries.caseload(viewer)
 if people.height == 0:
@@ -184,6 +203,12 @@ figures.metric(
     people.filter(pl.col("open_flags") > 0).height,
     help="People with at least one flag still running at the data date (alert, warning or info).",
 )
+figures.metric(
+    "Risk raised or high",
+    people.filter(pl.col("risk_band").is_not_null() & (pl.col("risk_band") != LOW)).height,
+    help="People whose latest completed week the early warning put in the raised or high band. "
+    + risk_bands.scorer_text(decision, rules),
+)
 
 search_column, toggle_column = st.columns([2, 1], vertical_alignment="bottom")
 search = search_column.text_input(
@@ -196,6 +221,17 @@ search = search_column.text_input(
 only_flagged = toggle_column.toggle(
     "Only people with open flags", help="Hide people without any open flag."
 )
+order = st.radio(
+    "Order",
+    options=list(queries.ORDERS),
+    format_func=ORDER_LABELS.get,
+    key=ORDER_KEY,
+    horizontal=True,
+    help="Most urgent flags: " + queries.CASELOAD_ORDER_TEXT + ". Risk of stopping: "
+    f"{queries.RISK_ORDER_TEXT}.",
+)
+if order != "flags":
+    people = queries.caseload(viewer, order)
 audit_search(viewer, search)
 found = queries.search_caseload(people, identities or {}, search)
 if found.height == 0:
@@ -211,8 +247,8 @@ if shown.height == 0:
     )
     st.stop()
 
-st.caption(f"**Order**: {queries.CASELOAD_ORDER_TEXT}. Click a row to open that person's page.")
-table = caseload_table(shown, identities)
+st.caption(f"**Order**: {queries.ORDERS[order]}. Click a row to open that person's page.")
+table = caseload_table(shown, identities, rules, decision is not None)
 event = st.dataframe(
     table,
     key=TABLE_KEY,
@@ -252,6 +288,24 @@ event = st.dataframe(
         ),
         "Open flags": st.column_config.NumberColumn(
             "Open flags", help="Flags still running at the data date.", format="%d"
+        ),
+        "Risk of stopping": st.column_config.MultiselectColumn(
+            "Risk of stopping",
+            help="The early warning's band for the person's latest completed program week: "
+            f"{risk_bands.predicted_text(rules)}. Empty: no current prediction (Why this risk "
+            "says why).",
+            options=list(BANDS),
+            color=[style.RISK_BAND_THEME[band] for band in BANDS],
+        ),
+        "Risk computed": st.column_config.TextColumn(
+            "Risk computed",
+            help="The last day of the week the band was computed for, and the program week.",
+        ),
+        "Why this risk": st.column_config.TextColumn(
+            "Why this risk",
+            help="What raised the risk most, in plain words (a low band has no reasons); for "
+            "someone without a band, why there is none.",
+            width="large",
         ),
         "What's flagged": st.column_config.TextColumn(
             "What's flagged",
@@ -296,6 +350,9 @@ selected_rows = event.selection.rows if event is not None else []
 if selected_rows:
     st.switch_page(PERSON_PAGE, query_params={"pid": table["Participant"][selected_rows[0]]})
 
+st.caption(
+    f"{icons.RISK} **Risk of stopping** (docs/models.md): {risk_bands.scorer_text(decision, rules)}"
+)
 st.caption(
     "Flags (docs/metrics.md): "
     + "; ".join(

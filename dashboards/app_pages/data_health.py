@@ -1,4 +1,5 @@
-"""Data health for analysts: runs, freshness, quarantine, checks and coverage."""
+"""Data health for analysts: runs, freshness, quarantine, checks, coverage, the early warning's
+decision (model or baseline, and why) and the coach digest's deliveries."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from dashboards.figures import figure_row
 from dashboards.queries import data_health as queries
 from dashboards.queries.program_rules import program_rules
 from dashboards.snapshot import snapshot_path
-from pipelines.lib.rules import RULES, describe
+from pipelines.lib.digest.compose import DigestError
+from pipelines.lib.digest.ledger import FAILED, SENT
+from pipelines.lib.rules import RULES, describe, percent_text
+from pipelines.lib.statistics.early_warning import MODEL
 from pipelines.lib.users import User
 
 FEW_PEOPLE = f"fewer than {disclosure.MIN_CELL_SIZE} people"
@@ -500,9 +504,180 @@ def show_coverage(viewer: User) -> None:
         )
 
 
+def scorer_metrics_table(decision: dict) -> pl.DataFrame:
+    """ROC AUC, precision at the top share and Brier score on the held-out cohorts: the model's
+    beside the baseline rule's, as `models.disengagement_model` has them."""
+    measures = {
+        "roc_auc": "ROC AUC (higher is better)",
+        "precision_top": f"Precision at the top {percent_text(decision['top_share'])} of risk "
+        "(higher is better)",
+        "brier": "Brier score (lower is better)",
+    }
+    return pl.DataFrame(
+        {
+            "measure": list(measures.values()),
+            "model": [decision[f"{column}_model"] for column in measures],
+            "baseline": [decision[f"{column}_baseline"] for column in measures],
+        },
+        schema={"measure": pl.String, "model": pl.Float64, "baseline": pl.Float64},
+    )
+
+
+def show_early_warning(viewer: User) -> None:
+    st.subheader("Early warning of disengagement")
+    decision = queries.early_warning_decision(viewer)
+    if decision is None:
+        st.info(
+            "This snapshot has no early warning (`models.disengagement_model`): it was "
+            "published by an older steadyback. The next run adds it.",
+            icon=icons.NOTHING_YET,
+        )
+        return
+    if decision["published"] == MODEL:
+        st.success(
+            f"**Model published** (logistic regression): {decision['reason']}.", icon=icons.RISK
+        )
+    else:
+        below = percent_text(program_rules(viewer).rules.risk_baseline_adherence)
+        st.warning(
+            f"**Baseline kept** — the model is not published, and coaches' bands come from the "
+            f"baseline rule (raised when a week's adherence was below {below}): "
+            f"{decision['reason']}.",
+            icon=icons.RISK,
+        )
+    figures = figure_row()
+    figures.metric(
+        "Published scorer",
+        "model" if decision["published"] == MODEL else "baseline rule",
+        help=f"`{decision['published']}` made every row of models.disengagement_risk.",
+    )
+    figures.metric(
+        "Weeks scored",
+        f"{decision['published_weeks']:,}",
+        help="Rows of models.disengagement_risk: completed program weeks of people not yet "
+        "disengaged.",
+    )
+    figures.metric(
+        "People scored",
+        FEW_PEOPLE if decision["people_suppressed"] else f"{decision['published_people']:,}",
+        help="People with at least one scored week.",
+    )
+    if decision["roc_auc_model"] is not None:
+        st.dataframe(
+            scorer_metrics_table(decision),
+            hide_index=True,
+            column_config={
+                "measure": st.column_config.TextColumn("On the held-out cohorts", width="medium"),
+                "model": st.column_config.NumberColumn("Model", format="%.4f"),
+                "baseline": st.column_config.NumberColumn("Baseline rule", format="%.4f"),
+            },
+        )
+    st.caption(
+        f"Trained on **{decision['train_cohorts'] or 'none'}** ({decision['train_weeks']:,} "
+        f"labelled weeks, {decision['train_events']:,} followed by a disengagement spell); "
+        f"measured on **{decision['test_cohorts'] or 'none'}** ({decision['test_weeks']:,} "
+        f"weeks, {decision['test_events']:,} events) — cohorts the model was not trained on. "
+        f"An event: a {decision['gap_days']}-day gap without a completed session under way "
+        f"within {decision['horizon_days']} days of the week's end. The model is published only "
+        "when it beats the baseline on both ROC AUC and Brier score (docs/models.md, “Early "
+        "warning of disengagement”)."
+    )
+    calibration = queries.early_warning_calibration(viewer)
+    if calibration.height:
+        with st.expander("Calibration on the held-out weeks"):
+            st.dataframe(
+                calibration,
+                hide_index=True,
+                column_config={
+                    "scorer": "Scorer",
+                    "bin": st.column_config.NumberColumn("Bin", format="%d"),
+                    "weeks": st.column_config.NumberColumn("Weeks"),
+                    "events": st.column_config.NumberColumn("Events"),
+                    "mean_predicted": st.column_config.NumberColumn(
+                        "Mean predicted", format="%.3f"
+                    ),
+                    "observed_rate": st.column_config.NumberColumn("Observed", format="%.3f"),
+                },
+            )
+
+
+def show_digest_deliveries(viewer: User) -> None:
+    st.subheader("Coach digest deliveries")
+    try:
+        deliveries = queries.digest_deliveries(viewer)
+    except DigestError as damaged:
+        st.error(str(damaged), icon=icons.FAILED)
+        return
+    if deliveries.height == 0:
+        st.info(
+            "No weekly coach digest has been sent or tried yet (`steadyback digest`, or the "
+            "coach_digest_schedule; docs/operations.md, “The weekly coach digest”).",
+            icon=icons.DIGEST,
+        )
+        return
+    failed = deliveries.filter(pl.col("status") == FAILED)
+    sent = deliveries.filter(pl.col("status") == SENT)
+    if failed.height:
+        st.error(
+            f"**{failed.height} digest{'s' if failed.height != 1 else ''} could not be sent.** "
+            "The next tick of the schedule in that hour, or `steadyback digest`, tries again "
+            "(attempts add up).",
+            icon=icons.FAILED,
+        )
+        st.dataframe(
+            failed.select("username", "coach_id", "week", "attempts", "last_attempt_at", "error"),
+            key="failed_digests",
+            hide_index=True,
+            column_config={
+                "username": "Coach",
+                "coach_id": "Coach id",
+                "week": "Week",
+                "attempts": st.column_config.NumberColumn("Attempts", format="%d"),
+                "last_attempt_at": "Last attempt (UTC)",
+                "error": st.column_config.TextColumn("Error", width="large"),
+            },
+        )
+    else:
+        st.success("Every digest tried was sent.", icon=icons.ALL_CLEAR)
+    figures = figure_row()
+    figures.metric("Digests sent", sent.height, help="Coach-weeks recorded as sent.")
+    figures.metric("Failed sends", failed.height, help="Coach-weeks whose last try failed.")
+    figures.metric(
+        "Latest week sent",
+        sent["week"].max() if sent.height else "none",
+        help="ISO week, in each coach's time zone.",
+    )
+    st.dataframe(
+        deliveries.group_by("username", "coach_id")
+        .agg(
+            pl.col("week")
+            .filter(pl.col("status") == SENT)
+            .max()
+            .fill_null("none yet")
+            .alias("last_sent_week"),
+            (pl.col("status") == SENT).sum().alias("weeks_sent"),
+            pl.col("last_attempt_at").max(),
+        )
+        .sort("username"),
+        hide_index=True,
+        column_config={
+            "username": "Coach",
+            "coach_id": "Coach id",
+            "last_sent_week": "Last week sent",
+            "weeks_sent": st.column_config.NumberColumn("Weeks sent", format="%d"),
+            "last_attempt_at": "Last attempt (UTC)",
+        },
+    )
+    st.caption(
+        "From the digest's ledger, `<data dir>/digest/deliveries.json` (one entry per coach and "
+        "ISO week; no e-mail address, name or health value)."
+    )
+
+
 viewer, snapshot = session.open_page("data-health", "Data health", needs_snapshot=False)
 
 show_runs(viewer, snapshot)
+show_digest_deliveries(viewer)
 if snapshot is None:
     st.info(
         "Freshness, quarantine, checks and coverage come from the published snapshot, and none "
@@ -514,4 +689,5 @@ show_program_rules(viewer)
 show_freshness(viewer, snapshot["as_of"])
 show_quarantine(viewer)
 show_checks(viewer)
+show_early_warning(viewer)
 show_coverage(viewer)

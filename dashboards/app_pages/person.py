@@ -13,9 +13,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
 import streamlit as st
 
-from dashboards import access, charts, icons, person_metrics, report, session
+from dashboards import access, charts, icons, person_metrics, report, risk_bands, session
+from dashboards import chart_style as style
 from dashboards.figures import figure_row
 from dashboards.person_summary import Wear, person_summary
 from dashboards.principles import PRINCIPLES
@@ -24,6 +26,7 @@ from dashboards.queries.identities import REVEAL_SETTING, REVEALED_KEY, Identiti
 from dashboards.snapshot import data_dir
 from pipelines.lib import audit
 from pipelines.lib.rules import ProgramRules, percent_text
+from pipelines.lib.statistics.early_warning import BANDS, LOW
 from pipelines.lib.users import User
 
 PID_KEY = "person_pid"
@@ -104,6 +107,67 @@ def _missing_effect_reason(
     return (
         f"**{name}:** {have} {what}, but the model gave no estimate for this person in this run "
         "(for example when the cohort model could not be fitted)."
+    )
+
+
+def show_risk(
+    risk: dict[str, Any],
+    history: pl.DataFrame,
+    decision: dict[str, Any] | None,
+    rules: ProgramRules,
+) -> None:
+    """The current early-warning band with its reasons and date, and the band of every week."""
+    st.subheader("Risk of stopping")
+    band = risk["risk_band"]
+    if band is not None:
+        st.markdown(
+            f":{style.RISK_BAND_THEME[band]}-badge[{icons.RISK} {band} risk] · computed "
+            f"{risk_bands.computed_text(risk)}"
+        )
+        if risk["risk_reasons"]:
+            st.markdown(f"**Why:** {risk['risk_reasons']}")
+        elif band == LOW:
+            st.markdown("No reasons are given for a low band.")
+        else:
+            st.markdown("No single reason stood out.")
+    else:
+        why = risk_bands.no_prediction_text(risk, rules, decision is not None)
+        st.info(f"No current risk band: {why}.", icon=icons.RISK)
+    if history.height:
+        st.dataframe(
+            history.select(
+                "week",
+                "as_of",
+                pl.concat_list("band").alias("band"),
+                "probability",
+                pl.col("reasons").fill_null(""),
+            ),
+            key="risk_history",
+            hide_index=True,
+            column_config={
+                "week": st.column_config.NumberColumn("Week", format="%d"),
+                "as_of": st.column_config.DateColumn(
+                    "Computed", help="The last day of the program week.", format="D MMM YYYY"
+                ),
+                "band": st.column_config.MultiselectColumn(
+                    "Band",
+                    options=list(BANDS),
+                    color=[style.RISK_BAND_THEME[b] for b in BANDS],
+                ),
+                "probability": st.column_config.NumberColumn(
+                    "Probability",
+                    help=f"Of {risk_bands.predicted_text(rules)}. Under the baseline rule: the "
+                    "share of the weeks of its group (adherence below or above its threshold) "
+                    "that led to such a gap.",
+                    format="percent",
+                ),
+                "reasons": st.column_config.TextColumn("Reasons", width="large"),
+            },
+        )
+    st.caption(
+        "One row per completed program week the early warning followed (it stops at the first "
+        f"{rules.disengagement_gap_days}-day gap without practice). "
+        + risk_bands.scorer_text(decision, rules)
     )
 
 
@@ -280,6 +344,13 @@ figures.metric(
     help=f"Completed program weeks with at least {percent_text(rules.adherent_share)} of the "
     "prescribed stretch sessions, of all completed weeks (the week in progress counts once it "
     "ends).",
+)
+
+show_risk(
+    panels["risk"] | {"status": participant["status"]},
+    panels["risk_history"],
+    panels["risk_decision"],
+    rules,
 )
 
 st.subheader("Program calendar")

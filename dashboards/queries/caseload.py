@@ -8,9 +8,11 @@ import polars as pl
 import streamlit as st
 
 from dashboards.access import authorise, authorise_person
+from dashboards.queries.early_warning import _current_risk, _scorer
 from dashboards.queries.identities import _audit_reveal, _known_identities
-from dashboards.snapshot import SnapshotIdentity, read_sql, recorded_rules, snapshot_identity
+from dashboards.snapshot import Reader, SnapshotIdentity, recorded_rules, snapshot_identity
 from pipelines.lib.identities import Identity
+from pipelines.lib.statistics.early_warning import BANDS
 from pipelines.lib.users import User
 
 PAGE = "caseload"
@@ -23,26 +25,65 @@ CASELOAD_ORDER_TEXT = (
     "ties: active people first, then the longest since their last practice (never practised "
     "first), then pid"
 )
+RISK_ORDER_TEXT = (
+    f"highest risk of stopping first: the {', then '.join(BANDS)} band, each by its "
+    "probability (highest first); people without a current prediction last; ties in the flags "
+    "order"
+)
+ORDERS = {"flags": CASELOAD_ORDER_TEXT, "risk": RISK_ORDER_TEXT}
+"""The caseload's orders (`caseload(..., order=)`), each as the page names it."""
 
 
-def caseload(viewer: User | None) -> pl.DataFrame:
+def caseload(viewer: User | None, order: str = "flags") -> pl.DataFrame:
     """The coach's own participants, one row each, most in need of attention first.
 
     Only people whose `marts.participants.coach_id` is the viewer's coach id: the
     filter is a bound parameter here, so no page can ask for another coach's rows.
-    Order: `CASELOAD_ORDER_TEXT`. Columns: pid, status, program_week_now,
+    Order: `ORDERS[order]` — "flags" (`CASELOAD_ORDER_TEXT`) or "risk" (`RISK_ORDER_TEXT`,
+    the bands in `early_warning.BANDS` order). Columns: pid, status, program_week_now,
     program_weeks, open_flags, alerts, warnings, infos, top_severity, flags (list of
     {flag, severity, since, evidence}, most severe first), last_practice, days_since_practice,
     weekly_adherence (completed weeks, in order), pain_baseline(_week), pain_latest(_week),
     pain_change, weekly_pain (weekly mean pain of weeks with at least `baseline_min_checkins`
-    check-ins, in order).
+    check-ins, in order), then the current early warning (`queries.early_warning.
+    CURRENT_RISK_COLUMNS`: risk_band, risk_probability, risk_reasons, risk_as_of, risk_week,
+    risk_model, risk_rank — null without a current prediction — latest_complete_week,
+    disengaged_on).
     """
     viewer = authorise(viewer, PAGE)
+    if order not in ORDERS:
+        raise ValueError(f"caseload order {order!r}: one of {', '.join(ORDERS)}")
     snapshot = snapshot_identity()
     if snapshot is None:
         return pl.DataFrame()  # its columns are known only from the snapshot
     # a coach without a coach id gets the same query's no rows (`coach_id = null` matches none)
-    return _caseload(snapshot, viewer.coach_id)
+    people = _caseload(snapshot, viewer.coach_id)
+    if order == "risk":
+        # a stable sort: people of the same band and probability keep the flags order
+        people = people.sort(
+            ["risk_rank", "risk_probability"],
+            descending=[False, True],
+            nulls_last=True,
+            maintain_order=True,
+        )
+    return people
+
+
+def risk_decision(viewer: User | None) -> dict[str, str] | None:
+    """Which scorer made the snapshot's risk bands and why: {"published": "logistic_regression"
+    or "baseline_rule", "reason": a sentence} (`models.disengagement_model`); None when the
+    snapshot has no early warning (or nothing was published)."""
+    authorise(viewer, PAGE)
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return None
+    return _risk_decision(snapshot)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _risk_decision(snapshot: SnapshotIdentity) -> dict[str, str] | None:
+    with Reader(snapshot) as read:
+        return _scorer(read)
 
 
 _CASELOAD_SQL = """
@@ -126,15 +167,18 @@ order by alerts desc, warnings desc, infos desc, (status = 'active') desc,
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _caseload(snapshot: SnapshotIdentity, coach_id: str | None) -> pl.DataFrame:
-    return read_sql(
-        snapshot,
-        _CASELOAD_SQL,
-        {
-            "coach_id": coach_id,
-            "severities": list(SEVERITY_ORDER),
-            "min_checkins": recorded_rules(snapshot).rules.baseline_min_checkins,
-        },
-    )
+    min_checkins = recorded_rules(snapshot).rules.baseline_min_checkins
+    with Reader(snapshot) as read:
+        people = read(
+            _CASELOAD_SQL,
+            {
+                "coach_id": coach_id,
+                "severities": list(SEVERITY_ORDER),
+                "min_checkins": min_checkins,
+            },
+        )
+        risk = _current_risk(read, people["pid"].to_list())
+    return people.join(risk, on="pid", how="left", maintain_order="left")
 
 
 def caseload_identities(

@@ -1,4 +1,5 @@
-"""The Data health page's reads (analysts): runs, freshness, quarantine, checks and coverage.
+"""The Data health page's reads (analysts): runs, freshness, quarantine, checks, coverage, the
+early warning's published decision and the coach digest's deliveries.
 
 A landing source's figures are shown only when it describes at least `MIN_CELL_SIZE` people.
 """
@@ -13,7 +14,9 @@ import streamlit as st
 from dashboards import disclosure
 from dashboards.access import authorise
 from dashboards.disclosure import MIN_CELL_SIZE
-from dashboards.snapshot import SnapshotIdentity, data_dir, read_sql, snapshot_identity
+from dashboards.queries.early_warning import _calibration, _decision
+from dashboards.snapshot import Reader, SnapshotIdentity, data_dir, read_sql, snapshot_identity
+from pipelines.lib.digest.ledger import FAILED, read_deliveries
 from pipelines.lib.layout import DataDir
 from pipelines.lib.users import User
 
@@ -421,4 +424,69 @@ def _coverage_by_week(snapshot: SnapshotIdentity) -> pl.DataFrame:
         ),
         week_hidden.alias("suppressed"),
         source_hidden.alias("source_suppressed"),
+    )
+
+
+def early_warning_decision(viewer: User | None) -> dict[str, Any] | None:
+    """The `models.disengagement_model` row: which scorer this run published (`published`:
+    logistic_regression or baseline_rule) and why, both scorers' ROC AUC, precision at the top
+    `top_share` and Brier score on the held-out cohorts (null when not validated), the train and
+    test cohorts with their weeks and events, and what was published (`published_weeks`,
+    `published_people` — null, with `people_suppressed`, for 1 to `MIN_CELL_SIZE` − 1 people).
+    None when the snapshot has no early warning."""
+    authorise(viewer, PAGE)
+    snapshot = snapshot_identity()
+    if snapshot is None:
+        return None
+    return _early_warning_decision(snapshot)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _early_warning_decision(snapshot: SnapshotIdentity) -> dict[str, Any] | None:
+    with Reader(snapshot) as read:
+        decision = _decision(read)
+    if decision is None:
+        return None
+    suppressed = not disclosure.count_shown(decision["published_people"])
+    return decision | {
+        "published_people": None if suppressed else decision["published_people"],
+        "people_suppressed": suppressed,
+    }
+
+
+def early_warning_calibration(viewer: User | None) -> pl.DataFrame:
+    """`models.disengagement_calibration` on the held-out weeks (scorer, bin, weeks, events,
+    mean_predicted, observed_rate), the model's bins first; empty when not validated."""
+    return _data_health_read(viewer, _early_warning_calibration)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _early_warning_calibration(snapshot: SnapshotIdentity) -> pl.DataFrame:
+    with Reader(snapshot) as read:
+        return _calibration(read)
+
+
+DELIVERY_COLUMNS = {
+    "username": pl.String,
+    "coach_id": pl.String,
+    "week": pl.String,
+    "status": pl.String,
+    "attempts": pl.Int64,
+    "first_attempt_at": pl.String,
+    "last_attempt_at": pl.String,
+    "error": pl.String,
+    "snapshot_as_of": pl.String,
+}
+
+
+def digest_deliveries(viewer: User | None) -> pl.DataFrame:
+    """Every coach-week of the weekly digest's ledger (`<data dir>/digest/deliveries.json`):
+    DELIVERY_COLUMNS, failed sends first, then the newest week first. Not in the snapshot: read
+    at every call (the file is small and a send may have just failed). Empty when nothing was
+    ever sent; `DigestError` (with the file and what to do) for a damaged ledger."""
+    authorise(viewer, PAGE)
+    entries = read_deliveries(DataDir.at(data_dir()))
+    rows = [{name: entry.get(name) for name in DELIVERY_COLUMNS} for entry in entries.values()]
+    return pl.DataFrame(rows, schema=DELIVERY_COLUMNS, orient="row").sort(
+        pl.col("status") != FAILED, "week", "username", descending=[False, True, False]
     )

@@ -13,6 +13,12 @@ import polars as pl
 import streamlit as st
 
 from dashboards.access import authorise, authorise_person
+from dashboards.queries.early_warning import (
+    CURRENT_RISK_COLUMNS,
+    _current_risk,
+    _history,
+    _scorer,
+)
 from dashboards.queries.identities import _audit_reveal, _known_identities, _revealed_to_roles
 from dashboards.snapshot import PARTICIPANT_COLUMNS, SnapshotIdentity, read_sql, snapshot_identity
 from pipelines.lib.identities import Identity
@@ -121,8 +127,12 @@ def person_panels(viewer: User | None, pid: str) -> dict[str, Any]:
     (marts.principles), `discomfort` (completed rated stretch sessions per rating 0–10),
     `outcome` (the marts.outcomes row or None), `effects` (models.person_effects rows with
     the cohort estimate of the same term), `models_published` (False when the snapshot
-    has no pain models) and `rules` (the snapshot's `ProgramRules`, read in the same
-    connection). Every query is filtered by the bound pid.
+    has no pain models), `rules` (the snapshot's `ProgramRules`, read in the same
+    connection), and the early warning: `risk` (the person's current prediction,
+    `queries.early_warning.CURRENT_RISK_COLUMNS`, risk_* null without one), `risk_history`
+    (their `models.disengagement_risk` weeks, in order) and `risk_decision` ({published,
+    reason} of `models.disengagement_model`; None when the snapshot has no early warning).
+    Every query is filtered by the bound pid.
     """
     snapshot = snapshot_identity()
     authorise_person(viewer, pid, snapshot)
@@ -136,6 +146,9 @@ def person_panels(viewer: User | None, pid: str) -> dict[str, Any]:
             "effects": pl.DataFrame(),
             "models_published": False,
             "rules": ProgramRules(),
+            "risk": dict.fromkeys(CURRENT_RISK_COLUMNS) | {"pid": pid},
+            "risk_history": pl.DataFrame(),
+            "risk_decision": None,
         }
     return _person_panels(snapshot, pid)
 
@@ -161,6 +174,13 @@ def _person_panels(snapshot: SnapshotIdentity, pid: str) -> dict[str, Any]:
             else pl.DataFrame()
         )
         panels["rules"] = read_recorded_rules(connection).rules
+
+        def read(sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+            return connection.sql(sql, params=params).pl()
+
+        panels["risk"] = _current_risk(read, [pid]).row(0, named=True)
+        panels["risk_history"] = _history(read, pid)
+        panels["risk_decision"] = _scorer(read)
     finally:
         connection.close()
     outcome = panels["outcome"]

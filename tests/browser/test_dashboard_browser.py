@@ -194,6 +194,15 @@ def test_coach_sees_own_caseload_and_person_but_not_others(
         assert heading(page) == "Caseload"
         assert page.url.rstrip("/").endswith("/caseload")
         assert_rendered_cleanly(page)
+        # the early warning: its column (the grid draws on a canvas; its column menu lists it),
+        # and its headline figure
+        grid = page.locator('[data-testid="stDataFrame"]')
+        grid.hover()
+        grid.get_by_role("button", name="Show/hide columns").click()
+        columns = page.get_by_test_id("stDataFrameColumnVisibilityMenu")
+        columns.get_by_text("Risk of stopping", exact=True).wait_for(timeout=10_000)
+        page.keyboard.press("Escape")
+        assert page.get_by_text("Risk raised or high").count() == 1
         screenshot(page, "caseload.png")
 
         pid = a_person_of(served_dir, coach.coach_id)
@@ -205,6 +214,7 @@ def test_coach_sees_own_caseload_and_person_but_not_others(
         assert heading(page) == "Person"
         assert "pid=" + pid in page.url
         assert page.locator(".js-plotly-plot").count() >= 2
+        assert page.get_by_role("heading", name="Risk of stopping").count() == 1
         screenshot(page, "person.png")
 
         other = someone_else(served_dir, coach.coach_id)

@@ -185,3 +185,44 @@ def offered(downloads: list[Download], button) -> bytes:
     """What a download button offers (AppTest's `download_button`), from `downloads`."""
     file_id = Path(button.proto.url).stem
     return next(d.data for d in downloads if d.file_id == file_id)
+
+
+def expected_risk(data_dir: Path) -> dict[str, dict]:
+    """pid → the early warning as the pages must show it, straight from the snapshot.
+
+    `current`: the person's `models.disengagement_risk` row of their latest completed program
+    week (`marts.participant_week.week_complete`) while their status is active, else None;
+    also their status, latest completed week, latest published week and `disengaged_on`
+    (`marts.engagement_spells`).
+    """
+    people = {
+        pid: {"status": status, "latest_complete": None, "latest_published": None, "current": None,
+              "disengaged_on": disengaged_on}
+        for pid, status, disengaged_on in query(
+            data_dir,
+            "select p.pid, p.status, s.disengaged_on from marts.participants as p "
+            "left join marts.engagement_spells as s using (pid)",
+        )
+    }  # fmt: skip
+    for pid, week in query(
+        data_dir,
+        "select pid, max(week) from marts.participant_week where week_complete group by pid",
+    ):
+        people[pid]["latest_complete"] = week
+    for pid, week, as_of, probability, band, reasons, model in query(
+        data_dir,
+        "select pid, week, as_of, probability, band, reasons, model "
+        "from models.disengagement_risk order by pid, week",
+    ):
+        person = people[pid]
+        person["latest_published"] = week
+        row = {"week": week, "as_of": as_of, "probability": probability, "band": band,
+               "reasons": reasons, "model": model}  # fmt: skip
+        current = week == person["latest_complete"] and person["status"] == "active"
+        person["current"] = row if current else None
+    return people
+
+
+def computed_text(as_of, week: int) -> str:
+    """How the pages date a prediction: "6 May 2026 (week 2)"."""
+    return f"{as_of.day} {as_of:%b %Y} (week {week})"

@@ -698,6 +698,10 @@ def test_every_public_query_refuses_the_wrong_viewer_before_reading(unreadable_d
         "run_history",
         "source_files_by_source",
         "coverage_by_week",
+        "risk_decision",
+        "early_warning_decision",
+        "early_warning_calibration",
+        "digest_deliveries",
     } <= names
     assert {module.__name__ for module in query_modules()} >= {
         f"dashboards.queries.{page}" for page in ("cohort", "caseload", "person", "data_health")

@@ -16,8 +16,10 @@ import pandas as pd
 import pytest
 from page_harness import (
     caseload_pids,
+    computed_text,
     copy_published,
     expected_identities,
+    expected_risk,
     first_coach,
     metrics,
     open_app,
@@ -25,6 +27,7 @@ from page_harness import (
     query,
     sent_text,
     snapshot_file,
+    snapshot_rules,
 )
 
 from dashboards.access import NOT_IN_CASELOAD, AccessDenied
@@ -464,3 +467,190 @@ def test_data_layer_gives_identities_to_the_persons_coach_only(dashboard_dir, mo
     for someone in (User("someone", "program_manager"), User("someone", "analyst"), None):
         with pytest.raises(AccessDenied):
             queries.caseload_identities(someone, set())
+
+
+# --- the early warning: risk of stopping ------------------------------------------------------
+
+BAND_RANK = {"high": 0, "raised": 1, "low": 2}  # the issue: high > raised > low
+
+
+def risk_cells(row: dict) -> tuple[list[str], str | None, str]:
+    """(band tags, computed, why) of one caseload row as the page shows them."""
+    return list(row["Risk of stopping"]), as_text(row["Risk computed"]), row["Why this risk"]
+
+
+def risk_order(rows: list[dict], expected: dict[str, dict]) -> list[str]:
+    """The pids of `rows` (in the flags order) by risk: band, then probability, highest first;
+    people without a current prediction last; ties keep the flags order."""
+
+    def key(indexed):
+        index, row = indexed
+        current = expected[row["Participant"]]["current"]
+        if current is None:
+            return (len(BAND_RANK), 0.0, index)
+        return (BAND_RANK[current["band"]], -current["probability"], index)
+
+    return [row["Participant"] for _, row in sorted(enumerate(rows), key=key)]
+
+
+def test_risk_column_shows_the_latest_completed_week_s_band_reasons_and_date(
+    dashboard_dir, monkeypatch
+):
+    expected = expected_risk(dashboard_dir)
+    ((published, reason),) = query(
+        dashboard_dir, "select published, reason from models.disengagement_model"
+    )
+    at = open_app(dashboard_dir, monkeypatch, "coach", "caseload")
+
+    rows = table(at).to_dict("records")
+    seen = {"current": 0, "completed": 0}
+    for row in rows:
+        person = expected[row["Participant"]]
+        tags, computed, why = risk_cells(row)
+        current = person["current"]
+        if current is not None:
+            seen["current"] += 1
+            assert tags == [current["band"]]
+            assert computed == computed_text(current["as_of"], current["week"])
+            assert why == (current["reasons"] or "")
+        else:
+            assert tags == [] and computed is None
+            if person["status"] == "completed":
+                seen["completed"] += 1
+                assert why.startswith("program completed: the early warning is for people still")
+    assert seen["current"] and seen["completed"], seen
+    assert any(expected[r["Participant"]]["current"]["band"] == "raised" for r in rows
+               if expected[r["Participant"]]["current"]), "no raised band to check"  # fmt: skip
+    assert metrics(at)["Risk raised or high"] == str(
+        sum(1 for r in rows if (c := expected[r["Participant"]]["current"]) and c["band"] != "low")
+    )
+    # the small cohort keeps the baseline rule: the page says so, and why, from the model table
+    assert published == "baseline_rule"
+    assert "Bands from the baseline rule" in page_text(at) and reason in page_text(at)
+
+    at.radio(key="caseload_order").set_value("risk").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert list(table(at)["Participant"]) == risk_order(rows, expected)
+    assert "highest risk of stopping first" in page_text(at)
+
+
+def plant(data_dir: Path, *statements: tuple[str, list]) -> None:
+    connection = duckdb.connect(str(snapshot_file(data_dir)))
+    try:
+        for sql, params in statements:
+            connection.execute(sql, params)
+    finally:
+        connection.close()
+
+
+def test_ordering_by_risk_puts_high_before_raised_before_low_by_probability(
+    dashboard_dir, tmp_path, monkeypatch
+):
+    """Planted bands and probabilities on the first coach's active people (the small cohort's
+    baseline rule has no high band) and the order the issue asks for."""
+    data_dir = copy_published(dashboard_dir, tmp_path)
+    expected = expected_risk(data_dir)
+    mine = caseload_pids(data_dir, first_coach(data_dir))
+    current = sorted(pid for pid in mine if expected[pid]["current"] is not None)
+    assert len(current) >= 4, "too few people with a current prediction to plant on"
+    bands = [("low", 0.15), ("high", 0.6), ("raised", 0.3), ("high", 0.9)]
+    planted = dict(zip(current[:4], bands, strict=True))
+    others_raised = sum(expected[pid]["current"]["band"] != "low" for pid in current[4:])
+    plant(
+        data_dir,
+        *(
+            ("update models.disengagement_risk set band = ?, probability = ?, reasons = ? "
+             "where pid = ? and week = ?",
+             [band, p, f"planted {band} {p}", pid, expected[pid]["current"]["week"]])
+            for pid, (band, p) in planted.items()
+        ),
+    )  # fmt: skip
+    at = open_app(data_dir, monkeypatch, "coach", "caseload")
+    at.radio(key="caseload_order").set_value("risk").run()
+
+    shown = table(at).to_dict("records")
+    order = sorted(planted, key=lambda pid: (BAND_RANK[planted[pid][0]], -planted[pid][1]))
+    assert [row["Participant"] for row in shown[: len(planted)]] == order
+    assert [risk_cells(row)[0] for row in shown[: len(planted)]] == [
+        [planted[pid][0]] for pid in order
+    ]
+    assert shown[0]["Why this risk"] == "planted high 0.9"
+    unpredicted = [row for row in shown if not risk_cells(row)[0]]
+    assert unpredicted and shown[-len(unpredicted) :] == unpredicted, "the unpredicted are not last"
+    assert metrics(at)["Risk raised or high"] == str(3 + others_raised)
+
+
+def test_a_person_without_a_current_band_is_told_why(dashboard_dir, tmp_path, monkeypatch):
+    """Planted as the pipeline leaves them: no completed week yet (week 1 still running), and a
+    first disengagement spell long enough that the early warning stopped before the latest
+    completed week."""
+    data_dir = copy_published(dashboard_dir, tmp_path)
+    expected = expected_risk(data_dir)
+    rules = snapshot_rules(data_dir)
+    mine = caseload_pids(data_dir, first_coach(data_dir))
+    new, gone = sorted(pid for pid in mine if expected[pid]["current"] is not None)[:2]
+    disengaged_on = date(2026, 3, 2)
+    plant(
+        data_dir,
+        ("update marts.participant_week set week_complete = false where pid = ?", [new]),
+        ("delete from models.disengagement_risk where pid = ?", [new]),
+        ("delete from models.disengagement_risk where pid = ? and week = ?",
+         [gone, expected[gone]["current"]["week"]]),
+        ("update marts.engagement_spells set disengaged_on = ? where pid = ?",
+         [disengaged_on, gone]),
+    )  # fmt: skip
+    at = open_app(data_dir, monkeypatch, "coach", "caseload")
+
+    rows = {row["Participant"]: risk_cells(row) for row in table(at).to_dict("records")}
+    assert rows[new] == ([], None, "no completed program week yet")
+    assert rows[gone][:2] == ([], None)
+    assert rows[gone][2].startswith(
+        f"no longer predicted: a {rules.disengagement_gap_days}-day gap without a completed "
+        "session began on 2 Mar 2026"
+    )
+
+
+def test_a_snapshot_without_the_early_warning_says_so(dashboard_dir, tmp_path, monkeypatch):
+    """A snapshot published before the early warning existed: no band, the reason, no error."""
+    data_dir = copy_published(dashboard_dir, tmp_path)
+    plant(
+        data_dir,
+        *(
+            (f"drop table models.disengagement_{name}", [])
+            for name in ("risk", "model", "calibration")
+        ),
+    )
+    at = open_app(data_dir, monkeypatch, "coach", "caseload")
+
+    rows = table(at).to_dict("records")
+    assert rows and all(
+        risk_cells(row) == ([], None, "no early warning in this snapshot (published by an older "
+                            "steadyback)")
+        for row in rows
+    )  # fmt: skip
+    assert "This snapshot has no early warning" in page_text(at)
+    at.radio(key="caseload_order").set_value("risk").run()
+    assert not at.exception and len(table(at)) == len(rows)
+
+
+def test_data_layer_gives_each_coach_only_their_own_people_s_risk(dashboard_dir, monkeypatch):
+    monkeypatch.setenv("STEADYBACK_DATA_DIR", str(dashboard_dir))
+    expected = expected_risk(dashboard_dir)
+    coaches = [
+        c for (c,) in query(dashboard_dir, "select distinct coach_id from marts.participants")
+    ]
+    for coach in coaches:
+        for order in ("flags", "risk"):
+            rows = queries.caseload(User("someone", "coach", coach_id=coach), order)
+            assert set(rows["pid"]) == caseload_pids(dashboard_dir, coach)
+            for row in rows.iter_rows(named=True):
+                current = expected[row["pid"]]["current"]
+                assert (row["risk_band"], row["risk_week"], row["risk_probability"]) == (
+                    (current["band"], current["week"], current["probability"])
+                    if current
+                    else (None, None, None)
+                )
+    with pytest.raises(ValueError, match="caseload order 'band'"):
+        queries.caseload(User("someone", "coach", coach_id=coaches[0]), "band")
+    with pytest.raises(AccessDenied):
+        queries.risk_decision(User("someone", "program_manager"))

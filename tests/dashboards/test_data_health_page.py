@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import csv
 import shutil
+import socket
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
-from page_harness import metrics, open_app, page_text, plotly_specs, query, snapshot_file
+from page_harness import (
+    copy_published,
+    metrics,
+    open_app,
+    page_text,
+    plotly_specs,
+    query,
+    snapshot_file,
+)
 
 from dashboards.queries import data_health as queries
 from dashboards.run_history import instance_dir, read_run_history
@@ -558,3 +568,183 @@ def test_data_layer_counts_people_per_source_before_its_figures(
     small = coverage.filter(coverage["source"] == "garmin")
     assert small["share"].is_null().all() and small["days_with"].is_null().all()
     assert small["source_suppressed"].all()
+
+
+# --- the early warning's decision ----------------------------------------------------------------
+
+
+def decision_row(data_dir: Path) -> dict:
+    connection = duckdb.connect(str(snapshot_file(data_dir)), read_only=True)
+    try:
+        return connection.sql("select * from models.disengagement_model").pl().row(0, named=True)
+    finally:
+        connection.close()
+
+
+def test_the_early_warning_panel_shows_the_published_decision(dashboard_dir, monkeypatch):
+    """The small cohort has too few spells to validate the model: the run kept the baseline."""
+    decision = decision_row(dashboard_dir)
+    assert decision["published"] == "baseline_rule" and decision["roc_auc_model"] is None
+    at = open_app(dashboard_dir, monkeypatch, "analyst", "data-health")
+
+    (kept,) = [w.value for w in at.warning if "Baseline kept" in w.value]
+    assert kept.endswith(f": {decision['reason']}.")
+    headline = metrics(at)
+    assert headline["Published scorer"] == "baseline rule"
+    assert headline["Weeks scored"] == f"{decision['published_weeks']:,}"
+    assert headline["People scored"] == f"{decision['published_people']:,}"
+    text = page_text(at)
+    assert (
+        f"Trained on **{decision['train_cohorts']}** ({decision['train_weeks']:,} labelled weeks, "
+        f"{decision['train_events']:,} followed by a disengagement spell); measured on "
+        f"**{decision['test_cohorts']}** ({decision['test_weeks']:,} weeks, "
+        f"{decision['test_events']:,} events)"
+    ) in text
+    assert not [f for f in at.dataframe if "measure" in f.value.columns], "no measures to show"
+
+
+def test_the_scorers_measures_are_the_published_table_s_own(dashboard_dir, tmp_path, monkeypatch):
+    """Numbers no run would compute, planted in `models.disengagement_model` and
+    `models.disengagement_calibration`: the page shows exactly them (it recomputes nothing)."""
+    copy_snapshot(dashboard_dir, tmp_path)
+    planted = {
+        "published": "logistic_regression",
+        "reason": "planted: the model beat the baseline rule",
+        "roc_auc_model": 0.7123,
+        "roc_auc_baseline": 0.6011,
+        "precision_top_model": 0.2345,
+        "precision_top_baseline": 0.1234,
+        "brier_model": 0.0456,
+        "brier_baseline": 0.0789,
+        "published_people": 3,
+    }
+    connection = duckdb.connect(str(snapshot_file(tmp_path)))
+    try:
+        connection.execute(
+            "update models.disengagement_model set "
+            + ", ".join(f"{column} = ?" for column in planted),
+            list(planted.values()),
+        )
+        connection.execute("delete from models.disengagement_calibration")
+        connection.execute(
+            "insert into models.disengagement_calibration values "
+            "('logistic_regression', 1, 40, 2, 0.011, 0.05), "
+            "('baseline_rule', 1, 30, 3, 0.09, 0.1)"
+        )
+    finally:
+        connection.close()
+    at = open_app(tmp_path, monkeypatch, "analyst", "data-health")
+
+    assert any(f"**Model published** (logistic regression): {planted['reason']}." == s.value
+               for s in at.success)  # fmt: skip
+    measures = frame_with_column(at, "measure")
+    assert list(measures["model"]) == [0.7123, 0.2345, 0.0456]
+    assert list(measures["baseline"]) == [0.6011, 0.1234, 0.0789]
+    assert list(measures["measure"])[1].startswith("Precision at the top 10 % of risk")
+    calibration = frame_with_column(at, "observed_rate")
+    assert calibration.values.tolist() == [
+        ["logistic_regression", 1, 40, 2, 0.011, 0.05],
+        ["baseline_rule", 1, 30, 3, 0.09, 0.1],
+    ]
+    headline = metrics(at)
+    assert headline["Published scorer"] == "model"
+    assert headline["People scored"] == f"fewer than {MIN_CELL_SIZE} people"
+
+
+# --- the coach digest's deliveries ---------------------------------------------------------------
+
+
+class Inbox:
+    """An aiosmtpd handler that accepts every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content)
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def digest_env(port: int) -> dict[str, str]:
+    return {
+        "STEADYBACK_SMTP_HOST": "127.0.0.1",
+        "STEADYBACK_SMTP_PORT": str(port),
+        "STEADYBACK_SMTP_SECURITY": "none",
+        "STEADYBACK_DIGEST_FROM": "steadyback@clinic.example.org",
+        "STEADYBACK_DASHBOARD_URL": "https://steadyback.example.org",
+    }
+
+
+def test_a_failed_digest_send_is_shown_with_its_error_and_sent_ones_are_counted(
+    dashboard_dir, tmp_path, monkeypatch
+):
+    """The real digest code sends one coach's mail to a real SMTP server and another's to a
+    port nobody listens on; the ledger it writes is what the page shows."""
+    from aiosmtpd.controller import Controller
+
+    from pipelines.lib.digest.deliver import send_digests
+    from pipelines.lib.digest.ledger import read_deliveries
+    from pipelines.lib.layout import DataDir
+    from pipelines.lib.users import UserStore
+
+    data_dir = copy_published(dashboard_dir, tmp_path / "data")
+    coaches = [c for (c,) in query(data_dir, "select distinct coach_id from marts.participants")]
+    store = UserStore.at(data_dir)
+    store.add("ana", "coach", "a coach's password", coach_id=coaches[0], email="ana@x.example.org")
+    store.add("bo", "coach", "a coach's password", coach_id=coaches[1], email="bo@x.example.org")
+    monday = datetime(2026, 6, 22, 6, 0, tzinfo=UTC)
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        (sent,) = send_digests(data_dir, monday, ["ana"], env=digest_env(controller.port))
+    finally:
+        controller.stop()
+    (failed,) = send_digests(
+        data_dir, monday, ["bo"], env=digest_env(free_port()), wait=lambda s: None
+    )
+    assert (sent.status, failed.status, len(inbox.messages)) == ("sent", "failed", 1)
+    entry = read_deliveries(DataDir.at(data_dir))["bo/2026-W26"]
+
+    at = open_app(data_dir, monkeypatch, "analyst", "data-health")
+
+    (error,) = [e.value for e in at.error if "could not be sent" in e.value]
+    assert error.startswith("**1 digest could not be sent.**")
+    failed_rows = frame_with_column(at, "error").to_dict("records")
+    assert failed_rows == [
+        {
+            "username": "bo",
+            "coach_id": coaches[1],
+            "week": "2026-W26",
+            "attempts": entry["attempts"],
+            "last_attempt_at": entry["last_attempt_at"],
+            "error": entry["error"],
+        }
+    ]
+    assert entry["attempts"] == 3 and "Connection refused" in entry["error"]
+    headline = metrics(at)
+    assert (headline["Digests sent"], headline["Failed sends"]) == ("1", "1")
+    assert headline["Latest week sent"] == "2026-W26"
+    per_coach = frame_with_column(at, "weeks_sent").to_dict("records")
+    assert [(r["username"], r["last_sent_week"], r["weeks_sent"]) for r in per_coach] == [
+        ("ana", "2026-W26", 1),
+        ("bo", "none yet", 0),
+    ]
+
+
+def test_a_damaged_digest_ledger_is_an_error_naming_it(dashboard_dir, tmp_path, monkeypatch):
+    data_dir = copy_published(dashboard_dir, tmp_path / "data")
+    ledger = data_dir / "digest" / "deliveries.json"
+    ledger.parent.mkdir(mode=0o700)
+    ledger.write_text('{"version": 1, "deliveries": [', encoding="utf-8")
+    at = open_app(data_dir, monkeypatch, "analyst", "data-health")
+
+    assert any(str(ledger) in e.value and "not a steadyback digest ledger" in e.value
+               for e in at.error)  # fmt: skip
+    assert "Asset checks" in [h.value for h in at.subheader], "the rest of the page still shows"

@@ -15,13 +15,16 @@ from pathlib import Path
 import pytest
 from page_harness import (
     caseload_pids,
+    computed_text,
     copy_published,
     expected_identities,
+    expected_risk,
     metrics,
     open_app,
     page_text,
     plotly_specs,
     query,
+    sent_text,
     snapshot_rules,
 )
 from report_html import ReportHtml
@@ -826,3 +829,74 @@ def test_the_coachs_printed_report_names_the_person_by_pid_only(
     [html] = [d.data.decode("utf-8") for d in downloads if d.name and pid in d.name]
     assert pid in html
     assert participant_id not in html and name not in html
+
+
+# --- the early warning: risk of stopping ------------------------------------------------------
+
+
+def risk_history(at) -> list[dict]:
+    (frame,) = [f.value for f in at.dataframe if "band" in f.value.columns]
+    return frame.to_dict("records")
+
+
+def published_weeks(data_dir: Path, pid: str) -> list[tuple]:
+    return query(
+        data_dir,
+        "select week, as_of, band, probability, coalesce(reasons, '') "
+        "from models.disengagement_risk where pid = ? order by week",
+        [pid],
+    )
+
+
+def test_the_current_band_its_reasons_date_and_weekly_history(dashboard_dir, monkeypatch):
+    expected = expected_risk(dashboard_dir)
+    mine = caseload_pids(dashboard_dir, first_coach(dashboard_dir))
+    pid = min(p for p in mine if (c := expected[p]["current"]) and c["band"] != "low")
+    current = expected[pid]["current"]
+    at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid=pid)
+
+    assert not at.error and not at.exception
+    markdown = [m.value for m in at.markdown]
+    assert (
+        f"{current['band']} risk] · computed {computed_text(current['as_of'], current['week'])}"
+        in "\n".join(markdown)
+    )
+    assert f"**Why:** {current['reasons']}" in markdown
+    history = [
+        (row["week"], row["as_of"].date(), list(row["band"]), row["probability"], row["reasons"])
+        for row in risk_history(at)
+    ]
+    assert history == [
+        (week, as_of, [band], pytest.approx(p), reasons)
+        for week, as_of, band, p, reasons in published_weeks(dashboard_dir, pid)
+    ]
+    assert "Bands from the baseline rule" in page_text(at)
+
+
+def test_a_completed_person_has_no_current_band_and_is_told_why(dashboard_dir, monkeypatch):
+    expected = expected_risk(dashboard_dir)
+    mine = caseload_pids(dashboard_dir, first_coach(dashboard_dir))
+    pid = min(p for p in mine if expected[p]["status"] == "completed")
+    at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid=pid)
+
+    assert [i.value for i in at.info if "risk band" in i.value] == [
+        "No current risk band: program completed: the early warning is for people still in the "
+        "program."
+    ]
+    assert len(risk_history(at)) == len(published_weeks(dashboard_dir, pid)) > 0
+
+
+def test_another_coachs_person_by_url_shows_nothing_of_their_risk(dashboard_dir, monkeypatch):
+    expected = expected_risk(dashboard_dir)
+    mine = caseload_pids(dashboard_dir, first_coach(dashboard_dir))
+    pid = min(
+        p for p, e in expected.items()
+        if p not in mine and any(reasons for *_, reasons in published_weeks(dashboard_dir, p))
+    )  # fmt: skip
+    reasons = {r for *_, r in published_weeks(dashboard_dir, pid) if r}
+    at = open_app(dashboard_dir, monkeypatch, "coach", "person", pid=pid)
+
+    assert [e.value for e in at.error] == ["This participant is not in your caseload."]
+    assert not at.dataframe
+    sent = sent_text(at)
+    assert "Risk of stopping" not in sent and not {r for r in reasons if r in sent}

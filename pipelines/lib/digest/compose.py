@@ -16,8 +16,9 @@ from urllib.parse import quote, urlsplit
 import duckdb
 
 from pipelines.lib.rules import ProgramRules, read_recorded_rules
+from pipelines.lib.statistics.early_warning import BANDS, LOW
 
-BANDS_TO_LOOK_AT = ("high", "raised")
+BANDS_TO_LOOK_AT = tuple(band for band in BANDS if band != LOW)
 
 
 class DigestError(RuntimeError):

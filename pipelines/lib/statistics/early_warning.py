@@ -273,12 +273,18 @@ def decision(validation: Validation) -> tuple[str, str]:
 # --- published tables -------------------------------------------------------------------------
 
 
+BANDS = ("high", "raised", "low")
+"""The bands, most urgent first: the one order of everything that ranks people by risk (the
+caseload, the person page, the coach digest)."""
+HIGH, RAISED, LOW = BANDS
+
+
 def band(probability: float, rules: ProgramRules) -> str:
     if probability >= rules.risk_high_probability:
-        return "high"
+        return HIGH
     if probability >= rules.risk_raised_probability:
-        return "raised"
-    return "low"
+        return RAISED
+    return LOW
 
 
 def _number(value: float) -> str:
@@ -453,13 +459,13 @@ def risk_table(scorer, weeks: pl.DataFrame, rules: ProgramRules) -> pl.DataFrame
         bands = [band(p, rules) for p in probabilities]
         # reasons for the weeks a coach is asked to look at
         reasons = [
-            None if b == "low" else model_reasons(row, c, coefficients)
+            None if b == LOW else model_reasons(row, c, coefficients)
             for row, c, b in zip(rows, contributions, bands, strict=True)
         ]
     else:
         flagged = scorer.flagged(weeks)
         # the rule has one threshold: it raises a person, it cannot tell high from raised
-        bands = ["raised" if f else "low" for f in flagged]
+        bands = [RAISED if f else LOW for f in flagged]
         reasons = [baseline_reason(row, f, rules) for row, f in zip(rows, flagged, strict=True)]
     return pl.DataFrame(
         {
