@@ -3,9 +3,13 @@
 Real data here is two people's program exports (not the generated cohort). Runs go
 through `steadyback run` (pipelines.cli.main) and through the `refresh` job exactly
 as the code location defines it for the sensor and the schedule (no runner in front).
+The first `steadyback run` under KEY_A, where three tests start, is run once for the module
+and copied into each test's own data dir.
 """
 
 from __future__ import annotations
+
+import shutil
 
 import dagster as dg
 import duckdb
@@ -48,6 +52,31 @@ def real_data_dir(tmp_path, monkeypatch):
     return write_landing(tmp_path, {"roster/roster.csv": ROSTER, "app/sessions_1.csv": SESSIONS})
 
 
+@pytest.fixture(scope="module")
+def run_under_key_a(tmp_path_factory):
+    """The real data after `steadyback run` with KEY_A, run once for the module: read only."""
+    data_dir = write_landing(
+        tmp_path_factory.mktemp("key_a") / "data",
+        {"roster/roster.csv": ROSTER, "app/sessions_1.csv": SESSIONS},
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(KEY_ENV, KEY_A)
+        env.setenv("DAGSTER_HOME", str(data_dir / ".dagster"))  # cli.main points it there
+        assert cli.main(["run", "--data-dir", str(data_dir)]) == 0
+    return data_dir
+
+
+@pytest.fixture
+def published_under_key_a(run_under_key_a, real_data_dir, monkeypatch, capsys):
+    """`real_data_dir` as `steadyback run` with KEY_A left it (a copy of `run_under_key_a`:
+    the copy keeps every file's time, as the exports' times are part of what was run)."""
+    shutil.rmtree(real_data_dir / "landing")
+    shutil.copytree(run_under_key_a, real_data_dir, dirs_exist_ok=True)
+    monkeypatch.setenv(KEY_ENV, KEY_A)
+    capsys.readouterr()
+    return real_data_dir
+
+
 def snapshot_meta(data_dir) -> dict:
     with duckdb.connect(str(data_dir / "published" / "current.duckdb"), read_only=True) as con:
         cursor = con.execute("select * from meta.snapshot")
@@ -79,12 +108,11 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
 
 @pytest.mark.pipeline
 def test_steadyback_run_on_real_data_without_the_key_refuses_before_parsing(
-    real_data_dir, monkeypatch, capsys
+    published_under_key_a, monkeypatch, capsys
 ):
-    monkeypatch.setenv(KEY_ENV, KEY_A)
-    assert cli.main(["run", "--data-dir", str(real_data_dir)]) == 0
+    real_data_dir = published_under_key_a
     before, parsed = snapshot_meta(real_data_dir), partitions(real_data_dir)
-    capsys.readouterr()
+    assert parsed, "the run with the key parsed the exports"
 
     monkeypatch.delenv(KEY_ENV)
     (real_data_dir / "landing" / "app" / "sessions_2.csv").write_text(
@@ -151,10 +179,9 @@ def test_the_generated_cohort_runs_on_the_demo_key_until_a_real_file_joins_it(
 
 @pytest.mark.pipeline
 def test_a_changed_key_is_refused_until_rotated_with_steadyback_run(
-    real_data_dir, monkeypatch, capsys
+    published_under_key_a, monkeypatch, capsys
 ):
-    monkeypatch.setenv(KEY_ENV, KEY_A)
-    assert run_pipeline(real_data_dir, log_level="WARNING").published
+    real_data_dir = published_under_key_a
     published = snapshot_meta(real_data_dir)
     assert published["generated_cohort"] is False
     assert published["key_fingerprint"] == key_fingerprint(KEY_A.encode())
@@ -182,9 +209,8 @@ def test_a_changed_key_is_refused_until_rotated_with_steadyback_run(
 
 
 @pytest.mark.pipeline
-def test_publish_refuses_a_warehouse_built_under_another_key(real_data_dir, monkeypatch):
-    monkeypatch.setenv(KEY_ENV, KEY_A)
-    assert run_pipeline(real_data_dir, log_level="WARNING").published
+def test_publish_refuses_a_warehouse_built_under_another_key(published_under_key_a, monkeypatch):
+    real_data_dir = published_under_key_a
     before = snapshot_meta(real_data_dir)
 
     monkeypatch.setenv(KEY_ENV, KEY_B)  # e.g. only the publish asset materialized after a change

@@ -21,6 +21,7 @@ import duckdb
 import pytest
 from argon2 import PasswordHasher
 from snapshot_files import snapshot_of_coaches
+from users_in_processes import add_when_all_are_ready
 
 from pipelines.lib.demo_cohort import generate_cohort
 from pipelines.lib.users import (
@@ -251,18 +252,16 @@ def test_concurrent_adds_from_threads_keep_every_user(tmp_path):
     assert sorted(u.username for u in store.list()) == sorted(f"user{n}" for n in range(12))
 
 
-def _add_in_process(data_dir: str, username: str) -> None:
-    UserStore.at(data_dir).add(username, "analyst", PASSWORD)
-
-
 def test_concurrent_adds_from_processes_keep_every_user(tmp_path, monkeypatch):
     # spawned children re-run the parent's __main__: after an AppTest in this process that
     # would be a Streamlit page, so start them from a plain one
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     context = multiprocessing.get_context("spawn")
     names = [f"proc{n}" for n in range(8)]
+    ready = context.Barrier(len(names))  # started and imported: all add at one moment
     processes = [
-        context.Process(target=_add_in_process, args=(str(tmp_path), name)) for name in names
+        context.Process(target=add_when_all_are_ready, args=(str(tmp_path), name, PASSWORD, ready))
+        for name in names
     ]
     for process in processes:
         process.start()
