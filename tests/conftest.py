@@ -25,7 +25,7 @@ RUN_THE_PIPELINE = ("small_cohort", "demo_cohort", "minute_cohort")
 """The fixtures below that run the pipeline: a test using them (directly or not) is `pipeline`."""
 
 
-SHARED_BY_GROUP = ("minute_cohort", "dask_cluster", "daemon_run")
+SHARED_BY_GROUP = ("minute_cohort", "demo_cohort", "dask_cluster", "daemon_run")
 """Session fixtures too costly to make twice: with `pytest -n` (pytest-xdist, `make test`) the
 tests using one run in one worker. Every other test goes with its module (module fixtures
 start servers and browsers); the quick session fixtures may be made once per worker."""
