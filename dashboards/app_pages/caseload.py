@@ -113,7 +113,7 @@ def caseload_table(
             "Most urgent": [severity_tags(r["top_severity"]) for r in rows],
             "Open flags": [r["open_flags"] for r in rows],
             "Risk of stopping": [[r["risk_band"]] if r["risk_band"] else [] for r in rows],
-            "Risk computed": [risk_bands.computed_text(r) for r in rows],
+            "Risk computed": [risk_bands.computed_text(r) or "" for r in rows],
             "Last practice": [r["last_practice"] for r in rows],
             "Days since": [r["days_since_practice"] for r in rows],
             "Weekly adherence": [r["weekly_adherence"] for r in rows],
