@@ -255,6 +255,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("Stopping the dashboard and the Dagster UI …", flush=True)
     finally:
+        # a second Ctrl-C (or the SIGTERM of a `kill`) must not abandon the servers half-stopped
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_services(started)
     return 0
 
