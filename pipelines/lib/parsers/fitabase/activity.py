@@ -15,13 +15,11 @@ and a day off the wrist must not read as a day of 0 steps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import polars as pl
 
 from ..source import LandingFile, Parsed
-from ..spec import Issue
-from ..wear import worn_from_heart_rate, worn_from_steps
+from ..spec import Issue, time_column
+from ..wear import minute_bits, quarters_from_bits, worn_quarters_from_steps
 from ..wearable_tables import LOCAL
 from .canonical import (
     DAY_S,
@@ -36,7 +34,7 @@ from .canonical import (
     us_date,
     us_time,
 )
-from .reading import DUPLICATE, by_line, read_in_chunks, read_whole
+from .reading import DUPLICATE, MinuteFile, Parts, by_line, read_whole
 from .specs import (
     DAILY_ACTIVITY,
     DAILY_INTENSITIES,
@@ -121,28 +119,36 @@ def parse_hourly_steps(landing: LandingFile) -> Parsed:
 
 def parse_minute_steps(landing: LandingFile) -> Parsed:
     """minuteStepsNarrow (one row per minute) or minuteStepsWide (one row per hour, Steps00..59)."""
-    wide = "minutestepswide" in landing.path.name.lower()
-    entity = MINUTE_STEPS_WIDE if wide else MINUTE_STEPS_NARROW
-    moving: list[pl.DataFrame] = []  # minutes with steps; the zeros are implied
-    spans: list[pl.DataFrame] = []  # first and last minute each person's recording covers
+    return minute_steps_file(landing.relative).parse(landing.path)
 
-    def consume(chunk: pl.DataFrame) -> None:
-        minutes = _wide_minutes(chunk) if wide else _narrow_minutes(chunk)
-        moving.append(minutes.filter(pl.col("steps") > 0))
-        spans.append(
-            minutes.group_by("fitbit_id").agg(
+
+def minute_steps_file(relative: str) -> MinuteFile:
+    """The narrow or the wide file's parser, by the file's name."""
+    wide = "minutestepswide" in relative.rsplit("/", 1)[-1].lower()
+    return _MINUTE_STEPS_WIDE if wide else _MINUTE_STEPS_NARROW
+
+
+def _minute_steps(wide: bool) -> MinuteFile:
+    def reduce(rows: pl.DataFrame) -> Parts:
+        minutes = _wide_minutes(rows) if wide else _narrow_minutes(rows)
+        return {
+            "moving": minutes.filter(pl.col("steps") > 0),  # the zeros are implied
+            # first and last minute each person's recording covers
+            "spans": minutes.group_by("fitbit_id").agg(
                 pl.col("start").min().alias("first"), pl.col("start").max().alias("last")
-            )
-        )
+            ),
+        }
 
-    issues, rows_read, usable = read_in_chunks(landing.path, entity, consume)
-    if not usable:
-        return Parsed({}, issues, rows_read)
+    return MinuteFile(MINUTE_STEPS_WIDE if wide else MINUTE_STEPS_NARROW, reduce, _steps_and_wear)
+
+
+def _steps_and_wear(parts: list[Parts], issues: list[Issue], rows_read: int) -> Parsed:
+    moving = [p["moving"] for p in parts]
     minutes = pl.concat(moving) if moving else pl.DataFrame(schema=_MINUTES)
     minutes, repeats = _first_of_repeated_minutes(minutes)
     frames = [intervals(minutes, "steps", MINUTE_S, pl.col("steps"))]
-    if spans:
-        frames.append(_worn_from_steps(minutes, pl.concat(spans)))
+    if parts:
+        frames.append(_worn_from_steps(minutes, pl.concat(p["spans"] for p in parts)))
     return landed(INTERVALS, frames, by_line(issues + repeats), rows_read)
 
 
@@ -152,7 +158,7 @@ _MINUTES = {"fitbit_id": pl.String, "start": LOCAL, "steps": pl.Int64, "line": p
 def _narrow_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
     return chunk.select(
         text("Id").alias("fitbit_id"),
-        us_time("ActivityMinute").alias("start"),
+        pl.col(time_column("ActivityMinute")).alias("start"),
         integer("Steps").alias("steps"),
         pl.col("row_number").alias("line"),
     )
@@ -161,7 +167,7 @@ def _narrow_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
 def _wide_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
     hours = chunk.select(
         text("Id").alias("fitbit_id"),
-        us_time("ActivityHour").alias("hour"),
+        pl.col(time_column("ActivityHour")).alias("hour"),
         pl.col("row_number").alias("line"),
         *(integer(name).alias(name) for name in _STEP_COLUMNS),
     )
@@ -178,35 +184,14 @@ def _wide_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
 
 
 def _worn_from_steps(moving: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
-    """Per person, the still-stretch rule over the whole span the file covers.
-
-    The rule takes minutes it is not given as 0 steps, so the moving minutes
-    plus the first and last minute of the person's recording (0 steps) stand for
-    every minute of it: still minutes at either end are judged too.
-    """
-    spans = spans.group_by("fitbit_id").agg(pl.col("first").min(), pl.col("last").max())
-    edges = spans.unpivot(on=["first", "last"], index="fitbit_id", value_name="start").select(
-        "fitbit_id", "start", pl.lit(0, pl.Int64).alias("steps")
-    )
-    evidence = pl.concat([moving.select("fitbit_id", "start", "steps"), edges])
-    return _per_person(evidence, lambda person: worn_from_steps(person["start"], person["steps"]))
-
-
-def _per_person(
-    evidence: pl.DataFrame, rule: Callable[[pl.DataFrame], pl.DataFrame]
-) -> pl.DataFrame:
-    """worn_min rows from a `parsers.wear` rule applied to each person's evidence."""
-    quarters = [
-        rule(person).with_columns(pl.lit(fitbit_id).alias("fitbit_id"))
-        for (fitbit_id,), person in evidence.sort("fitbit_id").group_by(
-            "fitbit_id", maintain_order=True
-        )
-    ]
-    worn = pl.concat(quarters) if quarters else pl.DataFrame(schema=_QUARTERS)
+    """Per person, the still-stretch rule over the whole span the file covers: every minute
+    of it that is not a moving minute had 0 steps, still minutes at either end included."""
+    worn = worn_quarters_from_steps(moving.select("fitbit_id", minute="start"), spans, "fitbit_id")
     return intervals(worn, "worn_min", QUARTER_S, pl.col("value"))
 
 
-_QUARTERS = {"start": LOCAL, "value": pl.Float64, "fitbit_id": pl.String}
+_MINUTE_STEPS_NARROW = _minute_steps(wide=False)
+_MINUTE_STEPS_WIDE = _minute_steps(wide=True)
 
 
 def _first_of_repeated_minutes(minutes: pl.DataFrame) -> tuple[pl.DataFrame, list[Issue]]:
@@ -234,21 +219,20 @@ def _first_of_repeated_minutes(minutes: pl.DataFrame) -> tuple[pl.DataFrame, lis
 
 def parse_heartrate(landing: LandingFile) -> Parsed:
     """heartrate_seconds: wear evidence only; the samples themselves are not kept."""
-    minutes: list[pl.DataFrame] = []
+    return HEART_RATE_FILE.parse(landing.path)
 
-    def consume(chunk: pl.DataFrame) -> None:
-        minutes.append(
-            chunk.select(
-                text("Id").alias("fitbit_id"), us_time("Time").dt.truncate("1m").alias("minute")
-            ).unique()
-        )
 
-    issues, rows_read, usable = read_in_chunks(landing.path, HEARTRATE_SECONDS, consume)
-    if not usable:
-        return Parsed({}, issues, rows_read)
+def _heart_rate_minutes(rows: pl.DataFrame) -> Parts:
+    return {"bits": minute_bits(rows["Id"], rows[time_column("Time")])}
+
+
+def _heart_rate_wear(parts: list[Parts], issues: list[Issue], rows_read: int) -> Parsed:
     frames = []
-    if minutes:
-        frames.append(
-            _per_person(pl.concat(minutes), lambda person: worn_from_heart_rate(person["minute"]))
-        )
+    if parts:
+        bits = pl.concat(p["bits"] for p in parts).with_columns(pl.col("person").str.strip_chars())
+        worn = quarters_from_bits(bits).rename({"person": "fitbit_id"})
+        frames.append(intervals(worn, "worn_min", QUARTER_S, pl.col("value")))
     return landed(INTERVALS, frames, issues, rows_read)
+
+
+HEART_RATE_FILE = MinuteFile(HEARTRATE_SECONDS, _heart_rate_minutes, _heart_rate_wear)
