@@ -15,6 +15,7 @@ from functools import cache
 
 import polars as pl
 
+from .runs import per_run
 from .us_datetime import parse_us_datetime
 
 # Column names added to every raw row.
@@ -166,23 +167,29 @@ def _is_valid(value: pl.Expr, f: Field, strip: bool = True) -> pl.Expr:
 _ANCHORED = frozenset({"decimal", "date", "us_date", "us_datetime", "timestamp_tz"})
 
 
-def _maybe_broken(value: pl.Expr, f: Field) -> pl.Expr:
-    """A superset of the values `validate` reports, cheaper to find than they are: values as
-    written that do not pass (no copy of every value stripped)."""
+def _maybe_broken(frame: pl.DataFrame, f: Field) -> pl.Series:
+    """A superset of the rows `validate` reports for the field, cheaper to find than they
+    are: values as written that do not pass (no copy of every value stripped)."""
+    value = pl.col(f.name)
     if f.kind == "int":
-        # Polars casts only [+-]?[0-9]+ (tests/unit/test_spec_validate.py), a subset of _INT
-        number = value.cast(pl.Int64, strict=False)
-        ok = number.is_not_null()
-        if f.low is not None:
-            ok = ok & (number >= f.low)
-        if f.high is not None:
-            ok = ok & (number <= f.high)
-        return ~ok
-    if f.kind in _ANCHORED:
-        return value.is_null() | ~_is_valid(value, f, strip=False)
-    if f.kind == "text":
-        return value.is_null() | (value.str.strip_chars() == "") if f.required else pl.lit(False)
-    return pl.lit(True)
+        # Polars casts only [+-]?[0-9]+ (tests/unit/test_us_datetime.py), a subset of _INT
+        number = value.cast(pl.Int64, strict=False)  # null where it does not cast
+        if f.low is not None and f.high is not None:
+            ok = number.is_between(f.low, f.high)
+        elif f.low is not None:
+            ok = number >= f.low
+        elif f.high is not None:
+            ok = number <= f.high
+        else:
+            ok = number.is_not_null()
+        maybe = (~ok).fill_null(True)
+    elif f.kind in _ANCHORED:
+        maybe = value.is_null() | ~_is_valid(value, f, strip=False)
+    elif f.kind == "text" and f.required:
+        return per_run(frame[f.name], lambda v: v.is_null() | (v.str.strip_chars() == ""))
+    else:  # an optional text is never broken; other kinds are checked as the rule says
+        return pl.repeat(f.kind != "text", frame.height, dtype=pl.Boolean, eager=True)
+    return frame.select(maybe.alias("maybe")).to_series()
 
 
 def time_column(name: str) -> str:
@@ -213,7 +220,7 @@ def validate(
         value = pl.col(f.name)
         blank = value.is_null() | (value.str.strip_chars() == "")
         broken = pl.when(blank).then(pl.lit(f.required)).otherwise(~_is_valid(value, f))
-        hits = frame.filter(_maybe_broken(value, f)).filter(broken).select("row_number", f.name)
+        hits = frame.filter(_maybe_broken(frame, f)).filter(broken).select("row_number", f.name)
         for line, raw in hits.iter_rows():
             missing = raw is None or not raw.strip()
             reason = (

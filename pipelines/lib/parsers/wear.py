@@ -68,39 +68,43 @@ def worn_quarters_from_steps(moving: pl.DataFrame, spans: pl.DataFrame, by: str)
     `moving`: (`by`, `minute`) the minutes with steps (repeats allowed; any resolution, taken
     to the minute). `spans`: (`by`, `first`, `last`) the first and last minute each
     recording covers (repeats allowed: the widest counts); every minute between them that
-    is not in `moving` had no steps. Returns (`by`, `start`, `value`), quarters with worn
-    minutes only. Works on runs, so its cost follows the minutes with steps, not the span.
+    is not in `moving` had no steps. Returns (`by`, `start`, `value`) sorted, quarters with
+    worn minutes only. Works on runs of minutes, in numpy: its cost follows the minutes with
+    steps, not the span, and a file's order (each person's minutes in turn) needs no sort.
     """
-    bounds = spans.group_by(by).agg(
+    bounds = spans.group_by(by, maintain_order=True).agg(
         lo=_minute(pl.col("first")).min(), hi=_minute(pl.col("last")).max() + 1
     )
-    minutes = moving.select(by, _minute(pl.col("minute")).alias("at")).unique().sort(by, "at")
-    new_run = (pl.col("at") - pl.col("at").shift(1) != 1) | (pl.col(by) != pl.col(by).shift(1))
-    moving_runs = (
-        minutes.with_columns(run=new_run.fill_null(True).cum_sum())
-        .group_by("run", maintain_order=True)
-        .agg(pl.col(by).first(), start=pl.col("at").first(), end=pl.col("at").last() + 1)
-        .drop("run")
-    )
-    still = _gaps(moving_runs, bounds, by)
+    people = bounds[by]
+    lo, hi = bounds["lo"].to_numpy(), bounds["hi"].to_numpy()
+    person, minute = _sorted_distinct(_codes(moving[by], people), _minutes(moving["minute"]))
+    # runs of consecutive moving minutes, and the still runs around them
+    head = np.ones(person.size, dtype=bool)
+    head[1:] = (person[1:] != person[:-1]) | (minute[1:] != minute[:-1] + 1)
+    heads = np.flatnonzero(head)
+    tails = _last_of_each(heads, person.size)
+    still = _gaps(person[heads], minute[heads], minute[tails] + 1, lo, hi)
     # a still run joins the one before when the movement between them is a spike of at most
     # SPIKE_TOLERANCE_MINUTES and both still runs last SPIKE_WINDOW_MINUTES or more
-    length = pl.col("end") - pl.col("start")
-    same_person = pl.col(by) == pl.col(by).shift(1)
-    bridged = (
-        same_person
-        & (pl.col("start") - pl.col("end").shift(1) <= SPIKE_TOLERANCE_MINUTES)
-        & (length.shift(1) >= SPIKE_WINDOW_MINUTES)
-        & (length >= SPIKE_WINDOW_MINUTES)
-    ).fill_null(False)
-    off = (
-        still.with_columns(span=(~bridged).cum_sum())
-        .group_by("span", maintain_order=True)
-        .agg(pl.col(by).first(), pl.col("start").first(), pl.col("end").last())
-        .drop("span")
-        .filter(length >= NON_WEAR_MINUTES)
+    who, start, end = still
+    length = end - start
+    bridged = np.zeros(who.size, dtype=bool)
+    bridged[1:] = (
+        (who[1:] == who[:-1])
+        & (start[1:] - end[:-1] <= SPIKE_TOLERANCE_MINUTES)
+        & (length[:-1] >= SPIKE_WINDOW_MINUTES)
+        & (length[1:] >= SPIKE_WINDOW_MINUTES)
     )
-    return _per_quarter(_gaps(off, bounds, by), by)
+    firsts = np.flatnonzero(~bridged)
+    lasts = _last_of_each(firsts, who.size)
+    off = (end[lasts] - start[firsts]) >= NON_WEAR_MINUTES
+    worn = _gaps(who[firsts][off], start[firsts][off], end[lasts][off], lo, hi)
+    return _per_quarter(*worn, people, by)
+
+
+def _last_of_each(heads: np.ndarray, size: int) -> np.ndarray:
+    """The last index of each group, given the first index of each (groups in a row)."""
+    return np.append(heads[1:], size) - 1 if heads.size else heads
 
 
 def _minute(moment: pl.Expr) -> pl.Expr:
@@ -108,50 +112,74 @@ def _minute(moment: pl.Expr) -> pl.Expr:
     return moment.dt.truncate("1m").dt.epoch("s") // 60
 
 
-def _gaps(inside: pl.DataFrame, bounds: pl.DataFrame, by: str) -> pl.DataFrame:
-    """Per `by`, the parts of [lo, hi) of `bounds` outside the sorted, disjoint [start, end)
-    intervals of `inside` (which lie within the bounds)."""
-    edges = pl.concat(
-        [
-            bounds.select(by, start=pl.col("lo"), end=pl.col("lo")),
-            inside.select(by, "start", "end"),
-            bounds.select(by, start=pl.col("hi"), end=pl.col("hi")),
-        ]
-    ).sort(by, "start", "end", maintain_order=True)
-    return (
-        edges.select(
-            by,
-            start=pl.col("end"),
-            end=pl.col("start").shift(-1),
-            same=pl.col(by) == pl.col(by).shift(-1),
-        )
-        .filter(pl.col("same") & (pl.col("end") > pl.col("start")))
-        .drop("same")
-    )
+def _minutes(moments: pl.Series) -> np.ndarray:
+    return moments.to_frame().select(_minute(pl.col(moments.name))).to_series().to_numpy()
 
 
-def _per_quarter(worn: pl.DataFrame, by: str) -> pl.DataFrame:
-    """(by, start, value): worn minutes of the [start, end) intervals per quarter hour."""
-    quarter = 15
-    pieces = worn.with_columns(
-        q=pl.int_ranges(
-            pl.col("start") // quarter * quarter,
-            (pl.col("end") - 1) // quarter * quarter + 1,
-            quarter,
-        )
-    ).explode("q")
-    overlap = pl.min_horizontal("end", pl.col("q") + quarter) - pl.max_horizontal(
-        "start", pl.col("q")
+def _codes(ids: pl.Series, people: pl.Series) -> np.ndarray:
+    """Each id's position in `people`, looked up once per run of equal ids (a file's order)."""
+    run = ids.rle_id().to_numpy()
+    heads = np.flatnonzero(np.diff(run, prepend=-1))
+    position = pl.Series(np.arange(people.len(), dtype=np.int64))
+    return ids.gather(heads).replace_strict(people, position).to_numpy()[run]
+
+
+def _sorted_distinct(person: np.ndarray, minute: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(person, minute) pairs sorted, each once; in file order they usually already are."""
+    later = (person[1:] > person[:-1]) | ((person[1:] == person[:-1]) & (minute[1:] > minute[:-1]))
+    if not later.all():
+        order = np.lexsort((minute, person))
+        person, minute = person[order], minute[order]
+        new = np.ones(person.size, dtype=bool)
+        new[1:] = (person[1:] != person[:-1]) | (minute[1:] != minute[:-1])
+        person, minute = person[new], minute[new]
+    return person, minute
+
+
+def _gaps(
+    who: np.ndarray, start: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per person p, the parts of [lo[p], hi[p]) outside the sorted, disjoint [start, end)
+    intervals of p (within the bounds): (person, start, end), sorted."""
+    first = np.ones(who.size, dtype=bool)
+    first[1:] = who[1:] != who[:-1]
+    before_start = np.where(first, lo[who], np.roll(end, 1))  # the gap before each interval
+    last = np.append(first[1:], True) if who.size else first
+    everyone = np.arange(lo.size)
+    alone = np.setdiff1d(everyone, who)  # people without intervals: all of the span
+    gaps_who = np.concatenate([who, who[last], alone])
+    gaps_start = np.concatenate([before_start, end[last], lo[alone]])
+    gaps_end = np.concatenate([start, hi[who[last]], hi[alone]])
+    order = np.lexsort((gaps_start, gaps_who))
+    gaps_who, gaps_start, gaps_end = gaps_who[order], gaps_start[order], gaps_end[order]
+    kept = gaps_end > gaps_start
+    return gaps_who[kept], gaps_start[kept], gaps_end[kept]
+
+
+def _per_quarter(
+    who: np.ndarray, start: np.ndarray, end: np.ndarray, people: pl.Series, by: str
+) -> pl.DataFrame:
+    """(by, start, value): minutes of the sorted, disjoint [start, end) per quarter hour."""
+    first_q = np.floor_divide(start, 15)
+    count = np.floor_divide(end - 1, 15) - first_q + 1
+    offsets = np.repeat(np.cumsum(count) - count, count)
+    q = np.repeat(first_q, count) + np.arange(offsets.size) - offsets
+    a, b = np.repeat(start, count), np.repeat(end, count)
+    overlap = np.minimum(b, (q + 1) * 15) - np.maximum(a, q * 15)
+    person = np.repeat(who, count)
+    new = np.ones(q.size, dtype=bool)
+    new[1:] = (person[1:] != person[:-1]) | (q[1:] != q[:-1])
+    heads = np.flatnonzero(new)
+    worn = pl.DataFrame(
+        {
+            by: people.gather(person[heads]),
+            "start": pl.Series(q[heads] * 900, dtype=pl.Int64),
+            "value": np.add.reduceat(overlap, heads).astype(np.float64) if heads.size else [],
+        },
+        schema={by: people.dtype, "start": pl.Int64, "value": pl.Float64},
     )
-    return (
-        pieces.group_by(by, "q")
-        .agg(value=overlap.sum().cast(pl.Float64))
-        .sort(by, "q")
-        .select(
-            by,
-            start=pl.from_epoch(pl.col("q") * 60, time_unit="s").cast(pl.Datetime("us")),
-            value="value",
-        )
+    return worn.with_columns(pl.from_epoch("start", time_unit="s").cast(pl.Datetime("us"))).sort(
+        by, "start"
     )
 
 

@@ -15,8 +15,10 @@ and a day off the wrist must not read as a day of 0 steps.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
+from ..runs import per_run
 from ..source import LandingFile, Parsed
 from ..spec import Issue, time_column
 from ..wear import minute_bits, quarters_from_bits, worn_quarters_from_steps
@@ -33,6 +35,7 @@ from .canonical import (
     text,
     us_date,
     us_time,
+    whole_numbers,
 )
 from .reading import DUPLICATE, MinuteFile, Parts, by_line, read_whole
 from .specs import (
@@ -133,10 +136,7 @@ def _minute_steps(wide: bool) -> MinuteFile:
         minutes = _wide_minutes(rows) if wide else _narrow_minutes(rows)
         return {
             "moving": minutes.filter(pl.col("steps") > 0),  # the zeros are implied
-            # first and last minute each person's recording covers
-            "spans": minutes.group_by("fitbit_id").agg(
-                pl.col("start").min().alias("first"), pl.col("start").max().alias("last")
-            ),
+            "spans": _spans(minutes),
         }
 
     return MinuteFile(MINUTE_STEPS_WIDE if wide else MINUTE_STEPS_NARROW, reduce, _steps_and_wear)
@@ -155,21 +155,41 @@ def _steps_and_wear(parts: list[Parts], issues: list[Issue], rows_read: int) -> 
 _MINUTES = {"fitbit_id": pl.String, "start": LOCAL, "steps": pl.Int64, "line": pl.Int64}
 
 
+def _spans(minutes: pl.DataFrame) -> pl.DataFrame:
+    """The first and last minute each person's recording covers, per run of rows of one person
+    (a person's rows come together in a file; if not, a person has more than one row here)."""
+    if minutes.is_empty():
+        return pl.DataFrame(schema={"fitbit_id": pl.String, "first": LOCAL, "last": LOCAL})
+    heads = np.flatnonzero(np.diff(minutes["fitbit_id"].rle_id().to_numpy(), prepend=-1))
+    start = minutes["start"].cast(LOCAL).to_physical().to_numpy()
+    return pl.DataFrame(
+        {
+            "fitbit_id": minutes["fitbit_id"].gather(heads),
+            "first": pl.Series(np.minimum.reduceat(start, heads)).cast(LOCAL),
+            "last": pl.Series(np.maximum.reduceat(start, heads)).cast(LOCAL),
+        }
+    )
+
+
 def _narrow_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
-    return chunk.select(
-        text("Id").alias("fitbit_id"),
-        pl.col(time_column("ActivityMinute")).alias("start"),
-        integer("Steps").alias("steps"),
-        pl.col("row_number").alias("line"),
+    return pl.DataFrame(
+        {
+            "fitbit_id": per_run(chunk["Id"], lambda ids: ids.str.strip_chars()),
+            "start": chunk[time_column("ActivityMinute")],
+            "steps": whole_numbers(chunk["Steps"]),
+            "line": chunk["row_number"],
+        }
     )
 
 
 def _wide_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
-    hours = chunk.select(
-        text("Id").alias("fitbit_id"),
-        pl.col(time_column("ActivityHour")).alias("hour"),
-        pl.col("row_number").alias("line"),
-        *(integer(name).alias(name) for name in _STEP_COLUMNS),
+    hours = pl.DataFrame(
+        {
+            "fitbit_id": per_run(chunk["Id"], lambda ids: ids.str.strip_chars()),
+            "hour": chunk[time_column("ActivityHour")],
+            "line": chunk["row_number"],
+        }
+        | {name: whole_numbers(chunk[name]) for name in _STEP_COLUMNS}
     )
     minutes = hours.unpivot(
         on=_STEP_COLUMNS,
@@ -196,6 +216,8 @@ _MINUTE_STEPS_WIDE = _minute_steps(wide=True)
 
 def _first_of_repeated_minutes(minutes: pl.DataFrame) -> tuple[pl.DataFrame, list[Issue]]:
     """The same person, minute and step count read twice counts once (a repeated row or hour)."""
+    if _each_minute_once(minutes):
+        return minutes, []
     key = ["fitbit_id", "start", "steps"]
     marked = minutes.with_columns(pl.col("line").min().over(key).alias("first"))
     repeats = (
@@ -215,6 +237,17 @@ def _first_of_repeated_minutes(minutes: pl.DataFrame) -> tuple[pl.DataFrame, lis
         for line, first in repeats.iter_rows()
     ]
     return marked.filter(pl.col("line") == pl.col("first")).drop("first"), issues
+
+
+def _each_minute_once(minutes: pl.DataFrame) -> bool:
+    """Whether, in file order, each person's rows come together with their minutes rising —
+    then no minute is there twice (a cheap look before looking for repeats)."""
+    ids, start = minutes["fitbit_id"], minutes["start"]
+    rising = (ids != ids.shift(1)).fill_null(True) | (start > start.shift(1)).fill_null(True)
+    if not rising.all():
+        return False
+    heads = np.flatnonzero(np.diff(ids.rle_id().to_numpy(), prepend=-1))
+    return ids.gather(heads).n_unique() == heads.size
 
 
 def parse_heartrate(landing: LandingFile) -> Parsed:

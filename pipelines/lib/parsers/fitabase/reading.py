@@ -43,7 +43,6 @@ CSV_CHUNK_ROWS = 250_000
 DUPLICATE = "duplicate dropped"  # Issue action: the row's content landed once already
 
 _LF, _CR, _COMMA = 10, 13, 44
-_COUNTED_ONE_BY_ONE = 1000
 # A blank line (only whitespace and commas, which csv would read as empty fields) starts with
 # one of these bytes or is empty; non-ASCII lead bytes may start a Unicode space.
 _MAYBE_BLANK = np.zeros(256, dtype=bool)
@@ -214,7 +213,7 @@ def check_block(data: bytes, first_line: int, header: Header, entity: Entity) ->
         raise NeedsCsvModule from None  # what Polars cannot read, csv may
     if frame.height != ends.size:
         raise NeedsCsvModule  # Polars split the lines otherwise than csv would
-    fields = _field_counts(data, buf, starts, stops, blank, frame[f"c{width - 1}"], width)
+    fields = _field_counts(data, starts, stops, blank, frame, width)
     lines = np.arange(first_line, first_line + ends.size, dtype=np.int64)
     ragged = ~blank & (fields != width)
     issues = [
@@ -241,28 +240,23 @@ def check_block(data: bytes, first_line: int, header: Header, entity: Entity) ->
 
 def _field_counts(
     data: bytes,
-    buf: np.ndarray,
     starts: np.ndarray,
     stops: np.ndarray,
     blank: np.ndarray,
-    last: pl.Series,
+    frame: pl.DataFrame,
     width: int,
 ) -> np.ndarray:
     """Fields on each line (commas + 1).
 
-    A line whose last field Polars read as present has at least `width` fields; if the
-    commas of the block add up to exactly `width` fields on each of those, that is what each
-    has, and only the others (blank, or ending short or empty) are counted one by one.
+    A line holds exactly `width` fields when it is as long as the fields Polars read from
+    it plus the commas between them (a field more or less changes the count of commas);
+    only the other lines are counted one by one.
     """
-    others = np.flatnonzero(blank | last.is_null().to_numpy())
-    if others.size <= _COUNTED_ONE_BY_ONE:
-        counted = np.array([data.count(b",", starts[i], stops[i]) for i in others], dtype=np.int64)
-        if data.count(b",") - counted.sum() == (width - 1) * (starts.size - others.size):
-            fields = np.full(starts.size, width, dtype=np.int64)
-            fields[others] = counted + 1
-            return fields
-    # commas before each line's end, less those before the line before it ends
-    return np.diff(np.searchsorted(np.flatnonzero(buf == _COMMA), stops), prepend=0) + 1
+    read = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0))).to_series()
+    fields = np.full(starts.size, width, dtype=np.int64)
+    for i in np.flatnonzero(~blank & (stops - starts != read.to_numpy() + width - 1)):
+        fields[i] = data.count(b",", starts[i], stops[i]) + 1
+    return fields
 
 
 def _no_rows(entity: Entity) -> pl.DataFrame:
@@ -270,18 +264,18 @@ def _no_rows(entity: Entity) -> pl.DataFrame:
     return validate(pl.DataFrame(schema=columns), entity, times=True)[0]
 
 
-def _blocks(data: memoryview, chunk_bytes: int) -> Iterator[tuple[int, memoryview]]:
-    """(offset, bytes) of blocks of whole lines of `data` (the last one may lack its line end)."""
+def _blocks(data: bytes, chunk_bytes: int) -> Iterator[bytes]:
+    """Blocks of whole lines of `data` (the last one may lack its line end)."""
     offset = 0
     while offset < len(data):
         end = min(offset + chunk_bytes, len(data))
         if end < len(data):
-            cut = bytes(data[offset:end]).rfind(b"\n")
+            cut = data.rfind(b"\n", offset, end)
             while cut < 0 and end < len(data):  # a line longer than a block
                 end = min(end + chunk_bytes, len(data))
-                cut = bytes(data[offset:end]).rfind(b"\n")
-            end = offset + cut + 1 if cut >= 0 else len(data)
-        yield offset, data[offset:end]
+                cut = data.rfind(b"\n", offset, end)
+            end = cut + 1 if cut >= 0 else len(data)
+        yield data[offset:end]
         offset = end
 
 
@@ -495,9 +489,9 @@ class MinuteFile:
     def parse_range(self, header: Header, data: bytes, chunk_bytes: int | None = None) -> Piece:
         """Whole lines of the file after its header (any range of them), lines numbered from 1."""
         piece = Piece()
-        for _, block_data in _blocks(memoryview(data), chunk_bytes or CHUNK_BYTES):
+        for block_data in _blocks(data, chunk_bytes or CHUNK_BYTES):
             try:
-                block = check_block(bytes(block_data), piece.lines + 1, header, self.entity)
+                block = check_block(block_data, piece.lines + 1, header, self.entity)
             except NeedsCsvModule:
                 return Piece(needs_whole=True)
             except FileProblem as err:  # a block's only one: a byte that is not UTF-8
