@@ -44,6 +44,10 @@ BATCHES_PER_WORKER = 4
 RANGE_BYTES = 16 * 1024 * 1024
 """A big file of a source that reads byte ranges (Source.ranges, the minute-level Fitabase
 files) goes to the cluster as ranges of about this size, each a task of its own."""
+LOCAL_RANGES_BYTES = 512 * 1024 * 1024
+"""The smallest such file worth starting the local cluster for: one process parses a
+heart-rate file at ~35 MB/s and two workers at ~60 MB/s on 2 cores, so the cluster's start
+and its workers' first parse (~7 s) pay off from ~600 MB (benchmarks/README.md)."""
 TASK_RETRIES = 1
 """A failed batch (or file) runs once more before it is split (or quarantined)."""
 LOCAL_ALLOWED_FAILURES = 1
@@ -132,6 +136,12 @@ class ParseCluster:
         # one task keeps one worker busy whatever the cluster: not worth starting one for it
         busy = min(tasks, self.workers)
         return busy > 1 and (tasks >= PARALLEL_FILES or size_bytes >= PARALLEL_BYTES)
+
+    def ranges_for(self, size_bytes: int) -> int:
+        """Byte ranges a file that can be read in ranges goes to the cluster as (1: whole)."""
+        if not self.scheduler and size_bytes < LOCAL_RANGES_BYTES:
+            return 1
+        return max(1, math.ceil(size_bytes / RANGE_BYTES))
 
     def describe(self) -> str:
         if self.scheduler:
@@ -235,11 +245,6 @@ class ParseCluster:
                     f"{batches_done} batches) in {now - started:.1f} s on {self.describe()}"
                 )
         return failed
-
-
-def ranges_for(size_bytes: int) -> int:
-    """Byte ranges a file that can be read in ranges is parsed in, on a cluster."""
-    return max(1, math.ceil(size_bytes / RANGE_BYTES))
 
 
 def plan_batches(jobs: Sequence[ParseJob], workers: int) -> list[list[ParseJob]]:

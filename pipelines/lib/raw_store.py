@@ -11,7 +11,9 @@ complete or absent: a folder renamed into place, or on S3 objects whose summary.
 up last. A file whose hash was parsed before is not parsed again: re-running on the same
 exports rewrites nothing. New files of a source are parsed in batches on a Dask cluster
 when there are enough of them (parse_cluster.py), else in this process; either way by
-`parse_batch`, which writes the partitions itself.
+`parse_batch`, which writes the partitions itself. On a cluster, a big file of a source
+that reads byte ranges (the minute-level Fitabase files) is parsed as ranges of whole
+lines, a task each, and merged by its batch's task into the partition a whole parse writes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from .parse_cluster import (
     ParseCluster,
     ParseTaskFailed,
     plan_batches,
-    ranges_for,
 )
 from .parsers.source import LandingFile, Parsed, Source
 from .parsers.spec import Issue, issues_frame
@@ -255,9 +256,11 @@ def _parse_in_ranges(source: Source, landing: Store, job: ParseJob) -> Parsed | 
     """A big file as byte ranges of whole lines, a task each on the cluster (one after another
     when this is not a worker), merged into what parsing it whole gives; None: parse it whole
     (a header or bytes only the parser's whole-file reading handles)."""
-    ranges = source.ranges(job.relative) if source.ranges else None
+    if source.ranges is None or source.per_person:  # parse_landing_file links people
+        return None
+    ranges = source.ranges(job.relative)
     head = _first_line(landing, job.relative, job.size_bytes)
-    if ranges is None or head is None:
+    if head is None:
         return None
     try:
         header = ranges.header(head)
@@ -455,7 +458,7 @@ def ingest_source(
             for sha, f in new.items()
         ]
         args = (source.name, landing, raw)
-        ranges = [ranges_for(j.size_bytes) if source.ranges else 1 for j in jobs]
+        ranges = [cluster.ranges_for(j.size_bytes) if source.ranges else 1 for j in jobs]
         if cluster.worth_it(sum(ranges), sum(j.size_bytes for j in jobs)):
             jobs = [replace(j, ranges=n) for j, n in zip(jobs, ranges, strict=True)]
             batches = plan_batches(jobs, cluster.workers)

@@ -11,6 +11,7 @@ tests/pipeline/test_dask_s3.py) must give what parsing it whole gives, lines and
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ import polars as pl
 import pytest
 
 from pipelines.lib import raw_store
+from pipelines.lib.parse_cluster import LOCAL_RANGES_BYTES, RANGE_BYTES, ParseCluster
 from pipelines.lib.parsers import SOURCES_BY_NAME
 from pipelines.lib.parsers.fitabase import HEARTRATE_SECONDS, reading
 from pipelines.lib.parsers.source import LandingFile
@@ -236,3 +238,15 @@ def test_a_file_that_needs_the_csv_module_or_is_broken_in_a_later_range(tmp_path
         whole.rows_read,
     )
     assert [(i.line, i.action) for i in parsed.issues] == [(4502, "file quarantined")]
+
+
+def test_a_minute_file_goes_to_the_cluster_in_ranges_only_when_that_pays():
+    """Without a configured scheduler, starting the local cluster for one file pays only when
+    it is big; a configured cluster is running already, so any file goes in ranges."""
+    mb = 1 << 20
+    local = ParseCluster(workers=2)
+    assert local.ranges_for(300 * mb) == 1 and not local.worth_it(1, 300 * mb)
+    assert local.ranges_for(LOCAL_RANGES_BYTES) == LOCAL_RANGES_BYTES // RANGE_BYTES
+    assert local.worth_it(local.ranges_for(LOCAL_RANGES_BYTES), LOCAL_RANGES_BYTES)
+    configured = ParseCluster("tcp://127.0.0.1:8786")
+    assert configured.ranges_for(40 * mb) == math.ceil(40 * mb / RANGE_BYTES) == 3

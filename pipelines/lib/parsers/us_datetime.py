@@ -50,8 +50,10 @@ def parse_us_datetime(values: pl.Series) -> pl.Series:
         ruled = by_the_rule(values.gather(rest))
         micros[rest] = ruled.to_physical().fill_null(0).to_numpy()
         present[rest] = ruled.is_not_null().to_numpy()
-    column = pa.array(micros, type=pa.timestamp("us"), mask=~present)
-    return pl.Series(values.name, column, dtype=DTYPE)
+    parsed = pl.Series(values.name, micros, dtype=pl.Int64)
+    if not present.all():  # (pyarrow's masked arrays would import pandas, half a second)
+        parsed = pl.select(pl.when(pl.Series(present)).then(parsed)).to_series()
+    return parsed.cast(DTYPE)
 
 
 # the last 8 bytes, "mm:ss AM" as a little-endian word: which bytes are fixed, which digits
@@ -112,7 +114,8 @@ def _buffers(values: pl.Series) -> tuple[np.ndarray, np.ndarray | None]:
     array = values.to_arrow()
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    array = array.cast(pa.large_string())
+    if array.type != pa.large_string():  # what Polars gives; a cast imports pyarrow.compute
+        array = array.cast(pa.large_string())
     _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
         array.offset : array.offset + len(array) + 1
