@@ -10,13 +10,21 @@ process that reports its own wall time and peak RSS (resource.getrusage ru_maxrs
   wear, write the raw Parquet partition and the manifest;
 - floor: `pl.read_csv(file).write_parquet(...)`, the same bytes copied with no checks and no
   typing of the timestamps (`--floor sink`: `pl.scan_csv(file).sink_parquet(...)`, the
-  streaming copy; `read_csv` holds the whole file, about twice its size in memory).
+  streaming copy; `read_csv` holds the whole file, about twice its size in memory);
+- `--workers 1,2`: the same ingest on a Dask LocalCluster of that many worker processes
+  (configured as the pipeline's own local cluster: one thread per worker), given to
+  `ingest_source` as a configured scheduler would be — the file is parsed in byte ranges of
+  `parse_cluster.RANGE_BYTES`, a task each. The cluster is started, and each worker has
+  imported the parsers and parsed the file's first 4 MB, before the clock starts: these
+  columns measure the parse on a running cluster, not its start (see docs/scaling.md for
+  when the pipeline starts its own).
 
 Prints a Markdown table (and the machine). `--profile` adds the ingest's top functions by
 cumulative time (cProfile, one extra run per file).
 
     .venv/bin/python benchmarks/minute_level.py                        # 500 people × 84 days
     .venv/bin/python benchmarks/minute_level.py --people 50 --days 14  # a smoke run
+    .venv/bin/python benchmarks/minute_level.py --workers 1,2          # and on 1 and 2 workers
 """
 
 from __future__ import annotations
@@ -45,11 +53,17 @@ def _child(args: argparse.Namespace) -> None:
     """One measurement in this fresh process; prints JSON on the last line."""
     import polars as pl
 
-    if args.child == "ingest":  # the floor process loads Polars alone
+    cluster = None
+    if args.child != "floor":  # the floor process loads Polars alone
         sys.path.insert(0, str(REPO))
         from pipelines.lib.layout import DataDir
+        from pipelines.lib.parse_cluster import ParseCluster
         from pipelines.lib.parsers import SOURCES_BY_NAME
         from pipelines.lib.raw_store import ingest_source
+
+        if args.child.startswith("workers="):
+            cluster = _local_cluster(int(args.child.split("=")[1]))
+            _warm_up(cluster, Path(args.file))
 
     work = Path(args.work)
     after_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -65,7 +79,10 @@ def _child(args: argparse.Namespace) -> None:
         source = SOURCES_BY_NAME[FILES[Path(args.file).name]]
 
         def ingest():
-            return ingest_source(DataDir.at(work), source, b"benchmark-key")
+            if cluster is None:
+                return ingest_source(DataDir.at(work), source, b"benchmark-key")
+            with ParseCluster(scheduler=cluster.scheduler_address) as on_cluster:
+                return ingest_source(DataDir.at(work), source, b"benchmark-key", cluster=on_cluster)
 
         if args.profile:
             import cProfile
@@ -83,7 +100,45 @@ def _child(args: argparse.Namespace) -> None:
         rows = {"read": result.rows_read, "landed": result.rows_landed}
     wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if cluster is not None:
+        cluster.close()
     print(json.dumps({"wall_s": wall, "peak_mb": peak, "imports_mb": after_imports, "rows": rows}))
+
+
+def _warm_up(cluster, file: Path) -> None:
+    """Every worker imports the parsers and parses the file's first 4 MB once."""
+    from distributed import Client
+
+    with Client(cluster) as client:
+        client.run(_parse_head, str(file), FILES[file.name])
+
+
+def _parse_head(file: str, source_name: str) -> int:
+    from pipelines.lib.parsers import SOURCES_BY_NAME
+
+    with Path(file).open("rb") as handle:
+        data = handle.read(4 << 20)
+    head, _, body = data.partition(b"\n")
+    ranges = SOURCES_BY_NAME[source_name].ranges(file)
+    header = ranges.header(head + b"\n")
+    return ranges.parse_range(header, body[: body.rfind(b"\n") + 1]).rows_read
+
+
+def _local_cluster(workers: int):
+    """A LocalCluster of `workers` single-threaded processes, set up as ParseCluster's own."""
+    import dask
+    from distributed import LocalCluster
+
+    from pipelines.lib.parse_cluster import LOCAL_CLUSTER_CONFIG
+
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        )
 
 
 def _measure(kind: str, file: Path, landing: Path, floor: str, profile: bool = False) -> dict:
@@ -130,7 +185,13 @@ def main() -> None:
     parser.add_argument("--floor", choices=("read", "sink"), default="read")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--keep", help="generate into (or reuse) this folder instead of a temp one")
-    parser.add_argument("--child", choices=("ingest", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[],
+        help="also ingest on Dask clusters of these many workers, e.g. 1,2",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--landing", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -161,17 +222,21 @@ def main() -> None:
             )
         landing = root / "landing"
         print(f"Machine: {_machine()}\n")
+        clusters = [f"workers={n}" for n in args.workers]
+        speedup = clusters[:1] + clusters[-1:] if len(clusters) > 1 else []
         print(
             "| file | MB | rows | steadyback ingest s | Polars floor s | ratio "
             "| steadyback peak MB | floor peak MB |"
+            + "".join(f" {n} workers s |" for n in args.workers)
+            + (f" {args.workers[0]} → {args.workers[-1]} workers |" if speedup else "")
         )
-        print("|---|---|---|---|---|---|---|---|")
-        totals = {"ingest": 0.0, "floor": 0.0}
+        print("|---" * (8 + len(clusters) + bool(speedup)) + "|")
+        totals = dict.fromkeys(["ingest", "floor", *clusters], 0.0)
         for name in FILES:
             (file,) = landing.glob(f"fitabase/*/{name}")
-            runs = {kind: [] for kind in ("ingest", "floor")}
+            runs = {kind: [] for kind in totals}
             for _ in range(args.repeat):
-                for kind in runs:  # interleaved, so drift on a shared machine hits both
+                for kind in runs:  # interleaved, so drift on a shared machine hits all
                     runs[kind].append(_measure(kind, file, landing, args.floor))
             wall = {kind: statistics.median(r["wall_s"] for r in runs[kind]) for kind in runs}
             peak = {kind: statistics.median(r["peak_mb"] for r in runs[kind]) for kind in runs}
@@ -183,12 +248,16 @@ def main() -> None:
                 f"| {wall['ingest']:.2f} | {wall['floor']:.2f} "
                 f"| {wall['ingest'] / wall['floor']:.1f}× "
                 f"| {peak['ingest']:,.0f} | {peak['floor']:,.0f} |"
+                + "".join(f" {wall[kind]:.2f} |" for kind in clusters)
+                + (f" {wall[speedup[0]] / wall[speedup[1]]:.2f}× |" if speedup else "")
             )
             if args.profile:
                 _measure("ingest", file, landing, args.floor, profile=True)
         print(
             f"| both | | | {totals['ingest']:.2f} | {totals['floor']:.2f} "
             f"| {totals['ingest'] / totals['floor']:.1f}× | | |"
+            + "".join(f" {totals[kind]:.2f} |" for kind in clusters)
+            + (f" {totals[speedup[0]] / totals[speedup[1]]:.2f}× |" if speedup else "")
         )
     finally:
         if not args.keep:

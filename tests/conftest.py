@@ -234,14 +234,14 @@ def s3_bucket(s3_server, request) -> str:
 
 @pytest.fixture(scope="session")
 def dask_cluster(s3_server):
-    """A Dask LocalCluster of 2 worker processes (a task may kill 2 workers before it fails,
-    as the pipeline's own local cluster allows), and a client to it."""
+    """A Dask LocalCluster of 2 worker processes set up as the pipeline's own local cluster (a
+    task may kill 2 workers before it fails; one thread per worker), and a client to it."""
     import dask
     from distributed import Client, LocalCluster
 
-    from pipelines.lib.parse_cluster import LOCAL_ALLOWED_FAILURES
+    from pipelines.lib.parse_cluster import LOCAL_CLUSTER_CONFIG
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
         cluster = LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         )

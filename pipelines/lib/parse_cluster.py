@@ -41,6 +41,13 @@ PARALLEL_BYTES = 64 * 1024 * 1024
 BATCH_FILES = 64
 BATCH_BYTES = 256 * 1024 * 1024
 BATCHES_PER_WORKER = 4
+RANGE_BYTES = 16 * 1024 * 1024
+"""A big file of a source that reads byte ranges (Source.ranges, the minute-level Fitabase
+files) goes to the cluster as ranges of about this size, each a task of its own."""
+LOCAL_RANGES_BYTES = 512 * 1024 * 1024
+"""The smallest such file worth starting the local cluster for: one process parses a
+heart-rate file at ~35 MB/s and two workers at ~60 MB/s on 2 cores, so the cluster's start
+and its workers' first parse (~7 s) pay off from ~600 MB (benchmarks/README.md)."""
 TASK_RETRIES = 1
 """A failed batch (or file) runs once more before it is split (or quarantined)."""
 LOCAL_ALLOWED_FAILURES = 1
@@ -51,6 +58,17 @@ LOCAL_CLUSTER_CONFIG = {
     # the scheduler's and workers' HTTP servers (status pages, metrics) serve nothing
     "distributed.scheduler.http.routes": [],
     "distributed.worker.http.routes": [],
+    # the worker processes' environment. One thread for each native library, Polars too: a
+    # worker per core, and more threads would only compete for it. And glibc's own memory
+    # trimming, not Dask's MALLOC_TRIM_THRESHOLD_ of 64 KiB: that hands each freed array back
+    # to the system, so every block a parse reads gets fresh pages again (measured: 3× the
+    # parse's time on the 2-core machine, benchmarks/README.md).
+    "distributed.nanny.pre-spawn-environ": {
+        "OMP_NUM_THREADS": 1,
+        "MKL_NUM_THREADS": 1,
+        "OPENBLAS_NUM_THREADS": 1,
+        "POLARS_MAX_THREADS": 1,
+    },
 }
 
 
@@ -110,13 +128,20 @@ class ParseCluster:
     def started(self) -> bool:
         return self._client is not None
 
-    def worth_it(self, files: int, size_bytes: int) -> bool:
-        """Whether new work goes to the cluster (always, when one is configured)."""
+    def worth_it(self, tasks: int, size_bytes: int) -> bool:
+        """Whether new work — `tasks` files or byte ranges of files — goes to the cluster
+        (always, when one is configured)."""
         if self.scheduler:
-            return files > 0
-        # one file keeps one worker busy whatever the cluster: not worth starting one for it
-        busy = min(files, self.workers)
-        return busy > 1 and (files >= PARALLEL_FILES or size_bytes >= PARALLEL_BYTES)
+            return tasks > 0
+        # one task keeps one worker busy whatever the cluster: not worth starting one for it
+        busy = min(tasks, self.workers)
+        return busy > 1 and (tasks >= PARALLEL_FILES or size_bytes >= PARALLEL_BYTES)
+
+    def ranges_for(self, size_bytes: int) -> int:
+        """Byte ranges a file that can be read in ranges goes to the cluster as (1: whole)."""
+        if not self.scheduler and size_bytes < LOCAL_RANGES_BYTES:
+            return 1
+        return max(1, math.ceil(size_bytes / RANGE_BYTES))
 
     def describe(self) -> str:
         if self.scheduler:

@@ -11,7 +11,9 @@ complete or absent: a folder renamed into place, or on S3 objects whose summary.
 up last. A file whose hash was parsed before is not parsed again: re-running on the same
 exports rewrites nothing. New files of a source are parsed in batches on a Dask cluster
 when there are enough of them (parse_cluster.py), else in this process; either way by
-`parse_batch`, which writes the partitions itself.
+`parse_batch`, which writes the partitions itself. On a cluster, a big file of a source
+that reads byte ranges (the minute-level Fitabase files) is parsed as ranges of whole
+lines, a task each, and merged by its batch's task into the partition a whole parse writes.
 """
 
 from __future__ import annotations
@@ -19,16 +21,23 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from .layout import DataDir, keep_private
-from .parse_cluster import Failed, ParseCluster, ParseTaskFailed, plan_batches
+from .parse_cluster import (
+    TASK_RETRIES,
+    Failed,
+    ParseCluster,
+    ParseTaskFailed,
+    plan_batches,
+)
 from .parsers.source import LandingFile, Parsed, Source
 from .parsers.spec import Issue, issues_frame
 from .pseudonym import Mentions, pseudonymize_mentions
@@ -116,6 +125,7 @@ class ParseJob:
     size_bytes: int
     shown: str  # the relative path with the person's id as their pid
     mentions: Mentions  # the person's id → pid, for error messages (the key stays here)
+    ranges: int = 1  # > 1: parsed as that many byte ranges, a task each (Source.ranges)
 
     def __repr__(self) -> str:
         return f"ParseJob({self.shown})"
@@ -201,9 +211,12 @@ def parse_landing_file(source: Source, landing: LandingFile) -> Parsed:
         return source.parse(landing)
     except Exception as err:  # noqa: BLE001 — a parser bug or an unforeseen format: keep going
         # an OSError names the file by its absolute path: name it as the rest of the report does
-        message = str(err).replace(str(landing.path), landing.relative)
-        reason = f"could not be parsed ({type(err).__name__}: {message})"
-        return Parsed({}, [Issue(None, None, None, reason, action="file quarantined")], 0)
+        return _unparsed(type(err).__name__, str(err).replace(str(landing.path), landing.relative))
+
+
+def _unparsed(error: str, message: str) -> Parsed:
+    reason = f"could not be parsed ({error}: {message})"
+    return Parsed({}, [Issue(None, None, None, reason, action="file quarantined")], 0)
 
 
 def parse_batch(source_name: str, landing: Store, raw: Store, jobs: list[ParseJob]) -> int:
@@ -221,15 +234,130 @@ def parse_batch(source_name: str, landing: Store, raw: Store, jobs: list[ParseJo
         try:
             if _complete(raw, source, job.key):
                 continue
-            with landing.local_copy(job.relative) as path:
-                parsed = parse_landing_file(
-                    source, LandingFile(path, job.relative, job.participant_id)
-                )
+            parsed = _parse_in_ranges(source, landing, job) if job.ranges > 1 else None
+            if parsed is None:
+                with landing.local_copy(job.relative) as path:
+                    parsed = parse_landing_file(
+                        source, LandingFile(path, job.relative, job.participant_id)
+                    )
             write_partition(raw, source, job, parsed)
         except Exception as err:  # noqa: BLE001 — retried by the cluster, then quarantined
             message = job.mentions.pseudonymized(f"{job.shown}: {type(err).__name__}: {err}")
             raise ParseTaskFailed(message) from None
     return len(jobs)
+
+
+HEADER_BYTES = 1 << 20
+"""A first line longer than this: the file is parsed whole."""
+_WINDOW = 64 << 10
+
+
+def _parse_in_ranges(source: Source, landing: Store, job: ParseJob) -> Parsed | None:
+    """A big file as byte ranges of whole lines, a task each on the cluster (one after another
+    when this is not a worker), merged into what parsing it whole gives; None: parse it whole
+    (a header or bytes only the parser's whole-file reading handles)."""
+    if source.ranges is None or source.per_person:  # parse_landing_file links people
+        return None
+    ranges = source.ranges(job.relative)
+    head = _first_line(landing, job.relative, job.size_bytes)
+    if head is None:
+        return None
+    try:
+        header = ranges.header(head)
+    except Exception as err:  # noqa: BLE001 — as parse_landing_file
+        return _unparsed(type(err).__name__, str(err))
+    if header is None:
+        return None
+    bounds = _line_starts(landing, job.relative, len(head), job.size_bytes, job.ranges)
+    tasks = [
+        (source.name, landing, job.relative, header, start, end)
+        for start, end in zip(bounds, bounds[1:], strict=False)
+    ]
+    pieces = _run_ranges(tasks, source.name)
+    failed = next((p for p in pieces if isinstance(p, RangeFailed)), None)
+    if failed is not None:
+        return _unparsed(failed.error, failed.message)
+    try:
+        return ranges.merge(header, pieces)
+    except Exception as err:  # noqa: BLE001 — as parse_landing_file
+        return _unparsed(type(err).__name__, str(err))
+
+
+@dataclass(frozen=True)
+class RangeFailed:
+    """The parser raised on a byte range (a bug or an unforeseen format): the file is quarantined."""
+
+    error: str  # the exception's type
+    message: str
+
+
+def parse_range(
+    source_name: str, landing: Store, relative: str, header: object, start: int, end: int
+) -> object:
+    """One byte range of a file (a Dask task): what the source's range parser makes of it.
+
+    Reading landing/ may fail (and is retried); a parser that raises gives RangeFailed."""
+    from .parsers import SOURCES_BY_NAME
+
+    source = SOURCES_BY_NAME[source_name]
+    data = landing.read_range(relative, start, end)
+    try:
+        return source.ranges(relative).parse_range(header, data)
+    except Exception as err:  # noqa: BLE001 — the file is quarantined, as parse_landing_file does
+        return RangeFailed(type(err).__name__, str(err))
+
+
+def _run_ranges(tasks: list[tuple], name: str) -> list:
+    """`parse_range` of each task: on the cluster when this runs on one of its workers."""
+    try:
+        from distributed import get_worker, worker_client
+
+        get_worker()
+    except (ImportError, ValueError):
+        return [parse_range(*task) for task in tasks]
+    with worker_client() as client:  # leaves this worker's thread to the range tasks meanwhile
+        futures = [
+            client.submit(
+                parse_range,
+                *task,
+                key=f"parse-range-{name}-{uuid.uuid4().hex}",
+                retries=TASK_RETRIES,
+                pure=False,
+            )
+            for task in tasks
+        ]
+        return client.gather(futures)
+
+
+def _first_line(landing: Store, relative: str, size: int) -> bytes | None:
+    """The file's first line with its line end; None when there is none within HEADER_BYTES."""
+    data = landing.read_range(relative, 0, min(size, _WINDOW))
+    while b"\n" not in data and 0 < len(data) < min(size, HEADER_BYTES):
+        more = landing.read_range(relative, len(data), min(size, 2 * len(data)))
+        if not more:
+            break
+        data += more
+    cut = data.find(b"\n")
+    return data[: cut + 1] if cut >= 0 else None
+
+
+def _line_starts(landing: Store, relative: str, first: int, size: int, count: int) -> list[int]:
+    """[first, …, size]: `count` ranges of about equal size from `first`, each starting at a line."""
+    starts = {first, size}
+    for k in range(1, count):
+        at = first + (size - first) * k // count
+        # the first line starting at or after `at`: after the first line feed from at - 1
+        position = at - 1
+        while position < size:
+            window = landing.read_range(relative, position, min(size, position + _WINDOW))
+            cut = window.find(b"\n")
+            if cut >= 0:
+                starts.add(position + cut + 1)
+                break
+            if not window:
+                break
+            position += len(window)
+    return sorted(start for start in starts if start <= size)
 
 
 def _complete(raw: Store, source: Source, key: str) -> bool:
@@ -330,7 +458,9 @@ def ingest_source(
             for sha, f in new.items()
         ]
         args = (source.name, landing, raw)
-        if cluster.worth_it(len(jobs), sum(j.size_bytes for j in jobs)):
+        ranges = [cluster.ranges_for(j.size_bytes) if source.ranges else 1 for j in jobs]
+        if cluster.worth_it(sum(ranges), sum(j.size_bytes for j in jobs)):
+            jobs = [replace(j, ranges=n) for j, n in zip(jobs, ranges, strict=True)]
             batches = plan_batches(jobs, cluster.workers)
             failures = cluster.run(parse_batch, args, batches, source.name, log)
         else:

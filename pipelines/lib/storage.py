@@ -78,6 +78,8 @@ class Store(Protocol):
 
     def read_bytes(self, relative: str) -> bytes: ...
 
+    def read_range(self, relative: str, start: int, end: int) -> bytes: ...
+
     def read_many(self, relatives: list[str]) -> dict[str, bytes]: ...
 
     def write_bytes(self, relative: str, data: bytes) -> None: ...
@@ -180,6 +182,12 @@ class LocalFolder:
 
     def read_bytes(self, relative: str) -> bytes:
         return (self.root / relative).read_bytes()
+
+    def read_range(self, relative: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the file (fewer at its end)."""
+        with (self.root / relative).open("rb") as handle:
+            handle.seek(start)
+            return handle.read(max(0, end - start))
 
     def read_many(self, relatives: list[str]) -> dict[str, bytes]:
         found = {}
@@ -372,6 +380,12 @@ class ObjectPrefix:
 
     def read_bytes(self, relative: str) -> bytes:
         return self.fs.cat_file(self._key(relative))
+
+    def read_range(self, relative: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the object (fewer at its end): one ranged GET."""
+        if end <= start:
+            return b""
+        return self.fs.cat_file(self._key(relative), start=start, end=end)
 
     def read_many(self, relatives: list[str]) -> dict[str, bytes]:
         """Fetched concurrently (s3fs is asynchronous); missing objects are left out."""

@@ -10,6 +10,9 @@ failing is quarantined by name while everything else lands.
 
 from __future__ import annotations
 
+import io
+import json
+import math
 import os
 import shutil
 import stat
@@ -19,15 +22,18 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import fsspec
+import polars as pl
 import pytest
 from dask_faults import FaultyParse, killed_pids
+from distributed import get_task_stream
 from private_data import oura_trends
 
+from pipelines.lib import parse_cluster
 from pipelines.lib.layout import DataDir
 from pipelines.lib.parse_cluster import PARALLEL_FILES, SCHEDULER_ENV, ParseCluster
 from pipelines.lib.parsers import SOURCES_BY_NAME
 from pipelines.lib.pseudonym import pseudonym_key, pseudonymize
-from pipelines.lib.raw_store import MANIFEST, ingest_source
+from pipelines.lib.raw_store import MANIFEST, ingest_source, partition_path
 from pipelines.lib.storage import MTIME_METADATA, ObjectPrefix
 from pipelines.runner import run_pipeline
 
@@ -254,3 +260,86 @@ def test_the_local_clusters_workers_write_raw_owner_only_whatever_the_umask(
     assert len([p for p in modes if p.endswith("roster.parquet")]) == PARALLEL_FILES
     expected = {p: oct(0o700 if (data_dir.raw / p).is_dir() else 0o600) for p in modes}
     assert modes == expected
+
+
+MINUTE_SOURCES = {
+    "fitabase_heartrate": "heartrate_seconds_merged.csv",
+    "fitabase_minute_steps": "minuteStepsNarrow_merged.csv",
+}
+
+
+def plant_problems(path: Path) -> None:
+    """Lines the parse reports by number, spread over the file in different ranges: a short
+    line, a value out of range, a time that is none, a blank line, and a row again near the end."""
+    lines = path.read_bytes().split(b"\r\n")
+    n = len(lines)
+    lines[n // 7] = lines[n // 7].rsplit(b",", 1)[0]
+    lines[n // 2] = lines[n // 2].rsplit(b",", 1)[0] + b",-1"
+    lines[n - 10] = lines[n - 10].replace(b"/", b"-", 1)
+    lines.insert(2 * n // 3, b"")
+    lines.insert(n - 5, next(line for line in lines[n // 3 :] if not line.endswith(b",0")))
+    path.write_bytes(b"\r\n".join(lines))
+
+
+def partition_contents(data_dir: DataDir, source_name: str) -> tuple:
+    """The source's partition as a whole parse in one process writes it (ingested_at aside),
+    and its manifest rows."""
+    raw = data_dir.raw_store
+    (manifest,) = raw.read_many([f"{source_name}/{MANIFEST}"]).values()
+    (key,) = pl.read_parquet(io.BytesIO(manifest))["partition_key"]
+    folder = partition_path(SOURCES_BY_NAME[source_name], key)
+    tables = raw.read_many(
+        [f"{folder}/{n}" for n in ("wearable_intervals.parquet", "issues.parquet")]
+    )
+    frames = [
+        pl.read_parquet(io.BytesIO(tables[f"{folder}/{n}"]))
+        for n in ("wearable_intervals.parquet", "issues.parquet")
+    ]
+    (summary,) = raw.read_many([f"{folder}/summary.json"]).values()
+    manifest_rows = pl.read_parquet(io.BytesIO(manifest)).drop("modified_at", "object_version")
+    return frames[0].drop("ingested_at"), frames[1], json.loads(summary), manifest_rows
+
+
+@pytest.mark.pipeline
+def test_on_dask_a_big_minute_file_is_parsed_in_ranges_on_both_workers_as_one_process_parses_it(
+    minute_cohort, s3_bucket, dask_cluster, tmp_path, monkeypatch
+):
+    """Each minute file, cut into byte ranges read from S3 by both worker processes, lands in
+    the raw partition and manifest a whole-file parse in one process writes — issues by line."""
+    local = DataDir.at(tmp_path / "local")
+    (export,) = (minute_cohort / "landing" / "fitabase").iterdir()
+    for name in MINUTE_SOURCES.values():
+        target = local.landing / "fitabase" / export.name / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(export / name, target)
+        plant_problems(target)
+    on_s3 = DataDir.at(tmp_path / "s3", landing=f"{s3_bucket}/landing", raw=f"{s3_bucket}/raw")
+    upload_landing(local.landing, on_s3.landing_location)
+    monkeypatch.setattr(parse_cluster, "RANGE_BYTES", 1 << 20)
+    key = pseudonym_key()
+
+    for source_name, name in MINUTE_SOURCES.items():
+        source = SOURCES_BY_NAME[source_name]
+        with ParseCluster(workers=1) as one_process:  # a single worker is never started
+            (whole,) = ingest_source(local, source, key, cluster=one_process)
+            assert not one_process.started
+        size = (local.landing / "fitabase" / export.name / name).stat().st_size
+        with get_task_stream(dask_cluster) as tasks:
+            with ParseCluster(dask_cluster.scheduler.address) as cluster:
+                (ranged,) = ingest_source(on_s3, source, key, cluster=cluster)
+        ranges = [t for t in tasks.data if t["key"].startswith(f"parse-range-{source_name}")]
+        assert len(ranges) == math.ceil(size / (1 << 20)) > 4
+        assert len({t["worker"] for t in ranges}) == 2, "both workers parsed ranges"
+
+        ours, theirs = (
+            partition_contents(on_s3, source_name),
+            partition_contents(local, source_name),
+        )
+        assert ours[0].equals(theirs[0]), f"{name}: the rows of a whole parse"
+        assert ours[1].equals(theirs[1]) and ours[2] == theirs[2] and ours[3].equals(theirs[3])
+        assert (ranged.rows_read, ranged.rows_quarantined) == (
+            whole.rows_read,
+            whole.rows_quarantined,
+        )
+        lines = set(theirs[1]["line"].to_list())
+        assert len(lines) >= 3 and max(lines) > 0.9 * whole.rows_read, "issues all over the file"

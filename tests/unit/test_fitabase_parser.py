@@ -337,10 +337,10 @@ def test_a_repeated_minute_row_counts_once(tmp_path):
 # --- heart rate -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("chunk_rows", [None, 1000])
-def test_heart_rate_wear_is_distinct_minutes_per_quarter(fitabase_2016, monkeypatch, chunk_rows):
-    if chunk_rows:  # chunks of 1000 rows: minutes and quarters straddle chunk boundaries
-        monkeypatch.setattr(reading, "CHUNK_ROWS", chunk_rows)
+@pytest.mark.parametrize("chunk_bytes", [None, 36_000])
+def test_heart_rate_wear_is_distinct_minutes_per_quarter(fitabase_2016, monkeypatch, chunk_bytes):
+    if chunk_bytes:  # blocks of ~1000 rows: minutes and quarters straddle block boundaries
+        monkeypatch.setattr(reading, "CHUNK_BYTES", chunk_bytes)
     path = fitabase_2016 / "heartrate_seconds_merged.csv"
     minutes = defaultdict(set)
     for r in _rows(path):
@@ -497,7 +497,7 @@ def test_chunked_reading_reports_what_whole_file_reading_reports(tmp_path):
     entity = fitabase.HEARTRATE_SECONDS
     whole, whole_issues, whole_read = parse_spec_file(path, entity)
     chunks: list[pl.DataFrame] = []
-    issues, read, usable = reading.read_in_chunks(path, entity, chunks.append, chunk_rows=2)
+    issues, read, usable = reading.read_in_chunks(path, entity, chunks.append, chunk_bytes=80)
     assert usable and read == whole_read == 6
     assert issues == whole_issues
     assert len(whole_issues) == 6  # unknown column, 700, field count, time, value, empty Id

@@ -1,10 +1,18 @@
 """Wear from minute data: heart rate minutes are worn; still stretches of ≥ 90 min are not (Choi 2011)."""
 
+import random
 from datetime import datetime, timedelta
 
 import polars as pl
 
-from pipelines.lib.parsers.wear import worn_from_heart_rate, worn_from_steps
+from pipelines.lib.parsers.wear import (
+    NON_WEAR_MINUTES,
+    SPIKE_TOLERANCE_MINUTES,
+    SPIKE_WINDOW_MINUTES,
+    worn_from_heart_rate,
+    worn_from_steps,
+    worn_quarters_from_steps,
+)
 
 START = datetime(2026, 3, 2, 8, 0)
 
@@ -55,3 +63,105 @@ def test_quarters_are_aligned_and_heart_rate_minutes_count_once():
     )  # every 5 s for 20 min
     frame = worn_from_heart_rate(seconds)
     assert frame.rows() == [(START, 15.0), (START + timedelta(minutes=15), 5.0)]
+
+
+# --- the rule over many people at once, against the rule as first written ----------------------
+
+
+def _oracle(minute_times: list[datetime], steps: list[int]) -> dict[datetime, float]:
+    """The still-stretch rule as it was first written: every minute of the span on a grid, its
+    runs walked in Python (kept here only to check the run-based version against)."""
+    counts: dict[datetime, int] = {}
+    for t, n in zip(minute_times, steps, strict=True):
+        minute = t.replace(second=0, microsecond=0)
+        counts[minute] = counts.get(minute, 0) + n
+    first, last = min(counts), max(counts)
+    grid = [
+        first + timedelta(minutes=k) for k in range(int((last - first).total_seconds() // 60) + 1)
+    ]
+    moving = [counts.get(t, 0) > 0 for t in grid]
+    runs: list[tuple[bool, int, int]] = []
+    for i, flag in enumerate(moving):
+        if runs and runs[-1][0] == flag:
+            runs[-1] = (flag, runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((flag, i, 1))
+    worn = [True] * len(moving)
+    spans: list[list[int]] = []
+    for index, (is_moving, start, length) in enumerate(runs):
+        if is_moving:
+            continue
+        bridged = (
+            spans
+            and index >= 2
+            and runs[index - 1][2] <= SPIKE_TOLERANCE_MINUTES
+            and runs[index - 2][2] >= SPIKE_WINDOW_MINUTES
+            and length >= SPIKE_WINDOW_MINUTES
+            and spans[-1][1] == runs[index - 1][1]
+        )
+        if bridged:
+            spans[-1][1] = start + length
+        else:
+            spans.append([start, start + length])
+    for start, end in spans:
+        if end - start >= NON_WEAR_MINUTES:
+            worn[start:end] = [False] * (end - start)
+    quarters: dict[datetime, float] = {}
+    for t, on in zip(grid, worn, strict=True):
+        if on:
+            q = t.replace(minute=t.minute // 15 * 15)
+            quarters[q] = quarters.get(q, 0.0) + 1
+    return quarters
+
+
+# run lengths at and around every threshold of the rule
+EDGES = [1, 2, 3, 14, 15, 16, 29, 30, 31, 59, 60, 89, 90, 91, 120, 200]
+
+
+def _recording(rng: random.Random) -> tuple[list[datetime], list[int]]:
+    start = START + timedelta(minutes=rng.randrange(60 * 24), seconds=rng.choice([0, 0, 30]))
+    times, steps, t = [], [], start
+    moving = rng.random() < 0.5
+    for _ in range(rng.randrange(1, 14)):
+        length = rng.choice(EDGES) if not moving else rng.choice([1, 1, 2, 2, 3, 5, 30])
+        for _ in range(length):
+            if moving or rng.random() < 0.3:  # still minutes are mostly missing rows
+                times.append(t)
+                steps.append(rng.randrange(1, 40) if moving else 0)
+            if moving and rng.random() < 0.05:  # the same minute written twice
+                times.append(t)
+                steps.append(rng.randrange(0, 3))
+        t += timedelta(minutes=length)
+        moving = not moving
+    if not times:
+        times, steps = [start], [0]
+    return times, steps
+
+
+def test_the_run_based_rule_gives_what_the_minute_grid_gives():
+    rng = random.Random(12)
+    people = {f"P{n}": _recording(rng) for n in range(300)}
+    people["still"] = ([START, START + timedelta(minutes=300)], [0, 0])
+    people["one minute"] = ([START], [7])
+    moving = pl.DataFrame(
+        [(p, t) for p, (ts, ns) in people.items() for t, n in zip(ts, ns, strict=True) if n > 0],
+        schema={"person": pl.String, "minute": pl.Datetime("us")},
+        orient="row",
+    )
+    spans = pl.DataFrame(
+        [(p, min(ts), max(ts)) for p, (ts, _) in people.items()],
+        schema={"person": pl.String, "first": pl.Datetime("us"), "last": pl.Datetime("us")},
+        orient="row",
+    )
+    got = worn_quarters_from_steps(moving, spans, "person")
+    expected = [
+        (p, q, v)
+        for p, (ts, ns) in sorted(people.items())
+        for q, v in sorted(_oracle(ts, ns).items())
+    ]
+    assert got.rows() == expected
+    assert any(v < 15 for _, _, v in expected) and len({p for p, _, _ in expected}) > 250
+    for person in ("P0", "P1", "still", "one minute"):  # and the one-person form of it
+        times, steps = people[person]
+        single = worn_from_steps(pl.Series(times), pl.Series(steps))
+        assert single.rows() == sorted(_oracle(times, steps).items())

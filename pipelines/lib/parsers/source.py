@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -38,6 +39,21 @@ class Parsed:
     rows_read: int = 0
 
 
+class ByteRanges(Protocol):
+    """A parser that can read one file as separate byte ranges of whole lines, each in its own
+    task, and merge what they gave into what parsing the file whole gives (raw_store.py;
+    the one kind: fitabase.reading.MinuteFile)."""
+
+    def header(self, first_line: bytes) -> Any | None:
+        """What every range needs of the file's first line; None: parse the file whole."""
+
+    def parse_range(self, header: Any, data: bytes) -> Any:
+        """Whole lines after the header, numbered from 1 within the range."""
+
+    def merge(self, header: Any, pieces: list[Any]) -> Parsed | None:
+        """The file's Parsed from its ranges in file order; None: parse the file whole."""
+
+
 @dataclass(frozen=True)
 class Source:
     name: str  # raw asset raw/<name> and folder raw/<name>/
@@ -55,6 +71,9 @@ class Source:
     cumulative: bool = True
     # bump when the parser's output for the same file changes: files are then parsed again
     version: str = "1"
+    # a big file may be parsed in byte ranges on several workers: the parser for a file
+    # (its path relative to landing/); None: each file is parsed whole
+    ranges: Callable[[str], ByteRanges] | None = None
 
 
 def spec_source(entity: Entity) -> Source:

@@ -15,6 +15,9 @@ from functools import cache
 
 import polars as pl
 
+from .runs import per_run
+from .us_datetime import parse_us_datetime
+
 # Column names added to every raw row.
 LINEAGE_COLUMNS = ("source_file", "file_sha256", "row_number", "ingested_at")
 
@@ -113,13 +116,13 @@ _INT = r"^[+-]?\d+$"
 _DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
-_US_DATETIME = r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2} [AP]M$"
 _TIMESTAMP_TZ = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 
 
-def _is_valid(value: pl.Expr, f: Field) -> pl.Expr:
-    """True where a present (non-null) value keeps to the field's type."""
-    v = value.str.strip_chars()
+def _is_valid(value: pl.Expr, f: Field, strip: bool = True) -> pl.Expr:
+    """True where a present (non-null) value keeps to the field's type (`strip`: as it reads
+    without surrounding whitespace, which is the rule; False only for `_as_written`)."""
+    v = value.str.strip_chars() if strip else value
     match f.kind:
         case "text":
             return pl.lit(True)
@@ -145,9 +148,8 @@ def _is_valid(value: pl.Expr, f: Field) -> pl.Expr:
             return v.str.contains(_ISO_DATE) & v.str.to_date("%Y-%m-%d", strict=False).is_not_null()
         case "us_date":
             return v.str.contains(_US_DATE) & v.str.to_date("%m/%d/%Y", strict=False).is_not_null()
-        case "us_datetime":
-            parsed = v.str.to_datetime("%m/%d/%Y %I:%M:%S %p", strict=False)
-            return v.str.contains(_US_DATETIME) & parsed.is_not_null()
+        case "us_datetime":  # parsed once, before the checks (`validate`)
+            return pl.col(time_column(f.name)).is_not_null()
         case "timestamp_tz":
             parsed = v.str.replace(" ", "T").str.to_datetime(
                 "%Y-%m-%dT%H:%M:%S%.f%#z", time_zone="UTC", strict=False
@@ -160,22 +162,65 @@ def _is_valid(value: pl.Expr, f: Field) -> pl.Expr:
     raise ValueError(f"unknown field kind {f.kind!r}")
 
 
-def validate(frame: pl.DataFrame, entity: Entity) -> tuple[pl.DataFrame, list[Issue]]:
+# Kinds whose check, applied to a value as written, passes it only if it has no surrounding
+# whitespace (anchored patterns) or strips it itself: a pass then is the rule's pass.
+_ANCHORED = frozenset({"decimal", "date", "us_date", "us_datetime", "timestamp_tz"})
+
+
+def _maybe_broken(frame: pl.DataFrame, f: Field) -> pl.Series:
+    """A superset of the rows `validate` reports for the field, cheaper to find than they
+    are: values as written that do not pass (no copy of every value stripped)."""
+    value = pl.col(f.name)
+    if f.kind == "int":
+        # Polars casts only [+-]?[0-9]+ (tests/unit/test_us_datetime.py), a subset of _INT
+        number = value.cast(pl.Int64, strict=False)  # null where it does not cast
+        if f.low is not None and f.high is not None:
+            ok = number.is_between(f.low, f.high)
+        elif f.low is not None:
+            ok = number >= f.low
+        elif f.high is not None:
+            ok = number <= f.high
+        else:
+            ok = number.is_not_null()
+        maybe = (~ok).fill_null(True)
+    elif f.kind in _ANCHORED:
+        maybe = value.is_null() | ~_is_valid(value, f, strip=False)
+    elif f.kind == "text" and f.required:
+        return per_run(frame[f.name], lambda v: v.is_null() | (v.str.strip_chars() == ""))
+    else:  # an optional text is never broken; other kinds are checked as the rule says
+        return pl.repeat(f.kind != "text", frame.height, dtype=pl.Boolean, eager=True)
+    return frame.select(maybe.alias("maybe")).to_series()
+
+
+def time_column(name: str) -> str:
+    """The column `validate` puts the parsed value of a `us_datetime` field in."""
+    return f"{name}:parsed"
+
+
+def validate(
+    frame: pl.DataFrame, entity: Entity, times: bool = False
+) -> tuple[pl.DataFrame, list[Issue]]:
     """Split parsed text rows into those that keep to the spec and per-field issues.
 
     `frame` has one text column per header column plus `row_number` (the line in
     the file). Any broken field quarantines its whole row: a value out of range
-    often means a shifted column, and half a record is worse than none.
+    often means a shifted column, and half a record is worse than none. `times`:
+    keep each `us_datetime` field's parsed value in `time_column(name)` of the rows
+    returned (a minute-level parser needs them; parsing is most of checking them).
     """
     issues: list[Issue] = []
     bad_rows: set[int] = set()
+    parsed = [f.name for f in entity.fields if f.kind == "us_datetime" and f.name in frame.columns]
+    frame = frame.with_columns(
+        parse_us_datetime(frame[name]).alias(time_column(name)) for name in parsed
+    )
     for f in entity.fields:
         if f.name not in frame.columns:
             continue
         value = pl.col(f.name)
         blank = value.is_null() | (value.str.strip_chars() == "")
         broken = pl.when(blank).then(pl.lit(f.required)).otherwise(~_is_valid(value, f))
-        hits = frame.filter(broken).select("row_number", f.name)
+        hits = frame.filter(_maybe_broken(frame, f)).filter(broken).select("row_number", f.name)
         for line, raw in hits.iter_rows():
             missing = raw is None or not raw.strip()
             reason = (
@@ -186,5 +231,7 @@ def validate(frame: pl.DataFrame, entity: Entity) -> tuple[pl.DataFrame, list[Is
             issues.append(Issue(line=line, field=f.name, value=raw, reason=reason))
             bad_rows.add(line)
     good = frame.filter(~pl.col("row_number").is_in(sorted(bad_rows)))
+    if not times:
+        good = good.drop(time_column(name) for name in parsed)
     issues.sort(key=lambda i: (i.line or 0, i.field or ""))
     return good, issues

@@ -17,6 +17,7 @@ the clock the minutes come in (UTC or local).
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 NON_WEAR_MINUTES = 90
@@ -48,59 +49,166 @@ def worn_from_steps(minute_times: pl.Series, steps: pl.Series) -> pl.DataFrame:
     """
     if minute_times.len() == 0:
         return pl.DataFrame(schema={"start": minute_times.dtype, "value": pl.Float64})
-    counts = (
-        pl.DataFrame({"minute": minute_times.dt.truncate("1m"), "steps": steps.cast(pl.Float64)})
-        .group_by("minute")
-        .agg(pl.col("steps").sum())
-        .sort("minute")
-    )
-    grid = pl.datetime_range(
-        counts["minute"].min(), counts["minute"].max(), "1m", eager=True, time_zone=None
-    ).alias("minute")
-    if counts["minute"].dtype != grid.dtype:
-        grid = grid.cast(counts["minute"].dtype)
+    minutes = pl.DataFrame({"person": 0, "minute": minute_times, "steps": steps})
     moving = (
-        grid.to_frame()
-        .join(counts, on="minute", how="left")
-        .select("minute", moving=pl.col("steps").fill_null(0) > 0)
+        minutes.group_by("person", pl.col("minute").dt.truncate("1m"))
+        .agg(pl.col("steps").cast(pl.Float64).sum())
+        .filter(pl.col("steps") > 0)
     )
-    flags = moving["moving"].to_list()
-    worn = _choi_worn(flags)
-    return quarters(moving["minute"].filter(pl.Series(worn)))
+    spans = minutes.group_by("person").agg(
+        first=pl.col("minute").min(), last=pl.col("minute").max()
+    )
+    worn = worn_quarters_from_steps(moving, spans, "person")
+    return worn.select(pl.col("start").cast(minute_times.dtype), "value")
 
 
-def _runs(flags: list[bool]) -> list[tuple[bool, int, int]]:
-    """(value, start index, length) of each run of equal flags."""
-    runs: list[tuple[bool, int, int]] = []
-    for i, flag in enumerate(flags):
-        if runs and runs[-1][0] == flag:
-            value, start, length = runs[-1]
-            runs[-1] = (value, start, length + 1)
-        else:
-            runs.append((flag, i, 1))
-    return runs
+def worn_quarters_from_steps(moving: pl.DataFrame, spans: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Quarter-hour worn minutes of each `by` (a person) by the still-stretch rule, at once.
+
+    `moving`: (`by`, `minute`) the minutes with steps (repeats allowed; any resolution, taken
+    to the minute). `spans`: (`by`, `first`, `last`) the first and last minute each
+    recording covers (repeats allowed: the widest counts); every minute between them that
+    is not in `moving` had no steps. Returns (`by`, `start`, `value`) sorted, quarters with
+    worn minutes only. Works on runs of minutes, in numpy: its cost follows the minutes with
+    steps, not the span, and a file's order (each person's minutes in turn) needs no sort.
+    """
+    bounds = spans.group_by(by, maintain_order=True).agg(
+        lo=_minute(pl.col("first")).min(), hi=_minute(pl.col("last")).max() + 1
+    )
+    people = bounds[by]
+    lo, hi = bounds["lo"].to_numpy(), bounds["hi"].to_numpy()
+    person, minute = _sorted_distinct(_codes(moving[by], people), _minutes(moving["minute"]))
+    # runs of consecutive moving minutes, and the still runs around them
+    head = np.ones(person.size, dtype=bool)
+    head[1:] = (person[1:] != person[:-1]) | (minute[1:] != minute[:-1] + 1)
+    heads = np.flatnonzero(head)
+    tails = _last_of_each(heads, person.size)
+    still = _gaps(person[heads], minute[heads], minute[tails] + 1, lo, hi)
+    # a still run joins the one before when the movement between them is a spike of at most
+    # SPIKE_TOLERANCE_MINUTES and both still runs last SPIKE_WINDOW_MINUTES or more
+    who, start, end = still
+    length = end - start
+    bridged = np.zeros(who.size, dtype=bool)
+    bridged[1:] = (
+        (who[1:] == who[:-1])
+        & (start[1:] - end[:-1] <= SPIKE_TOLERANCE_MINUTES)
+        & (length[:-1] >= SPIKE_WINDOW_MINUTES)
+        & (length[1:] >= SPIKE_WINDOW_MINUTES)
+    )
+    firsts = np.flatnonzero(~bridged)
+    lasts = _last_of_each(firsts, who.size)
+    off = (end[lasts] - start[firsts]) >= NON_WEAR_MINUTES
+    worn = _gaps(who[firsts][off], start[firsts][off], end[lasts][off], lo, hi)
+    return _per_quarter(*worn, people, by)
 
 
-def _choi_worn(moving: list[bool]) -> list[bool]:
-    worn = [True] * len(moving)
-    runs = _runs(moving)
-    # spans of still minutes, bridging short movement spikes flanked by long still stretches
-    spans: list[list[int]] = []  # [start, end) of candidate non-wear spans
-    for index, (is_moving, start, length) in enumerate(runs):
-        if not is_moving:
-            bridged = (
-                spans
-                and index >= 2
-                and runs[index - 1][2] <= SPIKE_TOLERANCE_MINUTES
-                and runs[index - 2][2] >= SPIKE_WINDOW_MINUTES
-                and length >= SPIKE_WINDOW_MINUTES
-                and spans[-1][1] == runs[index - 1][1]
-            )
-            if bridged:
-                spans[-1][1] = start + length
-            else:
-                spans.append([start, start + length])
-    for start, end in spans:
-        if end - start >= NON_WEAR_MINUTES:
-            worn[start:end] = [False] * (end - start)
-    return worn
+def _last_of_each(heads: np.ndarray, size: int) -> np.ndarray:
+    """The last index of each group, given the first index of each (groups in a row)."""
+    return np.append(heads[1:], size) - 1 if heads.size else heads
+
+
+def _minute(moment: pl.Expr) -> pl.Expr:
+    """Whole minutes since the epoch."""
+    return moment.dt.truncate("1m").dt.epoch("s") // 60
+
+
+def _minutes(moments: pl.Series) -> np.ndarray:
+    return moments.to_frame().select(_minute(pl.col(moments.name))).to_series().to_numpy()
+
+
+def _codes(ids: pl.Series, people: pl.Series) -> np.ndarray:
+    """Each id's position in `people`, looked up once per run of equal ids (a file's order)."""
+    run = ids.rle_id().to_numpy()
+    heads = np.flatnonzero(np.diff(run, prepend=-1))
+    position = pl.Series(np.arange(people.len(), dtype=np.int64))
+    return ids.gather(heads).replace_strict(people, position).to_numpy()[run]
+
+
+def _sorted_distinct(person: np.ndarray, minute: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(person, minute) pairs sorted, each once; in file order they usually already are."""
+    later = (person[1:] > person[:-1]) | ((person[1:] == person[:-1]) & (minute[1:] > minute[:-1]))
+    if not later.all():
+        order = np.lexsort((minute, person))
+        person, minute = person[order], minute[order]
+        new = np.ones(person.size, dtype=bool)
+        new[1:] = (person[1:] != person[:-1]) | (minute[1:] != minute[:-1])
+        person, minute = person[new], minute[new]
+    return person, minute
+
+
+def _gaps(
+    who: np.ndarray, start: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per person p, the parts of [lo[p], hi[p]) outside the sorted, disjoint [start, end)
+    intervals of p (within the bounds): (person, start, end), sorted."""
+    first = np.ones(who.size, dtype=bool)
+    first[1:] = who[1:] != who[:-1]
+    before_start = np.where(first, lo[who], np.roll(end, 1))  # the gap before each interval
+    last = np.append(first[1:], True) if who.size else first
+    everyone = np.arange(lo.size)
+    alone = np.setdiff1d(everyone, who)  # people without intervals: all of the span
+    gaps_who = np.concatenate([who, who[last], alone])
+    gaps_start = np.concatenate([before_start, end[last], lo[alone]])
+    gaps_end = np.concatenate([start, hi[who[last]], hi[alone]])
+    order = np.lexsort((gaps_start, gaps_who))
+    gaps_who, gaps_start, gaps_end = gaps_who[order], gaps_start[order], gaps_end[order]
+    kept = gaps_end > gaps_start
+    return gaps_who[kept], gaps_start[kept], gaps_end[kept]
+
+
+def _per_quarter(
+    who: np.ndarray, start: np.ndarray, end: np.ndarray, people: pl.Series, by: str
+) -> pl.DataFrame:
+    """(by, start, value): minutes of the sorted, disjoint [start, end) per quarter hour."""
+    first_q = np.floor_divide(start, 15)
+    count = np.floor_divide(end - 1, 15) - first_q + 1
+    offsets = np.repeat(np.cumsum(count) - count, count)
+    q = np.repeat(first_q, count) + np.arange(offsets.size) - offsets
+    a, b = np.repeat(start, count), np.repeat(end, count)
+    overlap = np.minimum(b, (q + 1) * 15) - np.maximum(a, q * 15)
+    person = np.repeat(who, count)
+    new = np.ones(q.size, dtype=bool)
+    new[1:] = (person[1:] != person[:-1]) | (q[1:] != q[:-1])
+    heads = np.flatnonzero(new)
+    worn = pl.DataFrame(
+        {
+            by: people.gather(person[heads]),
+            "start": pl.Series(q[heads] * 900, dtype=pl.Int64),
+            "value": np.add.reduceat(overlap, heads).astype(np.float64) if heads.size else [],
+        },
+        schema={by: people.dtype, "start": pl.Int64, "value": pl.Float64},
+    )
+    return worn.with_columns(pl.from_epoch("start", time_unit="s").cast(pl.Datetime("us"))).sort(
+        by, "start"
+    )
+
+
+def minute_bits(people: pl.Series, times: pl.Series) -> pl.DataFrame:
+    """(person, quarter, bits): the minutes of each quarter hour with a sample, as bits
+    (bit k: minute k of the quarter). Merge any number of them with `quarters_from_bits`:
+    the same minute seen in two of them counts once."""
+    micros = times.dt.cast_time_unit("us").to_physical().to_numpy()
+    minute = np.floor_divide(micros, 60_000_000)
+    quarter = np.floor_divide(minute, 15)
+    bit = np.left_shift(np.int32(1), (minute - quarter * 15).astype(np.int32))
+    frame = pl.DataFrame(
+        {"person": people, "quarter": quarter, "bits": bit}, schema_overrides={"bits": pl.Int32}
+    )
+    # runs of rows with the same person and quarter (a sorted file's order) first, cheaply
+    change = (frame["person"] != frame["person"].shift(1)).fill_null(True).to_numpy()
+    change |= np.diff(quarter, prepend=quarter[:1] - 1) != 0
+    starts = np.flatnonzero(change)
+    if starts.size == 0:
+        return frame
+    runs = frame[starts].with_columns(bits=pl.Series(np.bitwise_or.reduceat(bit, starts)))
+    return runs.group_by("person", "quarter").agg(pl.col("bits").bitwise_or())
+
+
+def quarters_from_bits(bits: pl.DataFrame) -> pl.DataFrame:
+    """(person, start, value): worn minutes per quarter hour from `minute_bits` frames concatenated."""
+    merged = bits.group_by("person", "quarter").agg(pl.col("bits").bitwise_or())
+    return merged.sort("person", "quarter").select(
+        "person",
+        start=pl.from_epoch(pl.col("quarter") * 900, time_unit="s").cast(pl.Datetime("us")),
+        value=pl.col("bits").bitwise_count_ones().cast(pl.Float64),
+    )

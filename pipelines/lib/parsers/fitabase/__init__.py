@@ -16,6 +16,8 @@ from __future__ import annotations
 from ..source import Source
 from ..wearable_tables import WEARABLE_TABLES
 from .activity import (
+    HEART_RATE_FILE,
+    minute_steps_file,
     parse_daily_activity,
     parse_daily_intensities,
     parse_daily_steps,
@@ -42,7 +44,7 @@ from .specs import (
 )
 
 
-def _source(name, patterns, table, parse, description) -> Source:
+def _source(name, patterns, table, parse, description, ranges=None) -> Source:
     return Source(
         name=name,
         folder=FOLDER,
@@ -52,6 +54,7 @@ def _source(name, patterns, table, parse, description) -> Source:
         description=description,
         per_person=False,
         identifiers=("Id",),
+        ranges=ranges,
     )
 
 
@@ -90,6 +93,7 @@ SOURCES: tuple[Source, ...] = (
         INTERVALS,
         parse_minute_steps,
         "Fitabase minuteStepsNarrow/Wide: steps per minute, wear per quarter hour",
+        ranges=minute_steps_file,
     ),
     _source(
         "fitabase_heartrate",
@@ -97,6 +101,7 @@ SOURCES: tuple[Source, ...] = (
         INTERVALS,
         parse_heartrate,
         "Fitabase heartrate_seconds: wear per quarter hour",
+        ranges=lambda relative: HEART_RATE_FILE,
     ),
     _source(
         "fitabase_sleep_day",

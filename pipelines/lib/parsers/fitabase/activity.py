@@ -15,13 +15,13 @@ and a day off the wrist must not read as a day of 0 steps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+import numpy as np
 import polars as pl
 
+from ..runs import per_run
 from ..source import LandingFile, Parsed
-from ..spec import Issue
-from ..wear import worn_from_heart_rate, worn_from_steps
+from ..spec import Issue, time_column
+from ..wear import minute_bits, quarters_from_bits, worn_quarters_from_steps
 from ..wearable_tables import LOCAL
 from .canonical import (
     DAY_S,
@@ -35,8 +35,9 @@ from .canonical import (
     text,
     us_date,
     us_time,
+    whole_numbers,
 )
-from .reading import DUPLICATE, by_line, read_in_chunks, read_whole
+from .reading import DUPLICATE, MinuteFile, Parts, by_line, read_whole
 from .specs import (
     DAILY_ACTIVITY,
     DAILY_INTENSITIES,
@@ -121,49 +122,74 @@ def parse_hourly_steps(landing: LandingFile) -> Parsed:
 
 def parse_minute_steps(landing: LandingFile) -> Parsed:
     """minuteStepsNarrow (one row per minute) or minuteStepsWide (one row per hour, Steps00..59)."""
-    wide = "minutestepswide" in landing.path.name.lower()
-    entity = MINUTE_STEPS_WIDE if wide else MINUTE_STEPS_NARROW
-    moving: list[pl.DataFrame] = []  # minutes with steps; the zeros are implied
-    spans: list[pl.DataFrame] = []  # first and last minute each person's recording covers
+    return minute_steps_file(landing.relative).parse(landing.path)
 
-    def consume(chunk: pl.DataFrame) -> None:
-        minutes = _wide_minutes(chunk) if wide else _narrow_minutes(chunk)
-        moving.append(minutes.filter(pl.col("steps") > 0))
-        spans.append(
-            minutes.group_by("fitbit_id").agg(
-                pl.col("start").min().alias("first"), pl.col("start").max().alias("last")
-            )
-        )
 
-    issues, rows_read, usable = read_in_chunks(landing.path, entity, consume)
-    if not usable:
-        return Parsed({}, issues, rows_read)
+def minute_steps_file(relative: str) -> MinuteFile:
+    """The narrow or the wide file's parser, by the file's name."""
+    wide = "minutestepswide" in relative.rsplit("/", 1)[-1].lower()
+    return _MINUTE_STEPS_WIDE if wide else _MINUTE_STEPS_NARROW
+
+
+def _minute_steps(wide: bool) -> MinuteFile:
+    def reduce(rows: pl.DataFrame) -> Parts:
+        minutes = _wide_minutes(rows) if wide else _narrow_minutes(rows)
+        return {
+            "moving": minutes.filter(pl.col("steps") > 0),  # the zeros are implied
+            "spans": _spans(minutes),
+        }
+
+    return MinuteFile(MINUTE_STEPS_WIDE if wide else MINUTE_STEPS_NARROW, reduce, _steps_and_wear)
+
+
+def _steps_and_wear(parts: list[Parts], issues: list[Issue], rows_read: int) -> Parsed:
+    moving = [p["moving"] for p in parts]
     minutes = pl.concat(moving) if moving else pl.DataFrame(schema=_MINUTES)
     minutes, repeats = _first_of_repeated_minutes(minutes)
     frames = [intervals(minutes, "steps", MINUTE_S, pl.col("steps"))]
-    if spans:
-        frames.append(_worn_from_steps(minutes, pl.concat(spans)))
+    if parts:
+        frames.append(_worn_from_steps(minutes, pl.concat(p["spans"] for p in parts)))
     return landed(INTERVALS, frames, by_line(issues + repeats), rows_read)
 
 
 _MINUTES = {"fitbit_id": pl.String, "start": LOCAL, "steps": pl.Int64, "line": pl.Int64}
 
 
+def _spans(minutes: pl.DataFrame) -> pl.DataFrame:
+    """The first and last minute each person's recording covers, per run of rows of one person
+    (a person's rows come together in a file; if not, a person has more than one row here)."""
+    if minutes.is_empty():
+        return pl.DataFrame(schema={"fitbit_id": pl.String, "first": LOCAL, "last": LOCAL})
+    heads = np.flatnonzero(np.diff(minutes["fitbit_id"].rle_id().to_numpy(), prepend=-1))
+    start = minutes["start"].cast(LOCAL).to_physical().to_numpy()
+    return pl.DataFrame(
+        {
+            "fitbit_id": minutes["fitbit_id"].gather(heads),
+            "first": pl.Series(np.minimum.reduceat(start, heads)).cast(LOCAL),
+            "last": pl.Series(np.maximum.reduceat(start, heads)).cast(LOCAL),
+        }
+    )
+
+
 def _narrow_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
-    return chunk.select(
-        text("Id").alias("fitbit_id"),
-        us_time("ActivityMinute").alias("start"),
-        integer("Steps").alias("steps"),
-        pl.col("row_number").alias("line"),
+    return pl.DataFrame(
+        {
+            "fitbit_id": per_run(chunk["Id"], lambda ids: ids.str.strip_chars()),
+            "start": chunk[time_column("ActivityMinute")],
+            "steps": whole_numbers(chunk["Steps"]),
+            "line": chunk["row_number"],
+        }
     )
 
 
 def _wide_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
-    hours = chunk.select(
-        text("Id").alias("fitbit_id"),
-        us_time("ActivityHour").alias("hour"),
-        pl.col("row_number").alias("line"),
-        *(integer(name).alias(name) for name in _STEP_COLUMNS),
+    hours = pl.DataFrame(
+        {
+            "fitbit_id": per_run(chunk["Id"], lambda ids: ids.str.strip_chars()),
+            "hour": chunk[time_column("ActivityHour")],
+            "line": chunk["row_number"],
+        }
+        | {name: whole_numbers(chunk[name]) for name in _STEP_COLUMNS}
     )
     minutes = hours.unpivot(
         on=_STEP_COLUMNS,
@@ -178,39 +204,20 @@ def _wide_minutes(chunk: pl.DataFrame) -> pl.DataFrame:
 
 
 def _worn_from_steps(moving: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
-    """Per person, the still-stretch rule over the whole span the file covers.
-
-    The rule takes minutes it is not given as 0 steps, so the moving minutes
-    plus the first and last minute of the person's recording (0 steps) stand for
-    every minute of it: still minutes at either end are judged too.
-    """
-    spans = spans.group_by("fitbit_id").agg(pl.col("first").min(), pl.col("last").max())
-    edges = spans.unpivot(on=["first", "last"], index="fitbit_id", value_name="start").select(
-        "fitbit_id", "start", pl.lit(0, pl.Int64).alias("steps")
-    )
-    evidence = pl.concat([moving.select("fitbit_id", "start", "steps"), edges])
-    return _per_person(evidence, lambda person: worn_from_steps(person["start"], person["steps"]))
-
-
-def _per_person(
-    evidence: pl.DataFrame, rule: Callable[[pl.DataFrame], pl.DataFrame]
-) -> pl.DataFrame:
-    """worn_min rows from a `parsers.wear` rule applied to each person's evidence."""
-    quarters = [
-        rule(person).with_columns(pl.lit(fitbit_id).alias("fitbit_id"))
-        for (fitbit_id,), person in evidence.sort("fitbit_id").group_by(
-            "fitbit_id", maintain_order=True
-        )
-    ]
-    worn = pl.concat(quarters) if quarters else pl.DataFrame(schema=_QUARTERS)
+    """Per person, the still-stretch rule over the whole span the file covers: every minute
+    of it that is not a moving minute had 0 steps, still minutes at either end included."""
+    worn = worn_quarters_from_steps(moving.select("fitbit_id", minute="start"), spans, "fitbit_id")
     return intervals(worn, "worn_min", QUARTER_S, pl.col("value"))
 
 
-_QUARTERS = {"start": LOCAL, "value": pl.Float64, "fitbit_id": pl.String}
+_MINUTE_STEPS_NARROW = _minute_steps(wide=False)
+_MINUTE_STEPS_WIDE = _minute_steps(wide=True)
 
 
 def _first_of_repeated_minutes(minutes: pl.DataFrame) -> tuple[pl.DataFrame, list[Issue]]:
     """The same person, minute and step count read twice counts once (a repeated row or hour)."""
+    if _each_minute_once(minutes):
+        return minutes, []
     key = ["fitbit_id", "start", "steps"]
     marked = minutes.with_columns(pl.col("line").min().over(key).alias("first"))
     repeats = (
@@ -232,23 +239,33 @@ def _first_of_repeated_minutes(minutes: pl.DataFrame) -> tuple[pl.DataFrame, lis
     return marked.filter(pl.col("line") == pl.col("first")).drop("first"), issues
 
 
+def _each_minute_once(minutes: pl.DataFrame) -> bool:
+    """Whether, in file order, each person's rows come together with their minutes rising —
+    then no minute is there twice (a cheap look before looking for repeats)."""
+    ids, start = minutes["fitbit_id"], minutes["start"]
+    rising = (ids != ids.shift(1)).fill_null(True) | (start > start.shift(1)).fill_null(True)
+    if not rising.all():
+        return False
+    heads = np.flatnonzero(np.diff(ids.rle_id().to_numpy(), prepend=-1))
+    return ids.gather(heads).n_unique() == heads.size
+
+
 def parse_heartrate(landing: LandingFile) -> Parsed:
     """heartrate_seconds: wear evidence only; the samples themselves are not kept."""
-    minutes: list[pl.DataFrame] = []
+    return HEART_RATE_FILE.parse(landing.path)
 
-    def consume(chunk: pl.DataFrame) -> None:
-        minutes.append(
-            chunk.select(
-                text("Id").alias("fitbit_id"), us_time("Time").dt.truncate("1m").alias("minute")
-            ).unique()
-        )
 
-    issues, rows_read, usable = read_in_chunks(landing.path, HEARTRATE_SECONDS, consume)
-    if not usable:
-        return Parsed({}, issues, rows_read)
+def _heart_rate_minutes(rows: pl.DataFrame) -> Parts:
+    return {"bits": minute_bits(rows["Id"], rows[time_column("Time")])}
+
+
+def _heart_rate_wear(parts: list[Parts], issues: list[Issue], rows_read: int) -> Parsed:
     frames = []
-    if minutes:
-        frames.append(
-            _per_person(pl.concat(minutes), lambda person: worn_from_heart_rate(person["minute"]))
-        )
+    if parts:
+        bits = pl.concat(p["bits"] for p in parts).with_columns(pl.col("person").str.strip_chars())
+        worn = quarters_from_bits(bits).rename({"person": "fitbit_id"})
+        frames.append(intervals(worn, "worn_min", QUARTER_S, pl.col("value")))
     return landed(INTERVALS, frames, issues, rows_read)
+
+
+HEART_RATE_FILE = MinuteFile(HEARTRATE_SECONDS, _heart_rate_minutes, _heart_rate_wear)
