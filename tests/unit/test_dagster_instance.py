@@ -58,6 +58,8 @@ def test_every_event_is_there_afterwards_written_over_one_connection(home):
             for i in range(40):
                 instance.event_log_storage.store_event(_message("r1", i))
             assert len(opened) <= 2  # Dagster alone opens one per event
+            with instance.event_log_storage.run_connection("r1") as conn:  # the one writing
+                assert conn.exec_driver_sql("pragma synchronous").scalar() == NORMAL
             assert _synchronous(shard) == NORMAL  # the run's other connections too
     finally:
         event.remove(Pool, "connect", count)
