@@ -73,15 +73,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _instance(data_dir: str | os.PathLike):
-    """The data dir's Dagster instance; use it in a `with` block so that its storage
-    connections are closed in the thread that opened them (left to the garbage collector,
-    SQLite's connections are closed from whichever thread collects them, and fail there)."""
-    import dagster as dg
-
+    """The data dir's Dagster instance, for a `with` block: its storage connections are
+    closed in the thread that opened them (left to the garbage collector, SQLite's
+    connections are closed from whichever thread collects them, and fail there), and its
+    run history is written without an fsync per event (lib/dagster_instance.py)."""
+    from pipelines.lib.dagster_instance import open_instance
     from pipelines.runner import dagster_home
 
-    os.environ["DAGSTER_HOME"] = str(dagster_home(DataDir.at(data_dir)))
-    return dg.DagsterInstance.get()
+    home = dagster_home(DataDir.at(data_dir))
+    os.environ["DAGSTER_HOME"] = str(home)
+    return open_instance(home)
 
 
 def dashboard_settings() -> dict[str, object]:

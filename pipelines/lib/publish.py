@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from .files import fsync
 from .key_policy import build_is_generated, run_key
@@ -27,7 +28,7 @@ from .pseudonym import (
     pseudonymize,
 )
 from .raw_identifiers import DISPLAY_NAME, identifier_needles
-from .warehouse import built_with_key
+from .warehouse import built_with_key, insert_rows
 
 PUBLISHED_SCHEMAS = ("marts", "models", "meta")
 # meta tables that stay in the warehouse (they describe the run's inputs, not results;
@@ -137,14 +138,18 @@ def raw_identifier_leaks(con: duckdb.DuckDBPyConnection, key: bytes) -> list[str
     One query over every distinct value of every published text column: each value is
     cut into windows as long as the identifiers, and the windows are joined to them.
     """
+    columns_of: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_catalog = current_database() and table_schema in ? "
+        "order by table_schema, table_name, ordinal_position",
+        [list(PUBLISHED_SCHEMAS)],
+    ).fetchall():  # one query: each information_schema query costs tens of ms
+        columns_of.setdefault((schema, table), []).append(column)
     leaks = [
         f"{schema}.{table}.{column} is named like a raw identifier"
         for schema, table in _published_tables(con)
-        for (column,) in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()
+        for column in columns_of.get((schema, table), [])
         if column.lower() in RAW_IDENTIFIER_COLUMNS
     ]
     needles = identifier_needles(con)
@@ -213,7 +218,7 @@ def write_snapshot_meta(
         if not (s == "meta" and t == "table_rows")
     ]
     con.execute("create or replace table meta.table_rows (table_name varchar, row_count bigint)")
-    con.executemany("insert into meta.table_rows values (?, ?)", rows)
+    insert_rows(con, "meta.table_rows", rows, {"table_name": pl.String, "row_count": pl.Int64})
 
 
 def publish(

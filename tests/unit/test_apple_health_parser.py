@@ -634,6 +634,110 @@ def test_older_and_newer_export_of_one_person_never_duplicate_after_the_staging_
     )
 
 
+# --- many records: converted a batch at a time ----------------------------------------------------
+
+
+def test_dates_converted_in_bulk_are_those_converted_one_by_one():
+    from pipelines.lib.parsers.apple_health.clock import parse_instant, parse_instants
+
+    texts = [
+        "2024-03-04 10:00:00 +0100",
+        "2024-02-29 23:59:60 -0700",  # a leap day and a leap second
+        "2023-02-29 10:00:00 +0000",  # no such day
+        "2100-02-29 10:00:00 +0000",  # not a leap year
+        "2000-02-29 10:00:00 +0000",  # a leap year
+        "2024-13-01 10:00:00 +0000",
+        "2024-04-31 10:00:00 +0000",
+        "2024-03-04 24:00:00 +0000",
+        "2024-03-04 10:60:00 +0000",
+        "0000-01-01 00:00:00 +0000",
+        "0001-01-01 00:00:00 +0000",
+        "9999-12-31 23:59:59 -1200",
+        "1969-12-31 23:59:59 +0000",
+        "2024-03-04 10:00:00 +0530",
+        "2024-03-04 10:00:00 +0099",  # an odd offset is read as written, as one by one
+        "2024-03-04 10:00:00 x0100",
+        "2024/03/04 10:00:00 +0100",
+        "2024-03-04T10:00:00 +0100",
+        "2024-03-04 1:00:00 +0100",
+        "2024-03-04  1:00:00 +0100",  # a space where a digit should be: int(" 1") reads it
+        "2024-W10-1 10:00:00 +0100",  # an ISO week date: date.fromisoformat reads it
+        "2024-03-0é 10:00:00 +0100",
+        "20150616071916-0700",  # iOS 8
+        "yesterday",
+        "",
+        None,
+    ]
+
+    def one(text):
+        try:
+            return parse_instant(text)
+        except ValueError:
+            return None
+
+    instants, parsed = parse_instants(texts)
+    assert [int(t) if ok else None for t, ok in zip(instants, parsed, strict=True)] == [
+        one(t) for t in texts
+    ]
+    assert parsed.sum() == 11  # the cases above are not all refused (or all read)
+
+
+def _mixed_bad_export() -> str:
+    """Steps from two devices and Watch heart rate, with bad records of each kind in between."""
+    start = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)
+    rows = []
+    for i in range(14):
+        t = start + timedelta(minutes=7 * i)
+        begin, end = stamp(t), stamp(t + timedelta(minutes=5))
+        who = WATCH if i % 2 else PHONE
+        if i == 3:
+            begin = "soon"  # a bad step record
+        if i == 9:
+            rows.append(record(SLEEP, WATCH, begin, "later", "HKCategoryValueSleepAnalysisAsleep"))
+        rows.append(record(STEPS, who, begin, end, "lots" if i == 6 else 100 + i, "count"))
+        rows.append(
+            record(HEART_RATE, WATCH, "now" if i == 11 else begin, begin, 60 + i, "count/min")
+        )
+    return export("".join(rows))
+
+
+def test_batches_give_the_same_rows_and_issues_in_file_order(tmp_path, monkeypatch):
+    from pipelines.lib.parsers.apple_health import bulk
+
+    path = write(tmp_path, _mixed_bad_export())
+    whole = run(path)
+    monkeypatch.setattr(bulk, "BATCH", 3)  # flushed many times, and before each other issue
+    batched = run(path)
+    for table, frame in whole.tables.items():
+        assert batched.tables[table].equals(frame), table
+    assert batched.issues == whole.issues
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [(i.field, i.value) for i in whole.issues] == [
+        ("startDate", "soon"),  # step 3, then its heart rate
+        ("startDate", "soon"),
+        ("value", "lots"),
+        ("endDate", "later"),  # the sleep record before step 9
+        ("startDate", "now"),
+    ]
+    assert [i.line for i in whole.issues] == sorted(i.line for i in whole.issues)
+    for issue in whole.issues:
+        assert f'"{issue.value}"' in lines[issue.line - 1]
+    assert whole.rows_read == 14 + 14 + 1
+
+
+def test_a_refused_first_record_never_numbers_its_source(tmp_path):
+    # two apps of the same rank tie in a minute: the one numbered first (seen first) wins it
+    at, until = "2024-03-04 10:00:00 +0000", "2024-03-04 10:01:00 +0000"
+    records = (
+        record(STEPS, 'sourceName="Alpha"', at, until, "lots", "count")  # refused
+        + record(STEPS, 'sourceName="Beta"', at, until, 30, "count")
+        + record(STEPS, 'sourceName="Alpha"', at, until, 30, "count")
+    )
+    parsed = run(write(tmp_path, export(records)))
+    assert parsed.tables["wearable_intervals"]["device"].to_list() == ["Beta"]
+    assert [i.value for i in parsed.issues] == ["lots"]
+
+
 # --- files that must not be read ------------------------------------------------------------------
 
 

@@ -7,6 +7,9 @@ independent restatement of it; the last test runs the real generator too.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 from datetime import date, timedelta
 from pathlib import Path
@@ -392,6 +395,32 @@ def test_unfittable_models_give_null_rows_not_errors():
     ]
     with pytest.raises(ValueError, match="lacks columns"):
         cohort_effects(daily.drop("sleep_prev_night_h"), weekly)
+
+
+def test_too_few_people_to_fit_never_load_scipy(tmp_path):
+    # a run on one person's export: its statistics step stays ~1 s and ~80 MB lighter
+    daily, weekly, _ = simulate_cohort(2, seed=52)
+    daily.write_parquet(tmp_path / "daily.parquet")
+    weekly.write_parquet(tmp_path / "weekly.parquet")
+    script = f"""
+import sys
+import polars as pl
+from pipelines.lib.rules import ProgramRules
+from pipelines.lib.statistics.dose_response import dose_response
+from pipelines.lib.statistics.mixed import fit_pain_models
+
+models = fit_pain_models(pl.read_parquet({str(tmp_path / "daily.parquet")!r}),
+                         pl.read_parquet({str(tmp_path / "weekly.parquet")!r}))
+assert models.cohort_effects()["estimate"].null_count() == 6
+assert models.person_effects(ProgramRules()).is_empty()
+people = pl.DataFrame({{"pid": ["a"], "mean_adherence": [0.9], "pain_change": [-1.0]}})
+assert dose_response(people, ProgramRules())["ci_low"].null_count() == 3
+print("scipy" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=os.environ, check=True
+    )
+    assert done.stdout.strip() == "False"
 
 
 # --- the real demo generator --------------------------------------------------------------

@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from pipelines.lib.rules import ProgramRules, percent_number
 
@@ -70,6 +69,8 @@ def dose_response(people: pl.DataFrame, rules: ProgramRules) -> pl.DataFrame:
         mean = float(changes.mean()) if n else None
         low = high = None
         if n >= 2:
+            from scipy import stats  # ~1 s to import: only when a band has an interval
+
             sem = float(changes.std(ddof=1) / np.sqrt(n))
             half = float(stats.t.ppf(0.975, n - 1)) * sem
             low, high = mean - half, mean + half

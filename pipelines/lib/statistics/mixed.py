@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from pipelines.lib.rules import ProgramRules
 
 from .contract import COHORT_SCHEMA, PERSON_SCHEMA
-from .mixed_fit import LmmFit, SlopeChoice, fit_preferring_slope
+
+# scipy (~1 s to import) is loaded by a fit, not before: a run with too few people to fit
+# a model (one person's export) never needs it
+if TYPE_CHECKING:
+    from .mixed_fit import LmmFit, SlopeChoice
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +189,8 @@ def fit_model(frame: pl.DataFrame, spec: Spec) -> FittedModel:
     d = design(frame, spec)
     if d.n_people < 3:
         return FittedModel(d, None, f"{d.n_people} people with complete rows (need ≥ 3)")
+    from .mixed_fit import fit_preferring_slope
+
     try:
         choice = fit_preferring_slope(d.y, d.X, d.codes, d.names, spec.slope)
     except (ValueError, np.linalg.LinAlgError) as exc:
@@ -257,6 +263,8 @@ def _person_rows(m: FittedModel, term: str, col: str, min_obs: int) -> pl.DataFr
     np.minimum.at(x_min, d.codes, x)
     np.maximum.at(x_max, d.codes, x)
     enough = (n >= min_obs) & (x_max - x_min > 1e-9)
+    from scipy import stats
+
     est, sd = fit.conditional_coefficient(col)
     z = float(stats.norm.ppf(0.5 + CI_LEVEL / 2))
     keep = enough[fit.groups]

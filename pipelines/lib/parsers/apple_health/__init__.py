@@ -52,6 +52,7 @@ def read_export(landing: LandingFile) -> ExportCollector:
         with open_export(landing.path) as xml:
             for element in top_level_elements(xml):
                 collector.take(element)
+            collector.finish()
             if xml.control_characters:
                 collector.log.add(
                     Issue(

@@ -25,6 +25,8 @@ import zoneinfo
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
+import numpy as np
+
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
@@ -54,6 +56,78 @@ def parse_instant(text: str | None) -> int:
     offset = int(zone[1:3]) * 60 + int(zone[3:5])
     offset = -offset if zone[0] == "-" else offset
     return _day_number(day) * 86400 + hour * 3600 + minute * 60 + second - offset * 60
+
+
+# "2017-03-30 09:29:00 +0200": where each digit and separator of the usual form sits
+_WIDTH = 25
+_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 21, 22, 23, 24])
+_SEPARATORS = {4: "-", 7: "-", 10: " ", 13: ":", 16: ":", 19: " "}
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of valid proleptic Gregorian dates (H. Hinnant's algorithm)."""
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def parse_instants(texts: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """`parse_instant` of many dates at once: (seconds since the epoch, which ones parsed).
+
+    Dates in the usual fixed-width form are converted by array arithmetic; any other
+    text (the iOS 8 form, a typo, a missing date) goes through `parse_instant` itself, so
+    each date gets exactly the value, or the refusal, that `parse_instant` gives it.
+    """
+    count = len(texts)
+    instants = np.zeros(count, dtype=np.int64)
+    fixed = np.fromiter(
+        (text is not None and len(text) == _WIDTH for text in texts), dtype=bool, count=count
+    )
+    rows = np.flatnonzero(fixed)
+    if len(rows):
+        # one byte per character: anything outside ASCII becomes "?" and fails the checks below
+        joined = "".join(texts[i] for i in rows) if len(rows) < count else "".join(texts)
+        chars = np.frombuffer(joined.encode("ascii", "replace"), dtype=np.uint8)
+        chars = chars.reshape(len(rows), _WIDTH)
+        digits = chars[:, _DIGITS].astype(np.int64) - ord("0")
+        good = ((digits >= 0) & (digits <= 9)).all(axis=1)
+        for at, separator in _SEPARATORS.items():
+            good &= chars[:, at] == ord(separator)
+        sign = chars[:, 20]
+        good &= (sign == ord("+")) | (sign == ord("-"))
+        year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+        month = digits[:, 4] * 10 + digits[:, 5]
+        day = digits[:, 6] * 10 + digits[:, 7]
+        hour = digits[:, 8] * 10 + digits[:, 9]
+        minute = digits[:, 10] * 10 + digits[:, 11]
+        second = digits[:, 12] * 10 + digits[:, 13]
+        offset = (digits[:, 14] * 10 + digits[:, 15]) * 60 + digits[:, 16] * 10 + digits[:, 17]
+        offset = np.where(sign == ord("-"), -offset, offset)
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        month_days = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+        good &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+        good &= (hour <= 23) & (minute <= 59) & (second <= 60)
+        seconds = (
+            _days_from_civil(year, month, day) * 86400
+            + hour * 3600
+            + minute * 60
+            + second
+            - offset * 60
+        )
+        instants[rows] = seconds
+        fixed[rows] = good
+    parsed = fixed
+    for i in np.flatnonzero(~fixed):
+        try:
+            instants[i] = parse_instant(texts[i])
+            parsed[i] = True
+        except ValueError:
+            pass
+    return instants, parsed
 
 
 def stated_offset_min(text: str) -> int:

@@ -54,12 +54,17 @@ class SourceBook:
 
     def __init__(self) -> None:
         self.sources: list[SourceInfo] = []
+        self.watch: list[bool] = []  # by source id: is it an Apple Watch
         self._ids: dict[tuple[str, int], int] = {}
         self._cache: dict[tuple[str, str], int] = {}
 
+    def known(self, source_name: str | None, device: str | None) -> int | None:
+        """The id of a source seen before with this device, else None (nothing is numbered)."""
+        # the device string starts with a per-record pointer (<<HKDevice: 0x…>); key on the rest
+        return self._cache.get((source_name or "", device.partition(">,")[2] if device else ""))
+
     def id_of(self, source_name: str | None, device: str | None) -> int:
         source_name = source_name or ""
-        # the device string starts with a per-record pointer (<<HKDevice: 0x…>); key on the rest
         fields = device.partition(">,")[2] if device else ""
         key = (source_name, fields)
         found = self._cache.get(key)
@@ -74,6 +79,7 @@ class SourceBook:
             if found is None:
                 found = self._ids[identity] = len(self.sources)
                 self.sources.append(SourceInfo(source_name, rank, label))
+                self.watch.append(rank == WATCH)
             self._cache[key] = found
         return found
 

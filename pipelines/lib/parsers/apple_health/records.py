@@ -1,7 +1,8 @@
 """One pass over an export: each element we use is checked and filed into compact collections.
 
-Bulk records (steps, heart rate) go into typed arrays of a few dozen bytes each;
-the rest (sleep, vitals, workouts, activity rings) are small. Record types we do
+Bulk records (steps, Watch heart rate) are held as text and converted a batch at a
+time into typed arrays of a few dozen bytes each (bulk.py); the rest (sleep, vitals,
+workouts, activity rings) are small and read one by one. Record types we do
 not use (energy, distance, nutrition, …) are skipped unread. A record that
 cannot be read becomes an Issue naming its line, and the pass goes on.
 """
@@ -15,6 +16,7 @@ from datetime import date
 from lxml import etree
 
 from ..spec import Issue
+from .bulk import BulkRecords
 from .clock import parse_instant, stated_offset_min
 from .devices import SourceBook
 from .sleep import SLEEP_VALUES, SleepSample
@@ -76,8 +78,7 @@ class IssueLog:
         ]
 
 
-def _instant(element: etree._Element, name: str) -> int:
-    text = element.get(name)
+def _instant_of(name: str, text: str | None) -> int:
     try:
         return parse_instant(text)
     except ValueError as err:
@@ -89,8 +90,11 @@ def _instant(element: etree._Element, name: str) -> int:
         raise _BadRecord(name, text, reason) from err
 
 
-def _number(element: etree._Element, name: str, required: bool = True) -> float | None:
-    text = element.get(name)
+def _instant(element: etree._Element, name: str) -> int:
+    return _instant_of(name, element.get(name))
+
+
+def _number_of(name: str, text: str | None, required: bool = True) -> float | None:
     if text is None or not text.strip():
         if required:
             raise _BadRecord(name, text, f"{name} is missing")
@@ -104,17 +108,38 @@ def _number(element: etree._Element, name: str, required: bool = True) -> float 
     return value
 
 
-def _span(element: etree._Element) -> tuple[int, int]:
-    start, end = _instant(element, "startDate"), _instant(element, "endDate")
+def _number(element: etree._Element, name: str, required: bool = True) -> float | None:
+    return _number_of(name, element.get(name), required)
+
+
+def _span_of(start_text: str | None, end_text: str | None) -> tuple[int, int]:
+    start, end = _instant_of("startDate", start_text), _instant_of("endDate", end_text)
     if end < start:
-        raise _BadRecord("endDate", element.get("endDate"), "endDate is before startDate")
+        raise _BadRecord("endDate", end_text, "endDate is before startDate")
     if end - start > MAX_SPAN_S:
         raise _BadRecord(
-            "endDate",
-            element.get("endDate"),
-            "the sample spans more than 7 days; no device measures that",
+            "endDate", end_text, "the sample spans more than 7 days; no device measures that"
         )
     return start, end
+
+
+def _span(element: etree._Element) -> tuple[int, int]:
+    return _span_of(element.get("startDate"), element.get("endDate"))
+
+
+def _bulk_refusal(
+    kind: str, start: str | None, end: str | None, value: str | None
+) -> tuple[str, str | None, str]:
+    """Why a step or heart-rate record with these texts is refused, as `take` words it."""
+    try:
+        if kind == STEPS:
+            _span_of(start, end)
+            _number_of("value", value)
+        else:
+            _instant_of("startDate", start)
+    except _BadRecord as bad:
+        return bad.field, bad.value, bad.reason
+    raise AssertionError(f"a {kind} record was refused in its batch but is valid alone")
 
 
 def _time_zone(element: etree._Element) -> str | None:
@@ -139,6 +164,10 @@ class ExportCollector:
         self.sources = SourceBook()
         self.steps = StepSamples()
         self.wear = WearEvidence()
+        self.log = IssueLog()
+        self.bulk = BulkRecords(
+            self.steps, self.wear, self.sources.watch, _bulk_refusal, self.log.add
+        )
         self.sleep: list[SleepSample] = []
         self.vital_metric = array("b")  # index into VITAL_METRICS
         self.vital_time = array("q")
@@ -149,7 +178,6 @@ class ExportCollector:
         self.exercise_days: list[tuple[date, float]] = []
         self.export_offset_min: int | None = None
         self.records_read = 0
-        self.log = IssueLog()
 
     def take(self, element: etree._Element) -> None:
         tag = element.tag
@@ -172,7 +200,18 @@ class ExportCollector:
             handler(self, element)
         except _BadRecord as bad:
             what = element.get("type") or element.get("workoutActivityType") or tag
-            self.log.add(Issue(element.sourceline, bad.field, bad.value, f"{bad.reason} ({what})"))
+            self.add_issue(
+                Issue(element.sourceline, bad.field, bad.value, f"{bad.reason} ({what})")
+            )
+
+    def add_issue(self, issue: Issue) -> None:
+        """Log an issue after those of the step and heart-rate records before it."""
+        self.bulk.flush()
+        self.log.add(issue)
+
+    def finish(self) -> None:
+        """After the last element: the step and heart-rate records still held are filed."""
+        self.bulk.flush()
 
     def _source(self, element: etree._Element) -> int:
         return self.sources.id_of(element.get("sourceName"), element.get("device"))
@@ -186,17 +225,21 @@ class ExportCollector:
             pass  # only a fallback for grouping sleep by day; records still carry their instants
 
     def _steps(self, element: etree._Element) -> None:
-        start, end = _span(element)
-        value = _number(element, "value")
-        source = self._source(element)
-        self.steps.add(start, end, value, source)
-        if value > 0 and self.sources[source].is_watch:
-            self.wear.add_steps(start, end)
+        get = element.get
+        start, end, value = get("startDate"), get("endDate"), get("value")
+        source_name, device = get("sourceName"), get("device")
+        source = self.sources.known(source_name, device)
+        if source is None:
+            # a source's first record: checked now, so that a refused one never numbers a source
+            _span_of(start, end)
+            _number_of("value", value)
+            source = self.sources.id_of(source_name, device)
+        self.bulk.add_step(start, end, value, source, element.sourceline)
 
     def _heart_rate(self, element: etree._Element) -> None:
-        source = self._source(element)
-        if self.sources[source].is_watch:
-            self.wear.add_heart_rate(_instant(element, "startDate"))
+        get = element.get
+        if self.sources.watch[self.sources.id_of(get("sourceName"), get("device"))]:
+            self.bulk.add_heart_rate(get("startDate"), element.sourceline)
 
     def _sleep(self, element: etree._Element) -> None:
         start, end = _span(element)
@@ -271,7 +314,7 @@ class ExportCollector:
             if distance_unit in DISTANCE_UNITS_M:
                 distance_m = distance * DISTANCE_UNITS_M[distance_unit]
             else:
-                self.log.add(
+                self.add_issue(
                     Issue(
                         element.sourceline,
                         "totalDistanceUnit",

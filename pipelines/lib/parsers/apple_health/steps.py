@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from array import array
 
+import numpy as np
 import polars as pl
 
 from .devices import SourceInfo
@@ -39,11 +40,13 @@ class StepSamples:
         self.value = array("d")
         self.source = array("i")
 
-    def add(self, start: int, end: int, value: float, source_id: int) -> None:
-        self.start.append(start)
-        self.end.append(end)
-        self.value.append(value)
-        self.source.append(source_id)
+    def extend(
+        self, start: np.ndarray, end: np.ndarray, value: np.ndarray, source: np.ndarray
+    ) -> None:
+        self.start.frombytes(start.astype(np.int64).tobytes())
+        self.end.frombytes(end.astype(np.int64).tobytes())
+        self.value.frombytes(value.astype(np.float64).tobytes())
+        self.source.frombytes(source.astype(np.int32).tobytes())
 
     def __len__(self) -> int:
         return len(self.start)

@@ -59,6 +59,7 @@ TOP_LEVEL_TAGS = (
 )
 
 _READ_BLOCK = 1 << 20
+FREE_EVERY = 512  # finished top-level elements held before they are freed
 # C0 controls that XML 1.0 forbids (tab, LF and CR are allowed); never part of a UTF-8 multi-byte sequence
 _FORBIDDEN = bytes(b for b in range(32) if b not in (9, 10, 13))
 _BLANK_FORBIDDEN = bytes.maketrans(_FORBIDDEN, b" " * len(_FORBIDDEN))
@@ -224,11 +225,18 @@ def top_level_elements(source: _ExportBytes) -> Iterator[etree._Element]:
         huge_tree=False,
         remove_comments=True,
     )
+    root = None
+    held = 0
     for _, element in events:
         parent = element.getparent()
-        if parent is None or parent.getparent() is not None:
-            continue  # a Record inside a Correlation repeats a top-level one; freed with its Correlation
+        if parent is not root:
+            if parent is None or parent.getparent() is not None:
+                continue  # a Record inside a Correlation repeats a top-level one; freed with its Correlation
+            root = parent
         yield element
-        element.clear(keep_tail=False)
-        while element.getprevious() is not None:
-            del parent[0]
+        held += 1
+        if held == FREE_EVERY:
+            # free every element before this one, in one call rather than one each (those
+            # after it may be parsed already, waiting to be handed out: they stay)
+            del root[: root.index(element)]
+            held = 0

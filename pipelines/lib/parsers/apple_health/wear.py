@@ -42,16 +42,22 @@ class _Runs:
         self._bridge = bridge_s
         self._run: tuple[int, int] | None = None
 
-    def add(self, start: int, end: int) -> None:
-        if self._run is not None:
-            run_start, run_end = self._run
-            if run_start <= start <= run_end + self._bridge and start - run_start <= MAX_RUN_S:
-                self._run = (run_start, max(run_end, end))
-                return
-            self._close()
-            if run_end <= start <= run_end + self._bridge:
-                start = run_end  # cut for length only: keep the bridge to the next sample
-        self._run = (start, end)
+    def extend(self, starts: list[int], ends: list[int]) -> None:
+        """Each (start, end) in arrival order."""
+        bridge, run = self._bridge, self._run
+        for start, end in zip(starts, ends, strict=True):
+            if run is not None:
+                run_start, run_end = run
+                if run_start <= start <= run_end + bridge and start - run_start <= MAX_RUN_S:
+                    if end > run_end:
+                        run = (run_start, end)
+                    continue
+                self.start.append(run_start)
+                self.end.append(run_end)
+                if run_end <= start <= run_end + bridge:
+                    start = run_end  # cut for length only: keep the bridge to the next sample
+            run = (start, end)
+        self._run = run
 
     def _close(self) -> None:
         if self._run is not None:
@@ -70,14 +76,14 @@ class WearEvidence:
         self._steps = _Runs(0)
         self.samples = 0
 
-    def add_heart_rate(self, instant: int) -> None:
+    def add_heart_rates(self, instants: list[int]) -> None:
         # [t, t + 1 s): the sample's own minute is worn
-        self._heart_rate.add(instant, instant + 1)
-        self.samples += 1
+        self._heart_rate.extend(instants, [t + 1 for t in instants])
+        self.samples += len(instants)
 
-    def add_steps(self, start: int, end: int) -> None:
-        self._steps.add(start, max(end, start + 1))
-        self.samples += 1
+    def add_steps(self, starts: list[int], ends: list[int]) -> None:
+        self._steps.extend(starts, [max(e, s + 1) for s, e in zip(starts, ends, strict=True)])
+        self.samples += len(starts)
 
     def spans(self) -> pl.DataFrame:
         return pl.concat([self._heart_rate.frame(), self._steps.frame()]).sort("start")
