@@ -47,7 +47,7 @@ files) goes to the cluster as ranges of about this size, each a task of its own.
 LOCAL_RANGES_BYTES = 512 * 1024 * 1024
 """The smallest such file worth starting the local cluster for: one process parses a
 heart-rate file at ~35 MB/s and two workers at ~60 MB/s on 2 cores, so the cluster's start
-and its workers' first parse (~7 s) pay off from ~600 MB (benchmarks/README.md)."""
+and its workers' first parse (~7 s) pay off from about 0.6 GB (benchmarks/README.md)."""
 TASK_RETRIES = 1
 """A failed batch (or file) runs once more before it is split (or quarantined)."""
 LOCAL_ALLOWED_FAILURES = 1
