@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 import psutil
+from apple_health_run import tree_rss
 
 HERE = Path(__file__).resolve().parents[1]
 COPIED = ("landing", "access", "truth")
@@ -50,16 +51,6 @@ def _env(tree: Path) -> dict[str, str]:
     return env | {"PYTHONPATH": str(tree)}
 
 
-def _tree_rss(process: psutil.Process) -> int:
-    total = 0
-    for p in [process, *process.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
 def run(tree: Path, data_dir: Path) -> tuple[float, float]:
     """One `steadyback run` of `tree`'s code: (wall seconds, peak MB of the process tree)."""
     started = time.perf_counter()
@@ -75,7 +66,7 @@ def run(tree: Path, data_dir: Path) -> tuple[float, float]:
         process = psutil.Process(child.pid)
         while not done.is_set():
             try:
-                peak = max(peak, _tree_rss(process))
+                peak = max(peak, tree_rss(process))
             except psutil.Error:
                 return
             done.wait(0.1)
