@@ -56,18 +56,21 @@ def is_plain(text: str) -> bool:
     )
 
 
-def read_plain_csv(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
-    """`read_csv_records` for plain text (see `is_plain`) in Polars, without a Python row loop: the
-    same columns, line numbers and issues (tests/unit/test_program_parsers.py compares them)."""
-    lines = (
-        pl.Series("line", [text])
-        .str.split("\n")
-        .explode()
+def numbered_lines(text: str) -> pl.DataFrame:
+    """(row_number, line) of text whose lines end in `\n` or `\r\n`, the ends taken off."""
+    return (
+        pl.Series("line", text.split("\n"))
         .str.strip_suffix("\r")
         .to_frame()
         .with_row_index("row_number", offset=1)
         .with_columns(pl.col("row_number").cast(pl.Int64))
     )
+
+
+def read_plain_csv(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
+    """`read_csv_records` for plain text (see `is_plain`) in Polars, without a Python row loop: the
+    same columns, line numbers and issues (tests/unit/test_program_parsers.py compares them)."""
+    lines = numbered_lines(text)
     header = [h.strip() for h in lines["line"][0].split(",")]
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
@@ -144,14 +147,7 @@ def read_plain_jsonl(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]] |
         return None
     if text.count("\r") != text.count("\r\n"):
         return None
-    lines = (
-        pl.Series("line", text.split("\n"))
-        .str.strip_suffix("\r")
-        .to_frame()
-        .with_row_index("row_number", offset=1)
-        .with_columns(pl.col("row_number").cast(pl.Int64))
-        .filter(pl.col("line").str.strip_chars().str.len_bytes() > 0)
-    )
+    lines = numbered_lines(text).filter(pl.col("line").str.strip_chars().str.len_bytes() > 0)
     if lines.is_empty() or lines["line"].str.contains(_JSON_FRACTION).any():
         return None
     keys = (
