@@ -244,8 +244,10 @@ def write_export(folder: Path, megabytes: int) -> tuple[Path, Path, int]:
 
 def parse_in_this_process(path: str) -> None:
     """Child mode: parse one file and print wall time, peak RSS and rows."""
-    from pipelines.lib.parsers.apple_health import parse
+    from pipelines.lib.parsers.apple_health import halves, parse
     from pipelines.lib.parsers.source import LandingFile
+
+    halves.SPLIT_BYTES = 2**62  # one pass: the parser's own memory, without a helper process
 
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()

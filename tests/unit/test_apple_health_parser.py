@@ -738,6 +738,111 @@ def test_a_refused_first_record_never_numbers_its_source(tmp_path):
     assert [i.value for i in parsed.issues] == ["lots"]
 
 
+def _halves_export(middle: str = "") -> str:
+    """Two weeks of Watch and iPhone records, `middle` halfway; the second week brings a new
+    app (its first record refused), and 105 bad step records in each week."""
+    rows = []
+    start = datetime(2024, 3, 4, tzinfo=UTC)
+    for day in range(14):
+        if day == 7:
+            rows.append(middle)
+            rows.append(record(STEPS, 'sourceName="Gamma"', "soon", "later", 5, "count"))
+        for i in range(30):
+            t = start + timedelta(days=day, minutes=11 * i)
+            begin, end = stamp(t), stamp(t + timedelta(minutes=4))
+            rows.append(record(HEART_RATE, WATCH, begin, begin, 60 + i, "count/min"))
+            rows.append(record(STEPS, WATCH if i % 3 else PHONE, begin, end, 40 + i, "count"))
+            if day >= 7 and i % 5 == 0:  # in the afternoon, when Gamma alone counts
+                later = stamp(t + timedelta(hours=12))
+                rows.append(record(STEPS, 'sourceName="Gamma"', later, later, 40 + i, "count"))
+            if i % 2 == 0:
+                rows.append(record(STEPS, PHONE, "soon", end, 1, "count"))
+        night = start + timedelta(days=day, hours=-2)
+        rows.append(
+            record(
+                SLEEP,
+                WATCH,
+                stamp(night),
+                stamp(night + timedelta(hours=7)),
+                "HKCategoryValueSleepAnalysisAsleepCore",
+                extra=AMSTERDAM,
+            )
+        )
+        rows.append(
+            record(
+                "HKQuantityTypeIdentifierRestingHeartRate",
+                WATCH,
+                stamp(night),
+                stamp(night),
+                55 + day,
+                "count/min",
+            )
+        )
+    return export("".join(rows))
+
+
+@pytest.fixture
+def halves(monkeypatch):
+    from pipelines.lib.parsers.apple_health import halves
+
+    monkeypatch.setattr(halves, "core_free", lambda: True)  # whatever else runs on this machine
+    return halves
+
+
+def _one_pass(path: Path, halves, monkeypatch) -> Parsed:
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 2**62)
+    parsed = run(path)
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 0)
+    return parsed
+
+
+def test_an_export_read_in_halves_gives_what_one_pass_gives(tmp_path, halves, monkeypatch):
+    path = write(tmp_path, _halves_export())
+    one = _one_pass(path, halves, monkeypatch)
+    assert halves.read_in_halves(path) is not None  # really read in two
+    two = run(path)
+    for table, frame in one.tables.items():
+        assert two.tables[table].equals(frame), table
+    assert two.issues == one.issues and two.rows_read == one.rows_read
+    # the bad records of both halves, listed up to 200 then counted, with their own lines
+    assert len(one.issues) == 201 and "11 more records" in one.issues[-1].reason
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert all('"soon"' in lines[i.line - 1] for i in one.issues[:-1])
+    # wear continues across the cut: every quarter hour of the two weeks' days is worn
+    assert one.tables["wearable_intervals"].filter(pl.col("metric") == "worn_min").height > 14 * 20
+    devices = set(one.tables["wearable_intervals"]["device"])
+    assert {"Apple Watch", "Gamma"} <= devices
+
+
+def test_a_cut_inside_an_open_element_falls_back_to_one_pass(tmp_path, halves, monkeypatch):
+    # a Correlation whose records sit on lines like top-level ones, spanning the middle
+    nested = "".join(
+        record(STEPS, PHONE, "2024-03-11 10:00:00 +0000", "2024-03-11 10:01:00 +0000", 1, "count")
+        for _ in range(4000)
+    )
+    middle = f' <Correlation type="HKCorrelationTypeIdentifierFood">\n{nested} </Correlation>\n'
+    path = write(tmp_path, _halves_export(middle))
+    size = path.stat().st_size
+    cut, _ = halves.find_cut(path, size // 2)
+    assert cut < path.read_bytes().index(b"</Correlation>")  # the cut falls inside it
+    assert halves.read_in_halves(path) is None
+    assert (
+        run(path)
+        .tables["wearable_intervals"]
+        .equals(_one_pass(path, halves, monkeypatch).tables["wearable_intervals"])
+    )
+
+
+def test_a_broken_second_half_is_reported_as_one_pass_reports_it(tmp_path, halves, monkeypatch):
+    text = _halves_export()
+    text = text[: len(text) * 3 // 4] + "<Record type=" + text[len(text) * 3 // 4 :]
+    path = write(tmp_path, text)
+    assert halves.read_in_halves(path) is None
+    reason = file_issue(run(path))
+    assert reason == file_issue(_one_pass(path, halves, monkeypatch))
+    assert "not well-formed XML at line" in reason
+
+
 # --- files that must not be read ------------------------------------------------------------------
 
 

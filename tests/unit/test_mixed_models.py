@@ -398,7 +398,7 @@ def test_unfittable_models_give_null_rows_not_errors():
 
 
 def test_too_few_people_to_fit_never_load_scipy(tmp_path):
-    # a run on one person's export: its statistics step stays ~1 s and ~80 MB lighter
+    # a run on one person's export: its statistics step stays ~1 s and ~50 MB lighter
     daily, weekly, _ = simulate_cohort(2, seed=52)
     daily.write_parquet(tmp_path / "daily.parquet")
     weekly.write_parquet(tmp_path / "weekly.parquet")

@@ -29,6 +29,7 @@ from ..source import LandingFile, Parsed, Source
 from ..spec import Issue
 from ..wearable_tables import WEARABLE_TABLES, conform
 from .clock import zone_offset_min
+from .halves import read_in_halves
 from .records import VITAL_METRICS, ExportCollector
 from .sleep import sleep_episodes
 from .steps import quarter_hour_steps
@@ -46,25 +47,33 @@ def _quarantined(reason: str) -> Parsed:
 
 
 def read_export(landing: LandingFile) -> ExportCollector:
-    """Stream the export once into an ExportCollector; ExportRefused if it cannot be read."""
+    """Stream the export once into an ExportCollector; ExportRefused if it cannot be read.
+
+    A large export is read in two halves at once (halves.py), with the same outcome."""
+    halves = read_in_halves(landing.path)
+    collector, blanked = halves if halves is not None else _read_in_one_pass(landing)
+    if blanked:
+        collector.log.add(
+            Issue(
+                None,
+                None,
+                str(blanked),
+                f"{blanked} control character(s) that XML forbids (an iOS 16 "
+                "export bug) were read as spaces",
+                severity="warning",
+                action="column ignored",
+            )
+        )
+    return collector
+
+
+def _read_in_one_pass(landing: LandingFile) -> tuple[ExportCollector, int]:
     collector = ExportCollector()
     try:
         with open_export(landing.path) as xml:
             for element in top_level_elements(xml):
                 collector.take(element)
             collector.finish()
-            if xml.control_characters:
-                collector.log.add(
-                    Issue(
-                        None,
-                        None,
-                        str(xml.control_characters),
-                        f"{xml.control_characters} control character(s) that XML forbids (an iOS 16 "
-                        "export bug) were read as spaces",
-                        severity="warning",
-                        action="column ignored",
-                    )
-                )
     except etree.XMLSyntaxError as err:
         # with resolve_entities=False lxml's own message can be empty; libxml2's log has the cause
         last = err.error_log.last_error if err.error_log else None
@@ -75,7 +84,7 @@ def read_export(landing: LandingFile) -> ExportCollector:
         ) from err
     except (zipfile.BadZipFile, zlib.error, EOFError) as err:
         raise ExportRefused(f"the zip is corrupt ({err}); re-send the export.zip") from err
-    return collector
+    return collector, xml.control_characters
 
 
 def _who(frame: pl.DataFrame, participant_id: str) -> pl.DataFrame:

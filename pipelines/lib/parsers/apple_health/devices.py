@@ -83,5 +83,14 @@ class SourceBook:
             self._cache[key] = found
         return found
 
+    def adopt(self, source: SourceInfo) -> int:
+        """The id here of a source numbered in another book (the other half of the export)."""
+        found = self._ids.get((source.name, source.rank))
+        if found is None:
+            found = self._ids[(source.name, source.rank)] = len(self.sources)
+            self.sources.append(source)
+            self.watch.append(source.is_watch)
+        return found
+
     def __getitem__(self, source_id: int) -> SourceInfo:
         return self.sources[source_id]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 from array import array
+from dataclasses import replace
 from datetime import date
 
+import numpy as np
 from lxml import etree
 
 from ..spec import Issue
@@ -22,7 +24,7 @@ from .devices import SourceBook
 from .sleep import SLEEP_VALUES, SleepSample
 from .steps import StepSamples
 from .timeline import MAX_SPAN_S
-from .wear import WearEvidence
+from .wear import WearEvidence, WearSamples
 from .workouts import (
     DISTANCE_STATISTICS,
     DISTANCE_UNITS_M,
@@ -62,6 +64,18 @@ class IssueLog:
         self._seen[kind] = self._seen.get(kind, 0) + 1
         if self._seen[kind] <= MAX_ISSUES:
             self.issues.append(issue)
+
+    def absorb(self, later: IssueLog, line_offset: int) -> None:
+        """Append the issues of a later part of the file, as if this log had seen them."""
+        listed: dict[tuple[str | None, str, str], int] = {}
+        for issue in later.issues:
+            kind = (issue.field, issue.severity, issue.action)
+            listed[kind] = listed.get(kind, 0) + 1
+            if self._seen.get(kind, 0) + listed[kind] <= MAX_ISSUES:
+                line = None if issue.line is None else issue.line + line_offset
+                self.issues.append(replace(issue, line=line))
+        for kind, seen in later._seen.items():
+            self._seen[kind] = self._seen.get(kind, 0) + seen
 
     def summary(self) -> list[Issue]:
         return [
@@ -160,10 +174,10 @@ def _unit(element: etree._Element, expected: str) -> None:
 class ExportCollector:
     """What one export holds that we use, filled element by element."""
 
-    def __init__(self) -> None:
+    def __init__(self, wear: WearEvidence | WearSamples | None = None) -> None:
         self.sources = SourceBook()
         self.steps = StepSamples()
-        self.wear = WearEvidence()
+        self.wear = wear or WearEvidence()
         self.log = IssueLog()
         self.bulk = BulkRecords(
             self.steps, self.wear, self.sources.watch, _bulk_refusal, self.log.add
@@ -212,6 +226,26 @@ class ExportCollector:
     def finish(self) -> None:
         """After the last element: the step and heart-rate records still held are filed."""
         self.bulk.flush()
+
+    def absorb(self, later: ExportCollector, line_offset: int) -> None:
+        """Append what a collector of the rest of the file (from line `line_offset` + 1 on)
+        holds, as if this one had read on: its sources numbered after these, its issues and
+        samples after these, its wear samples (WearSamples) merged into these runs."""
+        ids = [self.sources.adopt(source) for source in later.sources.sources]
+        self.steps.extend_from(later.steps, np.array(ids, dtype=np.int32))
+        later.wear.replay(self.wear)
+        self.sleep += [replace(s, source=ids[s.source]) for s in later.sleep]
+        self.vital_metric += later.vital_metric
+        self.vital_time += later.vital_time
+        self.vital_value += later.vital_value
+        self.vital_source += array("i", (ids[s] for s in later.vital_source))
+        self.vital_zone += later.vital_zone
+        self.workouts += [replace(w, source=ids[w.source]) for w in later.workouts]
+        self.exercise_days += later.exercise_days
+        if self.export_offset_min is None:
+            self.export_offset_min = later.export_offset_min
+        self.records_read += later.records_read
+        self.log.absorb(later.log, line_offset)
 
     def _source(self, element: etree._Element) -> int:
         return self.sources.id_of(element.get("sourceName"), element.get("device"))

@@ -48,6 +48,14 @@ class StepSamples:
         self.value.frombytes(value.astype(np.float64).tobytes())
         self.source.frombytes(source.astype(np.int32).tobytes())
 
+    def extend_from(self, later: StepSamples, source_ids: np.ndarray) -> None:
+        """Another part's samples after these; `source_ids` maps its source ids to ours."""
+        self.start.extend(later.start)
+        self.end.extend(later.end)
+        self.value.extend(later.value)
+        mapped = source_ids[np.frombuffer(later.source, dtype=np.int32)] if len(later) else []
+        self.source.extend(array("i", mapped))
+
     def __len__(self) -> int:
         return len(self.start)
 

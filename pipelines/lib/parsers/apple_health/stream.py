@@ -27,6 +27,7 @@ Safety, in the order it applies:
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,28 +71,64 @@ class ExportRefused(Exception):
 
 
 class _ExportBytes:
-    """File-like view of the export's XML for lxml: cleaned prolog first, then the rest, counted and capped."""
+    """File-like view of the export's XML for lxml: cleaned prolog first, then the rest, counted and capped.
 
-    def __init__(self, raw: BinaryIO, limit: int) -> None:
+    `until`/`since` (a byte offset from `find_cut`): only the elements before it, closed with
+    `</HealthData>`, or only those from it on, opened with `<HealthData>` (halves.py).
+    """
+
+    def __init__(
+        self, raw: BinaryIO, limit: int, until: int | None = None, since: int | None = None
+    ) -> None:
         self._raw = raw
         self._limit = limit
         self._read = 0
+        self._until = until
+        self._closed = False
         self.control_characters = 0
-        self._pending = self._clean_prolog()
+        if since is None:
+            self._pending = self._clean_prolog()
+        else:
+            self._pending = b"<HealthData>" + self._skip_to(since)
 
-    def _pull(self, size: int) -> bytes:
+    def _take(self, size: int) -> bytes:
+        """The next raw bytes (up to `until`, then the closing tag), counted against the cap."""
+        if self._until is not None and self._read >= self._until:
+            if self._closed:
+                return b""
+            self._closed = True
+            return b"</HealthData>\n"
         block = self._raw.read(size)
+        start = self._read
         self._read += len(block)
         if self._read > self._limit:
             raise ExportRefused(
                 f"export.xml inflates beyond the {_size(self._limit)} this parser reads "
                 "(MAX_EXPORT_BYTES); if the export is genuine, raise that limit"
             )
+        if self._until is not None and self._read >= self._until:
+            block = block[: self._until - start]
+            self._read = self._until
+        return block
+
+    def _blank(self, block: bytes) -> bytes:
         bad = len(block) - len(block.translate(None, _FORBIDDEN))
         if bad:
             self.control_characters += bad
             block = block.translate(_BLANK_FORBIDDEN)
         return block
+
+    def _pull(self, size: int) -> bytes:
+        return self._blank(self._take(size))
+
+    def _skip_to(self, since: int) -> bytes:
+        while True:
+            start = self._read
+            block = self._take(_READ_BLOCK)
+            if not block:
+                raise ExportRefused(f"export.xml ends before byte {since}")
+            if self._read > since:
+                return self._blank(block[since - start :])
 
     def _clean_prolog(self) -> bytes:
         head = b""
@@ -192,8 +229,8 @@ def _pick_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
 
 
 @contextmanager
-def open_export(path: Path) -> Iterator[_ExportBytes]:
-    """The export's XML bytes, from export.zip (streamed from the member) or export.xml."""
+def _raw_export(path: Path) -> Iterator[tuple[BinaryIO, int]]:
+    """The export's raw XML stream and its size, from export.zip's member or export.xml."""
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
         try:
             archive = zipfile.ZipFile(path)
@@ -202,7 +239,7 @@ def open_export(path: Path) -> Iterator[_ExportBytes]:
         with archive:
             member = _pick_member(archive)
             with archive.open(member) as raw:
-                yield _ExportBytes(raw, MAX_EXPORT_BYTES)
+                yield raw, member.file_size
     else:
         if path.stat().st_size > MAX_EXPORT_BYTES:
             raise ExportRefused(
@@ -210,7 +247,56 @@ def open_export(path: Path) -> Iterator[_ExportBytes]:
                 "this parser reads (MAX_EXPORT_BYTES); if the export is genuine, raise that limit"
             )
         with path.open("rb") as raw:
-            yield _ExportBytes(raw, MAX_EXPORT_BYTES)
+            yield raw, path.stat().st_size
+
+
+@contextmanager
+def open_export(
+    path: Path, until: int | None = None, since: int | None = None
+) -> Iterator[_ExportBytes]:
+    """The export's XML bytes, from export.zip (streamed from the member) or export.xml.
+
+    `until`/`since`: the part before or from a cut (`find_cut`), as a document of its own.
+    """
+    with _raw_export(path) as (raw, _):
+        yield _ExportBytes(raw, MAX_EXPORT_BYTES, until, since)
+
+
+def export_size(path: Path) -> int:
+    """Bytes of XML the export holds (the zip member's declared size)."""
+    with _raw_export(path) as (_, size):
+        return size
+
+
+# a line that starts a top-level element (Apple writes one per line, indented by one space)
+_CUT = re.compile(rb"\n[ \t]{0,64}<(?:Record|Workout|ActivitySummary|Correlation)[ \t\r\n/>]")
+_CUT_TAIL = 128  # bytes kept from one block to find a cut that straddles two
+
+
+def find_cut(path: Path, at: int) -> tuple[int, int] | None:
+    """Where to cut the export in two: the first line at or after byte `at` that starts a
+    top-level element, and how many lines come before it; None if no line does.
+
+    Only a guess from the bytes (the line could sit in the prolog, a comment or an open
+    element): each part is then parsed as a document of its own, and a wrong guess leaves
+    the first part unclosed, which the parser refuses (halves.py then reads in one pass).
+    """
+    with _raw_export(path) as (raw, _):
+        offset = newlines = 0  # bytes read, and the newlines among them
+        tail = b""
+        while block := raw.read(_READ_BLOCK):
+            block = block.translate(_BLANK_FORBIDDEN)  # as the parts are read
+            data, data_start = tail + block, offset - len(tail)
+            if offset + len(block) >= at:
+                found = _CUT.search(data, max(at - 1 - data_start, 0))
+                if found:
+                    cut = found.start() + 1
+                    before = newlines - tail.count(b"\n") + data.count(b"\n", 0, cut)
+                    return data_start + cut, before
+            offset += len(block)
+            newlines += block.count(b"\n")
+            tail = data[-_CUT_TAIL:]
+    return None
 
 
 def top_level_elements(source: _ExportBytes) -> Iterator[etree._Element]:

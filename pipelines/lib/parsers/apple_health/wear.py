@@ -89,6 +89,30 @@ class WearEvidence:
         return pl.concat([self._heart_rate.frame(), self._steps.frame()]).sort("start")
 
 
+class WearSamples:
+    """Wear evidence kept as it arrives, unmerged: the second half of an export read in two
+    (halves.py), replayed after the first half's into its WearEvidence, in file order."""
+
+    def __init__(self) -> None:
+        self.heart_rate = array("q")
+        self.step_start = array("q")
+        self.step_end = array("q")
+        self.samples = 0
+
+    def add_heart_rates(self, instants: list[int]) -> None:
+        self.heart_rate.extend(instants)
+        self.samples += len(instants)
+
+    def add_steps(self, starts: list[int], ends: list[int]) -> None:
+        self.step_start.extend(starts)
+        self.step_end.extend(ends)
+        self.samples += len(starts)
+
+    def replay(self, into: WearEvidence) -> None:
+        into.add_heart_rates(self.heart_rate.tolist())
+        into.add_steps(self.step_start.tolist(), self.step_end.tolist())
+
+
 def quarter_hour_wear(evidence: WearEvidence) -> pl.DataFrame:
     """Rows of wearable_intervals: metric worn_min per UTC quarter hour with any Watch evidence."""
     if not evidence.samples:
