@@ -131,36 +131,39 @@ def read_csv_records(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]]:
 
 
 _JSON_KEY = r'"(?:[^"\\]|\\.)*"\s*:'
-_JSON_FRACTION = r"[:,\[]\s*-?[0-9]+(\.[0-9]|[eE])"
-_PLAIN_JSON_TYPES = (pl.String, pl.Int64, pl.Boolean, pl.Null)
+# a number Polars would write its own way: a fraction or exponent (Python writes 3.0 as "3",
+# Polars as "3.0") or minus zero (Python "0")
+_JSON_ODD_NUMBER = r"[:,\[]\s*-?[0-9]+(\.[0-9]|[eE])|[:,\[]\s*-0+\s*[,}\]]"
+# a value that is an object or a list (may also match inside a string: then the line reader reads it)
+_JSON_NESTED = r":\s*[\[{]"
 
 
 def read_plain_jsonl(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]] | None:
     """`read_jsonl_records` in Polars for the common case, else None (then read it line by line).
 
     The common case: every line that is not blank is one flat JSON object of strings, integers,
-    booleans and nulls, no key twice in a line, no number with a fraction (Python writes 3.0 as
-    "3", Polars as "3.0"), line ends `\n` or `\r\n`. Same columns in the same order, line
-    numbers and text as the line reader (tests/unit/test_program_parsers.py compares them).
+    booleans and nulls, no key twice in a line, no number with a fraction and no minus zero,
+    line ends `\n` or `\r\n`. Same columns in the same order, line numbers and text as the line
+    reader (tests/unit/test_program_parsers.py compares them).
     """
     if any(mark in text for mark in (*_OTHER_LINE_BREAKS, "\x85", "\u2028", "\u2029", "\x1f")):
         return None
     if text.count("\r") != text.count("\r\n"):
         return None
     lines = numbered_lines(text).filter(pl.col("line").str.strip_chars().str.len_bytes() > 0)
-    if lines.is_empty() or lines["line"].str.contains(_JSON_FRACTION).any():
+    if lines.is_empty():
+        return None
+    line = lines["line"].str.strip_chars()
+    if not (line.str.starts_with("{") & line.str.ends_with("}")).all() or (
+        line.str.contains(_JSON_ODD_NUMBER) | line.str.contains(_JSON_NESTED)
+    ).any():
         return None
     keys = (
         lines["line"].str.extract_all(_JSON_KEY).list.eval(pl.element().str.strip_chars_end(": \t"))
     )
-    if (keys.list.len() != keys.list.n_unique()).any():
-        return None
-    try:
-        records = pl.read_ndjson(text.encode(), infer_schema_length=None)
-    except (pl.exceptions.PolarsError, ValueError):
-        return None
-    if records.height != lines.height or any(
-        dtype not in _PLAIN_JSON_TYPES for dtype in records.dtypes
+    # a key twice in a line, or a key with an escape (two spellings of one name)
+    if (keys.list.len() != keys.list.n_unique()).any() or (
+        keys.explode().str.contains("\\", literal=True).any()
     ):
         return None
     # names in the order they first appear, as the line reader finds them: the first line that
@@ -178,12 +181,21 @@ def read_plain_jsonl(text: str) -> tuple[pl.DataFrame, list[str], list[Issue]] |
             record = json.loads(lines["line"][at])
         except json.JSONDecodeError:
             return None
+        if not isinstance(record, dict):
+            return None
         header.extend(name for name in record if name not in header)
-    if sorted(header) != sorted(records.columns):
+    # every value read as text: scalars only (checked above), so a number or boolean keeps the
+    # characters the line has, which is what the line reader makes of it; no schema inference
+    # (a pass over the whole file, most of the read)
+    try:
+        records = pl.read_ndjson(text.encode(), schema=dict.fromkeys(header, pl.String))
+    except (pl.exceptions.PolarsError, ValueError):
         return None
-    frame = records.select(
-        pl.col(name).cast(pl.String).replace("", None) for name in header
-    ).with_columns(lines["row_number"])
+    if records.height != lines.height:
+        return None
+    frame = records.select(pl.col(name).replace("", None) for name in header).with_columns(
+        lines["row_number"]
+    )
     return frame, header, []
 
 
