@@ -109,10 +109,29 @@ def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
         con.execute(f"create schema if not exists {schema}")
 
 
+MEMORY_ENV = "STEADYBACK_WAREHOUSE_MEMORY"
+DEFAULT_MEMORY = "2GB"
+"""DuckDB's memory limit while the warehouse is built (its own default, 80 % of the machine's
+memory, let the 50,000-person build peak at 7 GB in `staging.wearable__records`). Past it
+DuckDB writes intermediate results to `warehouse.duckdb.tmp/` in the private data dir and
+carries on; a 10,000-person build stays under it (benchmarks/README.md)."""
+
+
+def warehouse_memory() -> str:
+    """The memory limit from STEADYBACK_WAREHOUSE_MEMORY (a DuckDB size: `4GB`, `1500MB`)."""
+    return os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY
+
+
 @contextmanager
 def open_warehouse(data_dir: DataDir, key: bytes) -> Iterator[duckdb.DuckDBPyConnection]:
     private_dir(data_dir.root)
-    con = duckdb.connect(str(data_dir.warehouse))
+    memory = warehouse_memory()
+    try:
+        con = duckdb.connect(str(data_dir.warehouse), config={"memory_limit": memory})
+    except (duckdb.ParserException, duckdb.InvalidInputException) as err:
+        raise ValueError(
+            f"{MEMORY_ENV}={memory!r} is not a size DuckDB reads (e.g. 4GB, 1500MB): {err}"
+        ) from err
     os.chmod(data_dir.warehouse, PRIVATE_FILE_MODE)  # it holds raw identifiers
     try:
         prepare(con, key)

@@ -14,7 +14,9 @@ with source as (
     select 'workouts' as dataset, * from raw.wearable_workouts where duration_s is not null
 ),
 
-linked as (
+-- `not materialized`: read where used rather than held whole (four uses) — held, the 50,000-person
+-- build needed ~6 GB and could not stay within the warehouse's memory limit
+linked as not materialized (
     select
         source.*,
         files.entity,
@@ -56,7 +58,7 @@ workouts as (
     ) = 1
 ),
 
-cumulative as (
+cumulative as not materialized (
     select * from linked where dataset <> 'workouts' and cumulative
 ),
 
