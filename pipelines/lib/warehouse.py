@@ -111,7 +111,7 @@ def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
 
 MEMORY_ENV = "STEADYBACK_WAREHOUSE_MEMORY"
 DEFAULT_MEMORY = "2GB"
-"""DuckDB's memory limit while the warehouse is built (its own default, 80 % of the machine's
+"""DuckDB's memory limit while the warehouse is built (its own default, most of the machine's
 memory, let the 50,000-person build peak at 7 GB in `staging.wearable__records`). Past it
 DuckDB writes intermediate results to `warehouse.duckdb.tmp/` in the private data dir and
 carries on; a 10,000-person build stays under it (benchmarks/README.md)."""
