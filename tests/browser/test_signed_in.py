@@ -253,6 +253,9 @@ def test_signing_out_in_one_tab_signs_the_other_out_at_its_next_click(
 
     first.locator('[data-testid="stSidebarNav"] a', has_text="Person").click()
     first.get_by_role("button", name="Log in").wait_for(timeout=30_000)
+    # the login form can be drawn while the run that draws it has not yet removed the old
+    # page's elements (Streamlit drops stale elements when the run ends): wait for that
+    first.locator(SIGNED_IN).wait_for(state="detached", timeout=30_000)
     settle(first)
     assert first.locator(SIGNED_IN).count() == 0
     assert first.locator('[data-testid="stMetric"], .js-plotly-plot').count() == 0
