@@ -18,16 +18,18 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 import types
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future as StartFuture
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from distributed import Client, Future
+    from distributed import Client, Future, LocalCluster
 
 SCHEDULER_ENV = "STEADYBACK_DASK_SCHEDULER"
 WORKERS_ENV = "STEADYBACK_DASK_WORKERS"
@@ -71,6 +73,10 @@ LOCAL_CLUSTER_CONFIG = {
         "OPENBLAS_NUM_THREADS": 1,
         "POLARS_MAX_THREADS": 1,
     },
+    # Dask samples each worker thread's stack every 10 ms for its dashboard's profile page,
+    # which nothing here serves; under the GIL that sampling took ~20-30 % of a minute-level
+    # parse's CPU on the 2-core machine (benchmarks/README.md)
+    "distributed.worker.profile.enabled": False,
 }
 
 
@@ -119,6 +125,7 @@ class ParseCluster:
         self.workers = workers or default_workers()
         self._client: Client | None = None
         self._cluster = None
+        self._starting: StartFuture | None = None
 
     def __enter__(self) -> ParseCluster:
         return self
@@ -128,7 +135,24 @@ class ParseCluster:
 
     @property
     def started(self) -> bool:
-        return self._client is not None
+        return self._client is not None or self._starting is not None
+
+    def start_soon(self) -> None:
+        """Start the local cluster in the background, so that its 4-5 s of start overlap what
+        the run does meanwhile (hashing the new files it will parse: hashlib lets go of the
+        GIL). `client` waits for it; nothing is started when a scheduler is configured."""
+        if self.scheduler or self._client is not None or self._starting is not None:
+            return
+        starting: StartFuture = StartFuture()
+
+        def start() -> None:
+            try:
+                starting.set_result(self._start_local())
+            except BaseException as err:  # noqa: BLE001 — raised where `client` waits for it
+                starting.set_exception(err)
+
+        self._starting = starting
+        threading.Thread(target=start, name="steadyback-cluster-start", daemon=True).start()
 
     def worth_it(self, tasks: int, size_bytes: int) -> bool:
         """Whether new work — `tasks` files or byte ranges of files — goes to the cluster
@@ -153,10 +177,13 @@ class ParseCluster:
     def client(self) -> Client:
         if self._client is not None:
             return self._client
-        import dask
-        from distributed import Client, LocalCluster
-
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            self._cluster, self._client = starting.result()  # its error, if it failed
+            return self._client
         if self.scheduler:
+            from distributed import Client
+
             try:
                 self._client = Client(self.scheduler, timeout="30s")
             except OSError as err:
@@ -166,10 +193,17 @@ class ParseCluster:
                     "to parse on a local cluster."
                 ) from None
             return self._client
+        self._cluster, self._client = self._start_local()
+        return self._client
+
+    def _start_local(self) -> tuple[LocalCluster, Client]:
+        import dask
+        from distributed import Client, LocalCluster
+
         with _plain_main(), dask.config.set(LOCAL_CLUSTER_CONFIG):
             # security=True: TLS with throw-away certificates, so that other accounts on this
             # machine cannot connect to the scheduler and run code as us
-            self._cluster = LocalCluster(
+            cluster = LocalCluster(
                 n_workers=self.workers,
                 threads_per_worker=1,
                 processes=True,
@@ -178,10 +212,19 @@ class ParseCluster:
                 security=True,
                 silence_logs=logging.ERROR,
             )
-            self._client = Client(self._cluster)
-        return self._client
+            try:
+                return cluster, Client(cluster)
+            except BaseException:
+                cluster.close()
+                raise
 
     def close(self) -> None:
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            try:
+                self._cluster, self._client = starting.result()
+            except Exception:  # noqa: BLE001 — it never started: nothing to stop
+                pass
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None
         if client is not None:

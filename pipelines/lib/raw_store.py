@@ -145,13 +145,16 @@ def landing_paths(data_dir: DataDir, source: Source) -> list[StoredFile]:
     ]
 
 
-def landing_files(data_dir: DataDir, source: Source) -> list[FoundFile]:
-    """The source's files in landing/, oldest export first (export time, then path).
+def landing_files(
+    data_dir: DataDir, source: Source, stored: list[StoredFile] | None = None
+) -> list[FoundFile]:
+    """The source's files in landing/ (`stored`: as `landing_paths` listed them), oldest
+    export first (export time, then path).
 
     Every local file is hashed; in object storage only uploads the manifest does not know.
     """
     landing = data_dir.landing_store
-    stored = landing_paths(data_dir, source)
+    stored = landing_paths(data_dir, source) if stored is None else stored
     known: dict[tuple, tuple[str, datetime]] = {}
     if not landing.is_local:
         manifest = read_manifest(data_dir, source).drop_nulls("object_version")
@@ -435,7 +438,11 @@ def ingest_source(
         with ParseCluster() as own:
             return ingest_source(data_dir, source, key, log, own)
     landing, raw = data_dir.landing_store, data_dir.raw_store
-    files = landing_files(data_dir, source)
+    stored = landing_paths(data_dir, source)
+    unseen = _unseen(data_dir, source, stored)
+    if cluster.worth_it(*_work(cluster, source, [f.size_bytes for f in unseen])):
+        cluster.start_soon()  # while the files are hashed
+    files = landing_files(data_dir, source, stored)
     keys = list(dict.fromkeys(f.key for f in files))
     summaries = {
         k: summary
@@ -458,7 +465,7 @@ def ingest_source(
             for sha, f in new.items()
         ]
         args = (source.name, landing, raw)
-        ranges = [cluster.ranges_for(j.size_bytes) if source.ranges else 1 for j in jobs]
+        ranges = _ranges(cluster, source, [j.size_bytes for j in jobs])
         if cluster.worth_it(sum(ranges), sum(j.size_bytes for j in jobs)):
             jobs = [replace(j, ranges=n) for j, n in zip(jobs, ranges, strict=True)]
             batches = plan_batches(jobs, cluster.workers)
@@ -498,6 +505,23 @@ def ingest_source(
         results.append(result)
     write_manifest(data_dir, source, results)
     return results
+
+
+def _ranges(cluster: ParseCluster, source: Source, sizes: list[int]) -> list[int]:
+    """The tasks each new file goes to the cluster as (byte ranges, or 1: whole)."""
+    return [cluster.ranges_for(size) if source.ranges else 1 for size in sizes]
+
+
+def _work(cluster: ParseCluster, source: Source, sizes: list[int]) -> tuple[int, int]:
+    """(tasks, bytes) of new files of these sizes, as `ParseCluster.worth_it` weighs them."""
+    return sum(_ranges(cluster, source, sizes)), sum(sizes)
+
+
+def _unseen(data_dir: DataDir, source: Source, stored: list[StoredFile]) -> list[StoredFile]:
+    """The files the manifest has not seen at this path and size: almost surely new. A guess
+    before hashing tells, used only to start the cluster early; the hash decides what is parsed."""
+    seen = set(read_manifest(data_dir, source).select("file", "size_bytes").iter_rows())
+    return [f for f in stored if (f.relative, f.size_bytes) not in seen]
 
 
 def write_manifest(data_dir: DataDir, source: Source, results: list[ParsedFile]) -> None:

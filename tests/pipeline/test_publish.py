@@ -214,11 +214,23 @@ def test_sessions_land_on_the_local_day(published_once):
     assert days[0][1].startswith("2026-03-03 04:30:00")
 
 
-def test_many_new_files_are_parsed_on_a_local_dask_cluster_with_the_same_result(tmp_path):
+def test_many_new_files_are_parsed_on_a_local_dask_cluster_with_the_same_result(
+    tmp_path, monkeypatch
+):
+    """And the cluster starts while the files are hashed, its workers set up as configured."""
     from pipelines.lib.parse_cluster import PARALLEL_FILES, ParseCluster
     from pipelines.lib.parsers import SOURCES_BY_NAME
     from pipelines.lib.raw_store import ingest_source
+    from pipelines.lib.storage import LocalFolder
 
+    starting_when_hashed: list[bool] = []
+    hash_file = LocalFolder.sha256
+
+    def sha256(store: LocalFolder, relative: str) -> str:
+        starting_when_hashed.append(cluster.started)
+        return hash_file(store, relative)
+
+    monkeypatch.setattr(LocalFolder, "sha256", sha256)
     roster = SOURCES_BY_NAME["roster"]
     serial: list[tuple] = []
     for parallel in (False, True):
@@ -230,13 +242,32 @@ def test_many_new_files_are_parsed_on_a_local_dask_cluster_with_the_same_result(
                 f"P-{n},A,C-1,2026-03-{n % 28 + 1:02d},America/Chicago\n"
                 f"P-x{n},A,C-1,bad,America/Chicago\n"
             )
+        starting_when_hashed.clear()
         with ParseCluster(workers=2 if parallel else 1) as cluster:
             results = ingest_source(data_dir, roster, b"k" * 16, cluster=cluster)
             assert cluster.started == parallel, "enough new files for a cluster of 2 workers"
+            assert starting_when_hashed == [parallel] * PARALLEL_FILES, (
+                "the cluster was starting before the first file was hashed"
+            )
+            if parallel:
+                settings = cluster.client().run(
+                    lambda: (
+                        __import__("dask").config.get("distributed.worker.profile.enabled"),
+                        __import__("os").environ.get("POLARS_MAX_THREADS"),
+                        __import__("os").environ.get("MALLOC_TRIM_THRESHOLD_"),
+                    )
+                )
+                assert list(settings.values()) == [(False, "1", None)] * 2, (
+                    "no stack sampling, one Polars thread, glibc's own trimming in each worker"
+                )
         summary = [
             (r.found.relative, r.rows_read, r.rows_landed, r.rows_quarantined) for r in results
         ]
         if parallel:
             assert summary == serial
+        # a re-run finds nothing unseen: no cluster, nothing parsed
+        with ParseCluster(workers=2) as cluster:
+            again = ingest_source(data_dir, roster, b"k" * 16, cluster=cluster)
+            assert not cluster.started and not any(r.parsed_now for r in again)
         serial = summary
     assert serial[0][1:] == (2, 1, 1)
