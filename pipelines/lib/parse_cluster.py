@@ -74,8 +74,8 @@ LOCAL_CLUSTER_CONFIG = {
         "POLARS_MAX_THREADS": 1,
     },
     # Dask samples each worker thread's stack every 10 ms for its dashboard's profile page,
-    # which nothing here serves; under the GIL that sampling took a sixth to nearly a third of a worker's CPU
-    # parsing a heart-rate file (paired runs on a busy 2-core machine, issue 12's notes)
+    # which nothing here serves; under the GIL that sampling took a sixth to nearly a third of
+    # a worker's CPU parsing a heart-rate file (paired runs on a busy 2-core machine, issue 12)
     "distributed.worker.profile.enabled": False,
 }
 
