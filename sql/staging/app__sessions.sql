@@ -6,10 +6,15 @@ with latest as (
     select * from newest_copy('raw.app_sessions', [trim(session_id)])
 ),
 
+people as (  -- each person's pid worked out once, not once per row
+    select participant_id, pseudonymize(participant_id) as pid
+    from (select distinct trim(participant_id) as participant_id from raw.app_sessions)
+),
+
 typed as (
     select
         'app:' || pseudonymize(trim(session_id)) as session_key,
-        pseudonymize(trim(participant_id)) as pid,
+        people.pid,
         cast(replace(trim(started_at), ' ', 'T') as timestamptz) as started_at,
         cast(trim(duration_s) as integer) as duration_s,
         trim(kind) as kind,
@@ -22,6 +27,7 @@ typed as (
         source_file,
         row_number as source_line
     from latest
+    left join people on people.participant_id = trim(latest.participant_id)
 ),
 
 final as (
