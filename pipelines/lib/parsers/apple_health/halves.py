@@ -2,11 +2,11 @@
 
 The XML pass is most of a large export's parse, and one core does it. Above SPLIT_BYTES,
 the export is cut where a top-level element starts near its middle (stream.find_cut); this
-process reads the elements before the cut while a helper process (apple_health_half.py, which
-imports only the reader) reads those from it, each
-as a document of its own, and the helper's collector is then appended to this one
-(ExportCollector.absorb: sources renumbered, lines shifted, wear samples merged in file
-order), which gives what one pass gives. Only when a second core is idle (`core_free`).
+process reads the elements before the cut while a helper process reads those from it
+(pipelines/lib/apple_health_half.py, which imports only the XML reader), each as a document
+of its own, and the helper's collector is then appended to this one (ExportCollector.absorb:
+sources renumbered, lines shifted, wear samples merged in file order), which gives what one
+pass gives. Only when a second core is idle (`core_free`).
 
 Whatever goes wrong on the way (a cut that leaves the first half unclosed, a broken file, a
 helper that cannot start or dies) returns None, and the caller reads the export in one pass,
