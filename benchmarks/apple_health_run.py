@@ -174,7 +174,10 @@ def measure(megabytes: int, runs: int, before: Path | None) -> list[str]:
                 results[name].peak_mb.append(peak)
                 if name.startswith("steadyback"):
                     results[name].steps.append(step_seconds(out))
-                print(f"  {xml_mb:.0f} MB, round {round_ + 1}: {name} {wall:.1f} s", flush=True)
+                print(
+                    f"  {xml_mb:.0f} MB, round {round_ + 1}: {name} {wall:.1f} s, peak {peak:.0f} MB",
+                    flush=True,
+                )
     rows = []
     median = {name: statistics.median(r.wall) for name, r in results.items()}
     for name, r in results.items():

@@ -200,6 +200,15 @@ class RawFiles:
     manifests: tuple[str, ...] = ()
     tables: Mapping[str, list[str]] = field(default_factory=dict)
     issues: tuple[tuple[str, str], ...] = ()
+    table_bytes: int = 0  # the raw tables' Parquet, all partitions
+
+
+# A raw layer this small (one person's large Apple Health export: about a megabyte of
+# Parquet) is built on one DuckDB thread: a second one adds its own buffers at the peak
+# (measured: about as much as the largest table's build needs) and saves little time on so
+# little data. A daily-grain cohort of a thousand people has a few MB and keeps every
+# thread until one thread is measured not to slow it (benchmarks/README.md, "Apple Health").
+ONE_THREAD_RAW_BYTES = 2 * 2**20
 
 
 def find_raw_files(data_dir: DataDir) -> RawFiles:
@@ -208,25 +217,34 @@ def find_raw_files(data_dir: DataDir) -> RawFiles:
     manifests: list[str] = []
     tables: dict[str, list[str]] = {}
     issues: list[tuple[str, str]] = []
+    table_bytes = 0
     for source in SOURCES:
         partitions = current_partitions(data_dir, source)
         if not partitions:
             continue
         manifests.append(raw.uri(f"{source.name}/{MANIFEST}"))
         # one listing per source, not one look-up per table and partition (object storage)
-        present = {f.relative for f in raw.files(f"{source.name}/parser={source.version}")}
+        present = {
+            f.relative: f.size_bytes for f in raw.files(f"{source.name}/parser={source.version}")
+        }
         for partition in partitions:
             issues.append((source.name, raw.uri(f"{partition}/issues.parquet")))
             for table in source.outputs:
-                if f"{partition}/{table}.parquet" in present:
-                    tables.setdefault(table, []).append(raw.uri(f"{partition}/{table}.parquet"))
-    return RawFiles(tuple(manifests), tables, tuple(issues))
+                relative = f"{partition}/{table}.parquet"
+                if relative in present:
+                    tables.setdefault(table, []).append(raw.uri(relative))
+                    table_bytes += present[relative]
+    return RawFiles(tuple(manifests), tables, tuple(issues), table_bytes)
 
 
 def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int]:
-    """(Re)create raw.<table>, raw.files and raw.ingest_issues from the raw layer."""
+    """(Re)create raw.<table>, raw.files and raw.ingest_issues from the raw layer; a small
+    one sets the connection to one thread for the rest of the build (ONE_THREAD_RAW_BYTES)."""
     data_dir.raw_store.register(con)
-    return create_raw_tables(con, find_raw_files(data_dir))
+    files = find_raw_files(data_dir)
+    if files.table_bytes < ONE_THREAD_RAW_BYTES:
+        con.execute("set threads = 1")
+    return create_raw_tables(con, files)
 
 
 def create_raw_tables(

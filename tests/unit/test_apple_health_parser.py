@@ -4,6 +4,8 @@ hostile or broken files)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import zipfile
 from collections import defaultdict
@@ -1020,3 +1022,20 @@ def test_a_flood_of_bad_records_is_summarised_not_listed(tmp_path):
     assert len(parsed.issues) == 201
     assert parsed.issues[-1].line is None and "50 more records" in parsed.issues[-1].reason
     assert parsed.rows_read == 250
+
+
+def test_the_helper_process_loads_only_the_reader():
+    """The helper that reads half of a large export runs beside the run's process at the parse's
+    peak, so what it imports counts there: a fresh interpreter importing its module (as spawn
+    does) loads the XML reader and not Polars, DuckDB, Dagster or the other parsers."""
+    shown = subprocess.run(
+        [sys.executable, "-c", "import sys, pipelines.lib.apple_health_half; print(*sys.modules)"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = {name.split(".")[0] for name in shown.stdout.split()} | set(shown.stdout.split())
+    assert "lxml" in loaded and "pipelines.lib.parsers.apple_health.records" in loaded
+    heavy = {"polars", "pyarrow", "duckdb", "dagster", "dask", "pipelines.lib.parsers.registry"}
+    assert not heavy & loaded, sorted(heavy & loaded)

@@ -1,7 +1,7 @@
 """Every parser names what it ingests the same way, and the registry lists each source once.
 
 A parser module or package exports `SOURCE` (one `Source`) or `SOURCES` (several), so that
-`pipelines/lib/parsers/__init__.py` reads them all alike and a new parser cannot be left out
+`pipelines/lib/parsers/registry.py` reads them all alike and a new parser cannot be left out
 of `SOURCES` unnoticed.
 """
 
@@ -15,13 +15,17 @@ from pipelines.lib.parsers import SOURCES, Source
 
 
 def exported_sources() -> dict[str, dict[str, Source | tuple[Source, ...]]]:
-    """Parser module → its top-level names that hold a Source or a tuple of them."""
+    """Parser module → its top-level names that hold a Source or a tuple of them (a package
+    may load its parser on first use: the names it exports count too)."""
     found = {}
     for info in pkgutil.iter_modules(parsers.__path__):
+        if info.name == "registry":
+            continue  # the list of them all
         module = importlib.import_module(f"{parsers.__name__}.{info.name}")
+        public = {*vars(module), *getattr(module, "__all__", ())}
         names = {
             name: value
-            for name, value in vars(module).items()
+            for name, value in ((name, getattr(module, name)) for name in public)
             if isinstance(value, Source)
             or (isinstance(value, tuple) and value and all(isinstance(v, Source) for v in value))
         }

@@ -1,27 +1,27 @@
-"""Every landing source the pipeline ingests: `SOURCES`.
+"""Every landing source the pipeline ingests: `SOURCES` (registry.py).
 
-Each parser module or package names what it ingests the same way: `SOURCE` (one
-`Source`) or `SOURCES` (several: the program's exports, Fitabase's files), and
-`SOURCE_NAME`, the value its rows carry in the canonical `source` column.
+The registry loads on first use of one of its names, not with the package, so that a
+parser's own modules can be imported alone (the Apple Health reader in the helper process
+of apple_health/halves.py, which needs neither Polars nor the other parsers).
 """
 
-from . import apple_health, fitabase, fitbit_archive, garmin, omh, oura, program
-from .program import ENTITIES
-from .source import LandingFile, Parsed, Source
-from .spec import Entity, Field, Issue
+from __future__ import annotations
 
-ENTITIES_BY_NAME = {e.name: e for e in ENTITIES}
+from typing import TYPE_CHECKING, Any
 
-SOURCES: tuple[Source, ...] = (
-    *program.SOURCES,
-    *fitabase.SOURCES,
-    fitbit_archive.SOURCE,
-    apple_health.SOURCE,
-    garmin.SOURCE,
-    oura.SOURCE,
-    omh.SOURCE,
-)
-SOURCES_BY_NAME = {s.name: s for s in SOURCES}
+if TYPE_CHECKING:
+    from .registry import (
+        ENTITIES,
+        ENTITIES_BY_NAME,
+        SOURCES,
+        SOURCES_BY_NAME,
+        Entity,
+        Field,
+        Issue,
+        LandingFile,
+        Parsed,
+        Source,
+    )
 
 __all__ = [
     "ENTITIES",
@@ -35,3 +35,11 @@ __all__ = [
     "Parsed",
     "Source",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,6 +15,7 @@ from functools import cache
 
 import polars as pl
 
+from .issue import Issue
 from .runs import per_run
 from .us_datetime import parse_us_datetime
 
@@ -77,16 +78,6 @@ class Entity:
     @property
     def identifiers(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.identifier)
-
-
-@dataclass(frozen=True)
-class Issue:
-    line: int | None
-    field: str | None
-    value: str | None
-    reason: str
-    severity: str = "error"  # error: the row or file did not land; warning: it did
-    action: str = "row quarantined"
 
 
 ISSUE_SCHEMA = {

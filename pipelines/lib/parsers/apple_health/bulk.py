@@ -15,7 +15,7 @@ from itertools import compress
 
 import numpy as np
 
-from ..spec import Issue
+from ..issue import Issue
 from .clock import parse_instants
 from .steps import StepSamples
 from .timeline import MAX_SPAN_S

@@ -2,10 +2,11 @@
 
 The XML pass is most of a large export's parse, and one core does it. Above SPLIT_BYTES,
 the export is cut where a top-level element starts near its middle (stream.find_cut); this
-process reads the elements before the cut while a helper process reads those from it, each
-as a document of its own, and the helper's collector is then appended to this one
-(ExportCollector.absorb: sources renumbered, lines shifted, wear samples merged in file
-order), which gives what one pass gives. Only when a second core is idle (`core_free`).
+process reads the elements before the cut while a helper process reads those from it
+(pipelines/lib/apple_health_half.py, which imports only the XML reader), each as a document
+of its own, and the helper's collector is then appended to this one (ExportCollector.absorb:
+sources renumbered, lines shifted, wear samples merged in file order), which gives what one
+pass gives. Only when a second core is idle (`core_free`).
 
 Whatever goes wrong on the way (a cut that leaves the first half unclosed, a broken file, a
 helper that cannot start or dies) returns None, and the caller reads the export in one pass,
@@ -16,13 +17,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from multiprocessing.connection import Connection
 from pathlib import Path
 
+from ...apple_health_half import read, read_second_half
 from ...parse_cluster import _plain_main as plain_main
 from .records import ExportCollector
-from .stream import export_size, find_cut, open_export, top_level_elements
-from .wear import WearSamples
+from .stream import export_size, find_cut
 
 # Below this much XML one pass is quick, and starting the helper (~1 s) would not pay.
 SPLIT_BYTES = 64 * 2**20
@@ -56,7 +56,7 @@ def read_in_halves(path: Path) -> tuple[ExportCollector, int] | None:
     context = multiprocessing.get_context("spawn")
     receiving, sending = context.Pipe(duplex=False)
     helper = context.Process(
-        target=_read_second_half, args=(str(path), position, sending), daemon=True
+        target=read_second_half, args=(str(path), position, sending), daemon=True
     )
     try:
         with plain_main():
@@ -66,7 +66,7 @@ def read_in_halves(path: Path) -> tuple[ExportCollector, int] | None:
     finally:
         sending.close()
     try:
-        first, first_blanked = _read(path, ExportCollector(), until=position)
+        first, first_blanked = read(path, ExportCollector(), until=position)
         outcome, *result = receiving.recv()
     except Exception:  # noqa: BLE001 — the first half, or the helper gone without a word
         return None
@@ -80,25 +80,3 @@ def read_in_halves(path: Path) -> tuple[ExportCollector, int] | None:
     second, second_blanked = result
     first.absorb(second, line_offset=lines_before)
     return first, first_blanked + second_blanked
-
-
-def _read(
-    path: Path, collector: ExportCollector, until: int | None = None, since: int | None = None
-) -> tuple[ExportCollector, int]:
-    with open_export(path, until=until, since=since) as xml:
-        for element in top_level_elements(xml):
-            collector.take(element)
-        collector.finish()
-    return collector, xml.control_characters
-
-
-def _read_second_half(path: str, since: int, sending: Connection) -> None:
-    """The helper process: the elements from byte `since` on, sent back (or why not)."""
-    try:
-        collector, blanked = _read(Path(path), ExportCollector(WearSamples()), since=since)
-        collector.bulk = None  # its batches are filed; the rest is plain data
-        sending.send(("read", collector, blanked))
-    except BaseException as err:  # noqa: BLE001 — reported, and the export is read in one pass
-        sending.send(("failed", f"{type(err).__name__}: {err}"))
-    finally:
-        sending.close()

@@ -17,7 +17,7 @@ from datetime import date
 import numpy as np
 from lxml import etree
 
-from ..spec import Issue
+from ..issue import Issue
 from .bulk import BulkRecords
 from .clock import parse_instant, stated_offset_min
 from .devices import SourceBook

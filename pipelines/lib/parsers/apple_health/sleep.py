@@ -25,11 +25,15 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left
 from dataclasses import dataclass, field
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from .clock import local_date, to_datetime, zone_offset_min
 from .devices import SourceInfo
+
+# Polars is loaded where frames are made: the helper process of halves.py collects samples
+# with this module and would otherwise load it for nothing.
+if TYPE_CHECKING:
+    import polars as pl
 
 EPISODE_GAP_S = 3600
 
@@ -108,6 +112,8 @@ def sleep_episodes(
     samples: list[SleepSample], sources: list[SourceInfo], export_offset_min: int
 ) -> pl.DataFrame:
     """Rows of wearable_sleep (without who-columns), one per kept episode."""
+    import polars as pl
+
     by_source: dict[int, list[SleepSample]] = {}
     for sample in samples:
         by_source.setdefault(sample.source, []).append(sample)

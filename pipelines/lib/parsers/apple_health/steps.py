@@ -23,12 +23,17 @@ samples (same source, span and count, e.g. re-synced app data) are dropped first
 from __future__ import annotations
 
 from array import array
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
 from .devices import SourceInfo
 from .timeline import QUARTER, epoch_to_utc, minute_windows, sample_frame
+
+# Polars is loaded where frames are made: the helper process of halves.py collects samples
+# with this module and would otherwise load it for nothing.
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class StepSamples:
@@ -62,6 +67,8 @@ class StepSamples:
 
 def quarter_hour_steps(samples: StepSamples, sources: list[SourceInfo]) -> pl.DataFrame:
     """Rows of wearable_intervals (without who-columns): metric steps per UTC quarter hour."""
+    import polars as pl
+
     if not len(samples):
         return pl.DataFrame()
     frame = sample_frame(samples.start, samples.end, value=samples.value, source=samples.source)

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
+
+# Polars is loaded where frames are made: the helper process of halves.py collects samples
+# with this module and would otherwise load it for nothing.
+if TYPE_CHECKING:
+    import polars as pl
 
 MINUTE = 60
 QUARTER = 900
@@ -31,6 +36,8 @@ def _column(values: array) -> np.ndarray:
 
 def sample_frame(start: array, end: array, **columns: array) -> pl.DataFrame:
     """Bulk columns collected while streaming → a frame sorted by start (seconds since the epoch)."""
+    import polars as pl
+
     frame = pl.DataFrame(
         {"start": _column(start), "end": _column(end)}
         | {name: _column(values) for name, values in columns.items()}
@@ -44,6 +51,8 @@ def minute_windows(samples: pl.DataFrame) -> Iterator[pl.DataFrame]:
     `samples` is sorted by `start`; exact duplicate rows are dropped. A zero-length sample (start == end) sits
     whole in its minute with overlap_s = 1 and length_s = 1.
     """
+    import polars as pl
+
     if samples.is_empty():
         return
     starts = samples["start"]
@@ -89,4 +98,6 @@ def minute_windows(samples: pl.DataFrame) -> Iterator[pl.DataFrame]:
 
 
 def epoch_to_utc(column: str) -> pl.Expr:
+    import polars as pl
+
     return pl.from_epoch(pl.col(column), time_unit="s").dt.replace_time_zone("UTC")

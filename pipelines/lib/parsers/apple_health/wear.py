@@ -19,10 +19,14 @@ no worn_min rows at all: no evidence either way, never zero.
 from __future__ import annotations
 
 from array import array
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from .timeline import QUARTER, epoch_to_utc, minute_windows, sample_frame
+
+# Polars is loaded where frames are made: the helper process of halves.py collects samples
+# with this module and would otherwise load it for nothing.
+if TYPE_CHECKING:
+    import polars as pl
 
 MAX_HR_GAP_S = 15 * 60
 MAX_RUN_S = 86400
@@ -86,6 +90,8 @@ class WearEvidence:
         self.samples += len(starts)
 
     def spans(self) -> pl.DataFrame:
+        import polars as pl
+
         return pl.concat([self._heart_rate.frame(), self._steps.frame()]).sort("start")
 
 
@@ -115,6 +121,8 @@ class WearSamples:
 
 def quarter_hour_wear(evidence: WearEvidence) -> pl.DataFrame:
     """Rows of wearable_intervals: metric worn_min per UTC quarter hour with any Watch evidence."""
+    import polars as pl
+
     if not evidence.samples:
         return pl.DataFrame()
     parts = [

@@ -18,11 +18,15 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from .clock import to_datetime, zone_offset_min
 from .devices import SourceInfo
+
+# Polars is loaded where frames are made: the helper process of halves.py collects samples
+# with this module and would otherwise load it for nothing.
+if TYPE_CHECKING:
+    import polars as pl
 
 _PREFIX = "HKWorkoutActivityType"
 # Apple's activity type (without the prefix) → session kind; anything else is "other".
@@ -90,6 +94,8 @@ def _same_session(a: Workout, b: Workout) -> bool:
 
 def workout_rows(workouts: list[Workout], sources: list[SourceInfo]) -> pl.DataFrame:
     """Rows of wearable_workouts (without who-columns), one per distinct session."""
+    import polars as pl
+
     ranked = sorted(
         set(workouts),
         key=lambda w: (-sources[w.source].rank, -w.duration_s, w.start, w.activity),
