@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("pytester", "work_groups")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_REAL = REPO.parent / "shared" / "data" / "real"
 FITABASE_2016 = SHARED_REAL / "fitabase_furberg2016" / "Fitabase Data 4.12.16-5.12.16"
@@ -27,8 +29,9 @@ RUN_THE_PIPELINE = ("small_cohort", "demo_cohort", "minute_cohort")
 
 SHARED_BY_GROUP = ("minute_cohort", "demo_cohort", "dask_cluster", "daemon_run")
 """Session fixtures too costly to make twice: with `pytest -n` (pytest-xdist, `make test`) the
-tests using one run in one worker. Every other test goes with its module (module fixtures
-start servers and browsers); the quick session fixtures may be made once per worker."""
+tests using one run in one worker (tests/work_groups.py schedules the groups). Every other test
+goes with its module (module fixtures start servers and browsers); the quick session fixtures
+may be made once per worker."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
