@@ -27,14 +27,14 @@ DURATIONS_KEY = "steadyback/durations"
 WORKER_INPUT_KEY = "steadyback_work_groups"
 
 # Seconds, when the cache has no duration for a test (estimates_s).
-RUNS_THE_PIPELINE_S = 25.0
+RUNS_THE_PIPELINE_S = 40.0
 BROWSER_S = 8.0
 OTHER_S = 0.5
 FIXTURE_ESTIMATE_S = {
     "daemon_run": 90.0,
     "demo_cohort": 120.0,
     "minute_cohort": 40.0,
-    "dask_cluster": 10.0,
+    "dask_cluster": 60.0,
 }
 
 _groups_dir = pytest.StashKey[Path]()
