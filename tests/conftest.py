@@ -10,10 +10,15 @@ it starts in the background as the session begins (`background_runs`).
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ("pytester", "work_groups")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_REAL = REPO.parent / "shared" / "data" / "real"
@@ -27,8 +32,10 @@ RUN_THE_PIPELINE = ("small_cohort", "demo_cohort", "minute_cohort")
 
 SHARED_BY_GROUP = ("minute_cohort", "demo_cohort", "dask_cluster", "daemon_run")
 """Session fixtures too costly to make twice: with `pytest -n` (pytest-xdist, `make test`) the
-tests using one run in one worker. Every other test goes with its module (module fixtures
-start servers and browsers); the quick session fixtures may be made once per worker."""
+tests using one run in one worker (tests/work_groups.py schedules the groups). Every other test
+goes with its module (module fixtures start servers and browsers); the quick session fixtures
+may be made once per worker, and `small_cohort`, used across the suite, is built once
+(`built_once`) and copied to each worker."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -138,14 +145,37 @@ def fitabase_2016(real_data: Path) -> Path:
     return FITABASE_2016
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """`build(folder)` once per session, by whichever pytest-xdist worker asks first (the others
+    wait on a file lock in the folder the controller gave them all), then left unchanged."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # a worker's basetemp is popen-gwN inside the controller's
+    folder, built = root / name, root / f"{name}.built"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            built.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def small_cohort(tmp_path_factory) -> Path:
-    """A generated cohort (40 people × 6 weeks) run through the real pipeline once per session."""
+    """A generated cohort (40 people × 6 weeks) run through the real pipeline once per session,
+    and copied for this worker (its tests may run the pipeline on it again, add users to it)."""
     from pipelines.lib.demo_cohort import generate_cohort
 
+    def generate_and_run(data_dir: Path) -> None:
+        generate_cohort(data_dir, participants=40, weeks=6, seed=11)
+        run_and_publish(data_dir)
+
+    built = built_once(tmp_path_factory, "small_cohort_built", generate_and_run)
     data_dir = tmp_path_factory.mktemp("small_cohort")
-    generate_cohort(data_dir, participants=40, weeks=6, seed=11)
-    return run_and_publish(data_dir)
+    shutil.copytree(built, data_dir, dirs_exist_ok=True)  # keeps modes and mtimes
+    return data_dir
 
 
 @pytest.fixture(scope="session")

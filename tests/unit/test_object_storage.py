@@ -8,6 +8,8 @@ writing it) must be parsed again, its stray objects removed.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import fsspec
@@ -17,7 +19,7 @@ from pipelines.lib.landing import landing_fingerprint
 from pipelines.lib.layout import DataDir
 from pipelines.lib.parsers import SOURCES, SOURCES_BY_NAME
 from pipelines.lib.raw_store import SUMMARY, ingest_source, landing_files, partition_path
-from pipelines.lib.storage import StorageError, open_store
+from pipelines.lib.storage import MTIME_METADATA, StorageError, open_store
 
 # one file for each way a source's patterns can match, or not
 TREE = {
@@ -45,11 +47,19 @@ TREE = {
 
 
 def write_tree(landing: Path, s3_url: str) -> None:
+    """TREE in a local folder and as objects, each file with one export time in both: the
+    local file's mtime, the object's `mtime` metadata (as `rclone copy` keeps it). The times
+    are whole seconds apart and run against the order of the paths."""
     fs = fsspec.filesystem("s3")
-    for relative, text in TREE.items():
-        (landing / relative).parent.mkdir(parents=True, exist_ok=True)
-        (landing / relative).write_text(text)
-        fs.pipe_file(f"{s3_url.removeprefix('s3://')}/{relative}", text.encode())
+    newest = int(time.time()) - 1
+    for n, (relative, text) in enumerate(TREE.items()):
+        exported = newest - n
+        path = landing / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        os.utime(path, (exported, exported))
+        key = f"{s3_url.removeprefix('s3://')}/{relative}"
+        fs.pipe_file(key, text.encode(), Metadata={MTIME_METADATA: str(exported)})
 
 
 def test_every_source_finds_the_same_files_in_s3_as_in_a_local_folder(s3_bucket, tmp_path):
@@ -57,14 +67,19 @@ def test_every_source_finds_the_same_files_in_s3_as_in_a_local_folder(s3_bucket,
     write_tree(local.landing, f"{s3_bucket}/landing")
     in_s3 = DataDir.at(tmp_path / "data", landing=f"{s3_bucket}/landing")
 
-    matched = set()
+    matched, reordered = set(), False
     for source in SOURCES:
-        expected = [(f.relative, f.sha256, f.participant_id) for f in landing_files(local, source)]
+        expected = [
+            (f.relative, f.sha256, f.participant_id, f.modified_at)
+            for f in landing_files(local, source)
+        ]
         found = landing_files(in_s3, source)
-        assert [(f.relative, f.sha256, f.participant_id) for f in found] == sorted(expected), (
-            source.name
-        )
+        assert [(f.relative, f.sha256, f.participant_id, f.modified_at) for f in found] == (
+            expected
+        ), f"{source.name}: the same files, hashes, export times, in the same (export) order"
         matched |= {f.relative for f in found}
+        reordered |= expected != sorted(expected)
+    assert reordered, "somewhere the export order is not the order of the paths"
     assert "apple_health/P-00001/apple_health_export/export.xml" in matched
     assert matched.isdisjoint(
         {
@@ -83,10 +98,18 @@ def test_the_sensor_fingerprint_of_s3_moves_when_an_object_is_uploaded_again(s3_
     assert files == len([r for r in TREE if not r.rsplit("/", 1)[-1].startswith(".")])
     assert landing_fingerprint(landing) == (fingerprint, files), "listing twice changes nothing"
 
+    # the same bytes again: only the object's LastModified can move the fingerprint. S3 keeps
+    # it to the whole second (moto too), so the upload waits for the next one to begin.
+    relative = "oura/P-00004/sleep.json"
+    (before,) = [f for f in landing.files() if f.relative == relative]
+    time.sleep(max(0.0, (before.modified_ns // 1_000_000_000 + 1) - time.time()))
     fsspec.filesystem("s3").pipe_file(
-        f"{s3_bucket.removeprefix('s3://')}/landing/oura/P-00004/sleep.json", b'{"new": 1}\n'
+        f"{s3_bucket.removeprefix('s3://')}/landing/{relative}", TREE[relative].encode()
     )
-    assert landing_fingerprint(landing)[0] != fingerprint
+    (after,) = [f for f in landing.files() if f.relative == relative]
+    assert after.size_bytes == before.size_bytes and after.modified_ns > before.modified_ns
+    assert landing_fingerprint(landing) != (fingerprint, files)
+    assert landing_fingerprint(landing)[1] == files
 
 
 def test_an_unfinished_partition_in_s3_is_parsed_again_and_its_stray_objects_removed(
