@@ -9,7 +9,6 @@ export that cannot be read, a folder of someone not on the roster).
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import signal
@@ -24,8 +23,6 @@ from landing_files import write_landing
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_ON_ROSTER = "P-99999"
-FORKSERVER_STEPS = {"execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}}}}}
-"""Run config: the multiprocess executor starts each step's process from a forkserver."""
 
 OURA_HEADER = (
     "date,Total Sleep Duration,Total Bedtime ,Bedtime Start,Bedtime End,"
@@ -95,12 +92,8 @@ def fresh_data_dir(landing: Path, root: Path) -> Path:
 class DaemonStyleRun:
     """The `refresh` job run the way Dagster's daemon runs it: a separate `dagster job execute`
     process on the data dir's instance, one process per step, compute logs captured to files,
-    started under a permissive umask. Most of a step process's time is importing Dagster and
-    the code location, so the step processes start from a forkserver that has imported them
-    once (the multiprocess executor's `forkserver` start method, which preloads the job's
-    module) rather than each in a fresh interpreter; still one process per step, started from
-    this run's process, with its environment and umask. The session starts it in the
-    background (tests/conftest.py) and its test waits for it."""
+    started under a permissive umask. It takes minutes of step processes, so the session
+    starts it in the background (tests/conftest.py) and its test waits for it."""
 
     landing: Path  # what it was given (a copy of it is in root/landing)
     root: Path
@@ -125,12 +118,10 @@ class DaemonStyleRun:
             "STEADYBACK_DATA_DIR": str(root),
             "PYTHONPATH": str(REPO),
         }
-        run_config = workdir / "run_config.json"
-        run_config.write_text(json.dumps(FORKSERVER_STEPS))
         # fmt: off
         command = [
             sys.executable, "-m", "dagster", "job", "execute",
-            "-m", "pipelines.definitions", "-j", "refresh", "-c", str(run_config),
+            "-m", "pipelines.definitions", "-j", "refresh",
         ]
         # fmt: on
         stdout, stderr = workdir / "stdout", workdir / "stderr"
