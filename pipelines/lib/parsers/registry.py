@@ -1,4 +1,4 @@
-"""Every landing source the pipeline ingests: `SOURCES` (the package exposes these names).
+"""Every landing source the pipeline ingests: `SOURCES` (the package exports its names).
 
 Each parser module or package names what it ingests the same way: `SOURCE` (one
 `Source`) or `SOURCES` (several: the program's exports, Fitabase's files), and
@@ -7,8 +7,10 @@ Each parser module or package names what it ingests the same way: `SOURCE` (one
 
 from . import apple_health, fitabase, fitbit_archive, garmin, omh, oura, program
 from .program import ENTITIES
-from .source import LandingFile, Parsed, Source
-from .spec import Entity, Field, Issue
+
+# the package re-exports these beside SOURCES (parsers/__init__.py lists every name it exports)
+from .source import LandingFile, Parsed, Source  # noqa: F401
+from .spec import Entity, Field, Issue  # noqa: F401
 
 ENTITIES_BY_NAME = {e.name: e for e in ENTITIES}
 
@@ -22,16 +24,3 @@ SOURCES: tuple[Source, ...] = (
     omh.SOURCE,
 )
 SOURCES_BY_NAME = {s.name: s for s in SOURCES}
-
-__all__ = [
-    "ENTITIES",
-    "ENTITIES_BY_NAME",
-    "SOURCES",
-    "SOURCES_BY_NAME",
-    "Entity",
-    "Field",
-    "Issue",
-    "LandingFile",
-    "Parsed",
-    "Source",
-]
