@@ -148,8 +148,9 @@ def _read_through(file: Path) -> None:
     """Read the file once, unclocked, so every contender starts with it in the page cache.
 
     The floor's `read_csv` of the heart-rate file holds ~13 GB and pushes the file out of the
-    cache; whoever came next then read it from disk (measured: the ingest 93 s from disk
-    against 64 s warm), so the order of the contenders, not their work, decided the result."""
+    cache; whoever came next then read it from disk (measured: the heart-rate ingest 93 s
+    after the floor, 43 s from a cached file), so the order of the contenders, not their work,
+    decided the result."""
     with file.open("rb") as handle:
         while handle.read(8 << 20):
             pass
