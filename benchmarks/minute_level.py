@@ -149,8 +149,8 @@ def _read_through(file: Path) -> None:
 
     The floor's `read_csv` of the heart-rate file holds ~13 GB and pushes the file out of the
     cache; whoever came next then read it from disk (measured: the heart-rate ingest 93 s
-    after the floor, 43 s from a cached file), so the order of the contenders, not their work,
-    decided the result."""
+    with the file pushed out of the cache by an earlier floor, 43 s with it cached), so what
+    ran before a contender, not its own work, decided its time."""
     with file.open("rb") as handle:
         while handle.read(8 << 20):
             pass
