@@ -9,6 +9,7 @@ import zlib
 import polars as pl
 from lxml import etree
 
+from ...apple_health_half import read
 from ..source import LandingFile, Parsed, Source
 from ..spec import Issue
 from ..wearable_tables import WEARABLE_TABLES, conform
@@ -17,7 +18,7 @@ from .halves import read_in_halves
 from .records import VITAL_METRICS, ExportCollector
 from .sleep import sleep_episodes
 from .steps import quarter_hour_steps
-from .stream import ExportRefused, open_export, top_level_elements
+from .stream import ExportRefused
 from .timeline import epoch_to_utc
 from .wear import quarter_hour_wear
 from .workouts import workout_rows
@@ -52,12 +53,8 @@ def read_export(landing: LandingFile) -> ExportCollector:
 
 
 def _read_in_one_pass(landing: LandingFile) -> tuple[ExportCollector, int]:
-    collector = ExportCollector()
     try:
-        with open_export(landing.path) as xml:
-            for element in top_level_elements(xml):
-                collector.take(element)
-            collector.finish()
+        return read(landing.path, ExportCollector())
     except etree.XMLSyntaxError as err:
         # with resolve_entities=False lxml's own message can be empty; libxml2's log has the cause
         last = err.error_log.last_error if err.error_log else None
@@ -68,7 +65,6 @@ def _read_in_one_pass(landing: LandingFile) -> tuple[ExportCollector, int]:
         ) from err
     except (zipfile.BadZipFile, zlib.error, EOFError) as err:
         raise ExportRefused(f"the zip is corrupt ({err}); re-send the export.zip") from err
-    return collector, xml.control_characters
 
 
 def _who(frame: pl.DataFrame, participant_id: str) -> pl.DataFrame:
