@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-# Polars is loaded where frames are made: the helper process of halves.py collects samples
-# with this module and would otherwise load it for nothing.
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Polars loads in the functions that make frames (apple_health_half.py)
     import polars as pl
 
 MINUTE = 60
