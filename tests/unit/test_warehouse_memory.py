@@ -45,7 +45,6 @@ def test_a_size_duckdb_cannot_read_is_named_with_the_variable(tmp_path, monkeypa
         _settings(tmp_path / "data")
 
 
-
 def test_a_small_raw_layer_is_built_on_one_thread(tmp_path):
     """One person's export leaves a raw layer of about a megabyte: a second DuckDB thread
     would only add its buffers to the build's peak (benchmarks/README.md, "Apple Health")."""
