@@ -63,15 +63,19 @@ LOCAL_CLUSTER_CONFIG = {
     "distributed.scheduler.http.routes": [],
     "distributed.worker.http.routes": [],
     # the worker processes' environment. One thread for each native library, Polars too: a
-    # worker per core, and more threads would only compete for it. And glibc's own memory
-    # trimming, not Dask's MALLOC_TRIM_THRESHOLD_ of 64 KiB: that hands each freed array back
-    # to the system, so every block a parse reads gets fresh pages again (measured: 3× the
-    # parse's time on the 2-core machine, benchmarks/README.md).
+    # worker per core, and more threads would only compete for it. And numpy's arrays up to
+    # 32 MiB from glibc's heap, which keeps up to 64 MiB of freed memory, rather than from
+    # pages mapped and unmapped per array: a block's temporaries then reuse the last block's
+    # pages instead of faulting in fresh ones (the 64 KiB MALLOC_TRIM_THRESHOLD_ Dask sets by
+    # default did the opposite: 3× the parse's time on the 2-core machine; these values:
+    # ~10 % less CPU than glibc's own, benchmarks/README.md).
     "distributed.nanny.pre-spawn-environ": {
         "OMP_NUM_THREADS": 1,
         "MKL_NUM_THREADS": 1,
         "OPENBLAS_NUM_THREADS": 1,
         "POLARS_MAX_THREADS": 1,
+        "MALLOC_MMAP_THRESHOLD_": 32 << 20,
+        "MALLOC_TRIM_THRESHOLD_": 64 << 20,
     },
     # Dask samples each worker thread's stack every 10 ms for its dashboard's profile page,
     # which nothing here serves; under the GIL that sampling took a sixth to nearly a third of
@@ -126,6 +130,8 @@ class ParseCluster:
         self._client: Client | None = None
         self._cluster = None
         self._starting: StartFuture | None = None
+        self._lock = threading.Lock()  # `client` is also called from threads hashing new files
+        self._closed = False
 
     def __enter__(self) -> ParseCluster:
         return self
@@ -175,6 +181,12 @@ class ParseCluster:
         return f"a local Dask cluster of {self.workers} worker processes"
 
     def client(self) -> Client:
+        with self._lock:
+            return self._connected()
+
+    def _connected(self) -> Client:
+        if self._closed:
+            raise ClusterError("the run's Dask client is closed")
         if self._client is not None:
             return self._client
         if self._starting is not None:
@@ -219,6 +231,11 @@ class ParseCluster:
                 raise
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._close()
+
+    def _close(self) -> None:
         if self._starting is not None:
             starting, self._starting = self._starting, None
             try:

@@ -71,7 +71,7 @@ IDENTIFY_THREADS = 16
 class FoundFile:
     relative: str  # relative to landing/, e.g. "apple_health/P-00042/export.zip"
     participant_id: str | None  # per-person sources: the folder the file sits in
-    sha256: str
+    sha256: str | None  # None while it is hashed beside its parse (`EarlyHashes`)
     size_bytes: int
     modified_at: datetime  # when it was exported: its mtime (object storage: docs/operations.md)
     object_version: str | None = None
@@ -120,12 +120,13 @@ class ParseJob:
 
     relative: str
     participant_id: str | None
-    sha256: str
-    key: str
+    sha256: str | None  # None: hashed by this run's process while the file is parsed
+    key: str | None
     size_bytes: int
     shown: str  # the relative path with the person's id as their pid
     mentions: Mentions  # the person's id → pid, for error messages (the key stays here)
     ranges: int = 1  # > 1: parsed as that many byte ranges, a task each (Source.ranges)
+    hash_variable: str | None = None  # the Dask Variable its hash arrives in (sha256 None)
 
     def __repr__(self) -> str:
         return f"ParseJob({self.shown})"
@@ -146,12 +147,16 @@ def landing_paths(data_dir: DataDir, source: Source) -> list[StoredFile]:
 
 
 def landing_files(
-    data_dir: DataDir, source: Source, stored: list[StoredFile] | None = None
+    data_dir: DataDir,
+    source: Source,
+    stored: list[StoredFile] | None = None,
+    hashed_later: frozenset[str] = frozenset(),
 ) -> list[FoundFile]:
     """The source's files in landing/ (`stored`: as `landing_paths` listed them), oldest
     export first (export time, then path).
 
-    Every local file is hashed; in object storage only uploads the manifest does not know.
+    Every local file is hashed; in object storage only uploads the manifest does not know;
+    files in `hashed_later` not at all (their `sha256` is None).
     """
     landing = data_dir.landing_store
     stored = landing_paths(data_dir, source) if stored is None else stored
@@ -171,6 +176,9 @@ def landing_files(
         hit = known.get((f.relative, f.size_bytes, f.version))
         if hit is not None:
             sha, modified = hit
+        elif f.relative in hashed_later:
+            sha = None
+            modified = datetime.fromtimestamp(landing.export_time_ns(f) / 1e9, tz=UTC)
         else:
             sha = landing.sha256(f.relative)
             modified = datetime.fromtimestamp(landing.export_time_ns(f) / 1e9, tz=UTC)
@@ -235,7 +243,7 @@ def parse_batch(source_name: str, landing: Store, raw: Store, jobs: list[ParseJo
     source = SOURCES_BY_NAME[source_name]
     for job in jobs:
         try:
-            if _complete(raw, source, job.key):
+            if job.key is not None and _complete(raw, source, job.key):
                 continue
             parsed = _parse_in_ranges(source, landing, job) if job.ranges > 1 else None
             if parsed is None:
@@ -243,11 +251,29 @@ def parse_batch(source_name: str, landing: Store, raw: Store, jobs: list[ParseJo
                     parsed = parse_landing_file(
                         source, LandingFile(path, job.relative, job.participant_id)
                     )
+            if job.key is None:
+                job = _with_hash(job)
+                if job is None:  # an earlier run parsed this content: keep its partition
+                    continue
             write_partition(raw, source, job, parsed)
         except Exception as err:  # noqa: BLE001 — retried by the cluster, then quarantined
             message = job.mentions.pseudonymized(f"{job.shown}: {type(err).__name__}: {err}")
             raise ParseTaskFailed(message) from None
     return len(jobs)
+
+
+def _with_hash(job: ParseJob) -> ParseJob | None:
+    """The job with its hash, which the run's process sends when it has it (`EarlyHashes`);
+    None when that content's partition is complete already."""
+    from distributed import Variable, worker_client
+
+    with worker_client() as client:  # this worker's thread is free for other tasks meanwhile
+        sha = Variable(job.hash_variable, client=client).get()
+    if sha == EarlyHashes.FAILED:
+        raise RuntimeError("the run's process could not hash the file")
+    if sha == EarlyHashes.KNOWN:
+        return None
+    return replace(job, sha256=sha, key=sha)
 
 
 HEADER_BYTES = 1 << 20
@@ -440,55 +466,46 @@ def ingest_source(
     landing, raw = data_dir.landing_store, data_dir.raw_store
     stored = landing_paths(data_dir, source)
     unseen = _unseen(data_dir, source, stored)
+    early: list[StoredFile] = []
     if cluster.worth_it(*_work(cluster, source, [f.size_bytes for f in unseen])):
         cluster.start_soon()  # while the files are hashed
-    files = landing_files(data_dir, source, stored)
-    keys = list(dict.fromkeys(f.key for f in files))
-    summaries = {
-        k: summary
-        for k, summary in _summaries(raw, source, keys).items()
-        if not summary.get("retry")
-    }
-    new = {f.key: f for f in files if f.key not in summaries}
-    if new:
-        log(f"{source.name}: parsing {len(new)} new file(s) of {len(files)}")
-        jobs = [
-            ParseJob(
-                relative=f.relative,
-                participant_id=f.participant_id,
-                sha256=f.sha256,
-                key=sha,
-                size_bytes=f.size_bytes,
-                shown=f.shown(f.relative, key),
-                mentions=Mentions([f.participant_id], key),
-            )
-            for sha, f in new.items()
-        ]
-        args = (source.name, landing, raw)
-        ranges = _ranges(cluster, source, [j.size_bytes for j in jobs])
-        if cluster.worth_it(sum(ranges), sum(j.size_bytes for j in jobs)):
-            jobs = [replace(j, ranges=n) for j, n in zip(jobs, ranges, strict=True)]
-            batches = plan_batches(jobs, cluster.workers)
-            failures = cluster.run(parse_batch, args, batches, source.name, log)
-        else:
-            failures = []
-            for job in jobs:
-                try:
-                    parse_batch(*args, [job])
-                except ParseTaskFailed as err:
-                    failures.append(Failed(job, f"its parse failed ({err})"))
-        for failed in failures:
-            log(f"  {failed.job.shown}: {failed.reason}; quarantined, parsed again next run")
-            _quarantine_failed(raw, source, failed)
-        summaries |= _summaries(raw, source, list(new))
-        missing = [f.shown(f.relative, key) for k, f in new.items() if k not in summaries]
-        if missing:
-            raise FileNotFoundError(
-                f"{source.name}: {len(missing)} parsed partition(s) are not in {raw.url} "
-                f"(e.g. for {missing[0]}): the Dask workers write raw/ where this process "
-                "cannot read it — with a Dask cluster, landing/ and raw/ must be object "
-                "storage or one shared folder at the same path everywhere"
-            )
+        early = _hashed_while_parsed(cluster, source, unseen)
+    with EarlyHashes(landing, raw, source, cluster, early) as hashes:
+        files = landing_files(data_dir, source, stored, frozenset(hashes.variables))
+        keys = list(dict.fromkeys(f.key for f in files if f.sha256 is not None))
+        summaries = {
+            k: summary
+            for k, summary in _summaries(raw, source, keys).items()
+            if not summary.get("retry")
+        }
+        new = {f.key: f for f in files if f.sha256 is not None and f.key not in summaries}
+        pending = [f for f in files if f.sha256 is None]
+        if new or pending:
+            log(f"{source.name}: parsing {len(new) + len(pending)} new file(s) of {len(files)}")
+            jobs = [_job(f, key) for f in new.values()] + [
+                replace(_job(f, key), hash_variable=hashes.variables[f.relative]) for f in pending
+            ]
+            failures = _parse(cluster, source, landing, raw, jobs, log)
+            shas = hashes.wait()  # raises what hashing a file raised
+            files = [f if f.sha256 else replace(f, sha256=shas[f.relative]) for f in files]
+            for f in pending:
+                if not hashes.known[f.relative]:
+                    new[shas[f.relative]] = replace(f, sha256=shas[f.relative])
+            for failed in failures:
+                job = failed.job
+                if job.key is None:
+                    job = replace(job, sha256=shas[job.relative], key=shas[job.relative])
+                log(f"  {job.shown}: {failed.reason}; quarantined, parsed again next run")
+                _quarantine_failed(raw, source, replace(failed, job=job))
+            summaries |= _summaries(raw, source, list({f.key for f in files} - set(summaries)))
+            missing = [f.shown(f.relative, key) for k, f in new.items() if k not in summaries]
+            if missing:
+                raise FileNotFoundError(
+                    f"{source.name}: {len(missing)} parsed partition(s) are not in {raw.url} "
+                    f"(e.g. for {missing[0]}): the Dask workers write raw/ where this process "
+                    "cannot read it — with a Dask cluster, landing/ and raw/ must be object "
+                    "storage or one shared folder at the same path everywhere"
+                )
     results = []
     for found in files:
         summary = {k: v for k, v in summaries[found.key].items() if k != "retry"}
@@ -505,6 +522,112 @@ def ingest_source(
         results.append(result)
     write_manifest(data_dir, source, results)
     return results
+
+
+def _job(f: FoundFile, key: bytes) -> ParseJob:
+    return ParseJob(
+        relative=f.relative,
+        participant_id=f.participant_id,
+        sha256=f.sha256,
+        key=f.key if f.sha256 is not None else None,
+        size_bytes=f.size_bytes,
+        shown=f.shown(f.relative, key),
+        mentions=Mentions([f.participant_id], key),
+    )
+
+
+def _parse(
+    cluster: ParseCluster,
+    source: Source,
+    landing: Store,
+    raw: Store,
+    jobs: list[ParseJob],
+    log: Callable[[str], None],
+) -> list[Failed]:
+    """Parse the jobs on the cluster when it finds them worth it, else here; what kept failing."""
+    args = (source.name, landing, raw)
+    ranges = _ranges(cluster, source, [j.size_bytes for j in jobs])
+    if cluster.worth_it(sum(ranges), sum(j.size_bytes for j in jobs)):
+        jobs = [replace(j, ranges=n) for j, n in zip(jobs, ranges, strict=True)]
+        return cluster.run(parse_batch, args, plan_batches(jobs, cluster.workers), source.name, log)
+    # (a job hashed beside its parse only ever comes with work worth the cluster)
+    assert all(j.key is not None for j in jobs), "a file not yet hashed, parsed in-process"
+    failures = []
+    for job in jobs:
+        try:
+            parse_batch(*args, [job])
+        except ParseTaskFailed as err:
+            failures.append(Failed(job, f"its parse failed ({err})"))
+    return failures
+
+
+def _hashed_while_parsed(
+    cluster: ParseCluster, source: Source, unseen: list[StoredFile]
+) -> list[StoredFile]:
+    """New files big enough to be parsed in byte ranges on the cluster: their ranges start
+    before their hash is known (`EarlyHashes`)."""
+    if source.ranges is None or source.per_person:
+        return []
+    return [f for f in unseen if cluster.ranges_for(f.size_bytes) > 1]
+
+
+class EarlyHashes:
+    """Files hashed in threads of this process while the cluster already parses them.
+
+    A file's partition is named by its content hash, and hashing 8.6 GB takes ~7 s of one
+    core: for a new big file (by path and size) the hash need not come first. Each thread
+    hashes its file and puts in the file's Dask Variable the hash, KNOWN (an earlier run
+    parsed that content: the parse is dropped) or FAILED; the file's task waits for it only
+    to write the partition (`parse_batch`). `wait` gives the hashes or raises the first
+    thread's error, as hashing before the parse would have.
+    """
+
+    KNOWN = "known"
+    FAILED = "failed"
+
+    def __init__(
+        self, landing: Store, raw: Store, source: Source, cluster: ParseCluster, files: list
+    ) -> None:
+        self.variables = {f.relative: f"steadyback-hash-{uuid.uuid4().hex}" for f in files}
+        self.known: dict[str, bool] = {}
+        self._cluster = cluster
+        self._pool = ThreadPoolExecutor(max(1, len(files)), "steadyback-hash")
+        self._futures = {
+            f.relative: self._pool.submit(self._hash, landing, raw, source, f.relative)
+            for f in files
+        }
+
+    def _hash(self, landing: Store, raw: Store, source: Source, relative: str) -> str:
+        sent = self.FAILED
+        try:
+            sha = landing.sha256(relative)
+            self.known[relative] = _complete(raw, source, sha)
+            sent = self.KNOWN if self.known[relative] else sha
+            return sha
+        finally:
+            from distributed import Variable
+
+            Variable(self.variables[relative], client=self._cluster.client()).set(sent)
+
+    def wait(self) -> dict[str, str]:
+        return {relative: future.result() for relative, future in self._futures.items()}
+
+    def __enter__(self) -> EarlyHashes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True)
+        if not self.variables:
+            return
+        from distributed import Variable
+
+        try:
+            client = self._cluster.client()
+            for name in self.variables.values():
+                Variable(name, client=client).delete()
+        except Exception:
+            if exc[0] is None:
+                raise  # else the run's own error says more
 
 
 def _ranges(cluster: ParseCluster, source: Source, sizes: list[int]) -> list[int]:

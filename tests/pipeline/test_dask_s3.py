@@ -343,3 +343,87 @@ def test_on_dask_a_big_minute_file_is_parsed_in_ranges_on_both_workers_as_one_pr
         )
         lines = set(theirs[1]["line"].to_list())
         assert len(lines) >= 3 and max(lines) > 0.9 * whole.rows_read, "issues all over the file"
+
+
+def minute_file_in(data_dir: DataDir, minute_cohort: Path, export: str, name: str) -> Path:
+    """The cohort's minute file `name`, copied into data_dir's landing/ as export folder `export`."""
+    (source_export,) = (minute_cohort / "landing" / "fitabase").iterdir()
+    target = data_dir.landing / "fitabase" / export / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source_export / name, target)
+    return target
+
+
+@pytest.mark.pipeline
+def test_a_new_big_file_is_hashed_while_its_ranges_parse_and_a_moved_one_keeps_its_partition(
+    minute_cohort, dask_cluster, tmp_path, monkeypatch
+):
+    """A new file big enough for byte ranges goes to the cluster before its hash is known; the
+    partition still carries the file's SHA-256, and the same bytes at a new path (a re-sent
+    export) are parsed but not written again."""
+    import hashlib
+
+    monkeypatch.setattr(parse_cluster, "RANGE_BYTES", 1 << 20)
+    source = SOURCES_BY_NAME["fitabase_minute_steps"]
+    data_dir = DataDir.at(tmp_path / "data")
+    first = minute_file_in(data_dir, minute_cohort, "Fitabase Data 1", MINUTE_SOURCES[source.name])
+    sha = hashlib.sha256(first.read_bytes()).hexdigest()
+    key = pseudonym_key()
+    hashed: list[str] = []
+    real_sha256 = type(data_dir.landing_store).sha256
+
+    def sha256(store, relative):
+        hashed.append(relative)
+        return real_sha256(store, relative)
+
+    monkeypatch.setattr(type(data_dir.landing_store), "sha256", sha256)
+
+    with get_task_stream(dask_cluster) as tasks:
+        with ParseCluster(dask_cluster.scheduler.address) as cluster:
+            (result,) = ingest_source(data_dir, source, key, cluster=cluster)
+    assert result.parsed_now and result.status == "loaded" and result.found.sha256 == sha
+    assert len([t for t in tasks.data if t["key"].startswith("parse-range-")]) > 4
+    partition = data_dir.raw / partition_path(source, sha)
+    written = (partition / "summary.json").stat().st_mtime_ns
+    lineage = pl.read_parquet(partition / "wearable_intervals.parquet")["file_sha256"]
+    assert set(lineage) == {sha}
+    (manifest,) = pl.read_parquet(data_dir.raw / source.name / MANIFEST).iter_rows(named=True)
+    assert (manifest["file_sha256"], manifest["partition_key"]) == (sha, sha)
+
+    moved = first.parent.parent / "Fitabase Data 2" / first.name
+    moved.parent.mkdir()
+    first.rename(moved)
+    hashed.clear()
+    with get_task_stream(dask_cluster) as tasks:
+        with ParseCluster(dask_cluster.scheduler.address) as cluster:
+            (again,) = ingest_source(data_dir, source, key, cluster=cluster)
+    assert hashed == [again.found.relative], "hashed once, beside the parse"
+    assert len([t for t in tasks.data if t["key"].startswith("parse-range-")]) > 4, (
+        "parsed before its hash was known"
+    )
+    assert not again.parsed_now and again.found.sha256 == sha
+    assert (again.rows_read, again.rows_landed) == (result.rows_read, result.rows_landed)
+    assert (partition / "summary.json").stat().st_mtime_ns == written, "not written again"
+    (manifest,) = pl.read_parquet(data_dir.raw / source.name / MANIFEST).iter_rows(named=True)
+    assert manifest["file"].startswith("fitabase/Fitabase Data 2/")
+    assert manifest["partition_key"] == sha
+
+
+@pytest.mark.pipeline
+def test_a_file_whose_hash_fails_beside_its_parse_fails_the_ingest_and_writes_nothing(
+    minute_cohort, dask_cluster, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(parse_cluster, "RANGE_BYTES", 1 << 20)
+    source = SOURCES_BY_NAME["fitabase_minute_steps"]
+    data_dir = DataDir.at(tmp_path / "data")
+    minute_file_in(data_dir, minute_cohort, "Fitabase Data 1", MINUTE_SOURCES[source.name])
+
+    def sha256(store, relative):
+        raise OSError(f"{relative}: Input/output error")
+
+    monkeypatch.setattr(type(data_dir.landing_store), "sha256", sha256)
+    with ParseCluster(dask_cluster.scheduler.address) as cluster:
+        with pytest.raises(OSError, match="Input/output error"):
+            ingest_source(data_dir, source, pseudonym_key(), cluster=cluster)
+    assert not list((data_dir.raw / source.name).glob("parser=*/file_sha256=*/summary.json"))
+    assert not (data_dir.raw / source.name / MANIFEST).exists()
