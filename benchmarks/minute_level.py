@@ -77,6 +77,21 @@ def _child(args: argparse.Namespace) -> None:
         else:
             pl.read_csv(args.file).write_parquet(work / "copy.parquet")
         rows = None
+    elif args.child == "one-run":
+        (work / "landing").symlink_to(Path(args.landing), target_is_directory=True)
+        rows = {"read": 0, "landed": 0}
+        with ParseCluster() as cluster:  # one for the run, as the raw steps share it
+            for source_name in FILES.values():
+                (result,) = ingest_source(
+                    DataDir.at(work),
+                    SOURCES_BY_NAME[source_name],
+                    b"benchmark-key",
+                    cluster=cluster,
+                )
+                if result.status != "loaded":
+                    raise SystemExit(f"{source_name}: {result.status} {result.error}")
+                rows["read"] += result.rows_read
+                rows["landed"] += result.rows_landed
     else:
         (work / "landing").symlink_to(Path(args.landing), target_is_directory=True)
         source = SOURCES_BY_NAME[FILES[Path(args.file).name]]
@@ -156,8 +171,16 @@ def _read_through(file: Path) -> None:
             pass
 
 
-def _measure(kind: str, file: Path, landing: Path, floor: str, profile: bool = False) -> dict:
-    _read_through(file)
+def _measure(
+    kind: str,
+    file: Path,
+    landing: Path,
+    floor: str,
+    profile: bool = False,
+    read_through: bool = True,
+) -> dict:
+    if read_through:
+        _read_through(file)
     work = Path(tempfile.mkdtemp(prefix=f"minute-{kind}-"))
     try:
         command = [sys.executable, __file__, "--child", kind, "--file", str(file)]
@@ -206,6 +229,12 @@ def main() -> None:
         type=lambda text: [int(n) for n in text.split(",")],
         default=[],
         help="also ingest on Dask clusters of these many workers, e.g. 1,2",
+    )
+    parser.add_argument(
+        "--one-run",
+        action="store_true",
+        help="also ingest both files in one process, one local cluster for both, as the raw "
+        "steps of one `steadyback run` do (the floor: both copies)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -275,6 +304,21 @@ def main() -> None:
             + "".join(f" {totals[kind]:.2f} |" for kind in clusters)
             + (f" {totals[speedup[0]] / totals[speedup[1]]:.2f}× |" if speedup else "")
         )
+        if args.one_run:
+            files = [next(landing.glob(f"fitabase/*/{name}")) for name in FILES]
+            runs = []
+            for _ in range(args.repeat):
+                for file in files:
+                    _read_through(file)
+                runs.append(_measure("one-run", files[0], landing, args.floor, read_through=False))
+            wall = statistics.median(r["wall_s"] for r in runs)
+            peak = statistics.median(r["peak_mb"] for r in runs)
+            print(
+                f"| both, in one run | | {runs[0]['rows']['read']:,} | {wall:.2f} "
+                f"| {totals['floor']:.2f} | {wall / totals['floor']:.1f}× | {peak:,.0f} | |"
+                + " |"
+                * (len(clusters) + bool(speedup))
+            )
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -427,3 +428,35 @@ def test_a_file_whose_hash_fails_beside_its_parse_fails_the_ingest_and_writes_no
             ingest_source(data_dir, source, pseudonym_key(), cluster=cluster)
     assert not list((data_dir.raw / source.name).glob("parser=*/file_sha256=*/summary.json"))
     assert not (data_dir.raw / source.name / MANIFEST).exists()
+
+
+@pytest.mark.pipeline
+def test_a_local_cluster_starts_once_though_the_run_and_a_hashing_thread_both_wait_for_it(
+    minute_cohort, tmp_path, monkeypatch
+):
+    """Without a configured scheduler the local cluster starts in the background; the thread
+    hashing a big new file and the run itself both need its client, and get the same one."""
+    monkeypatch.setattr(parse_cluster, "RANGE_BYTES", 1 << 20)
+    monkeypatch.setattr(parse_cluster, "LOCAL_RANGES_BYTES", 4 << 20)
+    monkeypatch.setattr(parse_cluster, "PARALLEL_BYTES", 4 << 20)
+    source = SOURCES_BY_NAME["fitabase_heartrate"]
+    data_dir = DataDir.at(tmp_path / "data")
+    file = minute_file_in(data_dir, minute_cohort, "Fitabase Data 1", MINUTE_SOURCES[source.name])
+    assert file.stat().st_size > 4 << 20
+    starts = []
+    start_local = ParseCluster._start_local
+
+    def counted(self):
+        starts.append(self)
+        return start_local(self)
+
+    monkeypatch.setattr(ParseCluster, "_start_local", counted)
+    with ThreadPoolExecutor(1) as run, ParseCluster(workers=2) as cluster:
+        # (with two clusters the hash would go to one and the file's task wait on the other)
+        ingest = run.submit(ingest_source, data_dir, source, pseudonym_key(), cluster=cluster)
+        (result,) = ingest.result(timeout=240)
+        assert cluster.started and len(starts) == 1
+        assert len(cluster.client().scheduler_info()["workers"]) == 2
+    assert result.parsed_now and result.status == "loaded"
+    with pytest.raises(parse_cluster.ClusterError, match="closed"):
+        cluster.client()
