@@ -19,6 +19,10 @@ process that reports its own wall time and peak RSS (resource.getrusage ru_maxrs
   columns measure the parse on a running cluster, not its start (see docs/scaling.md for
   when the pipeline starts its own).
 
+- `--one-run`: both files ingested in one fresh process with one local cluster, as the raw
+  steps of one `steadyback run` ingest them (one cluster start for the run), next to the two
+  copies of the floor together.
+
 Before each measurement the file is read through once, unclocked, so that every contender
 starts with it in the page cache whatever ran before it.
 
@@ -28,6 +32,7 @@ cumulative time (cProfile, one extra run per file).
     .venv/bin/python benchmarks/minute_level.py                        # 500 people × 84 days
     .venv/bin/python benchmarks/minute_level.py --people 50 --days 14  # a smoke run
     .venv/bin/python benchmarks/minute_level.py --workers 1,2          # and on 1 and 2 workers
+    .venv/bin/python benchmarks/minute_level.py --one-run              # and both as one run
 """
 
 from __future__ import annotations
