@@ -345,16 +345,13 @@ def _run_ranges(tasks: list[tuple], name: str) -> list:
     except (ImportError, ValueError):
         return [parse_range(*task) for task in tasks]
     with worker_client() as client:  # leaves this worker's thread to the range tasks meanwhile
-        futures = [
-            client.submit(
-                parse_range,
-                *task,
-                key=f"parse-range-{name}-{uuid.uuid4().hex}",
-                retries=TASK_RETRIES,
-                pure=False,
-            )
-            for task in tasks
-        ]
+        futures = client.map(  # one message to the scheduler for all of them
+            parse_range,
+            *zip(*tasks, strict=True),
+            key=[f"parse-range-{name}-{uuid.uuid4().hex}" for _ in tasks],
+            retries=TASK_RETRIES,
+            pure=False,
+        )
         return client.gather(futures)
 
 
@@ -586,12 +583,19 @@ class EarlyHashes:
     FAILED = "failed"
 
     def __init__(
-        self, landing: Store, raw: Store, source: Source, cluster: ParseCluster, files: list
+        self,
+        landing: Store,
+        raw: Store,
+        source: Source,
+        cluster: ParseCluster,
+        files: list[StoredFile],
     ) -> None:
         self.variables = {f.relative: f"steadyback-hash-{uuid.uuid4().hex}" for f in files}
         self.known: dict[str, bool] = {}
         self._cluster = cluster
-        self._pool = ThreadPoolExecutor(max(1, len(files)), "steadyback-hash")
+        self._pool = ThreadPoolExecutor(
+            max(1, min(len(files), IDENTIFY_THREADS)), "steadyback-hash"
+        )
         self._futures = {
             f.relative: self._pool.submit(self._hash, landing, raw, source, f.relative)
             for f in files
