@@ -9,6 +9,9 @@ database (more fsyncs): 5-12 ms and ~3 ms of CPU per event on a shared virtual d
 
 - the event log keeps one engine and connection per database file for the whole run
   (`_reused_connections`), instead of one per event;
+- it asks the index database whether a table exists once per table, not with a new engine
+  for every asset and check event (~400 a run: Dagster checks that asset checks are
+  supported before recording each check event); a table, once there, stays;
 - one extra connection holds each other history database open, so that closing
   Dagster's connections does not checkpoint (SQLite checkpoints when the last one
   closes: here at the end, once);
@@ -18,6 +21,14 @@ database (more fsyncs): 5-12 ms and ~3 ms of CPU per event on a shared virtual d
   and the published snapshot are DuckDB files and keep their own guarantees.
 
 Other processes (the Dagster UI, its daemon) open the same files as usual meanwhile.
+
+It also leaves the run's stdout and stderr alone, unless dagster.yaml configures
+`compute_logs`: Dagster's default capture of a whole in-process run copies both into files
+under the home and, to still show them on the terminal, keeps `tail -F` on each file and a
+Python process watching each tail for the whole run (four processes, ~22 MB). `steadyback
+run` shows Dagster's log lines on the terminal itself and prints its own summary; the run's
+structured log in the Dagster UI is the same either way, only the UI's raw stdout/stderr
+view of such a run is empty (docs/operations.md, "Run history").
 """
 
 from __future__ import annotations
@@ -37,6 +48,10 @@ if TYPE_CHECKING:
     import dagster as dg
 
 _FILE = "steadyback_sqlite_file"
+NO_CAPTURE = {
+    "module": "dagster._core.storage.noop_compute_log_manager",
+    "class": "NoOpComputeLogManager",
+}
 BUSY_TIMEOUT_S = 15  # as Dagster's own SQLite connections wait for a lock
 
 
@@ -44,8 +59,13 @@ BUSY_TIMEOUT_S = 15  # as Dagster's own SQLite connections wait for a lock
 def open_instance(home: Path) -> Iterator[dg.DagsterInstance]:
     """The Dagster instance whose DAGSTER_HOME is `home` (set by the caller), for one run."""
     import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+    from dagster_shared.yaml_utils import load_yaml_from_globs
 
-    with _quick_commits(home), dg.DagsterInstance.get() as instance:
+    configured = load_yaml_from_globs(str(Path(home) / "dagster.yaml")) or {}
+    overrides = {} if "compute_logs" in configured else {"compute_logs": NO_CAPTURE}
+    ref = InstanceRef.from_dir(str(home), overrides=overrides)
+    with _quick_commits(home), dg.DagsterInstance.from_ref(ref) as instance:
         with _reused_connections(instance.event_log_storage):
             yield instance
 
@@ -111,15 +131,23 @@ def _reusable(storage) -> bool:
 
     return type(storage) is SqliteEventLogStorage and all(
         hasattr(storage, name)
-        for name in ("_connect", "_db_lock", "_initialized_dbs", "_initdb", "conn_string_for_shard")
+        for name in (
+            "_connect",
+            "_db_lock",
+            "_initialized_dbs",
+            "_initdb",
+            "conn_string_for_shard",
+            "has_table",
+        )
     )
 
 
 @contextmanager
 def _reused_connections(storage) -> Iterator[None]:
-    """The event log's `_connect(shard)` with one engine per shard, kept for the run.
+    """The event log's `_connect(shard)` with one engine per shard, kept for the run, and its
+    `has_table(name)` remembered once true.
 
-    Dagster's own version builds and disposes an engine per call, under `_db_lock`; this
+    Dagster's own `_connect` builds and disposes an engine per call, under `_db_lock`; this
     one takes the same lock, so the shard's one connection is never used by two at once.
     Any other event log storage (Postgres, a newer Dagster) is left as it is.
     """
@@ -146,11 +174,20 @@ def _reused_connections(storage) -> Iterator[None]:
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    present: set[str] = set()
+    own_has_table = storage.has_table  # its own engine: it is also asked inside a transaction
+
+    def has_table(table_name: str) -> bool:
+        if table_name not in present and own_has_table(table_name):
+            present.add(table_name)
+        return table_name in present
+
     storage._connect = connect
+    storage.has_table = has_table
     try:
         yield
     finally:
-        del storage._connect  # the class's own again
+        del storage._connect, storage.has_table  # the class's own again
         with storage._db_lock:
             for engine in engines.values():
                 engine.dispose()

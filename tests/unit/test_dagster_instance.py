@@ -3,8 +3,10 @@ one connection per file, and only WAL files under the instance's home synced les
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -80,3 +82,72 @@ def test_only_wal_databases_under_the_home_are_synced_less(home, tmp_path):
         assert _synchronous(home / "history" / "runs" / "r2.db") == NORMAL
         assert _synchronous(outside) == FULL
         assert _synchronous(rollback) == FULL  # NORMAL is crash-safe in WAL mode only
+
+
+def test_whether_a_table_exists_is_asked_once_it_does(home):
+    """Dagster asks before recording each asset check event (~400 a run), with a new engine
+    each time; while the instance is open a table found once is not looked up again."""
+    index = home / "history" / "runs" / "index.db"
+    opened = []
+
+    def count(connection, _record):
+        if isinstance(connection, sqlite3.Connection):
+            files = [
+                f for _, name, f in connection.execute("pragma database_list") if name == "main"
+            ]
+            opened.extend(f for f in files if f == str(index))
+
+    with open_instance(home) as instance:
+        storage = instance.event_log_storage
+        storage.store_event(_message("r3", 0))
+        assert storage.supports_asset_checks
+        event.listen(Pool, "connect", count)
+        try:
+            assert all(storage.supports_asset_checks for _ in range(50))
+            assert not opened
+            assert not storage.has_table("steadyback_later")  # an absent one is asked again
+            with sqlite3.connect(index) as conn:
+                conn.execute("create table steadyback_later (x)")
+            assert storage.has_table("steadyback_later")
+        finally:
+            event.remove(Pool, "connect", count)
+
+
+def _capture_processes_during_a_run(instance: dg.DagsterInstance) -> list[str]:
+    """The run's child processes that mirror captured output: `tail -F`, Dagster's watcher."""
+    seen = []
+
+    @dg.op
+    def look():
+        pid = os.getpid()
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if command[0] == b"tail" or any(b"watch_orphans" in part for part in command):
+                seen.append(command[0].decode())
+
+    @dg.job
+    def one_op():
+        look()
+
+    assert one_op.execute_in_process(instance=instance).success
+    return seen
+
+
+@pytest.mark.pipeline
+def test_a_run_keeps_its_terminal_and_starts_no_tail_processes(home):
+    """Dagster's default capture of an in-process run mirrors stdout and stderr through
+    `tail -F` and a watcher process each; `steadyback run` shows its own output."""
+    with open_instance(home) as instance:
+        assert _capture_processes_during_a_run(instance) == []
+
+
+@pytest.mark.pipeline
+def test_a_configured_capture_is_kept(home, tmp_path):
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "compute_logs:\n  module: dagster._core.storage.local_compute_log_manager\n"
+        "  class: LocalComputeLogManager\n"
+        f"  config:\n    base_dir: {tmp_path / 'compute_logs'}\n"
+    )
+    with open_instance(home) as instance:
+        assert "tail" in _capture_processes_during_a_run(instance)
