@@ -406,8 +406,10 @@ def write_partition(
             partition.write_parquet(
                 f"{table}.parquet",
                 rows.with_columns(
-                    pl.lit(job.relative).alias("source_file"),
-                    pl.lit(job.sha256).alias("file_sha256"),
+                    # one value for every row: as categories, Parquet's dictionary of them is
+                    # built once, not by hashing millions of copies (DuckDB reads them as text)
+                    pl.lit(job.relative, pl.Categorical).alias("source_file"),
+                    pl.lit(job.sha256, pl.Categorical).alias("file_sha256"),
                     pl.lit(ingested_at).alias("ingested_at"),
                 ),
             )
