@@ -339,7 +339,7 @@ def parse_range(
 def _run_ranges(tasks: list[tuple], name: str) -> list:
     """`parse_range` of each task: on the cluster when this runs on one of its workers."""
     try:
-        from distributed import get_worker, worker_client
+        from distributed import as_completed, get_worker, worker_client
 
         get_worker()
     except (ImportError, ValueError):
@@ -352,7 +352,13 @@ def _run_ranges(tasks: list[tuple], name: str) -> list:
             retries=TASK_RETRIES,
             pure=False,
         )
-        return client.gather(futures)
+        # each range's result fetched as it is ready, not all of them after the last one
+        position = {future.key: i for i, future in enumerate(futures)}
+        pieces: list = [None] * len(futures)
+        for future, piece in as_completed(futures, with_results=True):
+            pieces[position[future.key]] = piece
+            future.release()  # its worker may drop it now
+        return pieces
 
 
 def _first_line(landing: Store, relative: str, size: int) -> bytes | None:
