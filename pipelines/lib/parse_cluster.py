@@ -63,25 +63,52 @@ LOCAL_CLUSTER_CONFIG = {
     "distributed.scheduler.http.routes": [],
     "distributed.worker.http.routes": [],
     # the worker processes' environment. One thread for each native library, Polars too: a
-    # worker per core, and more threads would only compete for it. And numpy's arrays up to
-    # 32 MiB from glibc's heap, which keeps up to 64 MiB of freed memory, rather than from
-    # pages mapped and unmapped per array: a block's temporaries then reuse the last block's
-    # pages instead of faulting in fresh ones (the 64 KiB MALLOC_TRIM_THRESHOLD_ Dask sets by
-    # default did the opposite: 3× the parse's time on the 2-core machine; these values:
-    # ~10 % less CPU than glibc's own, benchmarks/README.md).
+    # worker per core, and more threads would only compete for it. And glibc's own memory
+    # trimming, not Dask's MALLOC_TRIM_THRESHOLD_ of 64 KiB: that hands each freed array back
+    # to the system, so every block a parse reads gets fresh pages again (measured: 3× the
+    # parse's time on the 2-core machine, benchmarks/README.md; `heap_for_ranges` goes further
+    # for the byte ranges of minute files).
     "distributed.nanny.pre-spawn-environ": {
         "OMP_NUM_THREADS": 1,
         "MKL_NUM_THREADS": 1,
         "OPENBLAS_NUM_THREADS": 1,
         "POLARS_MAX_THREADS": 1,
-        "MALLOC_MMAP_THRESHOLD_": 32 << 20,
-        "MALLOC_TRIM_THRESHOLD_": 64 << 20,
     },
     # Dask samples each worker thread's stack every 10 ms for its dashboard's profile page,
     # which nothing here serves; under the GIL that sampling took a sixth to nearly a third of
     # a worker's CPU parsing a heart-rate file (paired runs on a busy 2-core machine, issue 12)
     "distributed.worker.profile.enabled": False,
 }
+
+
+RANGE_HEAP = {"mmap_threshold": 32 << 20, "trim_threshold": 64 << 20}
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_heap_set = False
+
+
+def heap_for_ranges() -> None:
+    """Once per process that parses byte ranges of a minute file: numpy's arrays up to 32 MiB
+    from glibc's heap, which keeps up to 64 MiB of freed memory, rather than pages mapped and
+    unmapped per array, so a block's temporaries reuse the last block's pages instead of
+    faulting in fresh ones (about a tenth less CPU per heart-rate range on the 2-core
+    machine, benchmarks/README.md). Not in every worker's environment: set there, the
+    50,000-person daily run, whose workers parse big app exports, peaked ~230 MB higher,
+    too close to its bound. Nothing where libc is not glibc.
+    """
+    global _heap_set
+    if _heap_set:
+        return
+    _heap_set = True
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, RANGE_HEAP["mmap_threshold"])
+    mallopt(_M_TRIM_THRESHOLD, RANGE_HEAP["trim_threshold"])
 
 
 class ParseJob(Protocol):

@@ -36,6 +36,7 @@ from .parse_cluster import (
     Failed,
     ParseCluster,
     ParseTaskFailed,
+    heap_for_ranges,
     plan_batches,
 )
 from .parsers.source import LandingFile, Parsed, Source
@@ -328,6 +329,7 @@ def parse_range(
     Reading landing/ may fail (and is retried); a parser that raises gives RangeFailed."""
     from .parsers import SOURCES_BY_NAME
 
+    heap_for_ranges()
     source = SOURCES_BY_NAME[source_name]
     data = landing.read_range(relative, start, end)
     try:

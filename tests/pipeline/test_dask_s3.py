@@ -331,6 +331,8 @@ def test_on_dask_a_big_minute_file_is_parsed_in_ranges_on_both_workers_as_one_pr
         ranges = [t for t in tasks.data if t["key"].startswith(f"parse-range-{source_name}")]
         assert len(ranges) == math.ceil(size / (1 << 20)) > 4
         assert len({t["worker"] for t in ranges}) == 2, "both workers parsed ranges"
+        heap_set = dask_cluster.run(lambda: parse_cluster._heap_set)
+        assert list(heap_set.values()) == [True, True], "each set glibc's heap for ranges"
 
         ours, theirs = (
             partition_contents(on_s3, source_name),
