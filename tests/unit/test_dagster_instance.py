@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -43,28 +45,34 @@ def _synchronous(file) -> int:
         engine.dispose()
 
 
-def test_every_event_is_there_afterwards_written_over_one_connection(home):
-    shard = home / "history" / "runs" / "r1.db"
-    opened = []
+@contextmanager
+def connections_opened_to(database: Path) -> Iterator[list[str]]:
+    """The SQLite connections SQLAlchemy opens to `database` meanwhile (one entry each)."""
+    opened: list[str] = []
 
     def count(connection, _record):
         if isinstance(connection, sqlite3.Connection):
             files = [
                 f for _, name, f in connection.execute("pragma database_list") if name == "main"
             ]
-            opened.extend(f for f in files if f == str(shard))
+            opened.extend(f for f in files if f == str(database))
 
     event.listen(Pool, "connect", count)
     try:
-        with open_instance(home) as instance:
-            for i in range(40):
-                instance.event_log_storage.store_event(_message("r1", i))
-            assert len(opened) <= 2  # Dagster alone opens one per event
-            with instance.event_log_storage.run_connection("r1") as conn:  # the one writing
-                assert conn.exec_driver_sql("pragma synchronous").scalar() == NORMAL
-            assert _synchronous(shard) == NORMAL  # the run's other connections too
+        yield opened
     finally:
         event.remove(Pool, "connect", count)
+
+
+def test_every_event_is_there_afterwards_written_over_one_connection(home):
+    shard = home / "history" / "runs" / "r1.db"
+    with connections_opened_to(shard) as opened, open_instance(home) as instance:
+        for i in range(40):
+            instance.event_log_storage.store_event(_message("r1", i))
+        assert len(opened) <= 2  # Dagster alone opens one per event
+        with instance.event_log_storage.run_connection("r1") as conn:  # the one writing
+            assert conn.exec_driver_sql("pragma synchronous").scalar() == NORMAL
+        assert _synchronous(shard) == NORMAL  # the run's other connections too
     with dg.DagsterInstance.get() as fresh:
         assert [e.user_message for e in fresh.all_logs("r1")] == [f"m{i}" for i in range(40)]
     assert _synchronous(shard) == FULL  # only while the instance is open
@@ -88,29 +96,17 @@ def test_whether_a_table_exists_is_asked_once_it_does(home):
     """Dagster asks before recording each asset check event (~400 a run), with a new engine
     each time; while the instance is open a table found once is not looked up again."""
     index = home / "history" / "runs" / "index.db"
-    opened = []
-
-    def count(connection, _record):
-        if isinstance(connection, sqlite3.Connection):
-            files = [
-                f for _, name, f in connection.execute("pragma database_list") if name == "main"
-            ]
-            opened.extend(f for f in files if f == str(index))
-
     with open_instance(home) as instance:
         storage = instance.event_log_storage
         storage.store_event(_message("r3", 0))
         assert storage.supports_asset_checks
-        event.listen(Pool, "connect", count)
-        try:
+        with connections_opened_to(index) as opened:
             assert all(storage.supports_asset_checks for _ in range(50))
             assert not opened
             assert not storage.has_table("steadyback_later")  # an absent one is asked again
             with sqlite3.connect(index) as conn:
                 conn.execute("create table steadyback_later (x)")
             assert storage.has_table("steadyback_later")
-        finally:
-            event.remove(Pool, "connect", count)
 
 
 def _capture_processes_during_a_run(instance: dg.DagsterInstance) -> list[str]:
