@@ -298,9 +298,11 @@ def _parse_in_ranges(source: Source, landing: Store, job: ParseJob) -> Parsed | 
         return _unparsed(type(err).__name__, str(err))
     if header is None:
         return None
-    bounds = _line_starts(landing, job.relative, len(head), job.size_bytes, job.ranges)
+    first, size = len(head), job.size_bytes
+    # about equal ranges; each task moves its ends to line starts itself (no read here first)
+    bounds = [first + (size - first) * k // job.ranges for k in range(job.ranges)] + [size]
     tasks = [
-        (source.name, landing, job.relative, header, start, end)
+        (source.name, landing, job.relative, header, start, end, first, size)
         for start, end in zip(bounds, bounds[1:], strict=False)
     ]
     pieces = _run_ranges(tasks, source.name)
@@ -322,16 +324,26 @@ class RangeFailed:
 
 
 def parse_range(
-    source_name: str, landing: Store, relative: str, header: object, start: int, end: int
+    source_name: str,
+    landing: Store,
+    relative: str,
+    header: object,
+    start: int,
+    end: int,
+    first: int,
+    size: int,
 ) -> object:
-    """One byte range of a file (a Dask task): what the source's range parser makes of it.
+    """One byte range of a file (a Dask task): what the source's range parser makes of the
+    whole lines that start in [start, end) (`first`: where the line after the header starts).
 
     Reading landing/ may fail (and is retried); a parser that raises gives RangeFailed."""
     from .parsers import SOURCES_BY_NAME
 
     heap_for_ranges()
     source = SOURCES_BY_NAME[source_name]
-    data = landing.read_range(relative, start, end)
+    start = start if start <= first else _line_start(landing, relative, start, size)
+    end = size if end >= size else _line_start(landing, relative, end, size)
+    data = landing.read_range(relative, start, end) if start < end else b""
     try:
         return source.ranges(relative).parse_range(header, data)
     except Exception as err:  # noqa: BLE001 — the file is quarantined, as parse_landing_file does
@@ -375,23 +387,19 @@ def _first_line(landing: Store, relative: str, size: int) -> bytes | None:
     return data[: cut + 1] if cut >= 0 else None
 
 
-def _line_starts(landing: Store, relative: str, first: int, size: int, count: int) -> list[int]:
-    """[first, …, size]: `count` ranges of about equal size from `first`, each starting at a line."""
-    starts = {first, size}
-    for k in range(1, count):
-        at = first + (size - first) * k // count
-        # the first line starting at or after `at`: after the first line feed from at - 1
-        position = at - 1
-        while position < size:
-            window = landing.read_range(relative, position, min(size, position + _WINDOW))
-            cut = window.find(b"\n")
-            if cut >= 0:
-                starts.add(position + cut + 1)
-                break
-            if not window:
-                break
-            position += len(window)
-    return sorted(start for start in starts if start <= size)
+def _line_start(landing: Store, relative: str, at: int, size: int) -> int:
+    """The first line start at or after `at` (just after the first line feed from at - 1);
+    `size` when no line starts there."""
+    position = at - 1
+    while position < size:
+        window = landing.read_range(relative, position, min(size, position + _WINDOW))
+        if not window:
+            break
+        cut = window.find(b"\n")
+        if cut >= 0:
+            return position + cut + 1
+        position += len(window)
+    return size
 
 
 def _complete(raw: Store, source: Source, key: str) -> bool:

@@ -250,3 +250,26 @@ def test_a_minute_file_goes_to_the_cluster_in_ranges_only_when_that_pays():
     assert local.worth_it(local.ranges_for(LOCAL_RANGES_BYTES), LOCAL_RANGES_BYTES)
     configured = ParseCluster("tcp://127.0.0.1:8786")
     assert configured.ranges_for(40 * mb) == math.ceil(40 * mb / RANGE_BYTES) == 3
+
+
+def test_ranges_find_their_own_line_starts_even_inside_a_line_longer_than_a_read(tmp_path):
+    """Each range task moves its ends to line starts itself; a line longer than the reads that
+    look for them (64 KB) spans several ranges, which then hold no line of their own."""
+    relative = "fitabase/export/heartrate_seconds_merged.csv"
+    path = tmp_path / "landing" / relative
+    path.parent.mkdir(parents=True)
+    lines = heart_rate_lines(3000, seed=8)
+    lines[1500] = "x" * (300 << 10)  # one field: a row quarantined, 300 KB long
+    write(path, "Id,Time,Value", lines)
+    size = path.stat().st_size
+    ranges = 40  # ~10 KB each: many start and end inside the long line
+    assert size // ranges < raw_store._WINDOW < 300 << 10
+    source = SOURCES_BY_NAME["fitabase_heartrate"]
+    whole = raw_store.parse_landing_file(source, LandingFile(path, relative))
+    parsed = raw_store._parse_in_ranges(
+        source, open_store(tmp_path / "landing", "landing"), job(relative, path, ranges)
+    )
+    assert parsed is not None
+    assert parsed.issues == whole.issues and parsed.rows_read == whole.rows_read
+    assert [(i.line, i.reason) for i in whole.issues] == [(1502, "expected 3 fields, found 1")]
+    assert parsed.tables["wearable_intervals"].equals(whole.tables["wearable_intervals"])
