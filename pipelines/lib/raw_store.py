@@ -177,11 +177,8 @@ def landing_files(
         hit = known.get((f.relative, f.size_bytes, f.version))
         if hit is not None:
             sha, modified = hit
-        elif f.relative in hashed_later:
-            sha = None
-            modified = datetime.fromtimestamp(landing.export_time_ns(f) / 1e9, tz=UTC)
         else:
-            sha = landing.sha256(f.relative)
+            sha = None if f.relative in hashed_later else landing.sha256(f.relative)
             modified = datetime.fromtimestamp(landing.export_time_ns(f) / 1e9, tz=UTC)
         return FoundFile(
             relative=f.relative,
@@ -282,11 +279,17 @@ HEADER_BYTES = 1 << 20
 _WINDOW = 64 << 10
 
 
+def _reads_ranges(source: Source) -> bool:
+    """Whether the source's big files are parsed as byte ranges (not a per-person source's:
+    `parse_landing_file` links their people)."""
+    return source.ranges is not None and not source.per_person
+
+
 def _parse_in_ranges(source: Source, landing: Store, job: ParseJob) -> Parsed | None:
     """A big file as byte ranges of whole lines, a task each on the cluster (one after another
     when this is not a worker), merged into what parsing it whole gives; None: parse it whole
     (a header or bytes only the parser's whole-file reading handles)."""
-    if source.ranges is None or source.per_person:  # parse_landing_file links people
+    if not _reads_ranges(source):
         return None
     ranges = source.ranges(job.relative)
     head = _first_line(landing, job.relative, job.size_bytes)
@@ -581,7 +584,7 @@ def _hashed_while_parsed(
 ) -> list[StoredFile]:
     """New files big enough to be parsed in byte ranges on the cluster: their ranges start
     before their hash is known (`EarlyHashes`)."""
-    if source.ranges is None or source.per_person:
+    if not _reads_ranges(source):
         return []
     return [f for f in unseen if cluster.ranges_for(f.size_bytes) > 1]
 
