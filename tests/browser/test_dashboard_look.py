@@ -57,7 +57,7 @@ def pages_of(role: str, pid: str) -> list[str]:
 
 def open_page(page, url: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=30_000)
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
     settle(page)
 
 
