@@ -85,13 +85,13 @@ def _child(args: argparse.Namespace) -> None:
     elif args.child == "one-run":
         (work / "landing").symlink_to(Path(args.landing), target_is_directory=True)
         rows = {"read": 0, "landed": 0}
-        with ParseCluster() as cluster:  # one for the run, as the raw steps share it
+        with ParseCluster() as for_the_run:  # one for the run, as the raw steps share it
             for source_name in FILES.values():
                 (result,) = ingest_source(
                     DataDir.at(work),
                     SOURCES_BY_NAME[source_name],
                     b"benchmark-key",
-                    cluster=cluster,
+                    cluster=for_the_run,
                 )
                 if result.status != "loaded":
                     raise SystemExit(f"{source_name}: {result.status} {result.error}")
