@@ -194,6 +194,9 @@ def test_a_reload_and_a_bookmarked_person_in_a_new_tab_stay_signed_in(context, u
     tab = open_tab(context, f"{url}/person?pid={bookmarked}")
     assert signed_in(tab)
     assert heading(tab) == "Person" and f"pid={bookmarked}" in tab.url
+    tab.locator('[data-testid="stMetric"]').first.wait_for(
+        timeout=30_000
+    )  # drawn after the heading
     assert tab.locator('[data-testid="stMetric"]').count() >= 1  # the person's numbers
     assert [e.pid for e in events(data_dir, ana.username, "viewed")][-1] == bookmarked
     assert len(events(data_dir, ana.username, "session_resumed")) == 2  # the reload, the tab
