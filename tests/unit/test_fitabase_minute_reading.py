@@ -23,6 +23,7 @@ from pipelines.lib import raw_store
 from pipelines.lib.parse_cluster import LOCAL_RANGES_BYTES, RANGE_BYTES, ParseCluster
 from pipelines.lib.parsers import SOURCES_BY_NAME
 from pipelines.lib.parsers.fitabase import HEARTRATE_SECONDS, reading
+from pipelines.lib.parsers.fitabase.canonical import whole_numbers
 from pipelines.lib.parsers.source import LandingFile
 from pipelines.lib.storage import open_store
 
@@ -45,7 +46,9 @@ AWKWARD = [
     "1503960366,4/31/2016 2:47:30 AM,70",
     "1503960366,2016-04-12 02:47:30,70",
     f"1503960366,{T},+72",
+    f"1503960366,{T},072",
     f"1503960366,{T},7.0",
+    f"1503960366,{T},99999999999999999999",
 ]
 
 
@@ -72,24 +75,32 @@ def write(path: Path, header: str, lines: list[str], ends: list[str] | None = No
     return path
 
 
-def read_both(path: Path, chunk_bytes: int | None):
+def read_both(path: Path, chunk_bytes: int | None, numbers: bool = False):
+    """(issues, rows read, usable) and rows of the block reader and of the csv module; with
+    `numbers`, blocks may hand on Value as integers, so both sides' Values are compared as such."""
     fast_rows: list[pl.DataFrame] = []
-    fast = reading._read_file(path, HEARTRATE_SECONDS, fast_rows.append, chunk_bytes)
+    fast = reading._read_file(path, HEARTRATE_SECONDS, fast_rows.append, chunk_bytes, numbers)
     csv_rows: list[pl.DataFrame] = []
     with path.open("rb") as handle:
         by_csv = reading._read_with_csv(handle, 0, 1, None, HEARTRATE_SECONDS, csv_rows.append)
+    if numbers:
+        fast_rows = [r.with_columns(whole_numbers(r["Value"])) for r in fast_rows]
+        csv_rows = [r.with_columns(whole_numbers(r["Value"])) for r in csv_rows]
     return (fast, pl.concat(fast_rows)), (by_csv, pl.concat(csv_rows))
 
 
+@pytest.mark.parametrize("numbers", [False, True])
 @pytest.mark.parametrize("chunk_bytes", [None, 64, 1])
-def test_block_reading_reports_what_the_csv_module_reports(tmp_path, chunk_bytes):
+def test_block_reading_reports_what_the_csv_module_reports(tmp_path, chunk_bytes, numbers):
     rng = random.Random(5)
     lines = heart_rate_lines(400, seed=1)
     for line in AWKWARD:
         lines.insert(rng.randrange(len(lines)), line)
     ends = [rng.choice(["\r\n", "\n"]) for _ in range(len(lines))] + [""]  # no final line end
     path = write(tmp_path / "heartrate_seconds_merged.csv", "Id,Time,Value", lines, ends)
-    (fast, fast_rows), (by_csv, csv_rows) = read_both(path, chunk_bytes)
+    ends = [rng.choice(["\r\n", "\n"]) for _ in range(len(lines))] + [""]  # no final line end
+    path = write(tmp_path / "heartrate_seconds_merged.csv", "Id,Time,Value", lines, ends)
+    (fast, fast_rows), (by_csv, csv_rows) = read_both(path, chunk_bytes, numbers)
     assert fast == by_csv
     assert fast_rows.equals(csv_rows)
     issues, rows_read, usable = fast
@@ -98,7 +109,25 @@ def test_block_reading_reports_what_the_csv_module_reports(tmp_path, chunk_bytes
         "expected 3 fields, found 2",
         "expected 3 fields, found 4",
     }
-    assert len(issues) == 9 and fast_rows.height == rows_read - len({i.line for i in issues})
+    assert {i.value for i in issues} >= {"700", "7.0", "99999999999999999999"}
+    assert len(issues) == 10 and fast_rows.height == rows_read - len({i.line for i in issues})
+
+
+def test_blocks_hand_on_integers_unless_a_value_must_be_quoted(tmp_path):
+    """With `numbers`, a block whose Values are all integers in range hands them on as such; a
+    block with one that is not is read as text, so its issue quotes the value as written."""
+    lines = heart_rate_lines(40, seed=2)
+    lines[30] = lines[30].rsplit(",", 1)[0] + ",300"
+    path = write(tmp_path / "heartrate_seconds_merged.csv", "Id,Time,Value", lines)
+    blocks: list[pl.DataFrame] = []
+    issues, rows_read, usable = reading._read_file(
+        path, HEARTRATE_SECONDS, blocks.append, chunk_bytes=600, numbers=True
+    )
+    assert usable and rows_read == 40
+    assert [(i.line, i.value) for i in issues] == [(32, "300")]
+    as_text = [b["row_number"] for b in blocks if b.schema["Value"] == pl.String]
+    assert len(blocks) > 2 and len(as_text) == 1  # the others: integers
+    assert as_text[0].min() < 32 < as_text[0].max()
 
 
 def test_a_quote_or_a_lone_carriage_return_hands_the_rest_to_the_csv_module(tmp_path):

@@ -13,6 +13,7 @@ from pipelines.lib.parsers.wear import (
     worn_from_steps,
     worn_quarters_from_steps,
 )
+from pipelines.lib.parsers.wear import minute_bits, quarters_from_bits
 
 START = datetime(2026, 3, 2, 8, 0)
 
@@ -63,6 +64,52 @@ def test_quarters_are_aligned_and_heart_rate_minutes_count_once():
     )  # every 5 s for 20 min
     frame = worn_from_heart_rate(seconds)
     assert frame.rows() == [(START, 15.0), (START + timedelta(minutes=15), 5.0)]
+
+
+def _samples(seed: int) -> pl.DataFrame:
+    """Heart-rate samples of three people as a file lists them: each person's in turn, in time
+    order, every few seconds with gaps (times as the reader hands them on)."""
+    rng = random.Random(seed)
+    rows = []
+    for person in ["8877689391", "2022484408", "4020332650"]:
+        t = START + timedelta(seconds=rng.randrange(3600))
+        for _ in range(rng.randrange(300, 900)):
+            t += timedelta(seconds=rng.choice([5, 10, 15, 600]))
+            rows.append((person, t))
+    return pl.DataFrame(rows, schema={"person": pl.String, "time": pl.Datetime("us")}, orient="row")
+
+
+def _in_frames(samples: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """`minute_bits` of the samples cut into frames at random rows (as blocks and ranges cut a
+    file), concatenated."""
+    rng = random.Random(seed)
+    cuts = sorted({0, samples.height, *(rng.randrange(samples.height) for _ in range(6))})
+    return pl.concat(
+        minute_bits(part["person"], part["time"])
+        for part in (samples[a:b] for a, b in zip(cuts, cuts[1:], strict=False))
+    )
+
+
+def _by_person(samples: pl.DataFrame) -> pl.DataFrame:
+    """`worn_from_heart_rate` person by person: the reference."""
+    return pl.concat(
+        worn_from_heart_rate(samples.filter(pl.col("person") == p)["time"]).select(
+            pl.lit(p).alias("person"), "start", "value"
+        )
+        for p in sorted(samples["person"].unique())
+    )
+
+
+def test_worn_minutes_from_bits_whatever_the_order_of_the_samples():
+    """In a file's order, by frames cut anywhere, shuffled, or with a person's samples in two
+    places: the same worn minutes per person and quarter as counting each person's samples."""
+    samples = _samples(seed=1)
+    expected = _by_person(samples)
+    shuffled = samples.sample(fraction=1.0, shuffle=True, seed=2)
+    split = pl.concat([samples[:200], samples[400:], samples[200:400]])  # a person in two places
+    for order in (samples, shuffled, split):
+        for seed in range(3):
+            assert quarters_from_bits(_in_frames(order, seed)).equals(expected)
 
 
 # --- the rule over many people at once, against the rule as first written ----------------------

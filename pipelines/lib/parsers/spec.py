@@ -174,6 +174,8 @@ def _maybe_broken(frame: pl.DataFrame, f: Field) -> pl.Series:
         else:
             ok = number.is_not_null()
         maybe = (~ok).fill_null(True)
+    elif f.kind == "us_datetime":  # parsed before the checks: null where absent or broken
+        return frame[time_column(f.name)].is_null()
     elif f.kind in _ANCHORED:
         maybe = value.is_null() | ~_is_valid(value, f, strip=False)
     elif f.kind == "text" and f.required:
@@ -188,8 +190,12 @@ def time_column(name: str) -> str:
     return f"{name}:parsed"
 
 
+class NeedsText(Exception):
+    """A field read as numbers holds a value to report, which needs the text as written."""
+
+
 def validate(
-    frame: pl.DataFrame, entity: Entity, times: bool = False
+    frame: pl.DataFrame, entity: Entity, times: bool = False, not_blank: frozenset[str] = frozenset()
 ) -> tuple[pl.DataFrame, list[Issue]]:
     """Split parsed text rows into those that keep to the spec and per-field issues.
 
@@ -198,6 +204,9 @@ def validate(
     often means a shifted column, and half a record is worse than none. `times`:
     keep each `us_datetime` field's parsed value in `time_column(name)` of the rows
     returned (a minute-level parser needs them; parsing is most of checking them).
+    `not_blank`: text fields the caller knows hold a non-blank value on every row.
+    An `int` field may come as integers already (a fast reader's); if one of them is
+    missing or out of range, NeedsText: read the rows as text to report it.
     """
     issues: list[Issue] = []
     bad_rows: set[int] = set()
@@ -206,11 +215,13 @@ def validate(
         parse_us_datetime(frame[name]).alias(time_column(name)) for name in parsed
     )
     for f in entity.fields:
-        if f.name not in frame.columns:
+        if f.name not in frame.columns or (f.kind == "text" and f.name in not_blank):
             continue
         maybe = _maybe_broken(frame, f)
         if not maybe.any():  # (each Polars call costs ~0.2 ms: a minute file makes thousands)
             continue
+        if frame.schema[f.name].is_integer():
+            raise NeedsText(f.name)
         value = pl.col(f.name)
         blank = value.is_null() | (value.str.strip_chars() == "")
         broken = pl.when(blank).then(pl.lit(f.required)).otherwise(~_is_valid(value, f))

@@ -201,14 +201,60 @@ def minute_bits(people: pl.Series, times: pl.Series) -> pl.DataFrame:
     if starts.size == 0:
         return frame
     runs = frame[starts].with_columns(bits=pl.Series(np.bitwise_or.reduceat(bit, starts)))
+    if _file_order(runs["person"], runs["quarter"].to_numpy()) is not None:
+        return runs  # each (person, quarter) once already
     return runs.group_by("person", "quarter").agg(pl.col("bits").bitwise_or())
+
+
+def _file_order(person: pl.Series, quarter: np.ndarray) -> np.ndarray | None:
+    """Where each person's rows start, when each person's rows come together with their
+    quarters never falling (a file's order); None otherwise."""
+    run = person.rle_id().to_numpy()
+    same_person = np.zeros(run.size, dtype=bool)
+    same_person[1:] = run[1:] == run[:-1]
+    if (same_person[1:] & (quarter[1:] < quarter[:-1])).any():
+        return None
+    people = np.flatnonzero(~same_person)
+    return people if run[-1] + 1 == person.gather(people).n_unique() else None
 
 
 def quarters_from_bits(bits: pl.DataFrame) -> pl.DataFrame:
     """(person, start, value): worn minutes per quarter hour from `minute_bits` frames concatenated."""
-    merged = bits.group_by("person", "quarter").agg(pl.col("bits").bitwise_or())
-    return merged.sort("person", "quarter").select(
+    merged = _merged_in_file_order(bits)
+    if merged is None:
+        merged = bits.group_by("person", "quarter").agg(pl.col("bits").bitwise_or())
+        merged = merged.sort("person", "quarter")
+    return merged.select(
         "person",
         start=pl.from_epoch(pl.col("quarter") * 900, time_unit="s").cast(pl.Datetime("us")),
         value=pl.col("bits").bitwise_count_ones().cast(pl.Float64),
+    )
+
+
+def _merged_in_file_order(bits: pl.DataFrame) -> pl.DataFrame | None:
+    """What grouping by (person, quarter) and sorting gives, in a file's order: each person's
+    rows together, quarters rising (a quarter split between frames comes twice in a row).
+    None when the rows are not in that order."""
+    if bits.is_empty():
+        return None
+    quarter, value = bits["quarter"].to_numpy(), bits["bits"].to_numpy()
+    people = _file_order(bits["person"], quarter)
+    if people is None:
+        return None
+    new_person = np.zeros(quarter.size, dtype=bool)
+    new_person[people] = True
+    heads = np.flatnonzero(new_person | (np.diff(quarter, prepend=quarter[0] - 1) != 0))
+    names = bits["person"].gather(people)
+    # each person's rows as one block, the blocks in the order of their names
+    first = np.searchsorted(heads, people)
+    count = np.diff(np.append(first, heads.size))
+    order = names.arg_sort().to_numpy()
+    rows = np.concatenate([np.arange(first[k], first[k] + count[k]) for k in order])
+    return pl.DataFrame(
+        {
+            "person": names.gather(np.repeat(order, count[order])),
+            "quarter": quarter[heads][rows],
+            "bits": np.bitwise_or.reduceat(value, heads)[rows],
+        },
+        schema=bits.select("person", "quarter", "bits").schema,
     )

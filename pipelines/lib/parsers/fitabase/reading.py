@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from ..source import Parsed
-from ..spec import Entity, Issue, time_column, validate
+from ..spec import Entity, Issue, NeedsText, time_column, validate
 from ..tabular import parse_spec_file
 
 CHUNK_BYTES = 4 << 20
@@ -164,9 +164,13 @@ class Block:
     lines: int  # lines in the block, blank ones too
 
 
-def check_block(data: bytes, first_line: int, header: Header, entity: Entity) -> Block:
+def check_block(
+    data: bytes, first_line: int, header: Header, entity: Entity, numbers: bool = False
+) -> Block:
     """Whole lines (`first_line` is the first one's number) → checked rows, issues, rows read.
 
+    `numbers`: `int` fields come as integers, not text, when every one of the block's
+    values is there and in range as written (else the block is read as text, to report them).
     Raises NeedsCsvModule (nothing of the block is used then) or FileProblem.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -179,20 +183,27 @@ def check_block(data: bytes, first_line: int, header: Header, entity: Entity) ->
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
-    crlf = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == _CR)
-    # every carriage return must end a line, and no quote or NUL: else csv reads it otherwise
-    if b'"' in data or b"\x00" in data or data.count(b"\r") != int(crlf.sum()):
+    # no quote or NUL, and every carriage return must end a line: else csv reads it otherwise
+    if b'"' in data or b"\x00" in data:
         raise NeedsCsvModule
-    stops = ends - crlf
+    stops = ends
+    if b"\r" in data:
+        crlf = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == _CR)
+        if np.count_nonzero(buf == _CR) != np.count_nonzero(crlf):
+            raise NeedsCsvModule
+        stops = ends - crlf
     blank = stops == starts
-    for i in np.flatnonzero(~blank & _MAYBE_BLANK[buf[np.minimum(starts, size - 1)]]):
+    first_byte = _MAYBE_BLANK[buf[np.minimum(starts, size - 1)]]
+    for i in np.flatnonzero(~blank & first_byte):
         try:
             text = data[starts[i] : stops[i]].decode("utf-8")
         except UnicodeDecodeError:
             raise not_utf8(first_line + int(i), int((~blank[:i]).sum())) from None
         blank[i] = not text.replace(",", "").strip()
     width = len(header.columns)
-    schema = {f"c{i}": pl.String for i in range(width)}
+    kinds = {f.name: f.kind for f in entity.fields}
+    typed = [numbers and kinds.get(name) == "int" for name in header.columns]
+    schema = {f"c{i}": pl.Int64 if typed[i] else pl.String for i in range(width)}
     try:
         # a first line of empty fields: Polars takes the field count from the first line,
         # and a block's first bytes must not read as a byte-order mark or compressed data
@@ -205,6 +216,8 @@ def check_block(data: bytes, first_line: int, header: Header, entity: Entity) ->
             raise_if_empty=False,
         ).slice(1)
     except pl.exceptions.ComputeError:
+        if any(typed):  # a value that is not an integer as written: the issue quotes its text
+            return check_block(data, first_line, header, entity)
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as err:
@@ -234,7 +247,12 @@ def check_block(data: bytes, first_line: int, header: Header, entity: Entity) ->
         ),
         "row_number",
     )
-    good, field_issues = validate(rows, entity, times=True)
+    # a line that starts with neither whitespace nor a comma has a first field that is not blank
+    not_blank = frozenset() if (first_byte & keep).any() else frozenset(header.columns[:1])
+    try:
+        good, field_issues = validate(rows, entity, times=True, not_blank=not_blank)
+    except NeedsText:
+        return check_block(data, first_line, header, entity)
     return Block(good, issues + field_issues, int((~blank).sum()), int(ends.size))
 
 
@@ -250,13 +268,32 @@ def _field_counts(
 
     A line holds exactly `width` fields when it is as long as the fields Polars read from
     it plus the commas between them (a field more or less changes the count of commas);
-    only the other lines are counted one by one.
+    only the other lines are counted one by one. An integer is as long as its digits and
+    sign (one written otherwise, "+7" or "07", is counted one by one).
     """
-    read = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0))).to_series()
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    read = frame.select(pl.sum_horizontal(pl.col(text).str.len_bytes().fill_null(0)))
+    read = read.to_series().to_numpy().astype(np.int64, copy=False)
+    for name, dtype in frame.schema.items():
+        if dtype.is_integer():
+            read += _written_length(frame[name])
     fields = np.full(starts.size, width, dtype=np.int64)
-    for i in np.flatnonzero(~blank & (stops - starts != read.to_numpy() + width - 1)):
+    for i in np.flatnonzero(~blank & (stops - starts != read + width - 1)):
         fields[i] = data.count(b",", starts[i], stops[i]) + 1
     return fields
+
+
+_POWERS_OF_TEN = 10 ** np.arange(1, 19, dtype=np.int64)
+
+
+def _written_length(numbers: pl.Series) -> np.ndarray:
+    """Characters of each integer written plainly (0 where missing)."""
+    values = numbers.fill_null(0).to_numpy()
+    size = np.abs(values)
+    length = 1 + (values < 0)
+    for power in _POWERS_OF_TEN[: int(np.searchsorted(_POWERS_OF_TEN, size.max(initial=0), "right"))]:
+        length += size >= power  # (a pass per digit of the largest: few, for counts)
+    return np.where(numbers.is_null().to_numpy(), 0, length) if numbers.null_count() else length
 
 
 def _no_rows(entity: Entity) -> pl.DataFrame:
@@ -322,8 +359,10 @@ def _read_file(
     entity: Entity,
     take: Callable[[pl.DataFrame], None],
     chunk_bytes: int | None = None,
+    numbers: bool = False,
 ) -> tuple[list[Issue], int, bool]:
-    """`read_in_chunks`, handing on the parsed times of `us_datetime` fields too."""
+    """`read_in_chunks`, handing on the parsed times of `us_datetime` fields too (and, with
+    `numbers`, `int` fields as integers where `check_block` reads them so)."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     with path.open("rb") as handle:
         try:
@@ -336,7 +375,7 @@ def _read_file(
         rows_read, line = 0, 2
         for offset, data in _file_blocks(handle, header.size, chunk_bytes):
             try:
-                block = check_block(data, line, header, entity)
+                block = check_block(data, line, header, entity, numbers)
             except NeedsCsvModule:
                 more, more_read, usable = _read_with_csv(handle, offset, line, header, entity, take)
                 if not usable:
@@ -460,7 +499,8 @@ class Piece:
 @dataclass(frozen=True)
 class MinuteFile:
     """A minute- or second-level file: `reduce` keeps what is needed of each block of checked
-    rows (which carry the parsed times, `spec.time_column`), `finish` makes the file's rows
+    rows (which carry the parsed times, `spec.time_column`, and may carry `int` fields as
+    integers or as text), `finish` makes the file's rows
     from every block's parts in file order. Blocks and ranges may cut the file anywhere
     between lines, so `finish` must not depend on where (merge, don't assume)."""
 
@@ -472,7 +512,7 @@ class MinuteFile:
         """The whole file, in this process."""
         parts: list[Parts] = []
         issues, rows_read, usable = _read_file(
-            path, self.entity, lambda rows: parts.append(self.reduce(rows)), chunk_bytes
+            path, self.entity, lambda rows: parts.append(self.reduce(rows)), chunk_bytes, True
         )
         if not usable:
             return Parsed({}, issues, rows_read)
@@ -491,7 +531,7 @@ class MinuteFile:
         piece = Piece()
         for block_data in _blocks(data, chunk_bytes or CHUNK_BYTES):
             try:
-                block = check_block(block_data, piece.lines + 1, header, self.entity)
+                block = check_block(block_data, piece.lines + 1, header, self.entity, numbers=True)
             except NeedsCsvModule:
                 return Piece(needs_whole=True)
             except FileProblem as err:  # a block's only one: a byte that is not UTF-8
