@@ -57,14 +57,9 @@ def parse_us_datetime(values: pl.Series) -> pl.Series:
     return parsed.cast(DTYPE)
 
 
-# the last 8 bytes, "mm:ss AM" as a little-endian word: which bytes are fixed, which digits
+# the last 8 bytes, "mm:ss AM" as a little-endian word: which bytes are fixed
 _FIXED = np.uint64(0xFF00FF0000FF0000)
 _FIXED_VALUE = np.uint64((ord("M") << 56) | (ord(" ") << 40) | (ord(":") << 16))
-_DIGITS = np.uint64(0x000000FFFF00FFFF)
-_HIGH_NIBBLES = np.uint64(0x000000F0F000F0F0)
-_ZEROS = np.uint64(0x0000003030003030)
-_SIXES = np.uint64(0x0000000606000606)
-_LOW_NIBBLES = np.uint64(0x0000000F0F000F0F)
 
 
 def _decode_by_hour(values: pl.Series, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,25 +72,22 @@ def _decode_by_hour(values: pl.Series, present: np.ndarray) -> tuple[np.ndarray,
     micros = np.zeros(n, dtype=np.int64)
     decoded = np.zeros(n, dtype=bool)
     offsets, data = _buffers(values)
-    if data is None:
+    if data is None or data.size < _SHORTEST:
         return micros, decoded
-    start, length = offsets[:-1], np.diff(offsets)
-    if data.size < _SHORTEST:
-        return micros, decoded
+    end = offsets[1:]
+    length = end - offsets[:-1]
     ok = present & (length >= _SHORTEST) & (length <= _WIDTH)
     # a little-endian word at every byte of the buffer; each value's last 8 bytes
     words = np.ndarray(shape=(data.size - 7,), dtype="<u8", buffer=data, strides=(1,))
-    word = words[np.maximum(start + length - 8, 0)]
+    word = words[np.maximum(end - 8, 0)]
     ok &= (word & _FIXED) == _FIXED_VALUE
-    meridiem = (word >> np.uint64(48)) & np.uint64(0xFF)
-    pm = meridiem == ord("P")
-    ok &= pm | (meridiem == ord("A"))
-    digits = word & _DIGITS
-    ok &= ((digits & _HIGH_NIBBLES) == _ZEROS) & (((digits + _SIXES) & _HIGH_NIBBLES) == _ZEROS)
-    digits = (digits & _LOW_NIBBLES).astype(np.int64)  # each digit byte to its value
-    minute = (digits & 0xFF) * 10 + ((digits >> 8) & 0xFF)
-    second = ((digits >> 24) & 0xFF) * 10 + ((digits >> 32) & 0xFF)
-    ok &= (minute <= 59) & (second <= 59)
+    byte = word.view(np.uint8).reshape(-1, 8)  # a column per byte of "mm:ss AM"
+    # a digit's byte less "0" is 0–9 (below "0" it wraps past 9)
+    m1, m2, s1, s2 = (byte[:, k] - np.uint8(48) for k in (0, 1, 3, 4))
+    pm = byte[:, 6] == ord("P")
+    ok &= pm | (byte[:, 6] == ord("A"))
+    ok &= (m1 <= 5) & (m2 <= 9) & (s1 <= 5) & (s2 <= 9)
+    seconds = ((m1 * 10 + m2).astype(np.int64) + pm * 720) * 60 + (s1 * 10 + s2)
     # everything before the minute, once per run of equal prefixes, as the hour's first second
     prefix = values.str.head(-8)
     run = prefix.rle_id().to_numpy()
@@ -103,8 +95,9 @@ def _decode_by_hour(values: pl.Series, present: np.ndarray) -> tuple[np.ndarray,
     hours = (prefix.gather(firsts) + "00:00 AM").rename("hour")
     hour_micros, hour_ok = _decode(hours, hours.is_not_null().to_numpy())
     ok &= hour_ok[run]
-    value = hour_micros[run] + (np.where(pm, 720, 0) + minute) * _US_PER_MINUTE
-    value += second * 1_000_000
+    value = hour_micros[run] + seconds * 1_000_000
+    if ok.all():
+        return value, ok
     micros[ok] = value[ok]
     decoded[ok] = True
     return micros, decoded
