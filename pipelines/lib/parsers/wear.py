@@ -170,17 +170,30 @@ def _per_quarter(
     new = np.ones(q.size, dtype=bool)
     new[1:] = (person[1:] != person[:-1]) | (q[1:] != q[:-1])
     heads = np.flatnonzero(new)
+    # rows come by person code, quarters rising: each person's rows as one block, by name
+    person, q = person[heads], q[heads]
+    value = np.add.reduceat(overlap, heads).astype(np.float64) if heads.size else overlap * 0.0
+    codes = np.arange(people.len())
+    firsts = np.searchsorted(person, codes)
+    rows = by_name(firsts, np.searchsorted(person, codes, side="right") - firsts, people)
     worn = pl.DataFrame(
         {
-            by: people.gather(person[heads]),
-            "start": pl.Series(q[heads] * 900, dtype=pl.Int64),
-            "value": np.add.reduceat(overlap, heads).astype(np.float64) if heads.size else [],
+            by: people.gather(person[rows]),
+            "start": pl.Series(q[rows] * 900, dtype=pl.Int64),
+            "value": value[rows],
         },
         schema={by: people.dtype, "start": pl.Int64, "value": pl.Float64},
     )
-    return worn.with_columns(pl.from_epoch("start", time_unit="s").cast(pl.Datetime("us"))).sort(
-        by, "start"
-    )
+    return worn.with_columns(pl.from_epoch("start", time_unit="s").cast(pl.Datetime("us")))
+
+
+def by_name(firsts: np.ndarray, counts: np.ndarray, names: pl.Series) -> np.ndarray:
+    """Row positions that put blocks of rows (block k: `counts[k]` rows from `firsts[k]`,
+    each one person's, `names[k]`) in the order of the names, each block kept as it is."""
+    order = names.arg_sort().to_numpy()
+    counts, firsts = counts[order], firsts[order]
+    offsets = np.cumsum(counts) - counts
+    return np.arange(counts.sum()) - np.repeat(offsets - firsts, counts)
 
 
 def minute_bits(people: pl.Series, times: pl.Series) -> pl.DataFrame:
@@ -245,14 +258,12 @@ def _merged_in_file_order(bits: pl.DataFrame) -> pl.DataFrame | None:
     new_person[people] = True
     heads = np.flatnonzero(new_person | (np.diff(quarter, prepend=quarter[0] - 1) != 0))
     names = bits["person"].gather(people)
-    # each person's rows as one block, the blocks in the order of their names
     first = np.searchsorted(heads, people)
-    count = np.diff(np.append(first, heads.size))
-    order = names.arg_sort().to_numpy()
-    rows = np.concatenate([np.arange(first[k], first[k] + count[k]) for k in order])
+    rows = by_name(first, np.diff(np.append(first, heads.size)), names)
+    owner = np.repeat(np.arange(names.len()), np.diff(np.append(first, heads.size)))
     return pl.DataFrame(
         {
-            "person": names.gather(np.repeat(order, count[order])),
+            "person": names.gather(owner[rows]),
             "quarter": quarter[heads][rows],
             "bits": np.bitwise_or.reduceat(value, heads)[rows],
         },
