@@ -141,17 +141,20 @@ def _gaps(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per person p, the parts of [lo[p], hi[p]) outside the sorted, disjoint [start, end)
     intervals of p (within the bounds): (person, start, end), sorted."""
-    first = np.ones(who.size, dtype=bool)
-    first[1:] = who[1:] != who[:-1]
-    before_start = np.where(first, lo[who], np.roll(end, 1))  # the gap before each interval
-    last = np.append(first[1:], True) if who.size else first
-    everyone = np.arange(lo.size)
-    alone = np.setdiff1d(everyone, who)  # people without intervals: all of the span
-    gaps_who = np.concatenate([who, who[last], alone])
-    gaps_start = np.concatenate([before_start, end[last], lo[alone]])
-    gaps_end = np.concatenate([start, hi[who[last]], hi[alone]])
-    order = np.lexsort((gaps_start, gaps_who))
-    gaps_who, gaps_start, gaps_end = gaps_who[order], gaps_start[order], gaps_end[order]
+    # person p has n[p] intervals, so n[p] + 1 gaps: one before each interval, one after all
+    n = np.bincount(who, minlength=lo.size)
+    offsets = np.cumsum(n + 1) - (n + 1)
+    gaps_who = np.repeat(np.arange(lo.size), n + 1)
+    gaps_start = np.empty(gaps_who.size, dtype=start.dtype)
+    gaps_end = np.empty(gaps_who.size, dtype=end.dtype)
+    firsts = np.cumsum(n) - n  # each person's first interval
+    at = offsets[who] + np.arange(who.size) - firsts[who]
+    previous_end = np.roll(end, 1)
+    gaps_start[at] = np.where(np.arange(who.size) == firsts[who], lo[who], previous_end)
+    gaps_end[at] = start
+    after = np.where(n > 0, end[np.maximum(firsts + n - 1, 0)] if end.size else 0, lo)
+    gaps_start[offsets + n] = after
+    gaps_end[offsets + n] = hi
     kept = gaps_end > gaps_start
     return gaps_who[kept], gaps_start[kept], gaps_end[kept]
 
