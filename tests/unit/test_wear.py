@@ -9,11 +9,12 @@ from pipelines.lib.parsers.wear import (
     NON_WEAR_MINUTES,
     SPIKE_TOLERANCE_MINUTES,
     SPIKE_WINDOW_MINUTES,
+    minute_bits,
+    quarters_from_bits,
     worn_from_heart_rate,
     worn_from_steps,
     worn_quarters_from_steps,
 )
-from pipelines.lib.parsers.wear import minute_bits, quarters_from_bits
 
 START = datetime(2026, 3, 2, 8, 0)
 

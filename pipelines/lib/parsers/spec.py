@@ -195,7 +195,10 @@ class NeedsText(Exception):
 
 
 def validate(
-    frame: pl.DataFrame, entity: Entity, times: bool = False, not_blank: frozenset[str] = frozenset()
+    frame: pl.DataFrame,
+    entity: Entity,
+    times: bool = False,
+    not_blank: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, list[Issue]]:
     """Split parsed text rows into those that keep to the spec and per-field issues.
 

@@ -291,7 +291,9 @@ def _written_length(numbers: pl.Series) -> np.ndarray:
     values = numbers.fill_null(0).to_numpy()
     size = np.abs(values)
     length = 1 + (values < 0)
-    for power in _POWERS_OF_TEN[: int(np.searchsorted(_POWERS_OF_TEN, size.max(initial=0), "right"))]:
+    for power in _POWERS_OF_TEN[
+        : int(np.searchsorted(_POWERS_OF_TEN, size.max(initial=0), "right"))
+    ]:
         length += size >= power  # (a pass per digit of the largest: few, for counts)
     return np.where(numbers.is_null().to_numpy(), 0, length) if numbers.null_count() else length
 
