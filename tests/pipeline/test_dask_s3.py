@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import stat
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -29,7 +30,7 @@ from dask_faults import FaultyParse, killed_pids
 from distributed import get_task_stream
 from private_data import oura_trends
 
-from pipelines.lib import parse_cluster
+from pipelines.lib import parse_cluster, raw_store
 from pipelines.lib.layout import DataDir
 from pipelines.lib.parse_cluster import PARALLEL_FILES, SCHEDULER_ENV, ParseCluster
 from pipelines.lib.parsers import SOURCES_BY_NAME
@@ -373,10 +374,12 @@ def test_a_new_big_file_is_hashed_while_its_ranges_parse_and_a_moved_one_keeps_i
     sha = hashlib.sha256(first.read_bytes()).hexdigest()
     key = pseudonym_key()
     hashed: list[str] = []
+    niceness: list[int] = []  # of the thread that hashed
     real_sha256 = type(data_dir.landing_store).sha256
 
     def sha256(store, relative):
         hashed.append(relative)
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         return real_sha256(store, relative)
 
     monkeypatch.setattr(type(data_dir.landing_store), "sha256", sha256)
@@ -401,6 +404,8 @@ def test_a_new_big_file_is_hashed_while_its_ranges_parse_and_a_moved_one_keeps_i
         with ParseCluster(dask_cluster.scheduler.address) as cluster:
             (again,) = ingest_source(data_dir, source, key, cluster=cluster)
     assert hashed == [again.found.relative], "hashed once, beside the parse"
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert niceness[-1] == min(19, ours + raw_store.HASH_NICENESS), "behind the workers"
     assert len([t for t in tasks.data if t["key"].startswith("parse-range-")]) > 4, (
         "parsed before its hash was known"
     )
