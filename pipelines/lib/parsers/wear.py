@@ -178,7 +178,7 @@ def _per_quarter(
     value = np.add.reduceat(overlap, heads).astype(np.float64) if heads.size else overlap * 0.0
     codes = np.arange(people.len())
     firsts = np.searchsorted(person, codes)
-    rows = by_name(firsts, np.searchsorted(person, codes, side="right") - firsts, people)
+    rows = _by_name(firsts, np.searchsorted(person, codes, side="right") - firsts, people)
     worn = pl.DataFrame(
         {
             by: people.gather(person[rows]),
@@ -190,7 +190,7 @@ def _per_quarter(
     return worn.with_columns(pl.from_epoch("start", time_unit="s").cast(pl.Datetime("us")))
 
 
-def by_name(firsts: np.ndarray, counts: np.ndarray, names: pl.Series) -> np.ndarray:
+def _by_name(firsts: np.ndarray, counts: np.ndarray, names: pl.Series) -> np.ndarray:
     """Row positions that put blocks of rows (block k: `counts[k]` rows from `firsts[k]`,
     each one person's, `names[k]`) in the order of the names, each block kept as it is."""
     order = names.arg_sort().to_numpy()
@@ -262,7 +262,7 @@ def _merged_in_file_order(bits: pl.DataFrame) -> pl.DataFrame | None:
     heads = np.flatnonzero(new_person | (np.diff(quarter, prepend=quarter[0] - 1) != 0))
     names = bits["person"].gather(people)
     first = np.searchsorted(heads, people)
-    rows = by_name(first, np.diff(np.append(first, heads.size)), names)
+    rows = _by_name(first, np.diff(np.append(first, heads.size)), names)
     owner = np.repeat(np.arange(names.len()), np.diff(np.append(first, heads.size)))
     return pl.DataFrame(
         {

@@ -272,9 +272,11 @@ def _field_counts(
     only the other lines are counted one by one. An integer is as long as its digits and
     sign (one written otherwise, "+7" or "07", is counted one by one).
     """
+    read = np.zeros(frame.height, dtype=np.int64)
     text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    read = frame.select(pl.sum_horizontal(pl.col(text).str.len_bytes().fill_null(0)))
-    read = read.to_series().to_numpy().astype(np.int64, copy=False)
+    if text:
+        lengths = pl.sum_horizontal(pl.col(text).str.len_bytes().fill_null(0))
+        read += frame.select(lengths).to_series().to_numpy()
     for name, dtype in frame.schema.items():
         if dtype.is_integer():
             read += _written_length(frame[name])
@@ -502,10 +504,10 @@ class Piece:
 @dataclass(frozen=True)
 class MinuteFile:
     """A minute- or second-level file: `reduce` keeps what is needed of each block of checked
-    rows (which carry the parsed times, `spec.time_column`, and may carry `int` fields as
-    integers or as text), `finish` makes the file's rows
-    from every block's parts in file order. Blocks and ranges may cut the file anywhere
-    between lines, so `finish` must not depend on where (merge, don't assume)."""
+    rows (which carry the parsed times, `spec.time_column`, and `int` fields as integers or,
+    in a block with a value to report, as text), `finish` makes the file's rows from every
+    block's parts in file order. Blocks and ranges may cut the file anywhere between lines,
+    so `finish` must not depend on where (merge, don't assume)."""
 
     entity: Entity
     reduce: Callable[[pl.DataFrame], Parts]
