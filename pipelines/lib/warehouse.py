@@ -17,8 +17,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .layout import PRIVATE_FILE_MODE, DataDir, private_dir
 from .parsers import SOURCES
@@ -28,23 +26,18 @@ from .raw_store import MANIFEST, MANIFEST_SCHEMA, current_partitions
 from .sql_catalog import Check, SqlTable
 
 
-def _pseudonymizer(key: bytes) -> Callable[[pa.Array], pa.Array]:
-    """`pseudonymize` over DuckDB vectors: each distinct identifier is hashed once per vector
-    and remembered across vectors (a table repeats a person's id on every row; one Python
-    call per row was most of a 10,000-person build)."""
+def _pseudonymizer(key: bytes) -> Callable[[str | None], str | None]:
+    """`pseudonymize` for the identifiers SQL's HMAC does not take (see `prepare`): a scalar
+    Python function, each distinct identifier hashed once. Not an Arrow function: DuckDB also
+    calls it on a constant vector (a one-row roster's id, a column of nulls) whose value SQL
+    handles, and building the first pyarrow array from Python values adds ~40 MB to the
+    process for the rest of the run (benchmarks/README.md, "Apple Health")."""
 
     @lru_cache(maxsize=1 << 17)
     def one(identifier: str | None) -> str | None:
         return pseudonymize(identifier, key)
 
-    def vector(identifiers: pa.Array) -> pa.Array:
-        encoded = pc.dictionary_encode(identifiers)
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()
-        distinct = [one(value) for value in encoded.dictionary.to_pylist()]
-        return pa.array(distinct, type=pa.string()).take(encoded.indices)
-
-    return vector
+    return one
 
 
 def hmac_pads(key: bytes) -> tuple[str, str]:
@@ -62,13 +55,12 @@ def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
         _pseudonymizer(key),
         [duckdb.sqltype("VARCHAR")],
         duckdb.sqltype("VARCHAR"),
-        type="arrow",
-        null_handling="special",
+        null_handling="special",  # an identifier of only whitespace has no pid
         side_effects=False,
     )
     # `pseudonymize` is HMAC-SHA-256 written in SQL (DuckDB's own sha256, in parallel) for
     # identifiers of printable ASCII without spaces — nearly all of them, and the same digest as
-    # pseudonym.pseudonymize (tests/unit/test_pseudonym_sql.py) — and the Python function for
+    # pseudonym.pseudonymize (tests/unit/test_pseudonym.py) — and the Python function for
     # anything else, whose Unicode whitespace rules SQL's trim does not share. A temporary macro:
     # the padded key lives in this connection only, never in the warehouse file.
     inner, outer = hmac_pads(key)
@@ -76,6 +68,7 @@ def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
         f"""
         create or replace temp macro pseudonymize(identifier) as
         case
+            when identifier is null then null
             when regexp_full_match(identifier, '[!-~]+')
                 then 'p_' || left(
                     sha256({outer} || unhex(sha256({inner} || encode(identifier)))),
