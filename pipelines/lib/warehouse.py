@@ -202,6 +202,10 @@ class RawFiles:
 # little data. A daily-grain cohort of a thousand people has a few MB and keeps every
 # thread until one thread is measured not to slow it (benchmarks/README.md, "Apple Health").
 ONE_THREAD_RAW_BYTES = 2 * 2**20
+# ... and within a smaller memory limit, unless STEADYBACK_WAREHOUSE_MEMORY sets one: DuckDB
+# then keeps fewer of the finished tables' blocks in memory beside the one being built, which
+# lowered such a build's peak at no measured cost in time (benchmarks/README.md).
+SMALL_RAW_MEMORY = "256MB"
 
 
 def find_raw_files(data_dir: DataDir) -> RawFiles:
@@ -232,11 +236,14 @@ def find_raw_files(data_dir: DataDir) -> RawFiles:
 
 def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int]:
     """(Re)create raw.<table>, raw.files and raw.ingest_issues from the raw layer; a small
-    one sets the connection to one thread for the rest of the build (ONE_THREAD_RAW_BYTES)."""
+    one sets the connection to one thread and SMALL_RAW_MEMORY for the rest of the build
+    (ONE_THREAD_RAW_BYTES)."""
     data_dir.raw_store.register(con)
     files = find_raw_files(data_dir)
     if files.table_bytes < ONE_THREAD_RAW_BYTES:
         con.execute("set threads = 1")
+        if not os.environ.get(MEMORY_ENV, "").strip():
+            con.execute("set memory_limit = ?", [SMALL_RAW_MEMORY])
     return create_raw_tables(con, files)
 
 
