@@ -30,8 +30,8 @@ def _pseudonymizer(key: bytes) -> Callable[[str | None], str | None]:
     """`pseudonymize` for the identifiers SQL's HMAC does not take (see `prepare`): a scalar
     Python function, each distinct identifier hashed once. Not an Arrow function: DuckDB also
     calls it on a constant vector (a one-row roster's id, a column of nulls) whose value SQL
-    handles, and building the first pyarrow array from Python values adds ~40 MB to the
-    process for the rest of the run (benchmarks/README.md, "Apple Health")."""
+    handles, and building the first pyarrow array from Python values grows the process for
+    the rest of the run, in the warehouse step's peak (benchmarks/README.md, "Apple Health")."""
 
     @lru_cache(maxsize=1 << 17)
     def one(identifier: str | None) -> str | None:

@@ -66,8 +66,8 @@ def read_in_halves(path: Path) -> tuple[ExportCollector, int] | None:
         return None
     position, lines_before = cut
     # A plain subprocess, not multiprocessing's spawn: that also starts a resource tracker
-    # process, which then stays beside the run's process until the run ends (~13 MB of the
-    # warehouse step's peak).
+    # process, which then stays beside the run's process until the run ends (in the warehouse
+    # step's peak).
     receiving, sending = os.pipe()
     try:
         helper = subprocess.Popen(
