@@ -1,12 +1,16 @@
 """steadyback's pipeline package.
 
-Before anything here loads Polars: Polars allocates through its own jemalloc, which by default
-keeps freed pages for ten seconds and hands them back only when Polars allocates again. A run
-parses with Polars and then spends its largest step in DuckDB, so the parse's pages stayed in
-the process through the warehouse build (benchmarks/README.md, "Apple Health"). A short decay
-returns them before that step. An operator's own `_RJEM_MALLOC_CONF` wins.
+Before anything here loads Polars or DuckDB: each allocates through its own jemalloc, which
+by default keeps freed pages for seconds. Polars' kept the parse's pages in the process
+through the warehouse build, and DuckDB's kept every finished statement's working memory
+(loading the raw tables, building `staging.wearable__records`) until the warehouse was
+closed, so each statement's stacked on the last. A decay of a tenth of a second returns them
+in time and cost no measured CPU time; none at all (a system call per free) did
+(benchmarks/README.md, "Apple Health"). An operator's own `_RJEM_MALLOC_CONF` or
+`DUCKDB_JE_MALLOC_CONF` wins.
 """
 
 import os
 
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:1000,muzzy_decay_ms:0")
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
+os.environ.setdefault("DUCKDB_JE_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")

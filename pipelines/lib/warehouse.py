@@ -17,8 +17,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .layout import PRIVATE_FILE_MODE, DataDir, private_dir
 from .parsers import SOURCES
@@ -28,23 +26,18 @@ from .raw_store import MANIFEST, MANIFEST_SCHEMA, current_partitions
 from .sql_catalog import Check, SqlTable
 
 
-def _pseudonymizer(key: bytes) -> Callable[[pa.Array], pa.Array]:
-    """`pseudonymize` over DuckDB vectors: each distinct identifier is hashed once per vector
-    and remembered across vectors (a table repeats a person's id on every row; one Python
-    call per row was most of a 10,000-person build)."""
+def _pseudonymizer(key: bytes) -> Callable[[str | None], str | None]:
+    """`pseudonymize` for the identifiers SQL's HMAC does not take (see `prepare`): a scalar
+    Python function, each distinct identifier hashed once. Not an Arrow function: DuckDB also
+    calls it on a constant vector (a one-row roster's id, a column of nulls) whose value SQL
+    handles, and building the first pyarrow array from Python values grows the process for
+    the rest of the run, in the warehouse step's peak (benchmarks/README.md, "Apple Health")."""
 
     @lru_cache(maxsize=1 << 17)
     def one(identifier: str | None) -> str | None:
         return pseudonymize(identifier, key)
 
-    def vector(identifiers: pa.Array) -> pa.Array:
-        encoded = pc.dictionary_encode(identifiers)
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()
-        distinct = [one(value) for value in encoded.dictionary.to_pylist()]
-        return pa.array(distinct, type=pa.string()).take(encoded.indices)
-
-    return vector
+    return one
 
 
 def hmac_pads(key: bytes) -> tuple[str, str]:
@@ -62,13 +55,12 @@ def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
         _pseudonymizer(key),
         [duckdb.sqltype("VARCHAR")],
         duckdb.sqltype("VARCHAR"),
-        type="arrow",
-        null_handling="special",
+        null_handling="special",  # an identifier of only whitespace has no pid
         side_effects=False,
     )
     # `pseudonymize` is HMAC-SHA-256 written in SQL (DuckDB's own sha256, in parallel) for
     # identifiers of printable ASCII without spaces — nearly all of them, and the same digest as
-    # pseudonym.pseudonymize (tests/unit/test_pseudonym_sql.py) — and the Python function for
+    # pseudonym.pseudonymize (tests/unit/test_pseudonym.py) — and the Python function for
     # anything else, whose Unicode whitespace rules SQL's trim does not share. A temporary macro:
     # the padded key lives in this connection only, never in the warehouse file.
     inner, outer = hmac_pads(key)
@@ -76,6 +68,7 @@ def prepare(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
         f"""
         create or replace temp macro pseudonymize(identifier) as
         case
+            when identifier is null then null
             when regexp_full_match(identifier, '[!-~]+')
                 then 'p_' || left(
                     sha256({outer} || unhex(sha256({inner} || encode(identifier)))),
@@ -209,6 +202,10 @@ class RawFiles:
 # little data. A daily-grain cohort of a thousand people has a few MB and keeps every
 # thread until one thread is measured not to slow it (benchmarks/README.md, "Apple Health").
 ONE_THREAD_RAW_BYTES = 2 * 2**20
+# ... and within a smaller memory limit, unless STEADYBACK_WAREHOUSE_MEMORY sets one: DuckDB
+# then keeps fewer of the finished tables' blocks in memory beside the one being built, which
+# lowered such a build's peak at no measured cost in time (benchmarks/README.md).
+SMALL_RAW_MEMORY = "256MB"
 
 
 def find_raw_files(data_dir: DataDir) -> RawFiles:
@@ -239,11 +236,14 @@ def find_raw_files(data_dir: DataDir) -> RawFiles:
 
 def load_raw(con: duckdb.DuckDBPyConnection, data_dir: DataDir) -> dict[str, int]:
     """(Re)create raw.<table>, raw.files and raw.ingest_issues from the raw layer; a small
-    one sets the connection to one thread for the rest of the build (ONE_THREAD_RAW_BYTES)."""
+    one sets the connection to one thread and SMALL_RAW_MEMORY for the rest of the build
+    (ONE_THREAD_RAW_BYTES)."""
     data_dir.raw_store.register(con)
     files = find_raw_files(data_dir)
     if files.table_bytes < ONE_THREAD_RAW_BYTES:
         con.execute("set threads = 1")
+        if not os.environ.get(MEMORY_ENV, "").strip():
+            con.execute("set memory_limit = ?", [SMALL_RAW_MEMORY])
     return create_raw_tables(con, files)
 
 

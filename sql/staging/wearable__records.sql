@@ -92,7 +92,7 @@ recordings as (
     ) = 1
 ),
 
-final as (
+kept as (
     select * from workouts
     union all
     select * from newest_cumulative
@@ -100,6 +100,16 @@ final as (
     select * from linked where dataset = 'sleep' and not cumulative
     union all
     select * from recordings
+),
+
+-- what the four wearable models read: the raw ids, the file's lineage and the columns the export
+-- rule ordered by stay in raw, since every column here is held for the rest of the build
+final as (
+    select * exclude (
+        participant_id, fitbit_id, row_number, file_sha256, ingested_at, exported_at,
+        file_kind, file_period, cumulative, local_day, utc_offset_min
+    )
+    from kept
 )
 
 select * from final

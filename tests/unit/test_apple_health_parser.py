@@ -816,6 +816,19 @@ def test_an_export_read_in_halves_gives_what_one_pass_gives(tmp_path, halves, mo
     assert {"Apple Watch", "Gamma"} <= devices
 
 
+def test_reading_in_halves_leaves_no_process_behind(tmp_path, halves, monkeypatch):
+    """The helper ends with its half, and nothing else is started for it (multiprocessing's
+    spawn also started a resource tracker that stayed until the run ended, in its peak)."""
+    import psutil
+
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 0)
+    path = write(tmp_path, _halves_export())
+    this = psutil.Process()
+    before = {child.pid for child in this.children(recursive=True)}
+    assert halves.read_in_halves(path) is not None
+    assert {child.pid for child in this.children(recursive=True)} == before
+
+
 def test_a_cut_inside_an_open_element_falls_back_to_one_pass(tmp_path, halves, monkeypatch):
     # a Correlation whose records sit on lines like top-level ones, spanning the middle
     nested = "".join(

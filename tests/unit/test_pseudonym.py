@@ -149,3 +149,19 @@ def test_the_warehouse_pseudonymises_as_the_python_function_does(key, tmp_path):
     stored = path.read_bytes()
     for pad in hmac_pads(key):
         assert pad.split("'")[1][:40].encode() not in stored
+
+
+@pytest.mark.parametrize("identifier", ["P-00042", "Zoë 7", None, "  "])
+def test_a_one_row_table_is_pseudonymised_as_any_other(identifier, tmp_path):
+    """DuckDB reads a one-row column as a constant and then evaluates every branch of the
+    macro's `case` on it, the Python one included: the pid must not depend on which ran."""
+    import duckdb
+
+    from pipelines.lib.warehouse import prepare
+
+    key = b"test-key-for-steadyback"
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        prepare(con, key)
+        con.execute("create table roster as select ?::varchar as participant_id", [identifier])
+        got = con.execute("select pseudonymize(participant_id) from roster").fetchone()[0]
+    assert got == pseudonymize(identifier, key)

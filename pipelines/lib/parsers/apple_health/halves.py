@@ -17,12 +17,24 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
-from ...apple_health_half import read, read_second_half
-from ...parse_cluster import _plain_main as plain_main
+from ...apple_health_half import read
 from .records import ExportCollector
 from .stream import export_size, find_cut
+
+# The helper imports this package from where this process did (a test's or a worktree's
+# checkout, not necessarily the installed one).
+HELPER = (
+    sys.executable,
+    "-c",
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from pipelines.lib.apple_health_half import main; main(sys.argv[2:])",
+    str(Path(__file__).resolve().parents[4]),
+)
 
 # Below this much XML one pass is quick, and starting the helper (~1 s) would not pay.
 SPLIT_BYTES = 64 * 2**20
@@ -53,28 +65,33 @@ def read_in_halves(path: Path) -> tuple[ExportCollector, int] | None:
     if cut is None:
         return None
     position, lines_before = cut
-    context = multiprocessing.get_context("spawn")
-    receiving, sending = context.Pipe(duplex=False)
-    helper = context.Process(
-        target=read_second_half, args=(str(path), position, sending), daemon=True
-    )
+    # A plain subprocess, not multiprocessing's spawn: that also starts a resource tracker
+    # process, which then stays beside the run's process until the run ends (in the warehouse
+    # step's peak).
+    receiving, sending = os.pipe()
     try:
-        with plain_main():
-            helper.start()
+        helper = subprocess.Popen(
+            [*HELPER, str(path), str(position), str(sending)],
+            pass_fds=(sending,),
+            stdin=subprocess.DEVNULL,
+        )
     except Exception:  # noqa: BLE001
+        os.close(receiving)
         return None
     finally:
-        sending.close()
+        os.close(sending)
     try:
-        first, first_blanked = read(path, ExportCollector(), until=position)
-        outcome, *result = receiving.recv()
+        with open(receiving, "rb") as received:
+            first, first_blanked = read(path, ExportCollector(), until=position)
+            outcome, *result = pickle.load(received)
     except Exception:  # noqa: BLE001 — the first half, or the helper gone without a word
         return None
     finally:
-        receiving.close()
-        helper.join(timeout=5)
-        if helper.is_alive():
+        try:
+            helper.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             helper.kill()
+            helper.wait()
     if outcome != "read":
         return None
     second, second_blanked = result
