@@ -152,7 +152,7 @@ def _local_cluster(workers: int):
     import dask
     from distributed import LocalCluster
 
-    from pipelines.lib.parse_cluster import LOCAL_CLUSTER_CONFIG
+    from pipelines.lib.parse_cluster import LOCAL_CLUSTER_CONFIG, WORKER_ENV
 
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
         return LocalCluster(
@@ -161,6 +161,7 @@ def _local_cluster(workers: int):
             processes=True,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
+            env=WORKER_ENV,
         )
 
 

@@ -12,5 +12,12 @@ in time and cost no measured CPU time; none at all (a system call per free) did
 
 import os
 
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
-os.environ.setdefault("DUCKDB_JE_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
+RUN_MALLOC_CONF = "dirty_decay_ms:100,muzzy_decay_ms:0"
+"""Both allocators' setting in a run's process (the local cluster's parse workers keep
+Polars' pages longer: parse_cluster.PARSE_MALLOC_CONF)."""
+OPERATOR_POLARS_MALLOC_CONF = os.environ.get("_RJEM_MALLOC_CONF")
+"""The operator's own setting for Polars' allocator, if any (Polars, once loaded, puts its
+defaults in front of whatever the variable holds)."""
+
+os.environ.setdefault("_RJEM_MALLOC_CONF", RUN_MALLOC_CONF)
+os.environ.setdefault("DUCKDB_JE_MALLOC_CONF", RUN_MALLOC_CONF)

@@ -269,11 +269,15 @@ def dask_cluster(s3_server):
     import dask
     from distributed import Client, LocalCluster
 
-    from pipelines.lib.parse_cluster import LOCAL_CLUSTER_CONFIG
+    from pipelines.lib.parse_cluster import LOCAL_CLUSTER_CONFIG, WORKER_ENV
 
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env=WORKER_ENV,
         )
     client = Client(cluster)
     yield client

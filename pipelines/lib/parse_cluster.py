@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from .. import OPERATOR_POLARS_MALLOC_CONF
+
 if TYPE_CHECKING:
     from distributed import Client, Future, LocalCluster
 
@@ -57,6 +59,19 @@ TASK_RETRIES = 1
 LOCAL_ALLOWED_FAILURES = 1
 """The local cluster gives up on a task whose worker died twice under it (Dask's default: 4)."""
 PROGRESS_EVERY_S = 2.0
+PARSE_MALLOC_CONF = "dirty_decay_ms:1000,muzzy_decay_ms:0"
+"""Polars' allocator in the local cluster's workers. A parse allocates and frees a block's
+columns block after block; handing the pages back after a tenth of a second, as the run's
+process does for its warehouse step (`pipelines.RUN_MALLOC_CONF`), cost ~14 % more CPU on a
+heart-rate range, a second none (paired runs, benchmarks/README.md). An operator's own
+`_RJEM_MALLOC_CONF` wins here too."""
+
+
+WORKER_ENV = {"_RJEM_MALLOC_CONF": OPERATOR_POLARS_MALLOC_CONF or PARSE_MALLOC_CONF}
+"""Set in each worker process as it starts (the Nanny's `env`: its config's environment
+gives way to the run's own variables, which hold the run's allocator setting)."""
+
+
 LOCAL_CLUSTER_CONFIG = {
     "distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
     # the scheduler's and workers' HTTP servers (status pages, metrics) serve nothing
@@ -250,6 +265,7 @@ class ParseCluster:
                 dashboard_address="127.0.0.1:0",
                 security=True,
                 silence_logs=logging.ERROR,
+                env=WORKER_ENV,
             )
             try:
                 return cluster, Client(cluster)

@@ -334,6 +334,9 @@ def test_on_dask_a_big_minute_file_is_parsed_in_ranges_on_both_workers_as_one_pr
         assert len({t["worker"] for t in ranges}) == 2, "both workers parsed ranges"
         heap_set = dask_cluster.run(lambda: parse_cluster._heap_set)
         assert list(heap_set.values()) == [True, True], "each set glibc's heap for ranges"
+        # (Polars puts its defaults in front as it loads; jemalloc takes the last setting)
+        allocator = dask_cluster.run(lambda: os.environ["_RJEM_MALLOC_CONF"].split(",")[-2:])
+        assert [",".join(v) for v in allocator.values()] == [parse_cluster.PARSE_MALLOC_CONF] * 2
 
         ours, theirs = (
             partition_contents(on_s3, source_name),
