@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import socket
@@ -638,5 +639,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def entry() -> None:
+    """The `steadyback` command: `main`, then out without Python's teardown of the interpreter.
+
+    A command has closed everything it wrote by the time it returns (files, DuckDB, the
+    Dagster instance, the local cluster); tearing down the modules a run loads (Dagster,
+    Polars, DuckDB) then took ~0.6 s more of every `steadyback run` (benchmarks/README.md,
+    "Apple Health"). Logging and the output streams are flushed first; an error that escapes
+    `main` ends the process the usual way, traceback and all."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

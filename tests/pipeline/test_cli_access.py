@@ -227,6 +227,26 @@ def test_the_console_script_reads_a_piped_password(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert UserStore.at(tmp_path).verify("ana", PASSWORD) is not None
+    # the command leaves without Python's teardown (cli.entry): piped output still comes whole
+    listed = subprocess.run(
+        [*command, "users", "list", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert listed.returncode == 0 and "ana" in listed.stdout and "analyst" in listed.stdout
+    damaged = UserStore.at(tmp_path / "damaged")
+    damaged.path.parent.mkdir(parents=True)
+    damaged.path.write_text("{oops")
+    refused = subprocess.run(
+        [*command, "users", "list", "--data-dir", str(tmp_path / "damaged")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 2 and str(damaged.path) in refused.stderr
 
 
 # --- audit ----------------------------------------------------------------------------------
