@@ -261,9 +261,10 @@ def _merged_in_file_order(bits: pl.DataFrame) -> pl.DataFrame | None:
     new_person[people] = True
     heads = np.flatnonzero(new_person | (np.diff(quarter, prepend=quarter[0] - 1) != 0))
     names = bits["person"].gather(people)
-    first = np.searchsorted(heads, people)
-    rows = _by_name(first, np.diff(np.append(first, heads.size)), names)
-    owner = np.repeat(np.arange(names.len()), np.diff(np.append(first, heads.size)))
+    first = np.searchsorted(heads, people)  # each person's first merged row
+    counts = np.diff(np.append(first, heads.size))
+    rows = _by_name(first, counts, names)
+    owner = np.repeat(np.arange(names.len()), counts)
     return pl.DataFrame(
         {
             "person": names.gather(owner[rows]),
