@@ -670,13 +670,11 @@ def _behind_the_parse() -> None:
     an idle one). Linux only: elsewhere the call would lower the whole process."""
     if sys.platform != "linux":
         return
-    thread = threading.get_native_id()
+    # relative to the run's main thread (whose id is the process's), so a thread that hashes
+    # a second file stays where it is
+    base = os.getpriority(os.PRIO_PROCESS, os.getpid())
     try:
-        os.setpriority(
-            os.PRIO_PROCESS,
-            thread,
-            min(19, os.getpriority(os.PRIO_PROCESS, thread) + HASH_NICENESS),
-        )
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, base + HASH_NICENESS))
     except OSError:
         pass
 
