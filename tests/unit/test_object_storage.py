@@ -150,3 +150,18 @@ def test_a_location_steadyback_cannot_use_is_refused_by_name(location, why, tmp_
     with pytest.raises(StorageError, match=why) as refused:
         DataDir.at(tmp_path, raw=location)
     assert "STEADYBACK_RAW" in str(refused.value)
+
+
+def test_a_downloaded_copy_of_an_object_is_gone_when_its_block_ends(s3_bucket, tmp_path):
+    """An object parsed from S3 is downloaded into a private temporary folder that its own
+    `with` block removes, also when the parse fails: never left to Python's teardown, which
+    the `steadyback` command skips (docs/privacy.md)."""
+    write_tree(tmp_path / "landing", f"{s3_bucket}/landing")
+    landing = open_store(f"{s3_bucket}/landing", "landing")
+    with landing.local_copy("roster/roster_2026-05-11.csv") as path:
+        assert path.read_text().startswith("participant_id,")
+        assert (path.parent.stat().st_mode & 0o777) == 0o700
+    assert not path.parent.exists()
+    with pytest.raises(RuntimeError), landing.local_copy("prom/redcap_export.csv") as failed:
+        raise RuntimeError("the parse failed")
+    assert not failed.parent.exists()
