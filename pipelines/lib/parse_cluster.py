@@ -62,6 +62,10 @@ TASK_RETRIES = 1
 LOCAL_ALLOWED_FAILURES = 1
 """The local cluster gives up on a task whose worker died twice under it (Dask's default: 4)."""
 PROGRESS_EVERY_S = 2.0
+AHEAD = 1
+"""Dask priority of a task the parse waits for at its end, a file's hash: the longest single
+task of the file (~5 s for 8.6 GB), so it starts before the parse's own tasks (priority 0)
+and ends while they still run rather than after them."""
 PARSE_MALLOC_CONF = "dirty_decay_ms:1000,muzzy_decay_ms:0"
 """Polars' allocator in the local cluster's workers. A parse allocates and frees a block's
 columns block after block; handing the pages back after a tenth of a second, as the run's
@@ -294,6 +298,22 @@ class ParseCluster:
             client.close()
         if cluster is not None:
             cluster.close()
+
+    def result_of(self, task: Callable, *args: object, name: str) -> object:
+        """`task(*args)` as one task on the cluster, ahead of the parse tasks queued with it
+        (retried as they are); its result, or what it raised."""
+        future = self.client().submit(
+            task,
+            *args,
+            key=f"{name}-{uuid.uuid4().hex}",
+            retries=TASK_RETRIES,
+            priority=AHEAD,
+            pure=False,
+        )
+        try:
+            return future.result()
+        finally:
+            future.release()
 
     def run(
         self,

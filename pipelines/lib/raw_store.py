@@ -593,14 +593,17 @@ def _hashed_while_parsed(
 
 
 class EarlyHashes:
-    """Files hashed in threads of this process while the cluster already parses them.
+    """Files hashed while the cluster already parses them, each seen to by a thread here.
 
-    A file's partition is named by its content hash, and hashing 8.6 GB takes ~7 s of one
-    core: for a new big file (by path and size) the hash need not come first. Each thread
-    hashes its file and puts in the file's Dask Variable the hash, KNOWN (an earlier run
-    parsed that content: the parse is dropped) or FAILED; the file's task waits for it only
-    to write the partition (`parse_batch`). `wait` gives the hashes or raises the first
-    thread's error, as hashing before the parse would have.
+    A file's partition is named by its content hash, and hashing 8.6 GB takes ~5 s of one
+    core: for a new big file (by path and size) the hash need not come first. On a configured
+    cluster the hash is a task of its own on a worker, so that the run's machine never reads
+    the file (on object storage it would download all of it); beside the local cluster this
+    process hashes it, from before the cluster has started. Each thread puts in the file's
+    Dask Variable the hash, KNOWN (an earlier run parsed that content: the parse is dropped)
+    or FAILED; the file's task waits for it only to write the partition (`parse_batch`).
+    `wait` gives the hashes or raises the first thread's error, as hashing before the parse
+    would have.
     """
 
     KNOWN = "known"
@@ -628,8 +631,11 @@ class EarlyHashes:
     def _hash(self, landing: Store, raw: Store, source: Source, relative: str) -> str:
         sent = self.FAILED
         try:
-            _behind_the_parse()
-            sha = landing.sha256(relative)
+            if self._cluster.scheduler:  # the workers read it; this machine need not
+                sha = self._cluster.result_of(hash_landing_file, landing, relative, name="hash")
+            else:  # the local cluster's machine, whose start need not be waited for
+                _behind_the_parse()
+                sha = landing.sha256(relative)
             self.known[relative] = _complete(raw, source, sha)
             sent = self.KNOWN if self.known[relative] else sha
             return sha
@@ -661,6 +667,11 @@ class EarlyHashes:
 
 HASH_NICENESS = 10
 """How much lower the CPU priority of a thread hashing beside the parse is (Linux's nice)."""
+
+
+def hash_landing_file(landing: Store, relative: str) -> str:
+    """A landing file's SHA-256 (a Dask task on a configured cluster: `EarlyHashes`)."""
+    return landing.sha256(relative)
 
 
 def _behind_the_parse() -> None:

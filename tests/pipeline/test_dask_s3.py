@@ -362,12 +362,13 @@ def minute_file_in(data_dir: DataDir, minute_cohort: Path, export: str, name: st
 
 
 @pytest.mark.pipeline
-def test_a_new_big_file_is_hashed_while_its_ranges_parse_and_a_moved_one_keeps_its_partition(
+def test_a_new_big_file_is_hashed_on_a_worker_while_its_ranges_parse_and_a_moved_one_keeps_its_partition(
     minute_cohort, dask_cluster, tmp_path, monkeypatch
 ):
-    """A new file big enough for byte ranges goes to the cluster before its hash is known; the
-    partition still carries the file's SHA-256, and the same bytes at a new path (a re-sent
-    export) are parsed but not written again."""
+    """A new file big enough for byte ranges goes to the cluster before its hash is known, and
+    a configured cluster's worker hashes it: the run's process never reads it. The partition
+    still carries the file's SHA-256, and the same bytes at a new path (a re-sent export) are
+    parsed but not written again."""
     import hashlib
 
     monkeypatch.setattr(parse_cluster, "RANGE_BYTES", 1 << 20)
@@ -376,22 +377,25 @@ def test_a_new_big_file_is_hashed_while_its_ranges_parse_and_a_moved_one_keeps_i
     first = minute_file_in(data_dir, minute_cohort, "Fitabase Data 1", MINUTE_SOURCES[source.name])
     sha = hashlib.sha256(first.read_bytes()).hexdigest()
     key = pseudonym_key()
-    hashed: list[str] = []
-    niceness: list[int] = []  # of the thread that hashed
+    hashed_here: list[str] = []  # by the run's process (the workers have their own classes)
     real_sha256 = type(data_dir.landing_store).sha256
 
     def sha256(store, relative):
-        hashed.append(relative)
-        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        hashed_here.append(relative)
         return real_sha256(store, relative)
 
     monkeypatch.setattr(type(data_dir.landing_store), "sha256", sha256)
+
+    def hash_tasks(tasks) -> list[dict]:
+        return [t for t in tasks.data if t["key"].startswith("hash-")]
 
     with get_task_stream(dask_cluster) as tasks:
         with ParseCluster(dask_cluster.scheduler.address) as cluster:
             (result,) = ingest_source(data_dir, source, key, cluster=cluster)
     assert result.parsed_now and result.status == "loaded" and result.found.sha256 == sha
     assert len([t for t in tasks.data if t["key"].startswith("parse-range-")]) > 4
+    assert len(hash_tasks(tasks)) == 1 and hashed_here == [], "hashed on a worker, not here"
+    assert hash_tasks(tasks)[0]["worker"] in dask_cluster.scheduler_info()["workers"]
     partition = data_dir.raw / partition_path(source, sha)
     written = (partition / "summary.json").stat().st_mtime_ns
     lineage = pl.read_parquet(partition / "wearable_intervals.parquet")["file_sha256"]
@@ -402,13 +406,10 @@ def test_a_new_big_file_is_hashed_while_its_ranges_parse_and_a_moved_one_keeps_i
     moved = first.parent.parent / "Fitabase Data 2" / first.name
     moved.parent.mkdir()
     first.rename(moved)
-    hashed.clear()
     with get_task_stream(dask_cluster) as tasks:
         with ParseCluster(dask_cluster.scheduler.address) as cluster:
             (again,) = ingest_source(data_dir, source, key, cluster=cluster)
-    assert hashed == [again.found.relative], "hashed once, beside the parse"
-    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert niceness[-1] == min(19, ours + raw_store.HASH_NICENESS), "behind the workers"
+    assert len(hash_tasks(tasks)) == 1 and hashed_here == [], "hashed once, beside the parse"
     assert len([t for t in tasks.data if t["key"].startswith("parse-range-")]) > 4, (
         "parsed before its hash was known"
     )
@@ -424,18 +425,33 @@ def test_a_new_big_file_is_hashed_while_its_ranges_parse_and_a_moved_one_keeps_i
 def test_a_file_whose_hash_fails_beside_its_parse_fails_the_ingest_and_writes_nothing(
     minute_cohort, dask_cluster, tmp_path, monkeypatch
 ):
+    """The workers' hash of the file fails (every time it is tried): the ingest raises that
+    error, as hashing before the parse would have, and writes no partition and no manifest."""
+    from pipelines.lib.storage import LocalFolder
+
     monkeypatch.setattr(parse_cluster, "RANGE_BYTES", 1 << 20)
     source = SOURCES_BY_NAME["fitabase_minute_steps"]
     data_dir = DataDir.at(tmp_path / "data")
     minute_file_in(data_dir, minute_cohort, "Fitabase Data 1", MINUTE_SOURCES[source.name])
 
-    def sha256(store, relative):
+    def broken(store, relative):
         raise OSError(f"{relative}: Input/output error")
 
-    monkeypatch.setattr(type(data_dir.landing_store), "sha256", sha256)
-    with ParseCluster(dask_cluster.scheduler.address) as cluster:
-        with pytest.raises(OSError, match="Input/output error"):
-            ingest_source(data_dir, source, pseudonym_key(), cluster=cluster)
+    def break_hashing():
+        LocalFolder.real_sha256, LocalFolder.sha256 = LocalFolder.sha256, broken
+
+    def mend_hashing():
+        if hasattr(LocalFolder, "real_sha256"):
+            LocalFolder.sha256 = LocalFolder.real_sha256
+            del LocalFolder.real_sha256
+
+    dask_cluster.run(break_hashing)  # in the worker processes only
+    try:
+        with ParseCluster(dask_cluster.scheduler.address) as cluster:
+            with pytest.raises(OSError, match="Input/output error"):
+                ingest_source(data_dir, source, pseudonym_key(), cluster=cluster)
+    finally:
+        dask_cluster.run(mend_hashing)
     assert not list((data_dir.raw / source.name).glob("parser=*/file_sha256=*/summary.json"))
     assert not (data_dir.raw / source.name / MANIFEST).exists()
 
@@ -445,7 +461,8 @@ def test_a_local_cluster_starts_once_though_the_run_and_a_hashing_thread_both_wa
     minute_cohort, tmp_path, monkeypatch
 ):
     """Without a configured scheduler the local cluster starts in the background; the thread
-    hashing a big new file and the run itself both need its client, and get the same one."""
+    hashing a big new file (in the run's process, at a lower priority than the workers on the
+    same cores) and the run itself both need its client, and get the same one."""
     monkeypatch.setattr(parse_cluster, "RANGE_BYTES", 1 << 20)
     monkeypatch.setattr(parse_cluster, "LOCAL_RANGES_BYTES", 4 << 20)
     monkeypatch.setattr(parse_cluster, "PARALLEL_BYTES", 4 << 20)
@@ -461,6 +478,14 @@ def test_a_local_cluster_starts_once_though_the_run_and_a_hashing_thread_both_wa
         return start_local(self)
 
     monkeypatch.setattr(ParseCluster, "_start_local", counted)
+    niceness: dict[str, int] = {}  # of the thread that hashed each file in this process
+    real_sha256 = type(data_dir.landing_store).sha256
+
+    def sha256(store, relative):
+        niceness[relative] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return real_sha256(store, relative)
+
+    monkeypatch.setattr(type(data_dir.landing_store), "sha256", sha256)
     with ThreadPoolExecutor(1) as run, ParseCluster(workers=2) as cluster:
         # (with two clusters the hash would go to one and the file's task wait on the other)
         ingest = run.submit(ingest_source, data_dir, source, pseudonym_key(), cluster=cluster)
@@ -468,5 +493,7 @@ def test_a_local_cluster_starts_once_though_the_run_and_a_hashing_thread_both_wa
         assert cluster.started and len(starts) == 1
         assert len(cluster.client().scheduler_info()["workers"]) == 2
     assert result.parsed_now and result.status == "loaded"
+    ours = os.getpriority(os.PRIO_PROCESS, os.getpid())
+    assert niceness == {result.found.relative: min(19, ours + raw_store.HASH_NICENESS)}
     with pytest.raises(parse_cluster.ClusterError, match="closed"):
         cluster.client()
