@@ -100,6 +100,14 @@ LOCAL_CLUSTER_CONFIG = {
     # which nothing here serves; under the GIL that sampling took a sixth to nearly a third of
     # a worker's CPU parsing a heart-rate file (paired runs on a busy 2-core machine, issue 12)
     "distributed.worker.profile.enabled": False,
+    # every scheduler, nanny and worker checks its event loop's health every 20 ms and reads its
+    # CPU, memory, disk and network counters from /proc every 500 ms, for the dashboard and its
+    # warnings (a loop blocked for 3 s is still reported). With the hash on a worker these
+    # overheads were about a twentieth of the 2-worker parse of a heart-rate file: 33.4 →
+    # 31.9 s (benchmarks/README.md). The memory limits are still checked every 100 ms.
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.system-monitor.disk": False,
 }
 
 

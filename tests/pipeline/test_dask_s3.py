@@ -22,6 +22,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import dask
 import duckdb
 import fsspec
 import polars as pl
@@ -492,6 +493,11 @@ def test_a_local_cluster_starts_once_though_the_run_and_a_hashing_thread_both_wa
         (result,) = ingest.result(timeout=240)
         assert cluster.started and len(starts) == 1
         assert len(cluster.client().scheduler_info()["workers"]) == 2
+        # the workers check their event loops and /proc as seldom as the cluster was told to
+        watched = ["distributed.admin.tick.interval", "distributed.admin.system-monitor.interval"]
+        settings = cluster.client().run(lambda: [dask.config.get(k) for k in watched])
+        wanted = [parse_cluster.LOCAL_CLUSTER_CONFIG[k] for k in watched]
+        assert list(settings.values()) == [wanted, wanted]
     assert result.parsed_now and result.status == "loaded"
     ours = os.getpriority(os.PRIO_PROCESS, os.getpid())
     assert niceness == {result.found.relative: min(19, ours + raw_store.HASH_NICENESS)}
