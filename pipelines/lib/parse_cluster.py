@@ -53,6 +53,14 @@ files) goes to the cluster as ranges of about this size, each a task of its own:
 than at 16 MB cost the scheduler and the workers less (the heart-rate file on 2 workers ~5 %
 faster), and a range stays under glibc's largest mmap threshold (`RANGE_HEAP`), which larger
 ones (64 MB: slower again) are read past."""
+RANGES_PER_TASK = 4
+TASKS_PER_THREAD = 16
+"""Up to RANGES_PER_TASK consecutive byte ranges go to the cluster as one task, parsed one
+after another, as long as every worker thread still gets TASKS_PER_THREAD of the file's tasks
+(`ranges_per_task`): fewer results to fetch and task messages, which on 2 workers shared the
+cores and the GIL with the parse (the heart-rate file's 360 ranges as 90 tasks: ~1–2 s less of
+~31 s, benchmarks/README.md), while each range is still read and parsed alone (its memory
+as before) and a big cluster still gets one range per task."""
 LOCAL_RANGES_BYTES = 512 * 1024 * 1024
 """The smallest such file worth starting the local cluster for: one process parses a
 heart-rate file at ~35 MB/s and two workers at ~60 MB/s on 2 cores, so the cluster's start
@@ -139,6 +147,11 @@ def heap_for_ranges() -> None:
         return
     mallopt(_M_MMAP_THRESHOLD, RANGE_HEAP["mmap_threshold"])
     mallopt(_M_TRIM_THRESHOLD, RANGE_HEAP["trim_threshold"])
+
+
+def ranges_per_task(ranges: int, threads: int) -> int:
+    """How many of a file's `ranges` byte ranges one task parses, on `threads` worker threads."""
+    return max(1, min(RANGES_PER_TASK, ranges // (TASKS_PER_THREAD * max(1, threads))))
 
 
 class ParseJob(Protocol):

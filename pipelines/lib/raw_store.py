@@ -41,6 +41,7 @@ from .parse_cluster import (
     ParseTaskFailed,
     heap_for_ranges,
     plan_batches,
+    ranges_per_task,
 )
 from .parsers.source import LandingFile, Parsed, Source
 from .parsers.spec import Issue, issues_frame
@@ -365,20 +366,27 @@ def _run_ranges(tasks: list[tuple], name: str) -> list:
     except (ImportError, ValueError):
         return [parse_range(*task) for task in tasks]
     with worker_client() as client:  # leaves this worker's thread to the range tasks meanwhile
+        per_task = ranges_per_task(len(tasks), sum(client.nthreads().values()))
+        groups = [tasks[i : i + per_task] for i in range(0, len(tasks), per_task)]
         futures = client.map(  # one message to the scheduler for all of them
-            parse_range,
-            *zip(*tasks, strict=True),
-            key=[f"parse-range-{name}-{uuid.uuid4().hex}" for _ in tasks],
+            parse_ranges,
+            groups,
+            key=[f"parse-range-{name}-{uuid.uuid4().hex}" for _ in groups],
             retries=TASK_RETRIES,
             pure=False,
         )
-        # each range's result fetched as it is ready, not all of them after the last one
+        # each task's results fetched as they are ready, not all of them after the last one
         position = {future.key: i for i, future in enumerate(futures)}
         pieces: list = [None] * len(futures)
-        for future, piece in as_completed(futures, with_results=True):
-            pieces[position[future.key]] = piece
-            future.release()  # its worker may drop it now
-        return pieces
+        for future, parsed in as_completed(futures, with_results=True):
+            pieces[position[future.key]] = parsed
+            future.release()  # its worker may drop them now
+        return [piece for group in pieces for piece in group]
+
+
+def parse_ranges(tasks: list[tuple]) -> list:
+    """`parse_range` of consecutive byte ranges of a file, one after another (a Dask task)."""
+    return [parse_range(*task) for task in tasks]
 
 
 def _first_line(landing: Store, relative: str, size: int) -> bytes | None:

@@ -320,7 +320,18 @@ def test_on_dask_a_big_minute_file_is_parsed_in_ranges_on_both_workers_as_one_pr
     upload_landing(local.landing, on_s3.landing_location)
     monkeypatch.setattr(parse_cluster, "RANGE_BYTES", 1 << 20)
     key = pseudonym_key()
+    # several consecutive ranges per task, as a big file on a small cluster goes (the file's
+    # task groups them, on a worker)
+    default = parse_cluster.TASKS_PER_THREAD
+    monkeypatch.setattr(parse_cluster, "TASKS_PER_THREAD", 1)
+    dask_cluster.run(lambda: setattr(parse_cluster, "TASKS_PER_THREAD", 1))
+    try:
+        ranged_on_both_workers_as_in_one_process(local, on_s3, export, key, dask_cluster)
+    finally:
+        dask_cluster.run(lambda: setattr(parse_cluster, "TASKS_PER_THREAD", default))
 
+
+def ranged_on_both_workers_as_in_one_process(local, on_s3, export, key, dask_cluster):
     for source_name, name in MINUTE_SOURCES.items():
         source = SOURCES_BY_NAME[source_name]
         with ParseCluster(workers=1) as one_process:  # a single worker is never started
@@ -331,7 +342,10 @@ def test_on_dask_a_big_minute_file_is_parsed_in_ranges_on_both_workers_as_one_pr
             with ParseCluster(dask_cluster.scheduler.address) as cluster:
                 (ranged,) = ingest_source(on_s3, source, key, cluster=cluster)
         ranges = [t for t in tasks.data if t["key"].startswith(f"parse-range-{source_name}")]
-        assert len(ranges) == math.ceil(size / (1 << 20)) > 4
+        cut = math.ceil(size / (1 << 20))
+        per_task = parse_cluster.ranges_per_task(cut, 2)
+        assert cut > 8 and per_task == parse_cluster.RANGES_PER_TASK > 1
+        assert len(ranges) == math.ceil(cut / per_task), "consecutive ranges as one task"
         assert len({t["worker"] for t in ranges}) == 2, "both workers parsed ranges"
         heap_set = dask_cluster.run(lambda: parse_cluster._heap_set)
         assert list(heap_set.values()) == [True, True], "each set glibc's heap for ranges"

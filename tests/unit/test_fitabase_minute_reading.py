@@ -281,6 +281,17 @@ def test_a_minute_file_goes_to_the_cluster_in_ranges_only_when_that_pays():
     assert configured.ranges_for(40 * mb) == math.ceil(40 * mb / RANGE_BYTES) == 2
 
 
+def test_consecutive_ranges_share_a_task_only_while_every_worker_thread_gets_plenty():
+    """A 8.6 GB heart-rate file (360 ranges) on the 2-core machine goes as 90 tasks; on a
+    cluster with as many threads as it has ranges, or for a small file, one range per task."""
+    from pipelines.lib.parse_cluster import RANGES_PER_TASK, TASKS_PER_THREAD, ranges_per_task
+
+    assert ranges_per_task(360, 2) == RANGES_PER_TASK == 4
+    assert ranges_per_task(360, 1) == RANGES_PER_TASK
+    assert ranges_per_task(2 * TASKS_PER_THREAD * 3 - 1, 2) == 2  # still 16 tasks per thread
+    assert ranges_per_task(360, 64) == ranges_per_task(57, 2) == ranges_per_task(1, 0) == 1
+
+
 def test_ranges_find_their_own_line_starts_even_inside_a_line_longer_than_a_read(tmp_path):
     """Each range task moves its ends to line starts itself; a line longer than the reads that
     look for them (64 KB) spans several ranges, which then hold no line of their own."""
