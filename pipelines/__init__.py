@@ -15,7 +15,14 @@ import os
 RUN_MALLOC_CONF = "dirty_decay_ms:100,muzzy_decay_ms:0"
 """Both allocators' setting in a run's process (the local cluster's parse workers keep
 Polars' pages longer: parse_cluster.PARSE_MALLOC_CONF)."""
-OPERATOR_POLARS_MALLOC_CONF = os.environ.get("_RJEM_MALLOC_CONF")
+OPERATOR_SETTING = "STEADYBACK_OPERATOR_RJEM_MALLOC_CONF"
+"""The operator's own `_RJEM_MALLOC_CONF` ('' for none) as the first steadyback process of a
+process tree found it. A process that one starts (a Dagster run launched by the webserver or
+the daemon, a Dask worker) inherits our setting below in `_RJEM_MALLOC_CONF`, which is not
+the operator's."""
+if OPERATOR_SETTING not in os.environ:
+    os.environ[OPERATOR_SETTING] = os.environ.get("_RJEM_MALLOC_CONF", "")
+OPERATOR_POLARS_MALLOC_CONF = os.environ[OPERATOR_SETTING] or None
 """The operator's own setting for Polars' allocator, if any (Polars, once loaded, puts its
 defaults in front of whatever the variable holds)."""
 
