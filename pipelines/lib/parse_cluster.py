@@ -320,21 +320,27 @@ class ParseCluster:
         if cluster is not None:
             cluster.close()
 
-    def result_of(self, task: Callable, *args: object, name: str) -> object:
-        """`task(*args)` as one task on the cluster, ahead of the parse tasks queued with it
-        (retried as they are); its result, or what it raised."""
-        future = self.client().submit(
-            task,
-            *args,
-            key=f"{name}-{uuid.uuid4().hex}",
-            retries=TASK_RETRIES,
-            priority=AHEAD,
-            pure=False,
-        )
+    def results_of(self, task: Callable, calls: Sequence[tuple], name: str) -> list:
+        """`task(*call)` for each call, as tasks on the cluster ahead of the parse tasks queued
+        with them (retried as they are); their results in order, or what the first to fail
+        raised."""
+        client = self.client()
+        futures = [
+            client.submit(
+                task,
+                *call,
+                key=f"{name}-{uuid.uuid4().hex}",
+                retries=TASK_RETRIES,
+                priority=AHEAD,
+                pure=False,
+            )
+            for call in calls
+        ]
         try:
-            return future.result()
+            return client.gather(futures)
         finally:
-            future.release()
+            for future in futures:
+                future.release()
 
     def run(
         self,

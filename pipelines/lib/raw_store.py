@@ -156,12 +156,13 @@ def landing_files(
     source: Source,
     stored: list[StoredFile] | None = None,
     hashed_later: frozenset[str] = frozenset(),
+    hash_here: bool = True,
 ) -> list[FoundFile]:
     """The source's files in landing/ (`stored`: as `landing_paths` listed them), oldest
     export first (export time, then path).
 
     Every local file is hashed; in object storage only uploads the manifest does not know;
-    files in `hashed_later` not at all (their `sha256` is None).
+    files in `hashed_later` not at all, nor any when not `hash_here` (their `sha256` is None).
     """
     landing = data_dir.landing_store
     stored = landing_paths(data_dir, source) if stored is None else stored
@@ -182,7 +183,8 @@ def landing_files(
         if hit is not None:
             sha, modified = hit
         else:
-            sha = None if f.relative in hashed_later else landing.sha256(f.relative)
+            later = f.relative in hashed_later or not hash_here
+            sha = None if later else landing.sha256(f.relative)
             modified = datetime.fromtimestamp(landing.export_time_ns(f) / 1e9, tz=UTC)
         return FoundFile(
             relative=f.relative,
@@ -259,9 +261,13 @@ def parse_batch(source_name: str, landing: Store, raw: Store, jobs: list[ParseJo
                     continue
             write_partition(raw, source, job, parsed)
         except Exception as err:  # noqa: BLE001 — retried by the cluster, then quarantined
-            message = job.mentions.pseudonymized(f"{job.shown}: {type(err).__name__}: {err}")
-            raise ParseTaskFailed(message) from None
+            raise _failed(job, err) from None
     return len(jobs)
+
+
+def _failed(job: ParseJob, err: Exception) -> ParseTaskFailed:
+    """A task's failure on a job's file, naming the file and any id in the error by pid."""
+    return ParseTaskFailed(job.mentions.pseudonymized(f"{job.shown}: {type(err).__name__}: {err}"))
 
 
 def _with_hash(job: ParseJob) -> ParseJob | None:
@@ -499,8 +505,14 @@ def ingest_source(
     if cluster.worth_it(*_work(cluster, source, [f.size_bytes for f in unseen])):
         cluster.start_soon()  # while the files are hashed
         early = _hashed_while_parsed(cluster, source, unseen)
+    # in object storage a configured cluster's workers hash the new uploads: this machine
+    # would download each one whole just to hash it
+    on_workers = bool(cluster.scheduler) and not landing.is_local
     with EarlyHashes(landing, raw, source, cluster, early) as hashes:
-        files = landing_files(data_dir, source, stored, frozenset(hashes.variables))
+        later = frozenset(hashes.variables)
+        files = landing_files(data_dir, source, stored, later, hash_here=not on_workers)
+        if on_workers:
+            files = _hashed_on_workers(cluster, source, landing, files, later, key, log)
         keys = list(dict.fromkeys(f.key for f in files if f.sha256 is not None))
         summaries = {
             k: summary
@@ -563,6 +575,43 @@ def _job(f: FoundFile, key: bytes) -> ParseJob:
         shown=f.shown(f.relative, key),
         mentions=Mentions([f.participant_id], key),
     )
+
+
+def _hashed_on_workers(
+    cluster: ParseCluster,
+    source: Source,
+    landing: Store,
+    files: list[FoundFile],
+    later: frozenset[str],
+    key: bytes,
+    log: Callable[[str], None],
+) -> list[FoundFile]:
+    """The files with their hashes, those not yet known (nor hashed beside their parse:
+    `later`) hashed in batches on the cluster's workers. A file that cannot be hashed fails
+    the ingest, as hashing it here would, its error naming the file by pid only."""
+    todo = [_job(f, key) for f in files if f.sha256 is None and f.relative not in later]
+    if not todo:
+        return files
+    log(f"{source.name}: hashing {len(todo)} new upload(s) on {cluster.describe()}")
+    batches = plan_batches(todo, cluster.workers)
+    hashed = cluster.results_of(hash_batch, [(landing, batch) for batch in batches], "hash")
+    shas = {
+        job.relative: sha
+        for batch, got in zip(batches, hashed, strict=True)
+        for job, sha in zip(batch, got, strict=True)
+    }
+    return [replace(f, sha256=shas[f.relative]) if f.relative in shas else f for f in files]
+
+
+def hash_batch(landing: Store, jobs: list[ParseJob]) -> list[str]:
+    """The SHA-256 of each job's landing file (a Dask task)."""
+    shas = []
+    for job in jobs:
+        try:
+            shas.append(landing.sha256(job.relative))
+        except Exception as err:  # noqa: BLE001 — retried by the cluster, then the run fails
+            raise _failed(job, err) from None
+    return shas
 
 
 def _parse(
@@ -640,7 +689,7 @@ class EarlyHashes:
         sent = self.FAILED
         try:
             if self._cluster.scheduler:  # the workers read it; this machine need not
-                sha = self._cluster.result_of(hash_landing_file, landing, relative, name="hash")
+                (sha,) = self._cluster.results_of(hash_landing_file, [(landing, relative)], "hash")
             else:  # the local cluster's machine, whose start need not be waited for
                 _behind_the_parse()
                 sha = landing.sha256(relative)

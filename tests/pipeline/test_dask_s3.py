@@ -127,6 +127,11 @@ def test_on_dask_and_s3_a_run_publishes_what_a_local_run_publishes_though_a_work
     marker = tmp_path / "killed"
     faults.install("sleepDay_merged.csv", "kill once", marker)
     monkeypatch.setenv(SCHEDULER_ENV, dask_cluster.scheduler.address)
+    # the workers hash every new upload: this process (the workers have their own classes)
+    # downloads none of them, on the first run or the next
+    monkeypatch.setattr(
+        ObjectPrefix, "sha256", lambda self, relative: pytest.fail(f"{relative} hashed here")
+    )
 
     with dg.DagsterInstance.ephemeral() as instance:
         report = run_pipeline(root, instance=instance, landing=landing, raw=raw)
@@ -139,14 +144,14 @@ def test_on_dask_and_s3_a_run_publishes_what_a_local_run_publishes_though_a_work
     progress = [m for m in messages if "new files parsed" in m]
     assert progress and all(dask_cluster.scheduler.address in m for m in progress)
     assert any(m.startswith("fitabase_sleep_day: 1 of 1 new files parsed") for m in progress)
+    hashing = [m for m in messages if "new upload(s) on" in m]
+    uploads = [p for p in (small_cohort / "landing").rglob("*") if p.is_file()]
+    assert sum(int(m.split(": hashing ")[1].split()[0]) for m in hashing) == len(uploads)
     assert not (root / "landing").exists() and not (root / "raw").exists()
 
     # the same exports again: no object is read or written, the same tables are published
     fs = fsspec.filesystem("s3")
     objects = {k: v["ETag"] for k, v in fs.find(raw, detail=True).items() if MANIFEST not in k}
-    monkeypatch.setattr(
-        ObjectPrefix, "sha256", lambda self, relative: pytest.fail(f"{relative} hashed again")
-    )
     again = run_pipeline(root, landing=landing, raw=raw, log_level="WARNING")
     assert again.published, again.render()
     assert {k: v["ETag"] for k, v in fs.find(raw, detail=True).items() if MANIFEST not in k} == (
@@ -235,6 +240,58 @@ def test_a_batch_with_a_failing_file_is_split_and_only_that_file_is_quarantined(
         again = ingest_source(data_dir, oura, key, cluster=cluster)
     parsed_now = {r.found.participant_id for r in again if r.parsed_now}
     assert parsed_now == {bad} and {r.status for r in again} == {"loaded"}
+
+
+def test_an_upload_the_workers_cannot_hash_fails_the_ingest_by_pid_and_writes_nothing(
+    dask_cluster, s3_bucket, tmp_path
+):
+    """In object storage a configured cluster's workers hash the new uploads. One of them
+    cannot be read (every time it is tried): the ingest raises, as hashing it in the run's
+    process would, naming the file by pid in its error and in the workers' logs, and writes
+    no partition and no manifest."""
+    oura = SOURCES_BY_NAME["oura"]
+    landing, raw = f"{s3_bucket}/landing", f"{s3_bucket}/raw"
+    people = [f"P-{n:05d}" for n in range(1, 6)]
+    fs = fsspec.filesystem("s3")
+    for person in people:
+        trends = oura_trends(date(2026, 3, 2)).encode()
+        fs.pipe_file(f"{landing.removeprefix('s3://')}/oura/{person}/trends.csv", trends)
+    bad = people[3]
+    data_dir = DataDir.at(tmp_path / "data", landing=landing, raw=raw)
+    key = pseudonym_key()
+
+    def break_hashing(person: str) -> None:
+        real = ObjectPrefix.sha256
+
+        def sha256(store, relative):
+            if f"/{person}/" in relative:
+                raise OSError(f"{store.url}/{relative}: Input/output error")
+            return real(store, relative)
+
+        ObjectPrefix.real_sha256, ObjectPrefix.sha256 = real, sha256
+
+    def mend_hashing() -> None:
+        if hasattr(ObjectPrefix, "real_sha256"):
+            ObjectPrefix.sha256 = ObjectPrefix.real_sha256
+            del ObjectPrefix.real_sha256
+
+    dask_cluster.run(break_hashing, bad)  # in the worker processes only
+    logged: list[str] = []
+    try:
+        with ParseCluster(dask_cluster.scheduler.address) as cluster:
+            with pytest.raises(parse_cluster.ParseTaskFailed, match="Input/output error") as err:
+                ingest_source(data_dir, oura, key, log=logged.append, cluster=cluster)
+    finally:
+        dask_cluster.run(mend_hashing)
+    assert f"oura/{pseudonymize(bad, key)}/trends.csv" in str(err.value)
+    assert logged == [f"oura: hashing 5 new upload(s) on {cluster.describe()}"]
+    worker_logs = "\n".join(
+        message for entries in dask_cluster.get_worker_logs().values() for _, message in entries
+    )
+    assert pseudonymize(bad, key) in worker_logs, "the workers logged the failure"
+    shown = "\n".join([*logged, str(err.value), worker_logs]).lower()
+    assert [p for p in people if p.lower() in shown] == [], "by pid only"
+    assert fs.find(raw) == [], "no partition, no manifest"
 
 
 def test_the_local_clusters_workers_write_raw_owner_only_whatever_the_umask(
