@@ -76,7 +76,7 @@ IDENTIFY_THREADS = 16
 class FoundFile:
     relative: str  # relative to landing/, e.g. "apple_health/P-00042/export.zip"
     participant_id: str | None  # per-person sources: the folder the file sits in
-    sha256: str | None  # None while it is hashed beside its parse (`EarlyHashes`)
+    sha256: str | None  # None while it is hashed beside its parse (`EarlyHashes`) or on workers
     size_bytes: int
     modified_at: datetime  # when it was exported: its mtime (object storage: docs/operations.md)
     object_version: str | None = None
