@@ -59,11 +59,13 @@ FILES = {  # minute file → the source that parses it
 
 def _child(args: argparse.Namespace) -> None:
     """One measurement in this fresh process; prints JSON on the last line."""
+    if args.child != "floor":  # the floor process loads Polars alone
+        sys.path.insert(0, str(REPO))
+        import pipelines  # noqa: F401 — before Polars, as the steadyback command loads them
     import polars as pl
 
     cluster = None
-    if args.child != "floor":  # the floor process loads Polars alone
-        sys.path.insert(0, str(REPO))
+    if args.child != "floor":
         from pipelines.lib.layout import DataDir
         from pipelines.lib.parse_cluster import ParseCluster
         from pipelines.lib.parsers import SOURCES_BY_NAME
@@ -193,7 +195,9 @@ def _measure(
         command += ["--landing", str(landing), "--work", str(work), "--floor", floor]
         if profile:
             command.append("--profile")
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            command, capture_output=True, text=True, check=False, env=_clean_env()
+        )
         if done.returncode != 0:
             raise SystemExit(f"{kind} on {file.name} failed:\n{done.stderr[-3000:]}")
         if profile:
@@ -201,6 +205,13 @@ def _measure(
         return json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _clean_env() -> dict[str, str]:
+    """This environment without the allocator settings that Polars (loaded here for
+    `_machine`) and steadyback put in it: each contender starts as from an operator's shell."""
+    ours = ("_RJEM_MALLOC_CONF", "DUCKDB_JE_MALLOC_CONF", "STEADYBACK_OPERATOR_RJEM_MALLOC_CONF")
+    return {k: v for k, v in os.environ.items() if k not in ours}
 
 
 def _machine() -> str:
