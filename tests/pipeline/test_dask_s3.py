@@ -375,7 +375,9 @@ def test_on_dask_a_big_minute_file_is_parsed_in_ranges_on_both_workers_as_one_pr
         plant_problems(target)
     on_s3 = DataDir.at(tmp_path / "s3", landing=f"{s3_bucket}/landing", raw=f"{s3_bucket}/raw")
     upload_landing(local.landing, on_s3.landing_location)
-    monkeypatch.setattr(parse_cluster, "RANGE_BYTES", 1 << 20)
+    # small ranges: enough tasks that both workers get some even while one of them hashes
+    # the file (a task of its own, ahead of them) on a slow machine
+    monkeypatch.setattr(parse_cluster, "RANGE_BYTES", 256 << 10)
     key = pseudonym_key()
     # several consecutive ranges per task, as a big file on a small cluster goes (the file's
     # task groups them, on a worker)
@@ -399,7 +401,7 @@ def ranged_on_both_workers_as_in_one_process(local, on_s3, export, key, dask_clu
             with ParseCluster(dask_cluster.scheduler.address) as cluster:
                 (ranged,) = ingest_source(on_s3, source, key, cluster=cluster)
         ranges = [t for t in tasks.data if t["key"].startswith(f"parse-range-{source_name}")]
-        cut = math.ceil(size / (1 << 20))
+        cut = math.ceil(size / parse_cluster.RANGE_BYTES)
         per_task = parse_cluster.ranges_per_task(cut, 2)
         assert cut > 8 and per_task == parse_cluster.RANGES_PER_TASK > 1
         assert len(ranges) == math.ceil(cut / per_task), "consecutive ranges as one task"
