@@ -156,13 +156,12 @@ def landing_files(
     source: Source,
     stored: list[StoredFile] | None = None,
     hashed_later: frozenset[str] = frozenset(),
-    hash_here: bool = True,
 ) -> list[FoundFile]:
     """The source's files in landing/ (`stored`: as `landing_paths` listed them), oldest
     export first (export time, then path).
 
     Every local file is hashed; in object storage only uploads the manifest does not know;
-    files in `hashed_later` not at all, nor any when not `hash_here` (their `sha256` is None).
+    files in `hashed_later` not at all (their `sha256` is None).
     """
     landing = data_dir.landing_store
     stored = landing_paths(data_dir, source) if stored is None else stored
@@ -183,8 +182,7 @@ def landing_files(
         if hit is not None:
             sha, modified = hit
         else:
-            later = f.relative in hashed_later or not hash_here
-            sha = None if later else landing.sha256(f.relative)
+            sha = None if f.relative in hashed_later else landing.sha256(f.relative)
             modified = datetime.fromtimestamp(landing.export_time_ns(f) / 1e9, tz=UTC)
         return FoundFile(
             relative=f.relative,
@@ -510,7 +508,8 @@ def ingest_source(
     on_workers = bool(cluster.scheduler) and not landing.is_local
     with EarlyHashes(landing, raw, source, cluster, early) as hashes:
         later = frozenset(hashes.variables)
-        files = landing_files(data_dir, source, stored, later, hash_here=not on_workers)
+        not_here = frozenset(f.relative for f in stored) if on_workers else later
+        files = landing_files(data_dir, source, stored, not_here)
         if on_workers:
             files = _hashed_on_workers(cluster, source, landing, files, later, key, log)
         keys = list(dict.fromkeys(f.key for f in files if f.sha256 is not None))
